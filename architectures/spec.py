@@ -1,0 +1,84 @@
+"""The contract between the harness and an architecture family.
+
+A family is one module in this package that registers a builder with
+`architectures.register`. The builder takes a `TaskSpec` (what the inputs look
+like) and an `ArchShape` (how big to make the model) and returns an
+`nnx.Module` that maps a batch of inputs to logits. Nothing here knows about
+datasets, training or results: `benchmarks/` builds on this, never the reverse.
+
+Shape letters used in docstrings across `architectures/`:
+  B batch, L sequence length (positions or tokens), C input channels,
+  H/W image height/width, D model width, K classes, V vocabulary size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from flax import nnx
+
+InputKind = Literal["signal1d", "image", "tokens"]
+INPUT_KINDS: tuple[InputKind, ...] = ("signal1d", "image", "tokens")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What a model sees: the input kind and shape, and what it predicts."""
+
+    name: str  # dataset name, for messages only
+    input_kind: InputKind
+    input_shape: tuple[int, ...]  # one example: (L, C) signal1d, (H, W, C) image, (L,) tokens
+    num_classes: int
+    vocab_size: int = 0  # tokens only: ids are in [0, vocab_size)
+
+    def __post_init__(self) -> None:
+        rank = {"signal1d": 2, "image": 3, "tokens": 1}[self.input_kind]
+        if len(self.input_shape) != rank:
+            raise ValueError(f"{self.input_kind} inputs have rank {rank}, got shape {self.input_shape}")
+        if self.input_kind == "tokens" and self.vocab_size < 2:
+            raise ValueError("token tasks need vocab_size >= 2")
+
+    @property
+    def input_dtype(self) -> str:
+        return "int32" if self.input_kind == "tokens" else "float32"
+
+
+@dataclass(frozen=True)
+class ArchShape:
+    """How big a model is. The sizing solver picks these to match a parameter target."""
+
+    width: int  # model width: hidden units, channels or d_model
+    depth: int  # number of layers or residual blocks
+    hidden: int  # inner width of each block (MLP hidden, conv bottleneck): the solver's fine knob
+
+    def as_dict(self) -> dict[str, int]:
+        return {"width": self.width, "depth": self.depth, "hidden": self.hidden}
+
+
+class Builder(Protocol):
+    """`build(task, shape, rngs) -> module`; `module(x_B...) -> logits_BxK`."""
+
+    def __call__(self, task: TaskSpec, shape: ArchShape, rngs: nnx.Rngs) -> nnx.Module: ...
+
+
+class DepthRule(Protocol):
+    """How deep a family is at a given parameter target (the solver then solves width)."""
+
+    def __call__(self, target_params: int) -> int: ...
+
+
+@dataclass(frozen=True)
+class Family:
+    """A registered architecture family: its builder and how it scales."""
+
+    name: str
+    build: Builder
+    depth_for: DepthRule
+    hidden_ratio: float  # hidden / width the solver starts from before fine-tuning `hidden`
+    width_multiple: int  # width must be a multiple of this (attention heads, groups)
+    min_width: int
+    version: str  # bump when a change to the module changes trained results
+    description: str
+    source: str  # module or file it was registered from
+

@@ -1,0 +1,174 @@
+"""Everything that crosses a boundary in the harness, in one place.
+
+- `TaskSpec`, `ArchShape`, `Family`: the architecture contract (from `architectures.spec`).
+- `Splits`: what a dataset loader returns.
+- `RunSpec`: one point of a sweep (what to train, on what, for how long).
+- `RunRecord`: what one RunSpec produced; one JSON line in the results store.
+- `UserError`: the one exception a user can cause; the CLI prints it as one line, exit 2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from architectures.spec import ArchShape, Family, InputKind, TaskSpec
+
+__all__ = [
+    "ArchShape", "Family", "InputKind", "TaskSpec", "Splits", "RunSpec", "RunRecord",
+    "SeedResult", "Curves", "UserError", "RESULTS_VERSION",
+]
+
+# Bump when a harness change alters what a RunSpec trains to (so old records are not reused).
+RESULTS_VERSION = "1"
+
+Status = Literal["ok", "diverged", "failed"]
+Precision = Literal["float32", "bfloat16"]
+
+
+class UserError(Exception):
+    """Bad input a user can fix. The CLI prints `error: <message>` and exits with code 2."""
+
+
+@dataclass(frozen=True)
+class Splits:
+    """A prepared dataset: a training pool, a validation split carved from training data, a test split.
+
+    `x_train[:n]` is the training set of size n (nested prefixes, class-balanced
+    where the loader can); `x_val` comes from the training distribution and is
+    disjoint from every prefix; `x_test` is held out and only used for ranking.
+    """
+
+    task: TaskSpec
+    x_train: np.ndarray
+    y_train: np.ndarray  # int32 class ids
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    version: str  # changes whenever the prepared arrays would change (part of run_id)
+
+    @property
+    def max_train_size(self) -> int:
+        return int(len(self.y_train))
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run (several seeds trained together) on one dataset at one size."""
+
+    arch: str
+    dataset: str
+    target_params: int
+    data_size: int  # training examples: a prefix of the dataset's training pool
+    seeds: tuple[int, ...] = (0, 1)
+    steps: int = 1000
+    batch_size: int = 128
+    lr: float = 1e-3  # peak learning rate, used when lr_trials is empty
+    lr_trials: tuple[float, ...] = ()  # if set: train all, keep the best on validation loss
+    weight_decay: float = 1e-4
+    warmup_frac: float = 0.05  # linear warm-up over this fraction of steps, then cosine decay to 0
+    optimizer: Literal["adamw"] = "adamw"
+    schedule: Literal["warmup_cosine"] = "warmup_cosine"
+    eval_every: int = 100  # steps between held-out evaluations (learning curves)
+    param_tolerance: float = 0.02  # measured parameter count within this fraction of target
+    precision: Precision = "float32"
+    suite: str = ""  # the suite it belongs to (for grouping in wandb and reports)
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.target_params > 0, "target_params must be positive"),
+            (self.data_size > 0, "data_size must be positive"),
+            (len(self.seeds) > 0, "at least one seed is needed"),
+            (len(set(self.seeds)) == len(self.seeds), "seeds must be distinct"),
+            (self.steps > 0, "steps must be positive"),
+            (self.batch_size > 0, "batch_size must be positive"),
+            (self.lr > 0 and all(lr > 0 for lr in self.lr_trials), "learning rates must be positive"),
+            (self.eval_every > 0, "eval_every must be positive"),
+            (0 <= self.warmup_frac < 1, "warmup_frac must be in [0, 1)"),
+            (0 < self.param_tolerance < 1, "param_tolerance must be in (0, 1)"),
+            (self.precision in ("float32", "bfloat16"), "precision must be float32 or bfloat16"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise UserError(f"{message} (run {self.arch} on {self.dataset})")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RunSpec:
+        d = dict(d)
+        for key in ("seeds", "lr_trials"):
+            d[key] = tuple(d.get(key, ()))
+        return cls(**d)
+
+    def run_id(self, *, arch_version: str, data_version: str) -> str:
+        """Content hash of the spec and of everything else that changes its result."""
+        payload = {k: v for k, v in self.to_dict().items() if k != "suite"}
+        payload |= {"arch_version": arch_version, "data_version": data_version, "results_version": RESULTS_VERSION}
+        blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    """Final metrics of one seed (at the chosen learning rate)."""
+
+    seed: int
+    train_loss: float  # mean over the last evaluation interval's minibatches
+    val_loss: float
+    val_acc: float
+    test_loss: float
+    test_acc: float
+    diverged_step: int | None = None  # first step whose loss was not finite
+
+
+@dataclass(frozen=True)
+class Curves:
+    """Learning curves at the chosen learning rate; lists indexed [seed][eval]."""
+
+    step: list[int]
+    train_loss: list[list[float]]
+    test_loss: list[list[float]]
+    test_acc: list[list[float]]
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What one RunSpec produced. One JSON object per line in `results/<suite>/runs.jsonl`."""
+
+    run_id: str
+    spec: RunSpec
+    status: Status
+    reason: str = ""  # why it failed or diverged
+    shape: dict[str, int] = field(default_factory=dict)  # the solved ArchShape
+    params: int = 0  # measured, every parameter counted
+    flops_per_example: float = 0.0  # XLA cost analysis of the compiled forward pass
+    lr: float = 0.0  # the learning rate the results are for (chosen on validation loss if tuned)
+    lr_trials: dict[str, float] = field(default_factory=dict)  # lr -> mean validation loss
+    seeds: list[SeedResult] = field(default_factory=list)
+    curves: Curves | None = None
+    wall_s: float = 0.0
+    compile_s: float = 0.0
+    steps_per_s: float = 0.0
+    examples_per_s: float = 0.0  # per seed and trial
+    data_version: str = ""
+    env: dict[str, str] = field(default_factory=dict)  # versions, git SHA, device kind and count
+    created_at: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True, separators=(",", ":"), allow_nan=True)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RunRecord:
+        d = dict(d)
+        d["spec"] = RunSpec.from_dict(d["spec"])
+        d["seeds"] = [SeedResult(**s) for s in d.get("seeds", [])]
+        d["curves"] = Curves(**d["curves"]) if d.get("curves") else None
+        return cls(**d)
