@@ -1,0 +1,63 @@
+"""`archbench`: the command line. Each command lives in the module that does its work;
+that module's `add_command(subparsers, common)` adds its parser and sets `func`.
+
+Errors a user can cause (`UserError`, `PluginError`) print one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+import architectures
+from benchmarks.spec import UserError
+
+# One module per command (or group of commands); order is the order of `--help`.
+COMMAND_MODULES = [
+    "benchmarks.commands",
+]
+
+
+def common_parser() -> argparse.ArgumentParser:
+    """Options every command takes."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--results-dir", default="results", help="where results are read and written (default: %(default)s)")
+    p.add_argument(
+        "--plugin", action="append", default=[], metavar="FILE_OR_MODULE",
+        help="load architectures from a .py file or module outside the repo (repeatable)",
+    )
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="archbench",
+        description="Does architecture matter, or only data? Train matched-size architectures on shared "
+        "datasets, fit scaling curves, rank them.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    common = common_parser()
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).add_command(sub, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        for plugin in args.plugin:
+            architectures.load_plugin(plugin)
+        return int(args.func(args) or 0)
+    except (UserError, architectures.PluginError) as e:
+        print(f"archbench: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("archbench: interrupted; finished runs are saved, run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
