@@ -59,6 +59,9 @@ def environment() -> dict[str, str]:
     }
 
 
+_flops = functools.lru_cache(maxsize=256)(sizing.flops_per_example)
+
+
 def run_id(spec: RunSpec) -> str:
     return spec.run_id(arch_version=architectures.get(spec.arch).version, data_version=datasets_.info(spec.dataset).version)
 
@@ -67,8 +70,14 @@ def _finite(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
-def execute(spec: RunSpec, on_progress: Callable[[int, int], None] | None = None) -> RunRecord:
-    """Train `spec` and return its record (status `ok` or `diverged`); bad input raises UserError."""
+def execute(
+    spec: RunSpec, on_progress: Callable[[int, int], None] | None = None, capacity: int | None = None
+) -> RunRecord:
+    """Train `spec` and return its record (status `ok` or `diverged`); bad input raises UserError.
+
+    `capacity` pads the training pool on the device to that many rows, so runs that differ only in
+    data size share one compiled program (sampling never reaches the padding; results are unchanged).
+    """
     splits = datasets_.load(spec.dataset)
     view = datasets_.training_view(splits, spec.data_size)
     sized = sizing.solve(spec.arch, splits.task, spec.target_params, spec.param_tolerance)
@@ -77,7 +86,7 @@ def execute(spec: RunSpec, on_progress: Callable[[int, int], None] | None = None
     lrs = spec.lr_trials or (spec.lr,)
     members = [(lr, seed) for lr in lrs for seed in spec.seeds]
     out = train(
-        model, cfg, device_data(view),
+        model, cfg, device_data(view, capacity),
         seeds=[s for _, s in members], lrs=[lr for lr, _ in members], n_train=[spec.data_size] * len(members),
         on_eval=on_progress,
     )
@@ -114,7 +123,7 @@ def execute(spec: RunSpec, on_progress: Callable[[int, int], None] | None = None
         reason=reason,
         shape=sized.shape.as_dict(),
         params=sized.params,
-        flops_per_example=sizing.flops_per_example(spec.arch, splits.task, sized.shape),
+        flops_per_example=_flops(spec.arch, splits.task, sized.shape),
         lr=float(lrs[best]),
         lr_trials={f"{lr:g}": _finite(v) for lr, v in zip(lrs, mean_val)},
         seeds=seeds,

@@ -49,6 +49,7 @@ def _shape(family: architectures.Family, width: int, depth: int, hidden: int | N
     return ArchShape(width=width, depth=depth, hidden=max(1, hidden if hidden is not None else round(family.hidden_ratio * width)))
 
 
+@functools.lru_cache(maxsize=1024)
 def solve(arch: str, task: TaskSpec, target_params: int, tolerance: float = 0.02) -> SizedArch:
     """The shape of `arch` whose measured count is closest to `target_params`, within `tolerance`."""
     family = architectures.get(arch)

@@ -56,10 +56,12 @@ def failed_record(spec: RunSpec, error: BaseException) -> RunRecord:
     )
 
 
-def run_one(spec: RunSpec, on_progress: Callable[[int, int], None] | None = None) -> RunRecord:
+def run_one(
+    spec: RunSpec, on_progress: Callable[[int, int], None] | None = None, capacity: int | None = None
+) -> RunRecord:
     """Execute a spec; anything but bad input or an interrupt becomes a `failed` record."""
     try:
-        return execute(spec, on_progress)
+        return execute(spec, on_progress, capacity)
     except (UserError, KeyboardInterrupt):
         raise
     except Exception as e:  # out-of-memory, a bug in one family: record it, keep sweeping
@@ -78,12 +80,15 @@ def run_sweep(
     on_record: Callable[[RunRecord], None] | None = None,
 ) -> list[RunRecord]:
     written = []
+    capacity: dict[str, int] = {}  # per dataset: one padded pool, one compiled program per family and size
+    for spec in sweep.specs:
+        capacity[spec.dataset] = max(capacity.get(spec.dataset, 0), spec.data_size)
     for spec in sweep.todo:
         if run_id(spec) in store.done_ids():  # another process finished it meanwhile
             continue
         if on_start:
             on_start(spec)
-        record = run_one(spec, on_progress)
+        record = run_one(spec, on_progress, capacity[spec.dataset])
         store.append(record)
         written.append(record)
         if on_record:

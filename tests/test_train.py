@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from benchmarks.spec import ArchShape
-from benchmarks.train import Model, TrainConfig, device_data, init_members, train, train_step
+from benchmarks.train import Model, TrainConfig, compiled_init, device_data, train, train_step
 
 CFG = TrainConfig(steps=40, batch_size=16, eval_every=20, warmup_frac=0.1, weight_decay=1e-4)
 SHAPE = ArchShape(width=16, depth=2, hidden=16)
@@ -20,7 +20,8 @@ def test_fused_scan_matches_step_by_step_loop(toy_view):
 
     step = jax.jit(jax.vmap(train_step, in_axes=(None, None, 0, 0, 0, None)), static_argnums=(0, 1))
     lrs, n = np.array([3e-3], np.float32), np.array([256], np.int32)
-    state = init_members(model, CFG, np.array([3], np.uint32), lrs)
+    seeds = np.array([3], np.uint32)
+    state = compiled_init(model, CFG, seeds, lrs)(seeds, lrs)
     for _ in range(CFG.steps):  # the plain Python loop the fused program replaces
         state, _ = step(model, CFG, state, lrs, n, data)
 
