@@ -41,6 +41,7 @@ from benchmarks.leaderboard import (
     from_json,
     human,
     load_leaderboards,
+    md_table,
     write_text,
 )
 from benchmarks.spec import UserError
@@ -299,17 +300,17 @@ def to_markdown(cmp: Comparison) -> str:
              or (c.verdict == "unchanged" and c.rank_changed)]  # fmt: skip
     shown.sort(key=lambda c: VERDICTS.index(c.verdict))
     if shown:
-        lines += ["", "| verdict | cell | arch | test loss A → B | Δ loss | test acc % A → B | Δ acc | rank A → B |"]
-        lines += ["|---|---|---|---|---:|---|---:|---|"]
+        rows = []
         for c in shown:
             assert c.a is not None and c.b is not None
             loss, dloss = _metric(c.test_loss, c.a, c.b, percent=False)
             acc, dacc = _metric(c.test_acc, c.a, c.b, percent=True)
-            lines.append(f"| {c.verdict} | {_cell(c)} | {c.arch} | {loss} | {dloss} | {acc} | {dacc} | "
-                         f"{_rank(c.a)} → {_rank(c.b)} |")  # fmt: skip
+            rows.append([c.verdict, _cell(c), c.arch, loss, dloss, acc, dacc, f"{_rank(c.a)} → {_rank(c.b)}"])
+        header = ["verdict", "cell", "arch", "test loss A → B", "Δ loss", "test acc % A → B", "Δ acc", "rank A → B"]
+        lines += ["", *md_table(header, rows, [False, False, False, False, True, False, True, False])]
     others = [c for c in cmp.changes if c.verdict in ("added", "removed", "not comparable")]
     if others:
-        lines += ["", "| verdict | cell | arch | detail |", "|---|---|---|---|"]
+        rows = []
         for c in others:
             if c.verdict == "not comparable":
                 detail = "; ".join(c.differences)
@@ -319,7 +320,8 @@ def to_markdown(cmp: Comparison) -> str:
                 detail = f"rank {_rank(e)}, test loss {fmt_estimate(e.test_loss)}" if e.rank else e.status
                 if e.rank is None and e.reason:
                     detail += f": {e.reason}"
-            lines.append(f"| {c.verdict} | {_cell(c)} | {c.arch} | {detail.replace('|', '/')} |")
+            rows.append([c.verdict, _cell(c), c.arch, detail.replace("|", "/")])
+        lines += ["", *md_table(["verdict", "cell", "arch", "detail"], rows, [False] * 4)]
     unchanged = sum(c.verdict == "unchanged" and not c.rank_changed for c in cmp.changes)
     if unchanged:
         noun = "entry" if unchanged == 1 else "entries"

@@ -295,7 +295,7 @@ def _md_escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool]) -> list[str]:
+def md_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool]) -> list[str]:
     """A Markdown table padded to line up in a terminal."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
 
@@ -315,7 +315,7 @@ def _overall_md(lb: Leaderboard) -> list[str]:
         for o in lb.overall
     ]
     header = ["arch", "mean rank", "cells ranked", "wins", "diverged/failed"]
-    return _md_table(header, rows, [False, True, True, True, True])
+    return md_table(header, rows, [False, True, True, True, True])
 
 
 def _cell_md(cell: Cell, *, compact: bool = False) -> list[str]:
@@ -341,7 +341,7 @@ def _cell_md(cell: Cell, *, compact: bool = False) -> list[str]:
     differ = differing_measurements(cell.entries)
     if differ:
         lines += [f"**warning**: entries differ in {', '.join(differ)}; this cell is not a fair comparison", ""]
-    return lines + _md_table(header, rows, right)
+    return lines + md_table(header, rows, right)
 
 
 def to_markdown(lb: Leaderboard) -> str:
@@ -405,11 +405,12 @@ _CSS = """
 
 def _html_table(header: Sequence[str], rows: Sequence[tuple[str, Sequence[tuple[str, bool]]]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join(
-        f'<tr class="{cls}">' + "".join(f'<td{" class=num" if num else ""}>{html.escape(v)}</td>' for v, num in cells)
-        + "</tr>"
-        for cls, cells in rows
-    )
+
+    def row(cls: str, cells: Sequence[tuple[str, bool]]) -> str:
+        tds = "".join(f"<td{' class=num' if num else ''}>{html.escape(v)}</td>" for v, num in cells)
+        return (f'<tr class="{cls}">' if cls else "<tr>") + tds + "</tr>"
+
+    body = "".join(row(cls, cells) for cls, cells in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -510,6 +511,13 @@ def from_json(text: str, source: str = "leaderboard JSON") -> Leaderboard:
         raise UserError(f"{source} is not valid JSON ({e.msg} at line {e.lineno})") from e
     if not isinstance(doc, dict) or doc.get("format") != JSON_FORMAT:
         raise UserError(f"{source} is not an archbench leaderboard (expected \"format\": \"{JSON_FORMAT}\")")
+    try:
+        return _leaderboard_from(doc)
+    except (KeyError, TypeError, ValueError) as e:
+        raise UserError(f"{source} is a damaged archbench leaderboard ({type(e).__name__}: {e})") from e
+
+
+def _leaderboard_from(doc: dict) -> Leaderboard:
     cells = tuple(
         Cell(
             dataset=c["dataset"],
