@@ -17,6 +17,8 @@ from benchmarks.spec import UserError
 # One module per command (or group of commands); order is the order of `--help`.
 COMMAND_MODULES = [
     "benchmarks.commands",
+    "benchmarks.leaderboard",
+    "benchmarks.compare",
 ]
 
 
