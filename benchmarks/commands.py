@@ -7,6 +7,7 @@ import argparse
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from benchmarks import leaderboard
 from benchmarks import sweep as sweep_
 from benchmarks.sizing import parse_count
 from benchmarks.spec import RunRecord, RunSpec
@@ -112,6 +113,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     records = store.records()
     bad = [r for r in records if r.status != "ok" and r.run_id in {sweep_.run_id(s) for s in plan.specs}]
     console.print(f"{len(records)} records in {store.path}" + (f"; {len(bad)} not ok" if bad else ""))
+    print(leaderboard.summary_markdown(leaderboard.build_leaderboard(records, suite.name)))
     return 0
 
 

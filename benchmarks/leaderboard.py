@@ -56,7 +56,7 @@ class Estimate:
 
     @classmethod
     def of(cls, values: Iterable[float]) -> Estimate:
-        finite = tuple(float(v) for v in values if math.isfinite(v))
+        finite = tuple(float(v) for v in values if v is not None and math.isfinite(v))
         return cls(*mean_ci(finite, LEVEL), values=finite)
 
     @property

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -141,6 +142,16 @@ class Curves:
     test_acc: list[list[float | None]]
 
 
+def _finite_or_null(value: object) -> object:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_null(v) for v in value]
+    return value
+
+
 @dataclass(frozen=True)
 class RunRecord:
     """What one RunSpec produced. One JSON object per line in `results/<suite>/runs.jsonl`."""
@@ -165,7 +176,8 @@ class RunRecord:
     created_at: str = ""
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True, separators=(",", ":"), allow_nan=False)
+        """One line of strict JSON; non-finite numbers become null."""
+        return json.dumps(_finite_or_null(dataclasses.asdict(self)), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
     @classmethod
     def from_dict(cls, d: dict) -> RunRecord:
