@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "benchmarks.commands",
     "benchmarks.leaderboard",
     "benchmarks.compare",
+    "benchmarks.perf",
 ]
 
 

@@ -7,10 +7,10 @@ import argparse
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from benchmarks import leaderboard
+from benchmarks import distributed, executors, leaderboard
 from benchmarks import sweep as sweep_
 from benchmarks.sizing import parse_count
-from benchmarks.spec import RunRecord, RunSpec
+from benchmarks.spec import RunRecord, RunSpec, UserError
 from benchmarks.store import ResultsStore
 from benchmarks.suite import load_suite
 
@@ -60,7 +60,14 @@ def _progress() -> Progress:
     )
 
 
+def _setup(args: argparse.Namespace) -> None:
+    """Devices, processes and cache first; then only process 0 of a multi-host job talks."""
+    distributed.setup(args)
+    console.quiet = not distributed.is_main_process()
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    _setup(args)
     spec = RunSpec(
         arch=args.arch, dataset=args.dataset, target_params=args.params, data_size=args.data_size,
         seeds=args.seeds, steps=args.steps, batch_size=args.batch_size, lr=args.lr, lr_trials=args.lr_trials,
@@ -79,14 +86,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         with _progress() as progress:
             task = progress.add_task(sweep_.describe(spec), total=spec.steps // spec.eval_every)
             record = sweep_.run_one(spec, lambda done, total: progress.update(task, completed=done))
-        store.append(record)
+        if distributed.is_main_process():
+            store.append(record)
     console.print(summary_line(record))
-    if args.json:
+    if args.json and distributed.is_main_process():
         print(record.to_json())
     return 0 if record.status != "failed" else 1
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    _setup(args)
+    if args.executor != "local":
+        return _submit_sweep(args)
     suite = load_suite(args.suite)
     store = ResultsStore(args.results_dir, suite.name)
     store.ensure_writable()
@@ -110,11 +121,55 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
         sweep_.run_sweep(plan, store, on_start, lambda done, total: progress.update(current, completed=done), on_record)
         progress.update(current, visible=False)
+    _finish(suite.name, plan, store)
+    return 0
+
+
+def _finish(suite_name: str, plan: sweep_.SweepPlan, store: ResultsStore) -> None:
+    if not distributed.is_main_process():
+        return
     records = store.records()
     bad = [r for r in records if r.status != "ok" and r.run_id in {sweep_.run_id(s) for s in plan.specs}]
     console.print(f"{len(records)} records in {store.path}" + (f"; {len(bad)} not ok" if bad else ""))
-    print(leaderboard.summary_markdown(leaderboard.build_leaderboard(records, suite.name)))
-    return 0
+    print(leaderboard.summary_markdown(leaderboard.build_leaderboard(records, suite_name)))
+
+
+def _submit_sweep(args: argparse.Namespace) -> int:
+    """`sweep --executor slurm|submitit-local`: the runs to do go out as one job array; follow it to the end."""
+    options = executors.options_from_args(args)
+    suite = load_suite(args.suite)
+    store = ResultsStore(args.results_dir, suite.name)
+    store.ensure_writable()
+    with console.status(f"checking {suite.name}: datasets, sizes"):
+        plan = sweep_.plan(suite, store)
+    devices = max(1, options.gpus_per_node) * options.nodes
+    for spec in plan.specs:
+        if spec.batch_size % devices:
+            raise UserError(f"batch size {spec.batch_size} does not split evenly over {devices} GPUs of a job")
+    context = executors.JobContext(
+        results_dir=str(args.results_dir), suite=suite.name, capacity=sweep_.capacities(plan.specs),
+        plugins=tuple(args.plugin), shard_params=args.shard_params, distributed=args.distributed,
+        compile_cache=not args.no_compile_cache,
+    )
+    console.print(
+        f"suite [bold]{suite.name}[/]: {len(plan.specs)} runs, {plan.skipped} already in {store.path}, "
+        f"{len(plan.todo)} to submit ({args.executor})"
+    )
+
+    def on_submit(n_jobs: int, job_id: str) -> None:
+        console.print(f"submitted {n_jobs} jobs (array {job_id}); logs in {store.dir / 'jobs'}; "
+                      "Ctrl-C stops following them, not the jobs")
+
+    failures = executors.submit_sweep(
+        args.executor, plan.todo, store, context, options, on_submit,
+        on_record=lambda r: console.print(summary_line(r)), wait=not args.no_wait,
+    )
+    for line in failures:
+        console.print(f"[red]{line}[/]")
+    if args.no_wait:
+        return 0
+    _finish(suite.name, plan, store)
+    return 1 if failures else 0
 
 
 def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -139,6 +194,7 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("--suite", default="adhoc", help="results go to RESULTS_DIR/SUITE/runs.jsonl")
     p.add_argument("--force", action="store_true", help="train again even if this exact run is recorded")
     p.add_argument("--json", action="store_true", help="print the record written as one JSON line on stdout")
+    distributed.add_flags(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(
@@ -147,6 +203,9 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
         "ones not yet in RESULTS_DIR/SUITE/runs.jsonl. Safe to interrupt: run it again to resume.",
     )
     p.add_argument("suite", help="suite name (e.g. quick) or path to a suite .toml")
+    p.add_argument("--no-wait", action="store_true", help="with a submitit executor: submit and return at once")
+    distributed.add_flags(p)
+    executors.add_flags(p)
     p.set_defaults(func=cmd_sweep)
 
 

@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from benchmarks import data, sizing
+from benchmarks import data, distributed, sizing
 from benchmarks.runner import environment, execute, run_id
 from benchmarks.spec import RunRecord, RunSpec, UserError
 from benchmarks.store import ResultsStore
@@ -38,13 +38,23 @@ def check(specs: list[RunSpec]) -> None:
         if spec.data_size > splits.max_train_size:
             data.training_view(splits, spec.data_size)  # raises the clear error
         sizing.solve(spec.arch, splits.task, spec.target_params, spec.param_tolerance)
+        distributed.check_batch(spec.batch_size)
 
 
 def plan(suite: Suite, store: ResultsStore) -> SweepPlan:
     specs = suite.run_specs()
     check(specs)
     done = store.done_ids()
-    return SweepPlan(specs, [s for s in specs if run_id(s) not in done])
+    todo = distributed.agree([run_id(s) not in done for s in specs])  # every process trains the same runs
+    return SweepPlan(specs, [s for s, t in zip(specs, todo) if t])
+
+
+def capacities(specs: list[RunSpec]) -> dict[str, int]:
+    """Per dataset, the largest data size: one padded pool, so one compiled program per family and size."""
+    capacity: dict[str, int] = {}
+    for spec in specs:
+        capacity[spec.dataset] = max(capacity.get(spec.dataset, 0), spec.data_size)
+    return capacity
 
 
 def failed_record(spec: RunSpec, error: BaseException) -> RunRecord:
@@ -78,18 +88,19 @@ def run_sweep(
     on_start: Callable[[RunSpec], None] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     on_record: Callable[[RunRecord], None] | None = None,
+    capacity: dict[str, int] | None = None,
 ) -> list[RunRecord]:
+    """Train the plan's runs in order; only process 0 of a multi-host job writes records."""
     written = []
-    capacity: dict[str, int] = {}  # per dataset: one padded pool, one compiled program per family and size
-    for spec in sweep.specs:
-        capacity[spec.dataset] = max(capacity.get(spec.dataset, 0), spec.data_size)
+    capacity = capacity or capacities(sweep.specs)
     for spec in sweep.todo:
-        if run_id(spec) in store.done_ids():  # another process finished it meanwhile
+        if distributed.agree([run_id(spec) in store.done_ids()])[0]:  # another job finished it meanwhile
             continue
         if on_start:
             on_start(spec)
         record = run_one(spec, on_progress, capacity[spec.dataset])
-        store.append(record)
+        if distributed.is_main_process():
+            store.append(record)
         written.append(record)
         if on_record:
             on_record(record)
