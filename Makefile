@@ -34,6 +34,9 @@ bench: $(STAMP) ## train the default suite (quick) and print the leaderboard and
 sweep: $(STAMP) ## run a suite: make sweep SUITE=standard
 	$(BIN)/archbench sweep $(SUITE) --results-dir $(RESULTS) $(ARGS)
 
+perf: $(STAMP) ## measure training speed on this machine (steps/s, FLOP/s vs matmul peak) -> results/perf.json
+	$(BIN)/archbench perf --results-dir $(RESULTS) $(ARGS)
+
 test: $(STAMP) ## run the test suite
 	$(BIN)/python -m pytest -q $(ARGS)
 

@@ -54,8 +54,9 @@ class PerfConfig:
     batch_size: int
     precision: str
     seeds: int  # K, members of the vmapped program
-    scan_length: int  # steps per call of the fused program (and per timed unit of the Python loop)
+    scan_length: int  # most steps per call of the fused program (fewer for slow models, to keep calls short)
     window_s: float  # timed seconds per measurement, split over `repeats`
+    ratios_at_every_size: bool = False  # else the loop and vmap comparisons run at the smallest size only
     repeats: int = 3
     peak_n: int = 2048  # side of the square matmul that measures the peak
 
@@ -71,10 +72,12 @@ class CellResult:
     flops_per_example: float = 0.0  # forward pass, XLA cost analysis
     train_flops_per_step: float = 0.0  # 3 x forward x batch, one member
     compile_s: float = 0.0  # the fused program of one member
+    scan_length: int = 0  # steps per fused call (and per timed unit of the Python loop)
     steps_per_s: float = 0.0  # fused, one member
     examples_per_s: float = 0.0
     flops_per_s: float = 0.0
     fraction_of_peak: float = 0.0
+    # Comparisons (at the smallest size unless --ratios-at-every-size; 0 where not measured):
     stepwise_steps_per_s: float = 0.0  # Python loop of jitted steps, one member
     fused_speedup: float = 0.0
     vmap_members: int = 0
@@ -85,21 +88,32 @@ class CellResult:
 
 # ---- timing ------------------------------------------------------------------------------------
 
-def best_rate(call: Callable[[], object], units_per_call: float, window_s: float, repeats: int) -> float:
-    """Best units/s over `repeats` timed windows, after one warm-up call (calls dispatched back to back)."""
-    t0 = time.perf_counter()
-    jax.block_until_ready(call())
-    one = max(time.perf_counter() - t0, 1e-6)
-    calls = max(1, math.ceil(window_s / repeats / one))
-    best = 0.0
-    for _ in range(repeats):
+def best_rates(calls: dict[str, tuple[Callable[[], object], float]], window_s: float, repeats: int) -> dict[str, float]:
+    """Best units/s of each (call, units_per_call) over `repeats` windows, after a warm-up call each.
+
+    The calls take turns window by window, so a burst of load from other processes
+    hits them alike instead of biasing their ratio. Within a window the calls are
+    dispatched back to back and waited for once, at the end.
+    """
+    counts = {}
+    for name, (call, _) in calls.items():
         t0 = time.perf_counter()
-        out = None
-        for _ in range(calls):
-            out = call()
-        jax.block_until_ready(out)
-        best = max(best, calls * units_per_call / (time.perf_counter() - t0))
+        jax.block_until_ready(call())
+        counts[name] = max(1, math.ceil(window_s / repeats / max(time.perf_counter() - t0, 1e-6)))
+    best = dict.fromkeys(calls, 0.0)
+    for _ in range(repeats):
+        for name, (call, units) in calls.items():
+            t0 = time.perf_counter()
+            out = None
+            for _ in range(counts[name]):
+                out = call()
+            jax.block_until_ready(out)
+            best[name] = max(best[name], counts[name] * units / (time.perf_counter() - t0))
     return best
+
+
+def best_rate(call: Callable[[], object], units_per_call: float, window_s: float, repeats: int) -> float:
+    return best_rates({"call": (call, units_per_call)}, window_s, repeats)["call"]
 
 
 def matmul_peak(dtype: str, n: int, repeats: int = 5) -> float:
@@ -154,7 +168,21 @@ class _Members:
         return call
 
 
-def measure_cell(arch: str, target: int, cfg: PerfConfig, splits, data: Data, peak: float) -> CellResult:
+def step_seconds(call: Callable[[], object], n: int = 3) -> float:
+    """Median seconds of one blocking call, after a warm-up call."""
+    jax.block_until_ready(call())
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        jax.block_until_ready(call())
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def measure_cell(
+    arch: str, target: int, cfg: PerfConfig, splits, data: Data, peak: float, with_ratios: bool = True
+) -> CellResult:
+    """Throughput of one family at one size; with `with_ratios`, also against the Python loop and K sequential runs."""
     cell = CellResult(arch, target)
     try:
         sized = sizing.solve(arch, splits.task, target)
@@ -168,26 +196,36 @@ def measure_cell(arch: str, target: int, cfg: PerfConfig, splits, data: Data, pe
     cell.params, cell.shape = sized.params, sized.shape.as_dict()
     cell.flops_per_example = sizing.flops_per_example(arch, task, sized.shape)
     cell.train_flops_per_step = 3.0 * cell.flops_per_example * cfg.batch_size
+    window, reps = cfg.window_s, cfg.repeats
 
+    # The Python loop's step time sets the scan length, so one fused call stays near window/repeats
+    # whatever the model's size (at most `scan_length` steps).
     one = _Members(model, tcfg, 1, cfg.data_size)
+    step = step_program(model, tcfg).lower(one.state, one.lrs, one.n, data).compile()
+    length = int(np.clip(round(window / reps / step_seconds(one.stepwise(step, data, 1))), 2, cfg.scan_length))
+    cell.scan_length = length
     t0 = time.perf_counter()
-    fused = fused_program(model, tcfg, cfg.scan_length).lower(one.state, one.lrs, one.n, data).compile()
+    fused = fused_program(model, tcfg, length).lower(one.state, one.lrs, one.n, data).compile()
     cell.compile_s = time.perf_counter() - t0
-    window, reps, length = cfg.window_s, cfg.repeats, cfg.scan_length
-    cell.steps_per_s = best_rate(one.fused(fused, data), length, window, reps)
+    calls = {"fused": (one.fused(fused, data), length)}
+    if with_ratios:
+        calls["stepwise"] = (one.stepwise(step, data, length), length)
+        if cfg.seeds > 1:
+            many = _Members(model, tcfg, cfg.seeds, cfg.data_size)
+            fused_k = fused_program(model, tcfg, length).lower(many.state, many.lrs, many.n, data).compile()
+            calls["vmap"] = (many.fused(fused_k, data), length)
+    rates = best_rates(calls, window, reps)
+
+    cell.steps_per_s = rates["fused"]
     cell.examples_per_s = cell.steps_per_s * cfg.batch_size
     cell.flops_per_s = cell.steps_per_s * cell.train_flops_per_step
     cell.fraction_of_peak = cell.flops_per_s / peak
-
-    step = step_program(model, tcfg).lower(one.state, one.lrs, one.n, data).compile()
-    cell.stepwise_steps_per_s = best_rate(one.stepwise(step, data, length), length, window, reps)
-    cell.fused_speedup = cell.steps_per_s / cell.stepwise_steps_per_s
-
-    if cfg.seeds > 1:
-        many = _Members(model, tcfg, cfg.seeds, cfg.data_size)
-        fused_k = fused_program(model, tcfg, length).lower(many.state, many.lrs, many.n, data).compile()
+    if "stepwise" in rates:
+        cell.stepwise_steps_per_s = rates["stepwise"]
+        cell.fused_speedup = cell.steps_per_s / cell.stepwise_steps_per_s
+    if "vmap" in rates:
         cell.vmap_members = cfg.seeds
-        cell.vmap_steps_per_s = best_rate(many.fused(fused_k, data), length, window, reps)
+        cell.vmap_steps_per_s = rates["vmap"]
         cell.vmap_gain = cfg.seeds * cell.vmap_steps_per_s / cell.steps_per_s
     return cell
 
@@ -255,7 +293,8 @@ def run_perf(cfg: PerfConfig, on_cell: Callable[[CellResult], None] | None = Non
     results = []
     for arch in cfg.archs:
         for target in cfg.sizes:
-            cell = measure_cell(arch, target, cfg, splits, data, peak)
+            with_ratios = cfg.ratios_at_every_size or target == min(cfg.sizes)
+            cell = measure_cell(arch, target, cfg, splits, data, peak, with_ratios)
             results.append(cell)
             if on_cell:
                 on_cell(cell)
@@ -313,8 +352,33 @@ def config_from_args(args: argparse.Namespace) -> PerfConfig:
         archs=archs, sizes=sizes, dataset=args.dataset or suite.datasets[0],
         data_size=max(suite.data_sizes), batch_size=args.batch_size or suite.training.batch_size,
         precision=precision, seeds=args.seeds, scan_length=args.scan_length, window_s=args.window,
-        peak_n=args.peak_n or (2048 if not accelerator else 8192),
+        peak_n=args.peak_n or (2048 if not accelerator else 8192), ratios_at_every_size=args.ratios_at_every_size,
     )
+
+
+def table(report: dict):
+    """The report as a rich table (one row per family and size)."""
+    from rich.table import Table
+
+    settings = report["settings"]
+    t = Table(title=f"archbench perf · {report['device']['device_kind']} x{report['device']['device_count']} · "
+              f"{settings['precision']} · batch {settings['batch_size']} · {settings['task']}")
+    for col in ("family", "params", "steps/s", "examples/s", "FLOP/s", "% of peak", "fused vs loop",
+                f"vmap {settings['seeds']} vs seq", "compile s"):
+        t.add_column(col, justify="left" if col == "family" else "right")
+    for c in report["results"]:
+        if c["skipped"]:
+            t.add_row(c["arch"], f"{c['target_params']:,}", f"skipped: {c['skipped']}")
+            continue
+        t.add_row(
+            c["arch"], f"{c['params']:,}", f"{c['steps_per_s']:.1f}", _si(c["examples_per_s"]), _si(c["flops_per_s"]),
+            f"{100 * c['fraction_of_peak']:.1f}", f"{c['fused_speedup']:.2f}x" if c["stepwise_steps_per_s"] else "-",
+            f"{c['vmap_gain']:.2f}x" if c["vmap_members"] else "-", f"{c['compile_s']:.1f}",
+        )
+    peak = report["peak_flops_per_s"][settings["precision"]]
+    t.caption = (f"peak: {_si(peak)}FLOP/s ({settings['precision']} {report['peak_matmul_n']}^3 matmul, best of 5); "
+                 "rates: best of 3 windows after a warm-up; one member unless stated")
+    return t
 
 
 def cmd_perf(args: argparse.Namespace) -> int:
@@ -327,33 +391,29 @@ def cmd_perf(args: argparse.Namespace) -> int:
         raise UserError(f"results folder {out_dir} is not writable: {e.strerror}") from e
     from rich.console import Console
 
-    console = Console(stderr=True, quiet=not distributed.is_main_process())
+    quiet = not distributed.is_main_process()
+    err = Console(stderr=True, quiet=quiet)
+    out = err if args.json else Console(quiet=quiet, width=200)
+    device = device_description()
+    err.print(f"perf on {device['device_kind']} x{device['device_count']} ({device['platform']}): "
+              f"{len(cfg.archs)} families x {len(cfg.sizes)} sizes, {cfg.precision}, batch {cfg.batch_size}")
+    started = time.perf_counter()
 
     def on_cell(c: CellResult) -> None:
-        if c.skipped:
-            console.print(f"{c.arch:<12} {c.target_params:>11,}  skipped: {c.skipped}")
-            return
-        console.print(
-            f"{c.arch:<12} {c.params:>11,}  {c.steps_per_s:>9.1f} steps/s  {_si(c.examples_per_s):>6} ex/s  "
-            f"{_si(c.flops_per_s):>6}FLOP/s  {100 * c.fraction_of_peak:5.1f}% of peak  "
-            f"fused x{c.fused_speedup:.2f}  vmap{c.vmap_members} x{c.vmap_gain:.2f}  (compile {c.compile_s:.1f}s)"
-        )
+        what = "skipped" if c.skipped else f"{c.steps_per_s:.1f} steps/s"
+        err.print(f"  {c.arch} {c.target_params:,}: {what} ({time.perf_counter() - started:.0f}s)")
 
-    device = device_description()
-    console.print(f"perf on {device['device_kind']} x{device['device_count']} ({device['platform']}), {cfg.precision}, "
-                  f"batch {cfg.batch_size}, {cfg.dataset}; measuring the matmul peak")
     report = run_perf(cfg, on_cell)
-    peak = report["peak_flops_per_s"][cfg.precision]
-    console.print(f"matmul peak ({cfg.precision}, {cfg.peak_n}^3): {_si(peak)}FLOP/s")
+    out.print(table(report))
     for t in report["targets"]:
-        mark = "met" if t["met"] else "NOT met"
-        console.print(f"target: {t['target']} >= {t['threshold']:g}: measured {t['measured']:.3g} ({mark})")
+        out.print(f"target: {t['target']} >= {t['threshold']:g}: measured {t['measured']:.3g} "
+                  f"({'met' if t['met'] else 'NOT met'})")
     if distributed.is_main_process():
         path = out_dir / PERF_FILE
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(json.dumps(report, indent=1) + "\n")
         tmp.replace(path)
-        console.print(f"written to {path}")
+        err.print(f"written to {path} ({time.perf_counter() - started:.0f}s)")
         if args.json:
             print(json.dumps(report))
     return 0
@@ -377,9 +437,12 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default="auto",
                    help="compute dtype; auto = bfloat16 on GPU/TPU, the suite's on CPU")
     p.add_argument("--seeds", type=int, default=8, help="K: members of the vmapped program compared with K runs")
-    p.add_argument("--scan-length", type=int, default=100, help="steps per call of the fused program")
+    p.add_argument("--scan-length", type=int, default=100,
+                   help="most steps per call of the fused program (slow models get fewer, to keep to the window)")
     p.add_argument("--window", type=float, default=1.0, help="seconds timed per measurement (best of 3 parts)")
     p.add_argument("--peak-n", type=int, help="matmul side for the peak (default 2048 on CPU, 8192 on GPU/TPU)")
+    p.add_argument("--ratios-at-every-size", action="store_true",
+                   help="compare with the Python loop and with sequential runs at every size, not only the smallest")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object on stdout")
     distributed.add_flags(p)
     p.set_defaults(func=cmd_perf)
