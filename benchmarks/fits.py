@@ -2,8 +2,9 @@
 
 Every fit is a pure function of RunRecords. A curve is fitted to each run's mean
 log held-out loss over its seeds, with scipy's `least_squares` (Huber loss on the
-log residuals, so one odd run cannot drag the curve), E and A parametrised in log
-space so they stay positive, from a grid of starting points. Confidence
+log residuals, so one odd run cannot drag the curve), A in log space so it stays
+positive and E bounded to [0, highest loss] so a pure power law (E = 0) is
+reachable in a step rather than at log E = −∞, from a grid of starting points. Confidence
 intervals come from a bootstrap that resamples the seeds of every run and, where
 a curve has enough runs to spare some, the runs themselves; all replicates are
 solved together as one block-sparse problem, which keeps a whole suite under a
@@ -12,7 +13,7 @@ best fit sits on a bound (no decrease with x, or an exponent at its limit),
 is reported as such rather than as numbers.
 
 Shapes: B bootstrap replicates, P points (runs) of a curve, K power-law terms,
-Q = 1 + 2K parameters (log E, then log A_k and α_k per term).
+Q = 1 + 2K parameters (E, then log A_k and α_k per term).
 """
 
 from __future__ import annotations
@@ -88,22 +89,20 @@ def resample_seeds(values: Sequence[np.ndarray], n_boot: int, rng: np.random.Gen
 
 def _log_model(theta_BxQ: np.ndarray, u_BxPxK: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """log(E + Σ_k A_k·exp(−α_k·u_k)) and its Jacobian: (B, P) and (B, P, Q)."""
-    e = theta_BxQ[:, None, 0]  # (B, 1)
-    z_BxPxK = theta_BxQ[:, None, 1::2] - theta_BxQ[:, None, 2::2] * u_BxPxK
-    top = np.maximum(e, z_BxPxK.max(axis=-1))  # log-sum-exp, stably
-    w_e, w_BxPxK = np.exp(e - top), np.exp(z_BxPxK - top[..., None])
-    total = w_e + w_BxPxK.sum(axis=-1)
-    jac = np.empty(top.shape + (theta_BxQ.shape[1],))
-    jac[..., 0] = w_e / total  # the share of the prediction each term carries
-    jac[..., 1::2] = w_BxPxK / total[..., None]
+    terms_BxPxK = np.exp(theta_BxQ[:, None, 1::2] - theta_BxQ[:, None, 2::2] * u_BxPxK)
+    pred_BxP = theta_BxQ[:, None, 0] + terms_BxPxK.sum(axis=-1)
+    jac = np.empty(pred_BxP.shape + (theta_BxQ.shape[1],))
+    jac[..., 0] = 1 / pred_BxP
+    jac[..., 1::2] = terms_BxPxK / pred_BxP[..., None]
     jac[..., 2::2] = -jac[..., 1::2] * u_BxPxK
-    return top + np.log(total), jac
+    return np.log(pred_BxP), jac
 
 
 def _bounds(logy: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """E in [0, highest loss] (E = 0 is a pure power law), log A_k within wide limits, α_k in [0, ALPHA_MAX]."""
     lo, hi = logy.min(), logy.max()
-    lower = [lo - 15.0] + [lo - 15.0, 0.0] * k
-    upper = [hi] + [hi + 5.0, ALPHA_MAX] * k
+    lower = [0.0] + [lo - 15.0, 0.0] * k
+    upper = [np.exp(hi)] + [hi + 5.0, ALPHA_MAX] * k
     return np.array(lower), np.array(upper)
 
 
@@ -119,9 +118,9 @@ def _grid_inits(u_PxK: np.ndarray, logy_P: np.ndarray, bounds: tuple[np.ndarray,
     f = feats_CxPxK1 / y[None, :, None]  # relative residuals, like the log residuals fitted later
     f_t = f.transpose(0, 2, 1)
     coef = np.linalg.solve(f_t @ f + 1e-9 * np.eye(k + 1), (f_t @ np.ones(y.size))[..., None])[..., 0]
-    coef = np.maximum(coef, 1e-4 * y.min())
+    coef = np.maximum(coef, 1e-4 * y.min())  # (a start only needs to be valid)
     theta = np.empty((len(alphas_CxK), 1 + 2 * k))
-    theta[:, 0] = np.log(coef[:, 0])
+    theta[:, 0] = coef[:, 0]
     theta[:, 1::2], theta[:, 2::2] = np.log(coef[:, 1:]), alphas_CxK
     theta = np.clip(theta, bounds[0] + 1e-6, bounds[1] - 1e-6)
     cost = _huber_cost(_log_model(theta, u_PxK[None])[0] - logy_P)
@@ -136,22 +135,22 @@ def _huber_cost(r: np.ndarray) -> np.ndarray:
 
 
 def _solve(u_PxK: np.ndarray, logy_P: np.ndarray, bounds: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """Best fit of one curve, refined from several starting points."""
-    u = u_PxK[None]
-    best = None
-    for x0 in _grid_inits(u_PxK, logy_P, bounds):
-        res = optimize.least_squares(
-            lambda th: _log_model(th[None], u)[0][0] - logy_P, x0,
-            jac=lambda th: _log_model(th[None], u)[1][0],
-            bounds=bounds, loss="huber", f_scale=HUBER_SCALE, method="trf",
-        )
-        if best is None or res.cost < best.cost:
-            best = res
-    return best.x
+    """Best fit of one curve: the best few starting points refined together, the winner polished by
+    scipy's least_squares (the reference solver)."""
+    starts = _grid_inits(u_PxK, logy_P, bounds, n_best=6)
+    u = np.broadcast_to(u_PxK, (len(starts),) + u_PxK.shape)
+    refined = _solve_batch(u, np.broadcast_to(logy_P, (len(starts), logy_P.size)), starts, bounds)
+    best = refined[np.argmin(_huber_cost(_log_model(refined, u)[0] - logy_P))]
+    res = optimize.least_squares(
+        lambda th: _log_model(th[None], u[:1])[0][0] - logy_P, best,
+        jac=lambda th: _log_model(th[None], u[:1])[1][0],
+        bounds=bounds, loss="huber", f_scale=HUBER_SCALE, method="trf",
+    )
+    return res.x
 
 
 def _solve_batch(u_BxPxK: np.ndarray, logy_BxP: np.ndarray, theta0_BxQ: np.ndarray,
-                 bounds: tuple[np.ndarray, np.ndarray], max_iter: int = 100) -> np.ndarray:
+                 bounds: tuple[np.ndarray, np.ndarray], max_iter: int = 200) -> np.ndarray:
     """B independent fits of the same objective as `_solve`, vectorised for the bootstrap.
 
     Levenberg–Marquardt on the Huber cost (iteratively reweighted), each replicate
@@ -166,28 +165,31 @@ def _solve_batch(u_BxPxK: np.ndarray, logy_BxP: np.ndarray, theta0_BxQ: np.ndarr
     r, jac = _log_model(theta, u_BxPxK)
     r = r - logy_BxP
     cost = _huber_cost(r)
+    live = np.arange(len(theta))  # replicates still converging; the rest are left alone
     for _ in range(max_iter):
-        w = np.minimum(1.0, HUBER_SCALE / np.maximum(np.abs(r), 1e-300))  # Huber as reweighted least squares
-        jw = jac * w[..., None]
-        hess = jw.transpose(0, 2, 1) @ jac  # (B, Q, Q)
-        grad = np.einsum("bpq,bp->bq", jw, r)
-        held = ((theta <= lower + 1e-12) & (grad > 0)) | ((theta >= upper - 1e-12) & (grad < 0))
+        th, rr, jj, uu, lm = theta[live], r[live], jac[live], u_BxPxK[live], lam[live]
+        w = np.minimum(1.0, HUBER_SCALE / np.maximum(np.abs(rr), 1e-300))  # Huber as reweighted least squares
+        jw = jj * w[..., None]
+        hess = jw.transpose(0, 2, 1) @ jj  # (B, Q, Q)
+        grad = np.einsum("bpq,bp->bq", jw, rr)
+        held = ((th <= lower + 1e-12) & (grad > 0)) | ((th >= upper - 1e-12) & (grad < 0))
         hess = np.where(held[:, :, None] | held[:, None, :], 0.0, hess)
         diag = np.einsum("bqq->bq", hess)
-        damped = hess + (lam[:, None] * np.maximum(diag, 1e-12) + held)[:, :, None] * np.eye(q)
+        damped = hess + (lm[:, None] * np.maximum(diag, 1e-12) + held)[:, :, None] * np.eye(q)
         step = np.linalg.solve(damped, np.where(held, 0.0, -grad)[..., None])[..., 0]
-        trial = np.clip(theta + step, lower, upper)
-        r_new, jac_new = _log_model(trial, u_BxPxK)
-        r_new = r_new - logy_BxP
+        trial = np.clip(th + step, lower, upper)
+        r_new, jac_new = _log_model(trial, uu)
+        r_new = r_new - logy_BxP[live]
         cost_new = _huber_cost(r_new)
-        better = cost_new < cost
-        gain = np.where(better, cost - cost_new, 0.0)
-        theta = np.where(better[:, None], trial, theta)
-        r = np.where(better[:, None], r_new, r)
-        jac = np.where(better[:, None, None], jac_new, jac)
-        cost = np.where(better, cost_new, cost)
-        lam = np.where(better, lam / 3, lam * 4)
-        if np.all((gain <= 1e-12 * (cost + 1e-30)) & (~better | (gain == 0)) | (lam > 1e8)):
+        better = cost_new < cost[live]
+        gain_tiny = better & (cost[live] - cost_new <= 1e-8 * cost[live] + 1e-14)
+        step_tiny = np.abs(step).max(axis=1) <= 1e-8 * (1 + np.abs(th).max(axis=1))
+        moved = live[better]
+        theta[moved], r[moved], jac[moved] = trial[better], r_new[better], jac_new[better]
+        cost[moved] = cost_new[better]
+        lam[live] = np.where(better, lm / 3, lm * 4)
+        live = live[~(gain_tiny | step_tiny)]  # converged: the last step gained or moved (almost) nothing
+        if live.size == 0:
             break
     return theta
 
@@ -237,8 +239,9 @@ def _fit_curve(logx_PxK: np.ndarray, seeds: Sequence[np.ndarray], *, names: Sequ
     logy = np.array([s.mean() for s in seeds])
     bounds = _bounds(logy, k)
     theta = _solve(u, logy, bounds)
-    if np.any(theta[2::2] < _AT_BOUND):
-        name = names[int(np.argmin(theta[2::2]))]
+    flat = (theta[2::2] < _AT_BOUND) | (theta[1::2] < bounds[0][1::2] + _AT_BOUND)
+    if flat.any():
+        name = names[int(np.argmax(flat))]
         return _Fitted("degenerate", f"the loss does not decrease with {name}", log_ref, theta, None)
     if np.any(theta[2::2] > ALPHA_MAX - _AT_BOUND):
         return _Fitted("degenerate", f"an exponent sits at its bound {ALPHA_MAX:g}: too few points to pin the curve",
@@ -256,7 +259,12 @@ def _fit_curve(logx_PxK: np.ndarray, seeds: Sequence[np.ndarray], *, names: Sequ
         logy_BxP = np.take_along_axis(logy_BxP, idx, axis=1)
         u_BxPxK = u[idx]
     boot = _solve_batch(u_BxPxK, logy_BxP, np.tile(theta, (n_boot, 1)), bounds)
-    return _Fitted("ok", "", log_ref, theta, boot)
+    notes = []
+    if len(seeds) == theta.size:
+        notes.append("as many runs as parameters: the curve passes through them")
+    if theta[0] < 1e-6 * np.exp(logy.min()):
+        notes.append("E = 0 fits best (a pure power law), so α is only the local slope")
+    return _Fitted("ok", "; ".join(notes), log_ref, theta, boot)
 
 
 def _seed_arrays(y: Sequence[Sequence[float] | float]) -> list[np.ndarray]:
@@ -282,7 +290,7 @@ class PowerLawFit:
     loss: np.ndarray  # (P,) the points' mean loss (geometric mean over seeds)
     n_seeds: int
     log_x_ref: float = 0.0
-    theta: np.ndarray | None = None  # (log E, log A at x_ref, α)
+    theta: np.ndarray | None = None  # (E, log A at x_ref, α)
     boot: np.ndarray | None = field(default=None, repr=False)  # (B, 3) replicates of theta
 
     @property
@@ -291,7 +299,7 @@ class PowerLawFit:
 
     def _params(self, th: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """E, A (in the x's own units) and α from parameter rows."""
-        return np.exp(th[..., 0]), np.exp(th[..., 1] + th[..., 2] * self.log_x_ref), th[..., 2]
+        return th[..., 0], np.exp(th[..., 1] + th[..., 2] * self.log_x_ref), th[..., 2]
 
     @property
     def estimates(self) -> dict[str, Estimate]:
@@ -352,7 +360,7 @@ class JointFit:
     d: np.ndarray  # (P,) training examples
     loss: np.ndarray  # (P,)
     log_ref: np.ndarray = field(default_factory=lambda: np.zeros(2))  # log N_ref, log D_ref
-    theta: np.ndarray | None = None  # (log E, log A, α, log B, β) at the reference sizes
+    theta: np.ndarray | None = None  # (E, log A, α, log B, β), A and B at the reference sizes
     boot: np.ndarray | None = field(default=None, repr=False)
 
     @property
@@ -360,7 +368,7 @@ class JointFit:
         return self.status == "ok"
 
     def _params(self, th: np.ndarray) -> tuple[np.ndarray, ...]:
-        return (np.exp(th[..., 0]), np.exp(th[..., 1] + th[..., 2] * self.log_ref[0]), th[..., 2],
+        return (th[..., 0], np.exp(th[..., 1] + th[..., 2] * self.log_ref[0]), th[..., 2],
                 np.exp(th[..., 3] + th[..., 4] * self.log_ref[1]), th[..., 4])
 
     @property
