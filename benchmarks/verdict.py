@@ -419,7 +419,7 @@ def _decimals(*values: float) -> int:
 
 def _fmt(value: float, lo: float, hi: float) -> str:
     n = _decimals(value, lo, hi)
-    num = lambda v: f"{v:.{n}f}".replace("-", "−")
+    num = lambda v: f"{v + 0.0:.{n}f}".replace("-", "−") if round(v, n) != 0 else f"{0:.{n}f}"
     return f"{num(value)}% [{num(lo)}, {num(hi)}]"
 
 
@@ -512,7 +512,8 @@ def bias_paragraph(b: BiasComparison) -> str:
         out.append("shuffling raises the loss of " + ", ".join(
             f"{a} by {fmt_loss_change(e)}" for a, e in sorted(up, key=lambda t: -t[1].value)) + ";")
     if down:
-        out.append("it lowers the loss of " + ", ".join(f"{a} by {fmt_loss_change(e)}" for a, e in down) + ";")
+        out.append("it lowers the loss of " + ", ".join(
+            f"{a} (change {fmt_loss_change(e)})" for a, e in sorted(down, key=lambda t: t[1].value)) + ";")
     if flat:
         out.append("for " + ", ".join(f"{a} ({fmt_loss_change(e)})" for a, e in flat)
                    + " the change is indistinguishable from zero;")
