@@ -49,6 +49,7 @@ def _shape(family: architectures.Family, width: int, depth: int, hidden: int | N
     return ArchShape(width=width, depth=depth, hidden=max(1, hidden if hidden is not None else round(family.hidden_ratio * width)))
 
 
+@functools.lru_cache(maxsize=1024)
 def solve(arch: str, task: TaskSpec, target_params: int, tolerance: float = 0.02) -> SizedArch:
     """The shape of `arch` whose measured count is closest to `target_params`, within `tolerance`."""
     family = architectures.get(arch)
@@ -117,3 +118,16 @@ def flops_per_example(arch: str, task: TaskSpec, shape: ArchShape, batch: int = 
         cost = cost[0]
     flops = float((cost or {}).get("flops", float("nan")))
     return flops / batch if np.isfinite(flops) else float("nan")
+
+
+def parse_count(text: str) -> int:
+    """'10k' -> 10_000, '1.5M' -> 1_500_000, '2500' -> 2500."""
+    t = text.strip().lower().replace("_", "").replace(",", "")
+    scale = {"k": 1_000, "m": 1_000_000, "b": 1_000_000_000}.get(t[-1:], 1)
+    try:
+        value = float(t[:-1] if scale > 1 else t) * scale
+    except ValueError:
+        raise ValueError(f"not a parameter count: {text!r} (e.g. 10k, 100k, 1.5M)") from None
+    if value <= 0 or value != int(value):
+        raise ValueError(f"not a positive whole parameter count: {text!r}")
+    return int(value)
