@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "benchmarks.datasets_cmd",
     "benchmarks.leaderboard",
     "benchmarks.compare",
+    "benchmarks.report",
 ]
 
 

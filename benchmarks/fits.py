@@ -34,6 +34,7 @@ N_BOOT = 200  # bootstrap replicates per curve
 HUBER_SCALE = 0.05  # residuals (in log loss) beyond 5% count linearly, not quadratically
 ALPHA_MAX = 4.0  # exponents are searched in [0, ALPHA_MAX]
 _AT_BOUND = 1e-3
+EXACT_NOTE = "as many runs as parameters: the curve passes through them"
 
 AXES = {
     "params": "parameters",
@@ -261,7 +262,7 @@ def _fit_curve(logx_PxK: np.ndarray, seeds: Sequence[np.ndarray], *, names: Sequ
     boot = _solve_batch(u_BxPxK, logy_BxP, np.tile(theta, (n_boot, 1)), bounds)
     notes = []
     if len(seeds) == theta.size:
-        notes.append("as many runs as parameters: the curve passes through them")
+        notes.append(EXACT_NOTE)
     if theta[0] < 1e-6 * np.exp(logy.min()):
         notes.append("E = 0 fits best (a pure power law), so α is only the local slope")
     return _Fitted("ok", "; ".join(notes), log_ref, theta, boot)
@@ -436,7 +437,7 @@ def compute_frontier(records: Sequence[RunRecord]) -> list[FrontierPoint]:
     runs = [r for r in usable(records)[0] if r.flops_per_example > 0]
     rows = []
     for r in runs:
-        mean, lo, hi = mean_ci([s.test_loss for s in r.seeds if np.isfinite(s.test_loss)])
+        mean, lo, hi = mean_ci(np.exp(run_log_losses(r)))
         rows.append(FrontierPoint(training_flops(r), mean, lo, hi, r.spec.arch, r.spec.target_params,
                                   r.params, r.spec.data_size))
     frontier: list[FrontierPoint] = []
@@ -547,11 +548,15 @@ def fit_datasets(records: Sequence[RunRecord], *, n_boot: int = N_BOOT) -> dict[
     return {ds: fit_dataset(rs, n_boot=n_boot) for ds, rs in sorted(by_dataset.items())}
 
 
-def fit_suite(records: Sequence[RunRecord], *, n_boot: int = N_BOOT) -> dict:
-    """All fits of a suite's records, JSON-ready (what `fits.json` holds)."""
+def fits_to_dict(fitted: dict[str, DatasetFits]) -> dict:
+    """Fitted datasets as plain JSON-ready data."""
     return {
         "level": LEVEL,
-        "n_boot": n_boot,
         "model": "L = E + A*x^-alpha (joint: E + A/N^alpha + B/D^beta), Huber loss on log residuals",
-        "datasets": {ds: f.to_dict() for ds, f in fit_datasets(records, n_boot=n_boot).items()},
+        "datasets": {ds: f.to_dict() for ds, f in fitted.items()},
     }
+
+
+def fit_suite(records: Sequence[RunRecord], *, n_boot: int = N_BOOT) -> dict:
+    """All fits of a suite's records, JSON-ready (what `fits.json` holds besides the verdict)."""
+    return fits_to_dict(fit_datasets(records, n_boot=n_boot))

@@ -494,7 +494,7 @@ def dataset_paragraph(v: DatasetVerdict) -> str:
         beyond = c.value / max(v.data_sizes)
         out.append(f"If that trend held beyond the sizes measured, the gap would fall to the seed-noise level at about "
                    f"{_sig(c.value)} training examples ({level} interval {_sig(c.lo)} to {hi}) — an extrapolation "
-                   f"{beyond:.3g}× past the largest training set measured, not a measurement.")
+                   f"{_sig(beyond)}× past the largest training set measured, not a measurement.")
     out += [n[0].upper() + n[1:] + "." for n in v.notes]
     out.append(f"All of this holds for the sizes measured ({_sig(min(v.sizes))}–{_sig(max(v.sizes))} parameters, "
                f"{min(v.data_sizes):,}–{max(v.data_sizes):,} examples) and says nothing beyond them.")
