@@ -177,6 +177,8 @@ def write_plots(fitted: dict[str, DatasetFits], plots_dir: Path) -> dict[str, li
     plots_dir.mkdir(parents=True, exist_ok=True)
     out = {}
     for ds, df in fitted.items():
+        if not df.runs:
+            continue
         out[ds] = [
             (f"{ds}: loss against parameters", plots_dir / f"{ds}-loss-vs-params.png",
              _png(_panel_figure(df, by="params"), plots_dir / f"{ds}-loss-vs-params.png")),
@@ -277,6 +279,9 @@ def _verdict_tables(v: verdict_.DatasetVerdict) -> str:
 def _dataset_section(df: DatasetFits, v: verdict_.DatasetVerdict | None,
                      plots: Sequence[tuple[str, Path, bytes]]) -> str:
     parts = [f'<section class="dataset" id="ds-{_esc(df.dataset)}"><h2>{_esc(df.dataset)}</h2>']
+    if not df.runs:
+        parts.append("<p>No usable runs: every run of this dataset failed or diverged, so there is nothing to "
+                     "fit or plot.</p>")
     for caption, path, data in plots:
         b64 = base64.b64encode(data).decode()
         parts.append(f'<figure><img class="plot" alt="{_esc(caption)}" src="data:image/png;base64,{b64}">'
@@ -328,8 +333,7 @@ def render_html(suite: str, fitted: dict[str, DatasetFits], verdict: verdict_.Ve
         + f"; generated {now}. Loss is the held-out (test) cross-entropy; every interval is 95%.</p>",
         '<section class="verdict" id="verdict"><h2>Verdict</h2>',
     ]
-    parts += [f'<p class="verdict-text">{_esc(v.paragraph)}</p>' for v in verdict.datasets]
-    parts += [f'<p class="verdict-text bias">{_esc(b.paragraph)}</p>' for b in verdict.inductive_bias]
+    parts += [f'<p class="verdict-text">{_esc(p)}</p>' for p in verdict.paragraph.split("\n\n")]
     parts.append('<p class="note">How to read it: shares are of the variance of log test loss across all seeds, '
                  "from an ANOVA with architecture, model size and data size as factors, minus what seed noise "
                  "alone would put in each term, so a factor without effect sits near zero. Intervals come from "

@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -46,6 +46,8 @@ def _term_name(term: tuple[int, ...]) -> str:
 def _interval(point: float, reps: np.ndarray, level: float = LEVEL) -> Estimate:
     """Bootstrap interval of the replicates' spread, re-centred on the point estimate."""
     reps = reps[np.isfinite(reps)]
+    if reps.size == 0:  # nothing to resample (one seed per run): no interval
+        return Estimate(float(point), float("nan"), float("nan"))
     lo, hi = np.percentile(reps, [50 * (1 - level), 50 * (1 + level)]) - (reps.mean() - point)
     return Estimate(float(point), float(lo), float(hi))
 
@@ -191,6 +193,7 @@ class DatasetVerdict:
     sizes: list[int]
     data_sizes: list[int]
     seeds_per_run: float
+    has_intervals: bool  # False with one seed per run: no noise estimate, so no intervals and no claims
     shares: list[Share]  # per ANOVA term
     interactions: Estimate | None  # all interaction terms together
     seed_share: float  # SS of seed noise / SS total
@@ -208,6 +211,7 @@ class DatasetVerdict:
         return {
             "dataset": self.dataset, "n_runs": self.n_runs, "n_excluded": self.n_excluded, "archs": self.archs,
             "sizes": self.sizes, "data_sizes": self.data_sizes, "seeds_per_run": self.seeds_per_run,
+            "has_intervals": self.has_intervals,
             "shares": [s.to_dict() for s in self.shares],
             "interactions": self.interactions.to_dict() if self.interactions else None,
             "seed_share": self.seed_share,
@@ -241,15 +245,19 @@ class BiasComparison:
 class Verdict:
     datasets: list[DatasetVerdict]
     inductive_bias: list[BiasComparison]
+    unusable: dict[str, int] = field(default_factory=dict)  # dataset -> runs, where every run failed or diverged
     level: float = LEVEL
 
     @property
     def paragraph(self) -> str:
-        return "\n\n".join([d.paragraph for d in self.datasets] + [b.paragraph for b in self.inductive_bias])
+        lost = [f"{ds}: all {_count(n, 'run')} failed or diverged, so there is no verdict." for ds, n in
+                self.unusable.items()]
+        return "\n\n".join([d.paragraph for d in self.datasets] + lost + [b.paragraph for b in self.inductive_bias])
 
     def to_dict(self) -> dict:
         return {"level": self.level, "datasets": [d.to_dict() for d in self.datasets],
-                "inductive_bias": [b.to_dict() for b in self.inductive_bias], "paragraph": self.paragraph}
+                "inductive_bias": [b.to_dict() for b in self.inductive_bias], "unusable": self.unusable,
+                "paragraph": self.paragraph}
 
 
 def _arch_means(runs: _Runs, means_BxR: np.ndarray, data_size: int | None = None
@@ -272,19 +280,18 @@ def _dataset_verdict(dataset: str, records: Sequence[RunRecord], n_boot: int, rn
     runs = _Runs.of(ok)
     archs, sizes, data_sizes = runs.levels
     seeds_per_run = float(np.mean([s.size for s in runs.seeds]))
-    y_B = runs.replicates(n_boot, rng)
+    has_intervals = any(s.size > 1 for s in runs.seeds)
+    y_B = runs.replicates(n_boot if has_intervals else 0, rng)
     y_obs = runs.y_n[None]
     notes = []
 
     # shares
     anova = _Anova.of(runs.codes_nx3)
     shares, interactions, seed_share = [], None, float("nan")
-    if anova.df_resid == 0:
-        notes.append("one seed per run: seed noise cannot be told apart from the effects")
     if anova.terms:
         ex, eta2, seed = anova.excess_shares(y_obs)
         ex_b = anova.excess_shares(y_B)[0]
-        seed_share = float(seed[0])
+        seed_share = max(0.0, float(seed[0]))
         shares = [Share(_term_name(t), _interval(ex[0, j], ex_b[:, j]), float(eta2[0, j]), anova.df[j])
                   for j, t in enumerate(anova.terms)]
         inter = [j for j, t in enumerate(anova.terms) if len(t) > 1]
@@ -316,7 +323,7 @@ def _dataset_verdict(dataset: str, records: Sequence[RunRecord], n_boot: int, rn
         if len(gaps) >= 2:
             trend, crossover = _gap_trend(runs, means_obs, means_B, gaps, notes)
     v = DatasetVerdict(dataset, len(ok), len(excluded), list(archs), list(sizes), list(data_sizes), seeds_per_run,
-                       shares, interactions, seed_share, ranking, gaps, trend, crossover, notes)
+                       has_intervals, shares, interactions, seed_share, ranking, gaps, trend, crossover, notes)
     return v, runs, means_B
 
 
@@ -399,7 +406,8 @@ def verdict(records: Sequence[RunRecord], *, n_boot: int = N_BOOT, rng: int = 0)
         b = _bias_comparison(base, shuffled, per)
         if b is not None:
             bias.append(dataclasses.replace(b, paragraph=bias_paragraph(b)))
-    return Verdict([v for v, _, _ in per.values()], bias)
+    unusable = {ds: len(rs) for ds, rs in sorted(by_dataset.items()) if ds not in per}
+    return Verdict([v for v, _, _ in per.values()], bias, unusable)
 
 
 # ---------------------------------------------------------------------------- words
@@ -418,6 +426,8 @@ def _decimals(*values: float) -> int:
 
 
 def _fmt(value: float, lo: float, hi: float) -> str:
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return f"{value:.2g}% [no interval]"
     n = _decimals(value, lo, hi)
     num = lambda v: f"{v + 0.0:.{n}f}".replace("-", "−") if round(v, n) != 0 else f"{0:.{n}f}"
     return f"{num(value)}% [{num(lo)}, {num(hi)}]"
@@ -444,22 +454,35 @@ def _count(n: float, word: str) -> str:
     return f"{n:g} {word}{'' if n == 1 else 's'}"
 
 
+def _span(values: Sequence[float], fmt: Callable[[float], str]) -> str:
+    lo, hi = min(values), max(values)
+    return fmt(lo) if lo == hi else f"{fmt(lo)}–{fmt(hi)}"
+
+
 def dataset_paragraph(v: DatasetVerdict) -> str:
     """The verdict of one dataset in words, claiming no more than the intervals allow."""
     level = f"{100 * LEVEL:g}%"
+    seeds = f"{v.seeds_per_run:.3g} seed{'' if v.seeds_per_run == 1 else 's'} each"
     out = [f"{v.dataset}: {_count(v.n_runs, 'run')} ({_count(len(v.archs), 'architecture')} × "
-           f"{_count(len(v.sizes), 'model size')} × {_count(len(v.data_sizes), 'training-set size')}, "
-           f"{v.seeds_per_run:.3g} seeds each"
+           f"{_count(len(v.sizes), 'model size')} × {_count(len(v.data_sizes), 'training-set size')}, {seeds}"
            + (f"; {_count(v.n_excluded, 'failed or diverged run')} left out" if v.n_excluded else "") + ")."]
+    if not v.has_intervals:
+        out.append("With one seed per run there is no estimate of seed noise, so nothing below has an interval "
+                   "and none of it supports a claim that one architecture beats another.")
     if v.shares:
         main = [f"{s.term} {fmt_share(s.share)}" for s in v.shares if " × " not in s.term]
         inter = f", their interactions {fmt_share(v.interactions)} together" if v.interactions else ""
-        out.append(f"Share of the variance in log test loss beyond what seed noise alone would give "
-                   f"({level} bootstrap intervals): {', '.join(main)}{inter}; seed noise itself is "
-                   f"{100 * v.seed_share:.2g}% of the variance.")
+        if v.has_intervals:
+            out.append(f"Share of the variance in log test loss beyond what seed noise alone would give "
+                       f"({level} bootstrap intervals): {', '.join(main)}{inter}; seed noise itself is "
+                       f"{100 * v.seed_share:.2g}% of the variance.")
+        else:
+            out.append(f"Share of the variance in log test loss: {', '.join(main)}{inter}.")
         arch = v.share("architecture")
         if arch is None:
             out.append("With one architecture there is nothing to compare.")
+        elif not v.has_intervals:
+            pass
         elif arch.lo > 0:
             out.append("The architecture has an effect beyond seed noise: its interval excludes zero.")
         else:
@@ -468,18 +491,22 @@ def dataset_paragraph(v: DatasetVerdict) -> str:
     if len(v.ranking) >= 2:
         (best, _), (second, gap2) = v.ranking[0], v.ranking[1]
         last, gap_last = v.ranking[-1]
-        if gap2.lo > 0:
-            others = (f"{fmt_loss_change(gap2)} ({second})" if len(v.ranking) == 2 else
-                      f"{fmt_loss_change(gap2)} ({second}) to {fmt_loss_change(gap_last)} ({last})")
+        others = (f"{fmt_loss_change(gap2)} ({second})" if len(v.ranking) == 2 else
+                  f"{fmt_loss_change(gap2)} ({second}) to {fmt_loss_change(gap_last)} ({last})")
+        if not v.has_intervals:
+            out.append(f"Lowest mean loss over the common runs: {best}; the others' loss is higher by {others}.")
+        elif gap2.lo > 0:
             out.append(f"Lowest loss over the common runs: {best}; the others' loss is higher by {others}.")
         else:
             out.append(f"No architecture is clearly best: {best} leads {second} by {fmt_loss_change(gap2)}, "
                        "an interval that includes zero.")
     if v.gaps:
         at = [f"{fmt_loss_change(g.gap)} at {g.data_size:,}" for g in v.gaps]
-        out.append(f"The worst architecture's loss exceeds the best one's by {', '.join(at)} training examples "
-                   f"(seed noise alone would give about {pct(v.gaps[-1].noise_floor):.2g}%).")
-    if v.trend is not None:
+        noise = (f" (seed noise alone would give about {pct(v.gaps[-1].noise_floor):.2g}%)"
+                 if v.has_intervals else "")
+        out.append(f"The worst architecture's loss exceeds the best one's by {', '.join(at)} training "
+                   f"examples{noise}.")
+    if v.trend is not None and v.has_intervals:
         f = lambda s: f"×{np.exp(s):.2f}"
         per = f"{f(v.trend.value)} [{f(v.trend.lo)}, {f(v.trend.hi)}] per tenfold more data"
         if v.trend.hi < 0:
@@ -496,13 +523,17 @@ def dataset_paragraph(v: DatasetVerdict) -> str:
                    f"{_sig(c.value)} training examples ({level} interval {_sig(c.lo)} to {hi}) — an extrapolation "
                    f"{_sig(beyond)}× past the largest training set measured, not a measurement.")
     out += [n[0].upper() + n[1:] + "." for n in v.notes]
-    out.append(f"All of this holds for the sizes measured ({_sig(min(v.sizes))}–{_sig(max(v.sizes))} parameters, "
-               f"{min(v.data_sizes):,}–{max(v.data_sizes):,} examples) and says nothing beyond them.")
+    out.append(f"All of this holds for the sizes measured ({_span(v.sizes, _sig)} parameters, "
+               f"{_span(v.data_sizes, lambda d: f'{d:,}')} examples) and says nothing beyond them.")
     return " ".join(out)
 
 
 def bias_paragraph(b: BiasComparison) -> str:
     """What destroying the input order does to each architecture, in words."""
+    if any(not np.isfinite(e.lo) for e in b.change.values()):
+        changes = ", ".join(f"{a} {pct(e.value):+.2g}%" for a, e in b.change.items())
+        return (f"Inductive bias ({b.base} against {b.shuffled}): loss change from shuffling the input order: "
+                f"{changes}. With one seed per run these have no intervals and support no claim.")
     up = [(a, e) for a, e in b.change.items() if e.lo > 0]
     down = [(a, e) for a, e in b.change.items() if e.hi < 0]
     flat = [(a, e) for a, e in b.change.items() if e.lo <= 0 <= e.hi]

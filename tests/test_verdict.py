@@ -100,3 +100,10 @@ def test_bias_paragraph_calls_a_change_whose_interval_includes_zero_indistinguis
     text = vd.bias_paragraph(b)
     assert "shuffling raises the loss of conv by 28" in text
     assert "for mlp (0.3% [−0.4, 1.0]) the change is indistinguishable from zero" in text
+
+
+def test_one_seed_per_run_gives_numbers_without_intervals_or_claims():
+    v = vd.verdict(planted_records(SHRINKING, seeds=(0,)), n_boot=100).datasets[0]
+    assert not v.has_intervals and np.isnan(v.share("architecture").lo)
+    assert "no estimate of seed noise" in v.paragraph and "[no interval]" in v.paragraph
+    assert "clearly best" not in v.paragraph and "has an effect" not in v.paragraph and "shrinks" not in v.paragraph
