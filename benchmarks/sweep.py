@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from benchmarks import data, sizing
-from benchmarks.runner import environment, execute, run_id
+from benchmarks.runner import environment, execute, load_splits, run_id
 from benchmarks.spec import RunRecord, RunSpec, UserError
 from benchmarks.store import ResultsStore
 from benchmarks.suite import Suite
@@ -34,7 +34,7 @@ class SweepPlan:
 def check(specs: list[RunSpec]) -> None:
     """Fail fast, before any training, on anything a user can fix."""
     for spec in specs:
-        splits = data.load(spec.dataset)
+        splits = load_splits(spec.dataset)
         if spec.data_size > splits.max_train_size:
             data.training_view(splits, spec.data_size)  # raises the clear error
         sizing.solve(spec.arch, splits.task, spec.target_params, spec.param_tolerance)
