@@ -2,15 +2,17 @@
 
 Every fit is a pure function of RunRecords. A curve is fitted to each run's mean
 log held-out loss over its seeds, with scipy's `least_squares` (Huber loss on the
-log residuals, so one odd run cannot drag the curve), A in log space so it stays
-positive and E bounded to [0, highest loss] so a pure power law (E = 0) is
-reachable in a step rather than at log E = −∞, from a grid of starting points. Confidence
-intervals come from a bootstrap that resamples the seeds of every run and, where
-a curve has enough runs to spare some, the runs themselves; all replicates are
-solved together as one block-sparse problem, which keeps a whole suite under a
-couple of seconds. A curve with fewer than three distinct x values, or whose
-best fit sits on a bound (no decrease with x, or an exponent at its limit),
-is reported as such rather than as numbers.
+log residuals, so one odd run cannot drag the curve) from the best few of a grid
+of starting points; A is fitted in log space so it stays positive, E within
+[0, highest loss] so a pure power law (E = 0) is reachable in a step rather than
+at log E = −∞. Confidence intervals come from a bootstrap that resamples the
+seeds of every run (runs sharing a seed's initialisation together) and, where a
+curve has six runs or more, the runs themselves; the replicates are solved all
+at once by a vectorised Levenberg–Marquardt on the same objective (tests check it
+lands where `least_squares` does), which keeps a suite's fits to a couple of
+seconds. A curve with fewer than three distinct x values, or whose best fit sits
+on a bound (no decrease with x, or an exponent at its limit), is reported as
+such rather than as numbers.
 
 Shapes: B bootstrap replicates, P points (runs) of a curve, K power-law terms,
 Q = 1 + 2K parameters (E, then log A_k and α_k per term).
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import itertools
 import zlib
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -66,22 +68,37 @@ def usable(records: Sequence[RunRecord]) -> tuple[list[RunRecord], list[RunRecor
     return ok, excluded
 
 
-def resample_seeds(values: Sequence[np.ndarray], n_boot: int, rng: np.random.Generator) -> list[np.ndarray]:
+def seed_group(record: RunRecord) -> tuple:
+    """Runs with the same group share their seeds' initialisations (one architecture and size, across data
+    sizes and datasets), so the bootstrap resamples their seeds together."""
+    ids = tuple(s.seed for s in record.seeds if s.test_loss is not None and np.isfinite(s.test_loss)
+                and s.test_loss > 0)
+    return record.spec.arch, record.spec.target_params, ids
+
+
+def resample_seeds(values: Sequence[np.ndarray], n_boot: int, rng: np.random.Generator,
+                   groups: Sequence[Hashable] | None = None, draws: dict | None = None) -> list[np.ndarray]:
     """Bootstrap the seeds of each run: a (B, m) array per run of m seeds.
 
-    Deviations from the run's mean are first scaled by sqrt(m/(m−1)), so the
-    resampled spread is not shrunk by the few seeds (the usual small-sample
-    correction of the bootstrap); a one-seed run stays fixed.
+    Runs of one group get the same draw of seed indices (a paired bootstrap: a lucky
+    seed stays lucky in every run that shares it); `draws` keeps the draws across
+    calls, so runs in separate calls pair up too. Deviations from the run's mean are
+    scaled by sqrt(m/(m−1)) first, so the resampled spread is not shrunk by the few
+    seeds (the usual small-sample correction); a one-seed run stays fixed.
     """
+    draws = {} if draws is None else draws
     out = []
-    for v in values:
+    for i, v in enumerate(values):
         v = np.asarray(v, dtype=float)
         m = v.size
         if m < 2:
             out.append(np.broadcast_to(v, (n_boot, m)).copy())
             continue
+        key = (groups[i], m) if groups is not None else ("run", i, id(values))
+        if key not in draws or draws[key].shape[0] != n_boot:
+            draws[key] = rng.integers(0, m, size=(n_boot, m))
         adjusted = v.mean() + (v - v.mean()) * np.sqrt(m / (m - 1))
-        out.append(adjusted[rng.integers(0, m, size=(n_boot, m))])
+        out.append(adjusted[draws[key]])
     return out
 
 
@@ -227,7 +244,8 @@ class _Fitted:
 
 
 def _fit_curve(logx_PxK: np.ndarray, seeds: Sequence[np.ndarray], *, names: Sequence[str],
-               resample_points: bool, n_boot: int, rng: np.random.Generator) -> _Fitted:
+               resample_points: bool, n_boot: int, rng: np.random.Generator,
+               groups: Sequence[Hashable] | None) -> _Fitted:
     """Fit log L = log(E + Σ_k A_k (x_k/ref_k)^−α_k) to per-point mean log loss; bootstrap it."""
     k = logx_PxK.shape[1]
     log_ref = logx_PxK.mean(axis=0)
@@ -248,7 +266,7 @@ def _fit_curve(logx_PxK: np.ndarray, seeds: Sequence[np.ndarray], *, names: Sequ
         return _Fitted("degenerate", f"an exponent sits at its bound {ALPHA_MAX:g}: too few points to pin the curve",
                        log_ref, theta, None)
 
-    logy_BxP = np.stack([r.mean(axis=1) for r in resample_seeds(seeds, n_boot, rng)], axis=1)
+    logy_BxP = np.stack([r.mean(axis=1) for r in resample_seeds(seeds, n_boot, rng, groups)], axis=1)
     u_BxPxK = np.broadcast_to(u, (n_boot,) + u.shape)
     if resample_points:
         idx = rng.integers(0, len(seeds), size=(n_boot, len(seeds)))
@@ -332,11 +350,13 @@ class PowerLawFit:
 
 
 def fit_power_law(x: Sequence[float], y: Sequence[Sequence[float] | float], *, axis: str = "x",
-                  n_boot: int = N_BOOT, rng: np.random.Generator | int | None = 0) -> PowerLawFit:
+                  n_boot: int = N_BOOT, rng: np.random.Generator | int | None = 0,
+                  groups: Sequence[Hashable] | None = None) -> PowerLawFit:
     """Fit L = E + A·x^(−α) to points x with per-seed losses y[i] (a list of seed losses, or one loss).
 
     Huber loss on log residuals, several starting points; intervals from a bootstrap
-    over the seeds of each point and, with six points or more, over the points.
+    over the seeds of each point (points of one group resampled together, see
+    `resample_seeds`) and, with six points or more, over the points.
     """
     rng = np.random.default_rng(rng)
     x = np.asarray(x, dtype=float)
@@ -345,8 +365,9 @@ def fit_power_law(x: Sequence[float], y: Sequence[Sequence[float] | float], *, a
         raise ValueError("x must be one positive finite value per point")
     order = np.argsort(x, kind="stable")
     x, seeds = x[order], [seeds[i] for i in order]
+    groups = [groups[i] for i in order] if groups is not None else None
     fitted = _fit_curve(np.log(x)[:, None], seeds, names=[AXES.get(axis, axis)],
-                        resample_points=len(seeds) >= 6, n_boot=n_boot, rng=rng)
+                        resample_points=len(seeds) >= 6, n_boot=n_boot, rng=rng, groups=groups)
     return PowerLawFit(axis, fitted.status, fitted.reason, x, np.exp([s.mean() for s in seeds]),
                        int(sum(s.size for s in seeds)), float(fitted.log_ref_K[0]), fitted.theta, fitted.boot_BxQ)
 
@@ -393,13 +414,14 @@ class JointFit:
 
 
 def fit_joint(n: Sequence[float], d: Sequence[float], y: Sequence[Sequence[float] | float], *,
-              n_boot: int = N_BOOT, rng: np.random.Generator | int | None = 0) -> JointFit:
+              n_boot: int = N_BOOT, rng: np.random.Generator | int | None = 0,
+              groups: Sequence[Hashable] | None = None) -> JointFit:
     """Fit L(N, D) = E + A/N^α + B/D^β; needs at least 3 distinct N, 3 distinct D and 6 runs."""
     rng = np.random.default_rng(rng)
     n, d = np.asarray(n, dtype=float), np.asarray(d, dtype=float)
     seeds = _seed_arrays(y)
     fitted = _fit_curve(np.log(np.stack([n, d], axis=1)), seeds, names=["parameters", "training examples"],
-                        resample_points=False, n_boot=n_boot, rng=rng)
+                        resample_points=False, n_boot=n_boot, rng=rng, groups=groups)
     return JointFit(fitted.status, fitted.reason, n, d, np.exp([s.mean() for s in seeds]),
                     fitted.log_ref_K, fitted.theta, fitted.boot_BxQ)
 
@@ -506,7 +528,7 @@ def _curve(runs: Sequence[RunRecord], x_of, axis: str, key: tuple, n_boot: int) 
     if not runs:
         return PowerLawFit(axis, "not enough points", "no runs", np.zeros(0), np.zeros(0), 0)
     return fit_power_law([x_of(r) for r in runs], [np.exp(run_log_losses(r)) for r in runs], axis=axis,
-                         n_boot=n_boot, rng=_rng(*key))
+                         n_boot=n_boot, rng=_rng(*key), groups=[seed_group(r) for r in runs])
 
 
 def _measured_params(r: RunRecord) -> int:
@@ -535,7 +557,8 @@ def fit_dataset(records: Sequence[RunRecord], *, n_boot: int = N_BOOT) -> Datase
             vs_compute = PowerLawFit("compute", "not enough points", "FLOPs per example not measured",
                                      np.zeros(0), np.zeros(0), 0)
         joint = fit_joint([_measured_params(r) for r in mine], [r.spec.data_size for r in mine],
-                          [np.exp(run_log_losses(r)) for r in mine], n_boot=n_boot, rng=_rng(*key, "joint"))
+                          [np.exp(run_log_losses(r)) for r in mine], n_boot=n_boot, rng=_rng(*key, "joint"),
+                          groups=[seed_group(r) for r in mine])
         archs[arch] = ArchFits(arch, vs_params, vs_data, vs_compute, joint)
     return DatasetFits(dataset, archs, compute_frontier(runs), runs, excluded)
 

@@ -8,7 +8,9 @@ expectation when the term has no effect, so a factor with no effect has a
 share near zero and an interval that covers zero. Intervals come from a
 bootstrap over the seeds of each run, re-centred on the estimate (a bootstrap
 replicate adds its own seed noise on top of the data's, which the re-centring
-takes out again).
+takes out again). Runs that share a seed's initialisation (one architecture and
+size, across data sizes and datasets) are resampled together, so a lucky seed
+counts once, not once per run.
 
 The gap between the best and the worst architecture is measured at each
 training-set size, its trend is the slope of the log gap against log data size,
@@ -31,7 +33,7 @@ import numpy as np
 from scipy import integrate
 from scipy.special import ndtr
 
-from benchmarks.fits import LEVEL, Estimate, resample_seeds, run_log_losses, usable
+from benchmarks.fits import LEVEL, Estimate, resample_seeds, run_log_losses, seed_group, usable
 from benchmarks.spec import RunRecord
 
 N_BOOT = 1000
@@ -85,9 +87,10 @@ class _Runs:
         run_n = np.repeat(np.arange(len(records)), [s.size for s in seeds])
         return cls(list(records), levels, codes, run_n, np.concatenate(seeds), seeds)
 
-    def replicates(self, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-        """(B, n) bootstrap replicates of y: the seeds of each run resampled."""
-        return np.concatenate(resample_seeds(self.seeds, n_boot, rng), axis=1)
+    def replicates(self, n_boot: int, rng: np.random.Generator, draws: dict) -> np.ndarray:
+        """(B, n) bootstrap replicates of y: the seeds of each run resampled, shared seeds together."""
+        groups = [seed_group(r) for r in self.records]
+        return np.concatenate(resample_seeds(self.seeds, n_boot, rng, groups, draws), axis=1)
 
     def run_means(self, y_Bxn: np.ndarray) -> np.ndarray:
         """(B, runs) mean log loss of each run."""
@@ -230,7 +233,7 @@ class BiasComparison:
     base: str
     shuffled: str
     change: dict[str, Estimate]  # arch -> log loss(shuffled) − log loss(base), over common runs
-    leader: str  # the best architecture on the base dataset
+    leader: str  # the best architecture on the base dataset ("" with one architecture)
     advantage: dict[str, tuple[str, Estimate]]  # dataset -> (best other arch, its log loss − the leader's)
     paragraph: str = ""
 
@@ -274,14 +277,14 @@ def _arch_means(runs: _Runs, means_BxR: np.ndarray, data_size: int | None = None
     return archs, np.stack([means_BxR[:, [c[a] for c in common]].mean(axis=1) for a in archs], axis=1)
 
 
-def _dataset_verdict(dataset: str, records: Sequence[RunRecord], n_boot: int, rng: np.random.Generator
-                     ) -> tuple[DatasetVerdict, _Runs, np.ndarray]:
+def _dataset_verdict(dataset: str, records: Sequence[RunRecord], n_boot: int, rng: np.random.Generator,
+                     draws: dict) -> tuple[DatasetVerdict, _Runs, np.ndarray]:
     ok, excluded = usable(records)
     runs = _Runs.of(ok)
     archs, sizes, data_sizes = runs.levels
     seeds_per_run = float(np.mean([s.size for s in runs.seeds]))
     has_intervals = any(s.size > 1 for s in runs.seeds)
-    y_B = runs.replicates(n_boot if has_intervals else 0, rng)
+    y_B = runs.replicates(n_boot if has_intervals else 0, rng, draws)
     y_obs = runs.y_n[None]
     notes = []
 
@@ -372,11 +375,12 @@ def _bias_comparison(base: str, shuffled: str, verdicts: dict[str, tuple[Dataset
             d = (means[shuffled][:, [index[shuffled][c] for c in common]]
                  - means[base][:, [index[base][c] for c in common]]).mean(axis=1)
             change[arch] = _interval(d[0], d[1:])
-    if not change or not verdicts[base][0].ranking:
+    if not change:
         return None
-    leader = verdicts[base][0].ranking[0][0]
+    ranking = verdicts[base][0].ranking
+    leader = ranking[0][0] if ranking else ""
     advantage = {}
-    for ds in (base, shuffled):
+    for ds in (base, shuffled) if leader else ():
         got = _arch_means(runs[ds], means[ds])
         if got is None or leader not in got[0] or len(got[0]) < 2:
             continue
@@ -396,9 +400,10 @@ def verdict(records: Sequence[RunRecord], *, n_boot: int = N_BOOT, rng: int = 0)
     for r in records:
         by_dataset.setdefault(r.spec.dataset, []).append(r)
     per: dict[str, tuple[DatasetVerdict, _Runs, np.ndarray]] = {}
+    draws: dict = {}  # one draw of seeds per group for every dataset, so a dataset and its twin pair up
     for ds, rs in sorted(by_dataset.items()):
         if usable(rs)[0]:
-            v, runs, means_B = _dataset_verdict(ds, rs, n_boot, gen)
+            v, runs, means_B = _dataset_verdict(ds, rs, n_boot, gen, draws)
             per[ds] = (dataclasses.replace(v, paragraph=dataset_paragraph(v)), runs, means_B)
     pairs = [(ds, ds + SHUFFLED_SUFFIX) for ds in per if ds + SHUFFLED_SUFFIX in per]
     bias = []
