@@ -264,8 +264,9 @@ class Verdict:
 
 
 def _arch_means(runs: _Runs, means_BxR: np.ndarray, data_size: int | None = None
-                ) -> tuple[list[str], np.ndarray] | None:
-    """Mean log loss of each arch (B, archs) over the (size, data size) cells every arch has run."""
+                ) -> tuple[list[str], np.ndarray, int] | None:
+    """Mean log loss of each arch (B, archs) over the (size, data size) cells every arch has run, and how
+    many such cells there are."""
     archs = runs.levels[0]
     cells: dict[tuple, dict[str, int]] = {}
     for i, r in enumerate(runs.records):
@@ -274,7 +275,7 @@ def _arch_means(runs: _Runs, means_BxR: np.ndarray, data_size: int | None = None
     common = [c for c in cells.values() if len(c) == len(archs)]
     if not common:
         return None
-    return archs, np.stack([means_BxR[:, [c[a] for c in common]].mean(axis=1) for a in archs], axis=1)
+    return archs, np.stack([means_BxR[:, [c[a] for c in common]].mean(axis=1) for a in archs], axis=1), len(common)
 
 
 def _dataset_verdict(dataset: str, records: Sequence[RunRecord], n_boot: int, rng: np.random.Generator,
@@ -308,18 +309,19 @@ def _dataset_verdict(dataset: str, records: Sequence[RunRecord], n_boot: int, rn
     trend = crossover = None
     sigma = float(np.sqrt(np.mean([s.var(ddof=1) for s in runs.seeds if s.size > 1]))) \
         if any(s.size > 1 for s in runs.seeds) else float("nan")
-    overall = _arch_means(runs, np.concatenate([means_obs, means_B]))
+    all_means = np.concatenate([means_obs, means_B])  # (1 + B, runs): observed, then replicates
+    overall = _arch_means(runs, all_means)
     if len(archs) > 1 and overall is not None:
-        _, m = overall
+        _, m, _ = overall
         order = np.argsort(m[0])
         ranking = [(archs[j], _interval(m[0, j] - m[0, order[0]], m[1:, j] - m[1:, order[0]])) for j in order]
         for d in data_sizes:
-            at = _arch_means(runs, np.concatenate([means_obs, means_B]), d)
+            at = _arch_means(runs, all_means, d)
             if at is None:
                 continue
-            _, m = at
-            g = _gap_of(runs, np.concatenate([means_obs, means_B]), d)
-            n_cells = sum(1 for r in runs.records if r.spec.data_size == d) / len(archs)
+            _, m, n_cells = at
+            g = m.max(axis=1) - m.min(axis=1)
+            # the gap seed noise alone would give: the expected range of the archs' means over n_cells runs each
             floor = expected_range(len(archs)) * sigma / np.sqrt(seeds_per_run * n_cells)
             gaps.append(Gap(d, _interval(g[0], g[1:]), archs[int(m[0].argmin())], archs[int(m[0].argmax())],
                             float(floor)))
@@ -358,7 +360,7 @@ def _gap_trend(runs: _Runs, means_obs: np.ndarray, means_B: np.ndarray, gaps: li
 
 
 def _gap_of(runs: _Runs, means_BxR: np.ndarray, data_size: int) -> np.ndarray:
-    _, m = _arch_means(runs, means_BxR, data_size)
+    _, m, _ = _arch_means(runs, means_BxR, data_size)
     return m.max(axis=1) - m.min(axis=1)
 
 
@@ -384,7 +386,7 @@ def _bias_comparison(base: str, shuffled: str, verdicts: dict[str, tuple[Dataset
         got = _arch_means(runs[ds], means[ds])
         if got is None or leader not in got[0] or len(got[0]) < 2:
             continue
-        archs, m = got
+        archs, m, _ = got
         j = archs.index(leader)
         others = [i for i in range(len(archs)) if i != j]
         other = others[int(np.argmin(m[0, others]))]
