@@ -166,6 +166,7 @@ def _affine_model(arch: str, task: TaskSpec, depth: int) -> CountFn | None:
     return predict
 
 
+@functools.lru_cache(maxsize=1024)
 def solve(arch: str, task: TaskSpec, target_params: int, tolerance: float = 0.02) -> SizedArch:
     """A shape of `arch` whose measured count is within `tolerance` of `target_params` (the closest found)."""
     family = architectures.get(arch)
@@ -211,3 +212,16 @@ def flops_per_example(arch: str, task: TaskSpec, shape: ArchShape, batch: int = 
         cost = cost[0]
     flops = float((cost or {}).get("flops", float("nan")))
     return flops / batch if np.isfinite(flops) else float("nan")
+
+
+def parse_count(text: str) -> int:
+    """'10k' -> 10_000, '1.5M' -> 1_500_000, '2500' -> 2500."""
+    t = text.strip().lower().replace("_", "").replace(",", "")
+    scale = {"k": 1_000, "m": 1_000_000, "b": 1_000_000_000}.get(t[-1:], 1)
+    try:
+        value = float(t[:-1] if scale > 1 else t) * scale
+    except ValueError:
+        raise ValueError(f"not a parameter count: {text!r} (e.g. 10k, 100k, 1.5M)") from None
+    if value <= 0 or value != int(value):
+        raise ValueError(f"not a positive whole parameter count: {text!r}")
+    return int(value)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -90,6 +91,7 @@ class RunSpec:
             (self.batch_size > 0, "batch_size must be positive"),
             (self.lr > 0 and all(lr > 0 for lr in self.lr_trials), "learning rates must be positive"),
             (self.eval_every > 0, "eval_every must be positive"),
+            (self.steps % self.eval_every == 0, f"steps ({self.steps}) must be a multiple of eval_every ({self.eval_every})"),
             (0 <= self.warmup_frac < 1, "warmup_frac must be in [0, 1)"),
             (0 < self.param_tolerance < 1, "param_tolerance must be in (0, 1)"),
             (self.precision in ("float32", "bfloat16"), "precision must be float32 or bfloat16"),
@@ -121,11 +123,12 @@ class SeedResult:
     """Final metrics of one seed (at the chosen learning rate)."""
 
     seed: int
-    train_loss: float  # mean over the last evaluation interval's minibatches
-    val_loss: float
-    val_acc: float
-    test_loss: float
-    test_acc: float
+    # Non-finite values are stored as None (JSON null).
+    train_loss: float | None  # mean over the last evaluation interval's minibatches
+    val_loss: float | None
+    val_acc: float | None
+    test_loss: float | None
+    test_acc: float | None
     diverged_step: int | None = None  # first step whose loss was not finite
 
 
@@ -134,9 +137,19 @@ class Curves:
     """Learning curves at the chosen learning rate; lists indexed [seed][eval]."""
 
     step: list[int]
-    train_loss: list[list[float]]
-    test_loss: list[list[float]]
-    test_acc: list[list[float]]
+    train_loss: list[list[float | None]]
+    test_loss: list[list[float | None]]
+    test_acc: list[list[float | None]]
+
+
+def _finite_or_null(value: object) -> object:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_null(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -151,7 +164,7 @@ class RunRecord:
     params: int = 0  # measured, every parameter counted
     flops_per_example: float = 0.0  # XLA cost analysis of the compiled forward pass
     lr: float = 0.0  # the learning rate the results are for (chosen on validation loss if tuned)
-    lr_trials: dict[str, float] = field(default_factory=dict)  # lr -> mean validation loss
+    lr_trials: dict[str, float | None] = field(default_factory=dict)  # lr -> mean validation loss
     seeds: list[SeedResult] = field(default_factory=list)
     curves: Curves | None = None
     wall_s: float = 0.0
@@ -163,7 +176,8 @@ class RunRecord:
     created_at: str = ""
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True, separators=(",", ":"), allow_nan=True)
+        """One line of strict JSON; non-finite numbers become null."""
+        return json.dumps(_finite_or_null(dataclasses.asdict(self)), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
     @classmethod
     def from_dict(cls, d: dict) -> RunRecord:

@@ -1,0 +1,152 @@
+"""`archbench run` and `archbench sweep`: train one RunSpec, or a whole suite."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from benchmarks import leaderboard
+from benchmarks import sweep as sweep_
+from benchmarks.sizing import parse_count
+from benchmarks.spec import RunRecord, RunSpec
+from benchmarks.store import ResultsStore
+from benchmarks.suite import load_suite
+
+console = Console(stderr=True)
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from e
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from e
+
+
+def _count(text: str) -> int:
+    try:
+        return parse_count(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from e
+
+
+def summary_line(record: RunRecord) -> str:
+    s = record.spec
+    accs = [r.test_acc for r in record.seeds if r.test_acc is not None]
+    losses = [r.test_loss for r in record.seeds if r.test_loss is not None]
+    what = f"{s.arch:<12} {record.params:>9,} params  {s.data_size:>6} ex  {s.dataset}"
+    if record.status == "failed":
+        return f"{what}  FAILED: {record.reason}"
+    metric = (
+        f"test loss {sum(losses) / len(losses):.3f}  acc {100 * sum(accs) / len(accs):.1f}%"
+        if losses else "no finite metric"
+    )
+    extra = f"  [{record.status}: {record.reason}]" if record.status != "ok" else ""
+    return f"{what}  {metric}  (lr {record.lr:g}, {len(record.seeds)} seeds, {record.wall_s:.1f}s){extra}"
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=console, transient=False,
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    spec = RunSpec(
+        arch=args.arch, dataset=args.dataset, target_params=args.params, data_size=args.data_size,
+        seeds=args.seeds, steps=args.steps, batch_size=args.batch_size, lr=args.lr, lr_trials=args.lr_trials,
+        weight_decay=args.weight_decay, warmup_frac=args.warmup_frac, eval_every=args.eval_every,
+        precision=args.precision, suite=args.suite,
+    )
+    store = ResultsStore(args.results_dir, args.suite)
+    store.ensure_writable()
+    sweep_.check([spec])
+    run_id = sweep_.run_id(spec)
+    existing = [r for r in store.records() if r.run_id == run_id]
+    if existing and not args.force:
+        record = existing[-1]
+        console.print(f"already recorded as {run_id} in {store.path} (use --force to train again)")
+    else:
+        with _progress() as progress:
+            task = progress.add_task(sweep_.describe(spec), total=spec.steps // spec.eval_every)
+            record = sweep_.run_one(spec, lambda done, total: progress.update(task, completed=done))
+        store.append(record)
+    console.print(summary_line(record))
+    if args.json:
+        print(record.to_json())
+    return 0 if record.status != "failed" else 1
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    suite = load_suite(args.suite)
+    store = ResultsStore(args.results_dir, suite.name)
+    store.ensure_writable()
+    with console.status(f"checking {suite.name}: datasets, sizes"):
+        plan = sweep_.plan(suite, store)
+    console.print(
+        f"suite [bold]{suite.name}[/]: {len(plan.specs)} runs, {plan.skipped} already in {store.path}, "
+        f"{len(plan.todo)} to train"
+    )
+    with _progress() as progress:
+        overall = progress.add_task(f"sweep {suite.name}", total=len(plan.specs), completed=plan.skipped)
+        current = progress.add_task("", total=1, visible=False)
+
+        def on_start(spec: RunSpec) -> None:
+            progress.update(current, description=sweep_.describe(spec), completed=0,
+                            total=spec.steps // spec.eval_every, visible=True)
+
+        def on_record(record: RunRecord) -> None:
+            progress.advance(overall)
+            progress.console.print(summary_line(record))
+
+        sweep_.run_sweep(plan, store, on_start, lambda done, total: progress.update(current, completed=done), on_record)
+        progress.update(current, visible=False)
+    records = store.records()
+    bad = [r for r in records if r.status != "ok" and r.run_id in {sweep_.run_id(s) for s in plan.specs}]
+    console.print(f"{len(records)} records in {store.path}" + (f"; {len(bad)} not ok" if bad else ""))
+    print(leaderboard.summary_markdown(leaderboard.build_leaderboard(records, suite.name)))
+    return 0
+
+
+def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    p = sub.add_parser(
+        "run", parents=[common], formatter_class=fmt, help="train one architecture at one size on one dataset",
+        description="Train one RunSpec (several seeds at once) and append its record to RESULTS_DIR/SUITE/runs.jsonl.",
+    )
+    p.add_argument("--arch", required=True, help="architecture family (see `archbench archs`)")
+    p.add_argument("--dataset", default="mnist1d", help="dataset name (see `archbench datasets`)")
+    p.add_argument("--params", type=_count, default=parse_count("30k"), help="target parameter count, e.g. 30k, 1.5M")
+    p.add_argument("--data-size", type=int, default=4000, help="training examples (a prefix of the training pool)")
+    p.add_argument("--seeds", type=_ints, default=(0, 1), help="comma-separated seeds, trained together")
+    p.add_argument("--steps", type=int, default=1000, help="optimizer steps")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (when --lr-trials is not given)")
+    p.add_argument("--lr-trials", type=_floats, default=(), help="comma-separated rates; the best on validation loss is kept")
+    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--warmup-frac", type=float, default=0.05, help="fraction of steps of linear warm-up before cosine decay")
+    p.add_argument("--eval-every", type=int, default=100, help="steps between held-out evaluations")
+    p.add_argument("--precision", choices=["float32", "bfloat16"], default="float32", help="compute dtype")
+    p.add_argument("--suite", default="adhoc", help="results go to RESULTS_DIR/SUITE/runs.jsonl")
+    p.add_argument("--force", action="store_true", help="train again even if this exact run is recorded")
+    p.add_argument("--json", action="store_true", help="print the record written as one JSON line on stdout")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "sweep", parents=[common], formatter_class=fmt, help="run every RunSpec of a suite, skipping recorded ones",
+        description="Expand a suite (a name in benchmarks/suites/ or a path to a TOML file) into runs and train the "
+        "ones not yet in RESULTS_DIR/SUITE/runs.jsonl. Safe to interrupt: run it again to resume.",
+    )
+    p.add_argument("suite", help="suite name (e.g. quick) or path to a suite .toml")
+    p.set_defaults(func=cmd_sweep)
+
+

@@ -1,0 +1,149 @@
+"""Execute one RunSpec: data -> sizing -> build -> train -> RunRecord.
+
+Learning-rate policy: with `lr_trials`, every trial trains (all seeds, in the
+same compiled program) and the one with the lowest mean validation loss is
+kept; the test split is never looked at to choose. The record states the
+chosen rate and every trial's validation loss.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import importlib.metadata
+import math
+import platform
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import jax
+import numpy as np
+
+import architectures
+from benchmarks import data as datasets_
+from benchmarks import sizing
+from benchmarks.spec import RESULTS_VERSION, Curves, RunRecord, RunSpec, SeedResult, Splits
+from benchmarks.train import Model, TrainConfig, device_data, train
+
+
+@functools.lru_cache(maxsize=1)
+def environment() -> dict[str, str]:
+    """What a record was measured on and with."""
+
+    def version(pkg: str) -> str:
+        try:
+            return importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            return "unknown"
+
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        sha = ""
+    devices = jax.devices()
+    return {
+        "archbench": version("archbench"),
+        "git_sha": sha or "unknown",
+        "results_version": RESULTS_VERSION,
+        "jax": jax.__version__,
+        "flax": version("flax"),
+        "optax": version("optax"),
+        "python": platform.python_version(),
+        "platform": devices[0].platform,
+        "device_kind": devices[0].device_kind,
+        "device_count": str(len(devices)),
+        "host": platform.machine(),
+    }
+
+
+_flops = functools.lru_cache(maxsize=256)(sizing.flops_per_example)
+
+
+@functools.lru_cache(maxsize=64)
+def load_splits(dataset: str) -> Splits:
+    """A dataset's prepared splits, once per process (the Arrow cache makes the first call cheap too)."""
+    return datasets_.load(dataset)
+
+
+def run_id(spec: RunSpec) -> str:
+    """The spec's content hash, with the family's version and the prepared data's version."""
+    return spec.run_id(arch_version=architectures.get(spec.arch).version, data_version=load_splits(spec.dataset).version)
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+def execute(
+    spec: RunSpec,
+    on_progress: Callable[[int, int], None] | None = None,
+    capacity: int | None = None,
+    splits: Splits | None = None,
+) -> RunRecord:
+    """Train `spec` and return its record (status `ok` or `diverged`); bad input raises UserError.
+
+    `capacity` pads the training pool on the device to that many rows, so runs that differ only in
+    data size share one compiled program (sampling never reaches the padding; results are unchanged).
+    `splits` replaces the dataset named by the spec (tests, notebooks).
+    """
+    splits = splits if splits is not None else load_splits(spec.dataset)
+    view = datasets_.training_view(splits, spec.data_size)
+    sized = sizing.solve(spec.arch, splits.task, spec.target_params, spec.param_tolerance)
+    model = Model.create(spec.arch, splits.task, sized.shape)
+    cfg = TrainConfig.from_spec(spec)
+    lrs = spec.lr_trials or (spec.lr,)
+    members = [(lr, seed) for lr in lrs for seed in spec.seeds]
+    out = train(
+        model, cfg, device_data(view, capacity),
+        seeds=[s for _, s in members], lrs=[lr for lr, _ in members], n_train=[spec.data_size] * len(members),
+        on_eval=on_progress,
+    )
+    k = len(spec.seeds)
+    val = out.final("val_loss").reshape(len(lrs), k)
+    mean_val = np.where(np.isfinite(val).all(axis=1), val.mean(axis=1), np.inf)
+    best = int(np.argmin(mean_val))
+    chosen = slice(best * k, (best + 1) * k)
+    diverged = out.diverged_step[chosen]
+    seeds = [
+        SeedResult(
+            seed=seed,
+            train_loss=_finite(out.final("train_loss")[m]),
+            val_loss=_finite(out.final("val_loss")[m]),
+            val_acc=_finite(out.final("val_acc")[m]),
+            test_loss=_finite(out.final("test_loss")[m]),
+            test_acc=_finite(out.final("test_acc")[m]),
+            diverged_step=int(out.diverged_step[m]) if out.diverged_step[m] >= 0 else None,
+        )
+        for seed, m in zip(spec.seeds, range(chosen.start, chosen.stop))
+    ]
+    status, reason = "ok", ""
+    if (diverged >= 0).any():
+        first = int(diverged[diverged >= 0].min())
+        status, reason = "diverged", f"loss became non-finite at step {first} (lr {lrs[best]:g})"
+    curves = Curves(
+        step=out.steps,
+        **{m: [[_finite(v) for v in row] for row in out.curves[m][chosen]] for m in ("train_loss", "test_loss", "test_acc")},
+    )
+    return RunRecord(
+        run_id=spec.run_id(arch_version=architectures.get(spec.arch).version, data_version=splits.version),
+        spec=spec,
+        status=status,
+        reason=reason,
+        shape=sized.shape.as_dict(),
+        params=sized.params,
+        flops_per_example=_flops(spec.arch, splits.task, sized.shape),
+        lr=float(lrs[best]),
+        lr_trials={f"{lr:g}": _finite(v) for lr, v in zip(lrs, mean_val)},
+        seeds=seeds,
+        curves=curves,
+        wall_s=out.compile_s + out.train_s,
+        compile_s=out.compile_s,
+        steps_per_s=spec.steps / out.train_s,
+        examples_per_s=spec.steps * spec.batch_size * len(members) / out.train_s / len(members),
+        data_version=splits.version,
+        env=environment(),
+        created_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    )

@@ -1,0 +1,164 @@
+"""Suite files: which datasets, architectures, sizes, data sizes, seeds and budget.
+
+A suite is a TOML file in `benchmarks/suites/` (named by its stem) or any path.
+It is read once into a frozen `Suite` and validated here, with errors that name
+the file and line; `Suite.run_specs()` expands it into the sweep's RunSpecs.
+
+    name = "quick"
+    datasets = ["mnist1d"]
+    architectures = ["*"]            # "*" = every registered family
+    target_params = [10_000, 30_000]
+    data_sizes = [1000, 4000]
+    seeds = [0, 1]
+
+    [training]                       # the same budget for every architecture
+    steps = 1000
+    batch_size = 128
+    eval_every = 100
+
+    [lr]                             # tuned per run on the validation split:
+    trials = [1e-3, 3e-3]            # the same trials for every architecture
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field, fields
+from itertools import product
+from pathlib import Path
+
+import architectures
+from benchmarks.spec import RunSpec, UserError
+
+SUITES_DIR = Path(__file__).parent / "suites"
+
+
+@dataclass(frozen=True)
+class Training:
+    steps: int = 1000
+    batch_size: int = 128
+    eval_every: int = 100
+    warmup_frac: float = 0.05
+    weight_decay: float = 1e-4
+    precision: str = "float32"
+    param_tolerance: float = 0.02
+
+
+@dataclass(frozen=True)
+class LrPolicy:
+    value: float = 1e-3  # used when trials is empty
+    trials: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    datasets: tuple[str, ...]
+    architectures: tuple[str, ...]
+    target_params: tuple[int, ...]
+    data_sizes: tuple[int, ...]
+    seeds: tuple[int, ...]
+    training: Training = field(default_factory=Training)
+    lr: LrPolicy = field(default_factory=LrPolicy)
+    description: str = ""
+    path: str = ""
+
+    def resolved_architectures(self) -> list[str]:
+        if "*" in self.architectures:
+            return architectures.names()
+        for a in self.architectures:
+            try:
+                architectures.get(a)
+            except architectures.PluginError as e:
+                raise UserError(f"{self.path or self.name}: {e}") from e
+        return list(self.architectures)
+
+    def run_specs(self) -> list[RunSpec]:
+        """Every run of the suite, grouped by dataset, architecture and size (so compiled programs are reused)."""
+        t = self.training
+        return [
+            RunSpec(
+                arch=arch, dataset=ds, target_params=n, data_size=d, seeds=self.seeds,
+                steps=t.steps, batch_size=t.batch_size, lr=self.lr.value, lr_trials=self.lr.trials,
+                weight_decay=t.weight_decay, warmup_frac=t.warmup_frac, eval_every=t.eval_every,
+                param_tolerance=t.param_tolerance, precision=t.precision, suite=self.name,
+            )
+            for ds, arch, n, d in product(self.datasets, self.resolved_architectures(), self.target_params, self.data_sizes)
+        ]
+
+
+def _line_of(text: str, key: str) -> int:
+    for i, line in enumerate(text.splitlines(), start=1):
+        if re.match(rf"\s*\[?\s*{re.escape(key)}\s*[=\]]", line):
+            return i
+    return 0
+
+
+def _check_keys(table: dict, allowed: set[str], where: str, text: str, path: str) -> None:
+    for key in table:
+        if key not in allowed:
+            raise UserError(
+                f"{path}:{_line_of(text, key)}: unknown key {key!r} in {where} (accepted: {', '.join(sorted(allowed))})"
+            )
+
+
+def resolve_path(name_or_path: str) -> Path:
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        if not path.is_file():
+            raise UserError(f"suite file {name_or_path} does not exist")
+        return path
+    candidate = SUITES_DIR / f"{name_or_path}.toml"
+    if not candidate.is_file():
+        known = ", ".join(sorted(p.stem for p in SUITES_DIR.glob("*.toml")))
+        raise UserError(f"unknown suite {name_or_path!r} (known: {known}; or give a path to a .toml file)")
+    return candidate
+
+
+def load_suite(name_or_path: str) -> Suite:
+    """Read and validate a suite by name (`benchmarks/suites/NAME.toml`) or path."""
+    path = resolve_path(name_or_path)
+    text = path.read_text()
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise UserError(f"{path}: malformed TOML: {e}") from e
+    top = {"name", "description", "datasets", "architectures", "target_params", "data_sizes", "seeds", "training", "lr"}
+    _check_keys(raw, top, "the suite", text, str(path))
+    _check_keys(raw.get("training", {}), {f.name for f in fields(Training)}, "[training]", text, str(path))
+    _check_keys(raw.get("lr", {}), {f.name for f in fields(LrPolicy)}, "[lr]", text, str(path))
+    for key in ("datasets", "target_params", "data_sizes", "seeds"):
+        if not raw.get(key):
+            raise UserError(f"{path}: {key!r} must be a non-empty list")
+
+    def ints(key: str) -> tuple[int, ...]:
+        values = raw[key]
+        if not isinstance(values, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            raise UserError(f"{path}:{_line_of(text, key)}: {key!r} must be a list of integers")
+        return tuple(values)
+
+    try:
+        lr_raw = raw.get("lr", {})
+        suite = Suite(
+            name=str(raw.get("name", path.stem)),
+            description=str(raw.get("description", "")),
+            datasets=tuple(raw["datasets"]),
+            architectures=tuple(raw.get("architectures", ["*"])),
+            target_params=ints("target_params"),
+            data_sizes=ints("data_sizes"),
+            seeds=ints("seeds"),
+            training=Training(**raw.get("training", {})),
+            lr=LrPolicy(value=float(lr_raw.get("value", 1e-3)), trials=tuple(float(v) for v in lr_raw.get("trials", ()))),
+            path=str(path),
+        )
+        specs = suite.run_specs()  # validates every RunSpec (budgets, seeds, rates) and architecture names
+    except TypeError as e:
+        raise UserError(f"{path}: {e}") from e
+    from benchmarks import data
+
+    for ds in suite.datasets:
+        data.info(ds)
+    if not specs:
+        raise UserError(f"{path}: the suite expands to no runs")
+    return suite

@@ -1,0 +1,285 @@
+"""One training loop for every architecture.
+
+A run trains M members at once: every (learning rate, seed) pair of a RunSpec,
+stacked with `jax.vmap` into one compiled program. Between two held-out
+evaluations the steps run fused in one `lax.scan` (no Python per step), with
+minibatches drawn on the device; the Python driver only loops over evaluation
+intervals, to record learning curves (and, later, to checkpoint).
+
+Each member's randomness depends on its seed alone (init from
+`fold_in(key(seed), 0)`, minibatches from `fold_in(key(seed), 1)`), so a seed
+trains the same whether it runs alone or beside others, at any learning rate.
+
+Shape letters: M members (lr x seed), B batch, N examples of a split.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+import architectures
+from benchmarks.data import TrainingView
+from benchmarks.spec import ArchShape, RunSpec, TaskSpec
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything about training that changes the compiled program (static under jit)."""
+
+    steps: int
+    batch_size: int
+    eval_every: int
+    warmup_frac: float
+    weight_decay: float
+    precision: str = "float32"  # compute dtype of the forward/backward pass; parameters stay float32
+    grad_clip: float = 1.0  # global-norm clipping, the same for every architecture
+    eval_batch: int = 1024
+
+    @classmethod
+    def from_spec(cls, spec: RunSpec) -> TrainConfig:
+        return cls(spec.steps, spec.batch_size, spec.eval_every, spec.warmup_frac, spec.weight_decay, spec.precision)
+
+    @property
+    def n_evals(self) -> int:
+        return self.steps // self.eval_every
+
+
+class TrainState(NamedTuple):
+    """One member's state (a leading M axis when vmapped)."""
+
+    params: nnx.State
+    opt_state: optax.OptState
+    data_key: jax.Array  # minibatch stream; advanced every step
+    step: jax.Array  # int32
+    diverged_step: jax.Array  # int32: first step with a non-finite loss, -1 if none
+
+
+class Data(NamedTuple):
+    """Device arrays of one training view; x_train may be padded past n_train (sampling never reaches it)."""
+
+    x_train: jax.Array
+    y_train: jax.Array
+    x_val: jax.Array
+    y_val: jax.Array
+    x_test: jax.Array
+    y_test: jax.Array
+
+
+@dataclass(frozen=True)
+class Model:
+    """A family at a shape, split into a static graph and the non-parameter state."""
+
+    arch: str
+    task: TaskSpec
+    shape: ArchShape
+    graphdef: nnx.GraphDef
+
+    @classmethod
+    def create(cls, arch: str, task: TaskSpec, shape: ArchShape) -> Model:
+        abstract = nnx.eval_shape(lambda: architectures.build(arch, task, shape, nnx.Rngs(0)))
+        graphdef, _ = nnx.split(abstract)
+        return cls(arch, task, shape, graphdef)
+
+    def init(self, key: jax.Array) -> nnx.State:
+        return nnx.state(architectures.build(self.arch, self.task, self.shape, nnx.Rngs(params=key)))
+
+    def apply(self, state: nnx.State, x: jax.Array, precision: str) -> jax.Array:
+        if precision == "bfloat16":
+            state = jax.tree.map(lambda p: p.astype(jnp.bfloat16) if jnp.issubdtype(p.dtype, jnp.floating) else p, state)
+            x = x.astype(jnp.bfloat16) if jnp.issubdtype(x.dtype, jnp.floating) else x
+        return nnx.merge(self.graphdef, state)(x).astype(jnp.float32)
+
+    def __hash__(self) -> int:
+        return hash((self.arch, self.task, self.shape))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Model) and (self.arch, self.task, self.shape) == (other.arch, other.task, other.shape)
+
+
+def optimizer(lr: jax.Array | float, cfg: TrainConfig) -> optax.GradientTransformation:
+    """AdamW, linear warm-up then cosine decay to zero; decay on matrices only; global-norm clipping."""
+    warmup = max(1, int(cfg.warmup_frac * cfg.steps))
+    shape = optax.warmup_cosine_decay_schedule(0.0, 1.0, warmup, cfg.steps, end_value=0.0)
+    return optax.chain(
+        optax.clip_by_global_norm(cfg.grad_clip),
+        optax.adamw(
+            learning_rate=lambda step: lr * shape(step),
+            weight_decay=cfg.weight_decay,
+            mask=lambda params: jax.tree.map(lambda p: p.ndim > 1, params),
+        ),
+    )
+
+
+def loss_fn(model: Model, precision: str, params: nnx.State, x: jax.Array, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Mean cross-entropy and accuracy of a batch."""
+    logits = model.apply(params, x, precision)
+    loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
+    return loss, (jnp.argmax(logits, -1) == y).mean()
+
+
+def init_state(model: Model, cfg: TrainConfig, seed: jax.Array, lr: jax.Array) -> TrainState:
+    key = jax.random.key(seed)
+    params = model.init(jax.random.fold_in(key, 0))
+    return TrainState(
+        params=params,
+        opt_state=optimizer(lr, cfg).init(params),
+        data_key=jax.random.fold_in(key, 1),
+        step=jnp.zeros((), jnp.int32),
+        diverged_step=jnp.full((), -1, jnp.int32),
+    )
+
+
+def train_step(
+    model: Model, cfg: TrainConfig, state: TrainState, lr: jax.Array, n_train: jax.Array, data: Data
+) -> tuple[TrainState, jax.Array]:
+    """One optimiser step on a minibatch drawn (with replacement) from the first n_train examples."""
+    data_key, batch_key = jax.random.split(state.data_key)
+    idx = jax.random.randint(batch_key, (cfg.batch_size,), 0, n_train)
+    grad_fn = jax.value_and_grad(partial(loss_fn, model, cfg.precision), has_aux=True)
+    (loss, _), grads = grad_fn(state.params, data.x_train[idx], data.y_train[idx])
+    updates, opt_state = optimizer(lr, cfg).update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    first_bad = (state.diverged_step < 0) & ~jnp.isfinite(loss)
+    diverged_step = jnp.where(first_bad, state.step, state.diverged_step)
+    return TrainState(params, opt_state, data_key, state.step + 1, diverged_step), loss
+
+
+def evaluate(model: Model, cfg: TrainConfig, params: nnx.State, x_N: jax.Array, y_N: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Mean loss and accuracy over a whole split, in fixed-size batches (the last one masked)."""
+    n = x_N.shape[0]
+    eb = min(cfg.eval_batch, n)
+    nb = math.ceil(n / eb)
+    pad = nb * eb - n
+    x = jnp.pad(x_N, [(0, pad)] + [(0, 0)] * (x_N.ndim - 1)).reshape(nb, eb, *x_N.shape[1:])
+    y = jnp.pad(y_N, (0, pad)).reshape(nb, eb)
+    mask = (jnp.arange(nb * eb) < n).reshape(nb, eb)
+
+    def batch(args):
+        xb, yb, mb = args
+        logits = model.apply(params, xb, cfg.precision)
+        losses = optax.softmax_cross_entropy_with_integer_labels(logits, yb)
+        return jnp.sum(losses * mb), jnp.sum((jnp.argmax(logits, -1) == yb) * mb)
+
+    loss_sum, correct = jax.lax.map(batch, (x, y, mask))
+    return loss_sum.sum() / n, correct.sum() / n
+
+
+def run_interval(
+    model: Model, cfg: TrainConfig, state: TrainState, lr: jax.Array, n_train: jax.Array, data: Data
+) -> tuple[TrainState, dict[str, jax.Array]]:
+    """`eval_every` fused steps, then held-out evaluation: one point of the learning curve."""
+    step = partial(train_step, model, cfg, lr=lr, n_train=n_train, data=data)
+    state, losses = jax.lax.scan(lambda s, _: step(s), state, None, length=cfg.eval_every)
+    val_loss, val_acc = evaluate(model, cfg, state.params, data.x_val, data.y_val)
+    test_loss, test_acc = evaluate(model, cfg, state.params, data.x_test, data.y_test)
+    metrics = {
+        "train_loss": losses.mean(),
+        "val_loss": val_loss,
+        "val_acc": val_acc,
+        "test_loss": test_loss,
+        "test_acc": test_acc,
+    }
+    return state, metrics
+
+
+# Compiled entry points: members stacked on axis 0; the model and config are static, so the
+# compiled program is reused for every run of the same family, shape and budget.
+init_members = jax.jit(jax.vmap(init_state, in_axes=(None, None, 0, 0)), static_argnums=(0, 1))
+run_members = jax.jit(jax.vmap(run_interval, in_axes=(None, None, 0, 0, 0, None)), static_argnums=(0, 1))
+
+# Initialisation runs once per run, so it is compiled without LLVM's optimisations: on CPU that
+# cuts its compile from ~15 s to ~1 s (the random-number kernels are costly to optimise).
+_INIT_OPTIONS = {"xla_backend_optimization_level": 0}
+_compiled: dict[tuple, jax.stages.Compiled] = {}
+
+
+def _shapes(*trees) -> tuple:
+    return tuple((x.shape, str(x.dtype)) for x in jax.tree.leaves(trees))
+
+
+def compiled_init(model: Model, cfg: TrainConfig, seeds_M: jax.Array, lrs_M: jax.Array) -> jax.stages.Compiled:
+    key = ("init", model, cfg, _shapes(seeds_M, lrs_M))
+    if key not in _compiled:
+        _compiled[key] = init_members.lower(model, cfg, seeds_M, lrs_M).compile(compiler_options=_INIT_OPTIONS)
+    return _compiled[key]
+
+
+def compiled_run(model: Model, cfg: TrainConfig, state: TrainState, lrs_M, n_M, data: Data) -> jax.stages.Compiled:
+    key = ("run", model, cfg, _shapes(state, lrs_M, n_M, data))
+    if key not in _compiled:
+        _compiled[key] = run_members.lower(model, cfg, state, lrs_M, n_M, data).compile()
+    return _compiled[key]
+
+
+@dataclass(frozen=True)
+class TrainOutput:
+    """Per-member results; member m trained seed `seeds[m]` at learning rate `lrs[m]`."""
+
+    seeds: list[int]
+    lrs: list[float]
+    n_train: list[int]
+    curves: dict[str, np.ndarray]  # metric -> M x n_evals
+    steps: list[int]  # step of each curve point
+    diverged_step: np.ndarray  # M, -1 where finite throughout
+    state: TrainState  # final state of every member (stacked on axis 0)
+    compile_s: float
+    train_s: float
+
+    def final(self, metric: str) -> np.ndarray:
+        return self.curves[metric][:, -1]
+
+
+def device_data(view: TrainingView, capacity: int | None = None) -> Data:
+    """Put a training view on the device, padding the training pool to `capacity` rows."""
+    x_train, y_train = view.x_train, view.y_train
+    if capacity is not None and capacity > len(y_train):
+        pad = capacity - len(y_train)
+        x_train = np.concatenate([x_train, np.zeros((pad, *x_train.shape[1:]), x_train.dtype)])
+        y_train = np.concatenate([y_train, np.zeros(pad, y_train.dtype)])
+    return Data(*(jnp.asarray(a) for a in (x_train, y_train, view.x_val, view.y_val, view.x_test, view.y_test)))
+
+
+def train(
+    model: Model,
+    cfg: TrainConfig,
+    data: Data,
+    seeds: Sequence[int],
+    lrs: Sequence[float],
+    n_train: Sequence[int],
+    on_eval: Callable[[int, int], None] | None = None,
+) -> TrainOutput:
+    """Train members (seeds[m], lrs[m], n_train[m]) together; `on_eval(done, total)` after each interval."""
+    seeds_M = jnp.asarray(seeds, jnp.uint32)
+    lrs_M = jnp.asarray(lrs, jnp.float32)
+    n_M = jnp.asarray(n_train, jnp.int32)
+    t0 = time.perf_counter()
+    state = compiled_init(model, cfg, seeds_M, lrs_M)(seeds_M, lrs_M)
+    run = compiled_run(model, cfg, state, lrs_M, n_M, data)  # compiled apart from training, to time it
+    jax.block_until_ready(state)
+    compile_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    history: list[dict[str, jax.Array]] = []
+    for i in range(cfg.n_evals):
+        state, metrics = run(state, lrs_M, n_M, data)
+        history.append(metrics)
+        if on_eval is not None:
+            on_eval(i + 1, cfg.n_evals)
+    curves = {k: np.stack([np.asarray(h[k]) for h in history], axis=1) for k in history[0]}
+    diverged = np.asarray(state.diverged_step)
+    train_s = time.perf_counter() - t1
+    return TrainOutput(
+        seeds=list(seeds), lrs=list(lrs), n_train=list(n_train), curves=curves,
+        steps=[(i + 1) * cfg.eval_every for i in range(cfg.n_evals)],
+        diverged_step=diverged, state=state, compile_s=compile_s, train_s=train_s,
+    )

@@ -1,0 +1,51 @@
+import math
+
+import pytest
+from scipy import stats
+
+from benchmarks.stats import intervals_overlap, mean_ci, welch_p
+
+# Two-sided 95% and 90% quantiles of Student's t from a printed table.
+T975_DF2 = 4.302652729911275
+T95_DF4 = 2.131846786326649
+
+
+def test_mean_ci_is_the_student_t_interval_of_the_mean():
+    mean, lo, hi = mean_ci([1.0, 2.0, 3.0])  # sd 1, n 3
+    half = T975_DF2 * 1.0 / math.sqrt(3)
+    assert mean == pytest.approx(2.0)
+    assert (lo, hi) == pytest.approx((2.0 - half, 2.0 + half))
+
+
+def test_mean_ci_level_sets_the_quantile():
+    values = [0.40, 0.42, 0.43, 0.45, 0.50]
+    mean, lo, hi = mean_ci(values, level=0.90)
+    sd = stats.tstd(values)
+    assert hi - mean == pytest.approx(T95_DF4 * sd / math.sqrt(5))
+    assert mean - lo == pytest.approx(hi - mean)
+
+
+def test_mean_ci_of_a_single_seed_has_an_undefined_interval():
+    mean, lo, hi = mean_ci([0.7])
+    assert mean == 0.7 and math.isnan(lo) and math.isnan(hi)
+    assert all(math.isnan(v) for v in mean_ci([]))
+
+
+def test_undefined_interval_overlaps_every_interval():
+    assert intervals_overlap((math.nan, math.nan), (5.0, 6.0))
+    assert intervals_overlap((0.0, 1.0), (0.5, 2.0))
+    assert not intervals_overlap((0.0, 1.0), (1.5, 2.0))
+
+
+def test_welch_p_uses_unequal_variances():
+    a, b = [1.0, 2.0, 3.0], [4.0, 5.5, 7.0, 5.5]
+    va, vb = stats.tvar(a) / 3, stats.tvar(b) / 4
+    t = (5.5 - 2.0) / math.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va**2 / 2 + vb**2 / 3)  # Welch–Satterthwaite
+    assert welch_p(a, b) == pytest.approx(2 * stats.t.sf(t, df))
+
+
+def test_welch_p_without_spread_is_certain_and_without_seeds_undefined():
+    assert welch_p([0.5, 0.5], [0.5, 0.5]) == 1.0
+    assert welch_p([0.5, 0.5], [0.6, 0.6]) == 0.0
+    assert math.isnan(welch_p([0.5], [0.6, 0.7]))
