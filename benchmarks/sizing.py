@@ -2,10 +2,12 @@
 
 The family's depth rule fixes the depth; the solver then searches the coarse
 knob (`width`, in the family's multiples) with `hidden` at the family's ratio,
-and finally the fine knob (`hidden`) at that width and its neighbours, so the
-measured count lands within the tolerance. Counts are measured on the abstract
-module (`jax.eval_shape`), never estimated by formula, so every parameter counts;
-the searches interpolate between measured counts to need few of them.
+and the fine knob (`hidden`) at that width and its neighbours, so the count
+lands within the tolerance. The search runs on counts predicted from three
+measured builds (parameter dimensions are affine in width and hidden) and the
+shape it picks is measured; a family the prediction misses is searched on
+measured counts. Counts are measured on the abstract module (`jax.eval_shape`),
+never estimated by formula, so every parameter counts.
 """
 
 from __future__ import annotations
