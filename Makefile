@@ -28,8 +28,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install archbench with its test tools
 
-bench: $(STAMP) ## train the default suite (quick) and print the leaderboard and verdict
+bench: $(STAMP) ## train the default suite (quick), print the leaderboard, the verdict and the report's path
 	$(BIN)/archbench sweep $(SUITE) --results-dir $(RESULTS) $(ARGS)
+	$(BIN)/archbench report $(SUITE) --results-dir $(RESULTS)
 
 sweep: $(STAMP) ## run a suite: make sweep SUITE=standard
 	$(BIN)/archbench sweep $(SUITE) --results-dir $(RESULTS) $(ARGS)

@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "benchmarks.archs_cmd",
     "benchmarks.leaderboard",
     "benchmarks.compare",
+    "benchmarks.report",
 ]
 
 

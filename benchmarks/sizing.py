@@ -202,9 +202,9 @@ def solve(arch: str, task: TaskSpec, target_params: int, tolerance: float = 0.02
 def flops_per_example(arch: str, task: TaskSpec, shape: ArchShape, batch: int = 8) -> float:
     """Forward-pass FLOPs per example, from XLA's cost analysis of the compiled forward pass.
 
-    Compiled from abstract parameters and inputs (nothing is initialised) without
-    LLVM optimisation: the count comes from the optimised HLO, so it is the same
-    as at the default level, and compiling takes half the time.
+    Compiled from abstract parameters and inputs (nothing is initialised: building the
+    model for real would compile every initializer) without LLVM optimisation: the
+    count comes from the optimised HLO, so it is the same as at the default level.
     """
     abstract = nnx.eval_shape(lambda: architectures.build(arch, task, shape, nnx.Rngs(0)))
     graphdef, state = nnx.split(abstract)
