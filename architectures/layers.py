@@ -1,9 +1,10 @@
 """Layers shared by several families: input embeddings, the MLP block, the pooled head.
 
-How each input kind reaches a sequence model (transformer, mixer, recurrent):
-  signal1d x_BxLxC  -> cut into patches of p positions   -> x_BxPxD, P = L/p
-  image    x_BxHxWxC -> cut into p x p patches (row-major) -> x_BxPxD, P = HW/p^2
-  tokens   ids_BxL  -> embedded, p consecutive tokens grouped -> x_BxPxD, P = L/p
+How each input kind reaches a sequence model (transformer, mixer, recurrent),
+as x_BxLxD with L positions:
+  signal1d x_BxLxC   -> patches of p samples             L = L_in / p
+  image    x_BxHxWxC -> p x p patches, row-major          L = HW / p^2
+  tokens   ids_BxL   -> embedded; p consecutive grouped   L = L_in / p
 `patch_size` picks p from the input shape and a family's position budget.
 """
 
@@ -65,7 +66,7 @@ def patch_size(task: TaskSpec, max_positions: int | None = None) -> int:
 
 
 def num_positions(task: TaskSpec, patch: int) -> int:
-    """Positions P of `SequenceEmbed`'s output at patch side `patch`."""
+    """Positions L of `SequenceEmbed`'s output at patch side `patch`."""
     if task.input_kind == "image":
         h, w, _ = task.input_shape
         return (h // patch) * (w // patch)
@@ -73,7 +74,7 @@ def num_positions(task: TaskSpec, patch: int) -> int:
 
 
 def patchify(x: jax.Array, patch: int) -> jax.Array:
-    """x_BxLxC -> x_BxPx(pC), or x_BxHxWxC -> x_BxPx(p*p*C) with patches in row-major order."""
+    """x_BxLxC -> x_Bx(L/p)x(pC), or x_BxHxWxC -> x_Bx(HW/p^2)x(p*p*C) with patches in row-major order."""
     if x.ndim == 3:
         b, length, c = x.shape
         return x.reshape(b, length // patch, patch * c)
@@ -83,7 +84,7 @@ def patchify(x: jax.Array, patch: int) -> jax.Array:
 
 
 class SequenceEmbed(nnx.Module):
-    """Any input kind -> x_BxPxD (see the module docstring); `positions` is P."""
+    """Any input kind -> x_BxLxD (see the module docstring); `positions` is L."""
 
     def __init__(self, task: TaskSpec, dim: int, rngs: nnx.Rngs, max_positions: int | None = None):
         self.patch = patch_size(task, max_positions)

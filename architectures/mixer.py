@@ -18,10 +18,10 @@ import jax
 from flax import nnx
 
 from architectures import register
-from architectures.layers import Mlp, PooledHead, SequenceEmbed
+from architectures.layers import DEFAULT_MAX_POSITIONS, Mlp, PooledHead, SequenceEmbed
 from architectures.spec import ArchShape, TaskSpec
 
-MAX_POSITIONS = {"signal1d": 16, "image": 64, "tokens": 64}
+MAX_POSITIONS = {**DEFAULT_MAX_POSITIONS, "tokens": 64}  # token-mixing weights grow with the positions
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ Shape: width = d_model, depth = blocks, hidden = MLP hidden units (4 x width by 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import jax
@@ -48,11 +49,11 @@ class SelfAttention(nnx.Module):
     def __call__(self, x_BxLxD: jax.Array) -> jax.Array:
         b, length, d = x_BxLxD.shape
         qkv = self.qkv(x_BxLxD).reshape(b, length, 3, self.num_heads, d // self.num_heads)
-        q_BxLxHxK, k_BxLxHxK, v_BxLxHxK = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
-        logits_BxHxLxL = jnp.einsum("bqhk,bphk->bhqp", q_BxLxHxK, k_BxLxHxK) / jnp.sqrt(q_BxLxHxK.shape[-1])
-        att_BxHxLxL = jax.nn.softmax(logits_BxHxLxL.astype(jnp.float32), axis=-1).astype(v_BxLxHxK.dtype)
-        out_BxLxHxK = jnp.einsum("bhqp,bphk->bqhk", att_BxHxLxL, v_BxLxHxK)
-        return self.out(out_BxLxHxK.reshape(b, length, d))
+        q_BxLxNxE, k_BxLxNxE, v_BxLxNxE = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
+        logits_BxNxLxL = jnp.einsum("bqne,bpne->bnqp", q_BxLxNxE, k_BxLxNxE) / math.sqrt(q_BxLxNxE.shape[-1])
+        att_BxNxLxL = jax.nn.softmax(logits_BxNxLxL.astype(jnp.float32), axis=-1).astype(v_BxLxNxE.dtype)
+        out_BxLxNxE = jnp.einsum("bnqp,bpne->bqne", att_BxNxLxL, v_BxLxNxE)
+        return self.out(out_BxLxNxE.reshape(b, length, d))
 
 
 class EncoderBlock(nnx.Module):

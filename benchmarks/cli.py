@@ -18,6 +18,7 @@ from benchmarks.spec import UserError
 COMMAND_MODULES = [
     "benchmarks.commands",
     "benchmarks.datasets_cmd",
+    "benchmarks.archs_cmd",
     "benchmarks.leaderboard",
     "benchmarks.compare",
     "benchmarks.report",
