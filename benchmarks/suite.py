@@ -138,7 +138,7 @@ def load_suite(name_or_path: str) -> Suite:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         line = re.search(r"at line (\d+)", str(e))
-        raise UserError(f"{path}:{line.group(1) if line else 0}: malformed TOML: {e}") from e
+        raise UserError(f"{path}:{line.group(1) if line else len(text.splitlines())}: malformed TOML: {e}") from e
     top = {
         "name", "description", "datasets", "architectures", "target_params", "data_sizes", "seeds", "training", "lr", "logging",
     }
@@ -157,7 +157,8 @@ def load_suite(name_or_path: str) -> Suite:
         if value is not None and not (isinstance(value, kind) or (kind is float and isinstance(value, int))) or isinstance(
             value, bool
         ):
-            raise UserError(f"{path}:{_line_of(text, f.name)}: [training] {f.name} must be a {kind.__name__}, got {value!r}")
+            what = {int: "an integer", float: "a number", str: "a string"}[kind]
+            raise UserError(f"{path}:{_line_of(text, f.name)}: [training] {f.name} must be {what}, got {value!r}")
     for key in ("datasets", "target_params", "data_sizes", "seeds"):
         if not raw.get(key):
             raise UserError(f"{path}: {key!r} must be a non-empty list")
@@ -186,10 +187,17 @@ def load_suite(name_or_path: str) -> Suite:
         specs = suite.run_specs()  # validates every RunSpec (budgets, seeds, rates) and architecture names
     except TypeError as e:
         raise UserError(f"{path}: {e}") from e
+    except UserError as e:
+        message = str(e).removeprefix(f"{path}: ")
+        key = {"learning": "lr", "at": "seeds", "unknown": "architectures"}.get(message.split()[0], message.split()[0])
+        raise UserError(f"{path}:{_line_of(text, key)}: {message}") from e
     from benchmarks import data
 
     for ds in suite.datasets:
-        data.info(ds)
+        try:
+            data.info(ds)
+        except UserError as e:
+            raise UserError(f"{path}:{_line_of(text, 'datasets')}: {e}") from e
     if not specs:
         raise UserError(f"{path}: the suite expands to no runs")
     return suite

@@ -4,7 +4,6 @@ Real `archbench sweep` subprocesses on real MNIST-1D; the records of an uninterr
 """
 
 import importlib.util
-import os
 import signal
 import subprocess
 import sys
