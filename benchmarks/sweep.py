@@ -113,9 +113,10 @@ def train_claimed(
 
     try:
         record = run_one(spec, progress, capacity, checkpoint)
-    except BaseException:
+    except BaseException:  # an interrupt (or bad input): keep the checkpoint, free the run for others
         checkpoint.close()
-        claim.release()
+        with store.locked():
+            claim.release()
         raise
     if force:
         store.append(record, claim)

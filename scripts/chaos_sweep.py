@@ -1,13 +1,14 @@
 #!/usr/bin/env python
 """Chaos test of `archbench sweep`: SIGKILL it at random moments, resume it, compare with a clean sweep.
 
-    python scripts/chaos_sweep.py --kills 20            # tiny built-in suite (mlp, 40 steps)
+    python scripts/chaos_sweep.py --kills 20            # tiny built-in suite (mlp, 3 runs of 100 steps)
     python scripts/chaos_sweep.py --kills 50 --suite my.toml --work /tmp/chaos
 
 1. Sweep the suite uninterrupted into WORK/clean.
-2. Sweep it into WORK/chaos, killing the process with SIGKILL after a random delay (uniform over
+2. Sweep it into WORK/chaos-0, killing the process with SIGKILL after a random delay (uniform over
    the clean sweep's duration, so kills land in start-up, training, checkpointing and writing
-   alike), KILLS times; then run it once more to completion.
+   alike) and starting it again, until a restart completes; then compare (3). Repeat in fresh
+   folders WORK/chaos-1, ... until KILLS kills have hit a running sweep.
 3. Compare: the same run_ids, each recorded exactly once, with equal metrics (per-seed results,
    learning curves, chosen lr, parameter count, FLOPs, status); no claim or checkpoint left over.
 
@@ -42,7 +43,7 @@ target_params = [10_000]
 data_sizes = [200, 400, 800]
 seeds = [0, 1]
 [training]
-steps = 40
+steps = 100
 batch_size = 32
 eval_every = 10
 """
@@ -57,7 +58,8 @@ class ChaosResult:
     kills: int = 0  # SIGKILLs that hit a running sweep
     kills_with_checkpoint: int = 0  # ... while a run had a checkpoint to resume from
     problems: list[str] = field(default_factory=list)
-    runs: int = 0
+    runs: int = 0  # records checked, over all rounds
+    rounds: int = 0
     torn_lines: int = 0  # torn record lines moved aside by the store
 
     @property
@@ -113,41 +115,54 @@ def clean_sweep(suite: Path, results: Path) -> float:
     return time.perf_counter() - t0
 
 
-def run_chaos(suite: Path, clean: Path, chaos: Path, kills: int, max_delay_s: float, seed: int = 0, log=print) -> ChaosResult:
-    """SIGKILL a sweep into `chaos` `kills` times after uniform(0, max_delay_s) seconds, finish it, compare with `clean`."""
+def run_chaos(
+    suite: Path, clean: Path, work: Path, kills: int, max_delay_s: float, seed: int = 0, log=print
+) -> ChaosResult:
+    """SIGKILL sweeps after uniform(0, max_delay_s) seconds until `kills` kills have landed, comparing with `clean`.
+
+    Work goes in rounds: a round sweeps into a fresh folder WORK/chaos-N, killing and restarting the
+    sweep until a restart runs to completion (or the kills are used up, then one last resume), and
+    compares that folder with the clean one. Rounds repeat until `kills` SIGKILLs have hit a running sweep.
+    """
     from benchmarks.suite import load_suite
 
     name = load_suite(str(suite)).name
     rng = random.Random(seed)
     result = ChaosResult()
-    store = ResultsStore(chaos, name)
-    for k in range(kills):
-        proc = subprocess.Popen(sweep_cmd(suite, chaos, EXTRA), env=_env(), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        delay = rng.uniform(0.0, max_delay_s)
-        try:
-            proc.wait(timeout=delay)
-            log(f"kill {k + 1}: the sweep finished before {delay:.1f}s")
-            continue
-        except subprocess.TimeoutExpired:
-            pass
-        ckpts = store.dir / "checkpoints"
-        with_ckpt = ckpts.is_dir() and any(p.is_dir() and any(p.iterdir()) for p in ckpts.iterdir())
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        result.kills += 1
-        result.kills_with_checkpoint += with_ckpt
-        n = len(store.records()) if store.path.exists() else 0
-        log(f"kill {k + 1}: SIGKILL after {delay:.1f}s, {n} records, a checkpoint to resume from: {with_ckpt}")
-    final = subprocess.run(sweep_cmd(suite, chaos, EXTRA), env=_env(), capture_output=True, text=True)
-    if final.returncode != 0:
-        result.problems.append(f"final sweep failed: {final.stderr.strip()[-500:]}")
-        return result
-    result.problems += compare(ResultsStore(clean, name), store)
-    result.problems += leftovers(store)
-    result.runs = len(store.records())
-    torn = store.dir / "runs.jsonl.torn"
-    result.torn_lines = torn.read_text().count("\n") if torn.exists() else 0
+    round_no = 0
+    while result.kills < kills:
+        store = ResultsStore(work / f"chaos-{round_no}", name)
+        while result.kills < kills:
+            proc = subprocess.Popen(sweep_cmd(suite, store.dir.parent, EXTRA), env=_env(), stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+            delay = rng.uniform(0.0, max_delay_s)
+            try:
+                proc.wait(timeout=delay)
+                break  # this restart finished the sweep: the round is complete
+            except subprocess.TimeoutExpired:
+                pass
+            ckpts = store.dir / "checkpoints"
+            with_ckpt = ckpts.is_dir() and any(p.is_dir() and any(p.iterdir()) for p in ckpts.iterdir())
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            result.kills += 1
+            result.kills_with_checkpoint += with_ckpt
+            n = len(store.records()) if store.path.exists() else 0
+            log(f"round {round_no} kill {result.kills}: SIGKILL after {delay:.1f}s; {n} records, "
+                f"a checkpoint to resume from: {with_ckpt}")
+        final = subprocess.run(sweep_cmd(suite, store.dir.parent, EXTRA), env=_env(), capture_output=True, text=True)
+        if final.returncode != 0:
+            result.problems.append(f"round {round_no}: final sweep failed: {final.stderr.strip()[-500:]}")
+            return result
+        problems = compare(ResultsStore(clean, name), store) + leftovers(store)
+        result.problems += [f"round {round_no}: {p}" for p in problems]
+        result.runs += len(store.records())
+        torn = store.dir / "runs.jsonl.torn"
+        result.torn_lines += torn.read_text().count("\n") if torn.exists() else 0
+        log(f"round {round_no}: complete, {len(store.records())} records, " + ("equal to the clean sweep" if not problems
+                                                                               else f"{len(problems)} problems"))
+        result.rounds += 1
+        round_no += 1
     return result
 
 
@@ -168,9 +183,10 @@ def main(argv: list[str] | None = None) -> int:
         suite.write_text(TINY_SUITE)
     clean_s = clean_sweep(suite, work / "clean")
     print(f"clean sweep: {clean_s:.1f}s")
-    result = run_chaos(suite, work / "clean", work / "chaos", args.kills, clean_s, args.seed)
-    print(f"{result.kills} kills ({result.kills_with_checkpoint} with a checkpoint to resume from), "
-          f"{result.runs} runs recorded, {result.torn_lines} torn lines set aside; results in {work}")
+    result = run_chaos(suite, work / "clean", work, args.kills, clean_s, args.seed)
+    print(f"{result.kills} SIGKILLs ({result.kills_with_checkpoint} with a checkpoint to resume from) over "
+          f"{result.rounds} rounds; {result.runs} records compared; {result.torn_lines} torn lines set aside; "
+          f"results in {work}")
     for problem in result.problems:
         print(f"PROBLEM: {problem}")
     print("records equal to the uninterrupted sweep, none duplicated" if result.ok else "FAILED")
