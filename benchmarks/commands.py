@@ -88,6 +88,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if claim is None:
         record = existing[-1]
         console.print(f"already recorded as {run_id} in {store.path} (use --force to train again)")
+        logger.catch_up([record])
     else:
         with _progress() as progress:
             task = progress.add_task(sweep_.describe(spec), total=spec.steps // spec.eval_every)
@@ -115,6 +116,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         f"suite [bold]{suite.name}[/]: {len(plan.specs)} runs, {plan.skipped} already in {store.path}, "
         f"{len(plan.todo)} to train"
     )
+    ids = {sweep_.run_id(s) for s in plan.specs}
+    if logger.enabled and (caught := logger.catch_up([r for r in store.records() if r.run_id in ids])):
+        console.print(f"wandb: logged {caught} recorded runs that were not logged yet")
     with _progress() as progress:
         overall = progress.add_task(f"sweep {suite.name}", total=len(plan.specs), completed=plan.skipped)
         current = progress.add_task("", total=1, visible=False)
@@ -139,7 +143,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         )
         progress.update(current, visible=False)
     records = store.records()
-    ids = {sweep_.run_id(s) for s in plan.specs}
     bad = [r for r in records if r.status != "ok" and r.run_id in ids]
     console.print(f"{len(records)} records in {store.path}" + (f"; {len(bad)} not ok" if bad else ""))
     if logger.run_dirs and logger.mode == "offline":

@@ -16,6 +16,11 @@ curves as history against the training step (`seed0/test_loss`, ..., and the mea
 `log_report` logs a report's tables (wandb.Table) and plots (wandb.Image) as one more run of the
 group (job type `report`). A logging failure is reported once and never stops a sweep.
 
+A record is in the results store before it is logged, so a kill can come in between: each
+logged run_id goes to `wandb/logged.txt` once its W&B run is finished, and a sweep starts by
+logging (`catch_up`) the suite's records missing there, removing the half-written offline run
+a kill left. The same catches up a suite swept before wandb was turned on.
+
 `read_offline_run` reads an offline run folder back (config, history, summary) with W&B's own
 protobuf schema (`wandb.proto.wandb_internal_pb2`); the `.wandb` file is a LevelDB-format log of
 those records.
@@ -45,6 +50,8 @@ MODES = ("online", "offline", "disabled")
 PROJECT = "archbench"
 WANDB_SUBDIR = "wandb"
 PROBE_TIMEOUT_S = 5.0
+LEDGER = "logged.txt"  # run_ids logged completely, one a line (under WANDB_SUBDIR)
+PENDING_DIR = ".pending"  # run_id -> the run folder being logged, until it is in the ledger
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp"}
 
 
@@ -166,11 +173,49 @@ class WandbLogger:
             wandb, name=f"{s.arch}-{s.target_params}p-{s.data_size}n-{record.run_id[:6]}", job_type="run",
             config=config, tags=[s.arch, s.dataset, record.status],
         )
+        folder = Path(run.dir).parent
+        pending = self.wandb_dir / PENDING_DIR / record.run_id
+        pending.parent.mkdir(exist_ok=True)
+        pending.write_text(str(folder))  # a kill before the ledger line leaves this: catch_up redoes the run
         for step, row in curve_rows(record):
             run.log(row, step=step)
         run.summary.update(summary_of(record))
         run.finish()
-        return Path(run.dir).parent
+        with open(self.wandb_dir / LEDGER, "a") as f:
+            f.write(record.run_id + "\n")
+            os.fsync(f.fileno())
+        pending.unlink()
+        return folder
+
+    def logged_ids(self) -> set[str]:
+        """run_ids whose W&B run was logged completely (from this results folder)."""
+        ledger = self.wandb_dir / LEDGER
+        return set(ledger.read_text().split()) if ledger.exists() else set()
+
+    def catch_up(self, records: list[RunRecord]) -> int:
+        """Log records that are stored but not (completely) logged: a kill between a record and its
+        W&B run, or a suite swept before wandb was turned on. Returns how many were logged."""
+        if not self.enabled or not records:
+            return 0
+        import fcntl
+
+        self.wandb_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.wandb_dir / ".catch-up.lock", "a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return 0  # another process is catching up this suite
+            for pending in (self.wandb_dir / PENDING_DIR).glob("*"):
+                partial = Path(pending.read_text().strip())
+                if partial.name.startswith("offline-run-") and partial.parent == self.wandb_dir:
+                    shutil.rmtree(partial, ignore_errors=True)  # half-logged by a killed process
+                pending.unlink()
+            done = self.logged_ids()
+            todo = [r for r in records if r.run_id not in done]
+            for record in todo:
+                if self.log_record(record) is None:
+                    break
+            return len(todo)
 
     def log_report(self, files: list[Path], tables: dict[str, pd.DataFrame]) -> Path | None:
         return self._guard("report", lambda wandb: self._log_report(wandb, files, tables))

@@ -89,3 +89,20 @@ def test_flag_beats_suite_setting_which_beats_the_default():
     assert resolve_mode("disabled", "offline") == "disabled"
     with pytest.raises(UserError, match="accepted: online, offline, disabled"):
         resolve_mode("offlien")
+
+
+def test_records_not_yet_logged_are_caught_up_once_and_half_logged_runs_removed(tmp_path):
+    logger = WandbLogger("offline", tmp_path, "tiny")
+    first, second = (make_record("mlp", [0.5], data_size=n, suite="tiny") for n in (100, 200))
+    logger.log_record(first)
+    partial = logger.wandb_dir / "offline-run-20260101_000000-killed00"  # what a kill mid-logging leaves
+    partial.mkdir()
+    (logger.wandb_dir / ".pending").mkdir(exist_ok=True)
+    (logger.wandb_dir / ".pending" / second.run_id).write_text(str(partial))
+
+    assert logger.catch_up([first, second]) == 1
+    assert not partial.exists() and not any((logger.wandb_dir / ".pending").iterdir())
+    assert logger.logged_ids() == {first.run_id, second.run_id}
+    runs = [read_offline_run(d) for d in logger.wandb_dir.glob("offline-run-*")]
+    assert sorted(r.config["run_id"] for r in runs) == sorted([first.run_id, second.run_id])
+    assert WandbLogger("offline", tmp_path, "tiny").catch_up([first, second]) == 0
