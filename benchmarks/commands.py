@@ -141,8 +141,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             plan, store, on_start, lambda done, total: progress.update(current, completed=done), on_record,
             checkpoint_every_s=every_s, on_wait=on_wait,
         )
+        records = store.records()
+        progress.update(overall, completed=len(ids & {r.run_id for r in records}))  # runs other sweeps recorded too
         progress.update(current, visible=False)
-    records = store.records()
     bad = [r for r in records if r.status != "ok" and r.run_id in ids]
     console.print(f"{len(records)} records in {store.path}" + (f"; {len(bad)} not ok" if bad else ""))
     if logger.run_dirs and logger.mode == "offline":

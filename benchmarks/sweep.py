@@ -17,6 +17,7 @@ for every run before anything trains.
 from __future__ import annotations
 
 import datetime
+import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -166,6 +167,9 @@ def run_sweep(
                 written.append(record)
                 if on_record:
                     on_record(record)
+            else:  # only when a claim was taken over from a live but silent owner (lease run out)
+                print(f"archbench: warning: run {rid} was recorded by another process meanwhile; this copy is dropped",
+                      file=sys.stderr)
         pending = [s for s in pending if run_id(s) in held]
         if pending:
             if on_wait:

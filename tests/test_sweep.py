@@ -1,6 +1,8 @@
 """The sweep survives (benchmarks/sweep.py): SIGKILL and resume, concurrent sweeps, diverged and failed runs.
 
 Real `archbench sweep` subprocesses on real MNIST-1D; the records of an uninterrupted sweep are the reference.
+The reference and the resumes run in this process (`cli.main`, the same code as the command), so they
+share its compiled programs: only the processes that are killed or run concurrently pay a start-up.
 """
 
 import importlib.util
@@ -46,8 +48,7 @@ def reference(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("reference")
     suite = root / "tiny.toml"
     suite.write_text(TINY_SUITE)
-    result = subprocess.run(_sweep(suite, root / "clean"), env=chaos._env(), capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
+    assert main(["sweep", str(suite), "--results-dir", str(root / "clean"), *chaos.EXTRA]) == 0
     return suite, root / "clean"
 
 
@@ -57,7 +58,7 @@ def _finished_checkpoint(store: ResultsStore) -> bool:
 
 
 @pytest.mark.slow
-def test_killed_sweep_resumes_from_its_checkpoint_to_the_same_records(reference, tmp_path):
+def test_killed_sweep_resumes_from_its_checkpoint_to_the_same_records(reference, tmp_path, capsys):
     suite, clean = reference
     store = ResultsStore(tmp_path, "tiny")
     proc = subprocess.Popen(_sweep(suite, tmp_path), env=chaos._env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -68,9 +69,9 @@ def test_killed_sweep_resumes_from_its_checkpoint_to_the_same_records(reference,
     proc.wait()
     assert len(store.records()) < 2, "the kill should land mid-sweep"
 
-    result = subprocess.run(_sweep(suite, tmp_path), env=chaos._env(), capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert "from its checkpoint after interval" in result.stderr
+    capsys.readouterr()
+    assert main(["sweep", str(suite), "--results-dir", str(tmp_path), *chaos.EXTRA]) == 0  # the same command again
+    assert "from its checkpoint after interval" in capsys.readouterr().err
     assert chaos.compare(ResultsStore(clean, "tiny"), store) == []  # same run_ids and metrics, none duplicated
     assert chaos.leftovers(store) == [] and not (store.dir / "checkpoints").exists()
 
@@ -78,12 +79,15 @@ def test_killed_sweep_resumes_from_its_checkpoint_to_the_same_records(reference,
 @pytest.mark.slow
 def test_two_sweeps_on_one_folder_record_each_run_once(reference, tmp_path):
     suite, clean = reference
+    logs = [tmp_path / f"sweep{i}.log" for i in range(2)]
     procs = [
-        subprocess.Popen(_sweep(suite, tmp_path), env=chaos._env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                         text=True)
-        for _ in range(2)
+        subprocess.Popen(_sweep(suite, tmp_path), env=chaos._env(), stdout=subprocess.DEVNULL, stderr=log.open("w"))
+        for log in logs
     ]
-    assert all(p.wait(timeout=300) == 0 for p in procs), [p.stderr.read() for p in procs]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0], [log.read_text() for log in logs]
+    texts = [log.read_text() for log in logs]
+    assert sum(text.count("test loss") for text in texts) == 2  # each run trained by one process only
+    assert not any("recorded by another process" in text for text in texts)
     store = ResultsStore(tmp_path, "tiny")
     assert len(store.records()) == 2
     assert chaos.compare(ResultsStore(clean, "tiny"), store) == []
@@ -116,19 +120,21 @@ def broken_plugin(tmp_path):
     architectures._REGISTRY.pop("broken", None)  # the registry is per process: leave it as found
 
 
-def test_diverged_and_failed_runs_are_recorded_and_the_sweep_goes_on(tmp_path, broken_plugin, capsys):
+def test_diverged_and_failed_runs_are_recorded_and_the_sweep_goes_on(reference, tmp_path, broken_plugin):
     suite = tmp_path / "bad.toml"
-    suite.write_text(
+    suite.write_text(  # the reference's budget and sizes, so the mlp runs reuse its compiled program
         TINY_SUITE.replace('name = "tiny"', 'name = "bad"').replace('["mlp"]', '["broken", "mlp"]')
-        .replace("data_sizes = [200, 400]", "data_sizes = [200]")
         + '[lr]\nvalue = 1e30\n[logging]\nwandb = "offline"\n'
     )
     assert main(["sweep", str(suite), "--results-dir", str(tmp_path / "r"), "--plugin", str(broken_plugin)]) == 0
 
-    records = {r.spec.arch: r for r in ResultsStore(tmp_path / "r", "bad").records()}
-    assert records["broken"].status == "failed" and "TypeError" in records["broken"].reason
-    assert records["mlp"].status == "diverged" and "non-finite at step" in records["mlp"].reason
-    assert any(s.diverged_step is not None for s in records["mlp"].seeds)
+    records = ResultsStore(tmp_path / "r", "bad").records()
+    assert sorted((r.spec.arch, r.status) for r in records) == [("broken", "failed")] * 2 + [("mlp", "diverged")] * 2
+    for r in records:
+        if r.status == "failed":
+            assert r.reason.startswith("TypeError") and "\n" not in r.reason
+        else:
+            assert "non-finite at step" in r.reason and any(s.diverged_step is not None for s in r.seeds)
     logged = [read_offline_run(d) for d in sorted((tmp_path / "r" / "bad" / "wandb").glob("offline-run-*"))]
-    assert sorted(run.summary["status"] for run in logged) == ["diverged", "failed"]
+    assert sorted(run.summary["status"] for run in logged) == ["diverged"] * 2 + ["failed"] * 2
     assert {run.group for run in logged} == {"bad"}
