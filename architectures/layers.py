@@ -1,12 +1,26 @@
-"""Layers shared by several families (input embedding, MLP block)."""
+"""Layers shared by several families: input embeddings, the MLP block, the pooled head.
+
+How each input kind reaches a sequence model (transformer, mixer, recurrent):
+  signal1d x_BxLxC  -> cut into patches of p positions   -> x_BxPxD, P = L/p
+  image    x_BxHxWxC -> cut into p x p patches (row-major) -> x_BxPxD, P = HW/p^2
+  tokens   ids_BxL  -> embedded, p consecutive tokens grouped -> x_BxPxD, P = L/p
+`patch_size` picks p from the input shape and a family's position budget.
+"""
 
 from __future__ import annotations
+
+import math
 
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
 from architectures.spec import TaskSpec
+
+# Sequence length (positions) a sequence model sees at most, by input kind. Short signals
+# become ~10 patches (MNIST-1D: 40 -> 10 of 4), images at most 8x8 patches (8x8 -> 2x2
+# patches, 32x32 -> 4x4 patches), token sequences stay one position per token.
+DEFAULT_MAX_POSITIONS: dict[str, int] = {"signal1d": 16, "image": 64, "tokens": 512}
 
 
 class TokenEmbed(nnx.Module):
@@ -21,10 +35,73 @@ class TokenEmbed(nnx.Module):
 
 def flat_features(task: TaskSpec, token_dim: int) -> int:
     """Size of one flattened example after `TokenEmbed`."""
-    n = 1
-    for d in task.input_shape:
-        n *= d
+    n = math.prod(task.input_shape)
     return n * token_dim if task.input_kind == "tokens" else n
+
+
+def flatten(x: jax.Array) -> jax.Array:
+    return jnp.reshape(x, (x.shape[0], -1))
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def patch_size(task: TaskSpec, max_positions: int | None = None) -> int:
+    """Patch side p: the smallest that leaves at most `max_positions` positions.
+
+    Images take p >= 2 where a common divisor of H and W allows it; where none
+    leaves few enough positions the largest common divisor is used.
+    """
+    limit = max_positions or DEFAULT_MAX_POSITIONS[task.input_kind]
+    if task.input_kind == "image":
+        h, w, _ = task.input_shape
+        sides = _divisors(math.gcd(h, w))
+        fits = [p for p in sides if (h // p) * (w // p) <= limit]
+        return next((p for p in fits if p >= 2), fits[0] if fits else sides[-1])
+    length = task.input_shape[0]
+    return next(p for p in _divisors(length) if length // p <= limit)
+
+
+def num_positions(task: TaskSpec, patch: int) -> int:
+    """Positions P of `SequenceEmbed`'s output at patch side `patch`."""
+    if task.input_kind == "image":
+        h, w, _ = task.input_shape
+        return (h // patch) * (w // patch)
+    return task.input_shape[0] // patch
+
+
+def patchify(x: jax.Array, patch: int) -> jax.Array:
+    """x_BxLxC -> x_BxPx(pC), or x_BxHxWxC -> x_BxPx(p*p*C) with patches in row-major order."""
+    if x.ndim == 3:
+        b, length, c = x.shape
+        return x.reshape(b, length // patch, patch * c)
+    b, h, w, c = x.shape
+    x = x.reshape(b, h // patch, patch, w // patch, patch, c).transpose(0, 1, 3, 2, 4, 5)
+    return x.reshape(b, (h // patch) * (w // patch), patch * patch * c)
+
+
+class SequenceEmbed(nnx.Module):
+    """Any input kind -> x_BxPxD (see the module docstring); `positions` is P."""
+
+    def __init__(self, task: TaskSpec, dim: int, rngs: nnx.Rngs, max_positions: int | None = None):
+        self.patch = patch_size(task, max_positions)
+        self.positions = num_positions(task, self.patch)
+        if task.input_kind == "tokens":
+            self.embed = nnx.Embed(task.vocab_size, dim, rngs=rngs)
+            self.proj = nnx.Linear(self.patch * dim, dim, rngs=rngs) if self.patch > 1 else None
+        else:
+            self.embed = None
+            spatial_dims = 2 if task.input_kind == "image" else 1
+            in_features = self.patch**spatial_dims * task.input_shape[-1]
+            self.proj = nnx.Linear(in_features, dim, rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        if self.embed is not None:
+            x = self.embed(x)  # ids_BxL -> x_BxLxD
+        if self.patch > 1 or self.embed is None:
+            x = patchify(x, self.patch)
+        return self.proj(x) if self.proj is not None else x
 
 
 class Mlp(nnx.Module):
@@ -38,5 +115,13 @@ class Mlp(nnx.Module):
         return self.fc2(jax.nn.gelu(self.fc1(x)))
 
 
-def flatten(x: jax.Array) -> jax.Array:
-    return jnp.reshape(x, (x.shape[0], -1))
+class PooledHead(nnx.Module):
+    """x_Bx...xD -> LayerNorm -> mean over every axis but batch and features -> logits_BxK."""
+
+    def __init__(self, dim: int, num_classes: int, rngs: nnx.Rngs):
+        self.norm = nnx.LayerNorm(dim, rngs=rngs)
+        self.head = nnx.Linear(dim, num_classes, rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        x = self.norm(x)
+        return self.head(jnp.mean(x, axis=tuple(range(1, x.ndim - 1))))

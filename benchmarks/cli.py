@@ -17,8 +17,10 @@ from benchmarks.spec import UserError
 # One module per command (or group of commands); order is the order of `--help`.
 COMMAND_MODULES = [
     "benchmarks.commands",
+    "benchmarks.datasets_cmd",
     "benchmarks.leaderboard",
     "benchmarks.compare",
+    "benchmarks.report",
 ]
 
 

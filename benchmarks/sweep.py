@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from benchmarks import checkpoint as checkpoint_
 from benchmarks import data
-from benchmarks.runner import environment, execute, run_id, solve_size
+from benchmarks.runner import environment, execute, load_splits, run_id, solve_size
 from benchmarks.spec import RunRecord, RunSpec, UserError
 from benchmarks.store import Claim, Owner, ResultsStore
 from benchmarks.suite import Suite
@@ -47,7 +47,7 @@ class SweepPlan:
 def check(specs: list[RunSpec]) -> None:
     """Fail fast, before any training, on anything a user can fix."""
     for spec in specs:
-        splits = data.load(spec.dataset)
+        splits = load_splits(spec.dataset)
         if spec.data_size > splits.max_train_size:
             data.training_view(splits, spec.data_size)  # raises the clear error
         solve_size(spec.arch, splits.task, spec.target_params, spec.param_tolerance)
@@ -78,7 +78,7 @@ def run_one(
 ) -> RunRecord:
     """Execute a spec; anything but bad input or an interrupt becomes a `failed` record."""
     try:
-        return execute(spec, on_progress, capacity, checkpoint)
+        return execute(spec, on_progress, capacity, checkpoint=checkpoint)
     except (UserError, KeyboardInterrupt):
         raise
     except Exception as e:  # out-of-memory, a bug in one family: record it, keep sweeping
