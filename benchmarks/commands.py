@@ -80,13 +80,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     store = ResultsStore(args.results_dir, args.suite)
     sweep_.check([spec])  # all input checked before anything is written
     run_id = sweep_.run_id(spec)
-    existing = [r for r in store.records() if r.run_id == run_id]
+    store.records()  # a damaged results file is refused before anything is written
     store.ensure_writable()
     claim = store.claim(run_id, redo=args.force)
     if isinstance(claim, Owner):
         raise UserError(f"run {run_id} is being trained right now by {claim}; its record will appear in {store.path}")
     if claim is None:
-        record = existing[-1]
+        record = [r for r in store.records() if r.run_id == run_id][-1]
         console.print(f"already recorded as {run_id} in {store.path} (use --force to train again)")
         logger.catch_up([record])
     else:

@@ -147,3 +147,16 @@ def test_torn_claim_file_is_stale(tmp_path):
 def test_reading_a_missing_or_read_only_store_writes_nothing(tmp_path):
     assert ResultsStore(tmp_path / "nowhere", "s").records() == []
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_claim_of_a_killed_process_not_yet_reaped_is_taken_over(tmp_path):
+    store = ResultsStore(tmp_path, "s")
+    zombie = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    start = _process_start(zombie.pid)
+    zombie.kill()
+    time.sleep(0.5)  # killed, and not waited for: a zombie still holding its pid
+    try:
+        _write_claim(store, "id0", Owner(zombie.pid, socket.gethostname(), start, "t"))
+        assert isinstance(store.claim("id0"), Claim)
+    finally:
+        zombie.wait()
