@@ -21,7 +21,7 @@ import jax
 from flax import nnx
 
 from architectures import register
-from architectures.layers import PooledHead
+from architectures.layers import Conv, PooledHead
 from architectures.spec import ArchShape, TaskSpec
 
 
@@ -39,9 +39,9 @@ class ResidualBlock(nnx.Module):
 
     def __init__(self, dim: int, hidden: int, kernel: tuple[int, ...], rngs: nnx.Rngs):
         self.norm1 = nnx.LayerNorm(dim, rngs=rngs)
-        self.conv1 = nnx.Conv(dim, hidden, kernel, padding="SAME", rngs=rngs)
+        self.conv1 = Conv(dim, hidden, kernel, rngs)
         self.norm2 = nnx.LayerNorm(hidden, rngs=rngs)
-        self.conv2 = nnx.Conv(hidden, dim, kernel, padding="SAME", rngs=rngs)
+        self.conv2 = Conv(hidden, dim, kernel, rngs)
 
     def __call__(self, x: jax.Array) -> jax.Array:
         h = self.conv1(jax.nn.relu(self.norm1(x)))
@@ -53,7 +53,7 @@ class Downsample(nnx.Module):
 
     def __init__(self, dim: int, out: int, spatial_dims: int, rngs: nnx.Rngs):
         self.norm = nnx.LayerNorm(dim, rngs=rngs)
-        self.conv = nnx.Conv(dim, out, (2,) * spatial_dims, strides=2, padding="VALID", rngs=rngs)
+        self.conv = Conv(dim, out, (2,) * spatial_dims, rngs, strides=2, padding="VALID")
 
     def __call__(self, x: jax.Array) -> jax.Array:
         return self.conv(self.norm(x))
@@ -72,7 +72,7 @@ class ConvNet(nnx.Module):
         if task.input_kind == "tokens":
             self.stem = nnx.Embed(task.vocab_size, cfg.width, rngs=rngs)  # ids_BxL -> x_BxLxD
         else:
-            self.stem = nnx.Conv(task.input_shape[-1], cfg.width, kernel, padding="SAME", rngs=rngs)
+            self.stem = Conv(task.input_shape[-1], cfg.width, kernel, rngs)
         blocks = stage_blocks(cfg.depth, cfg.max_stages, min(spatial))
         layers = []
         for s, n_blocks in enumerate(blocks):
@@ -94,7 +94,7 @@ def _depth(target_params: int) -> int:
 
 
 @register(
-    "convnet", depth_for=_depth, hidden_ratio=1.0, min_width=4,
+    "convnet", depth_for=_depth, hidden_ratio=1.0, min_width=4, version="2",
     description="pre-activation residual ConvNet (1-D for sequences, 2-D for images), global pooling",
 )
 def build(task: TaskSpec, shape: ArchShape, rngs: nnx.Rngs) -> nnx.Module:
