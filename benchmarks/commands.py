@@ -9,10 +9,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from benchmarks import leaderboard
 from benchmarks import sweep as sweep_
+from benchmarks.checkpoint import DEFAULT_EVERY_S
 from benchmarks.sizing import parse_count
-from benchmarks.spec import RunRecord, RunSpec
-from benchmarks.store import ResultsStore
+from benchmarks.spec import RunRecord, RunSpec, UserError
+from benchmarks.store import Owner, ResultsStore
 from benchmarks.suite import load_suite
+from benchmarks.wandb_log import MODES, WandbLogger, resolve_mode
 
 console = Console(stderr=True)
 
@@ -60,6 +62,12 @@ def _progress() -> Progress:
     )
 
 
+def _checkpoint_every(args: argparse.Namespace) -> float:
+    if args.checkpoint_every_s < 0:
+        raise UserError(f"--checkpoint-every-s must be 0 (every interval) or more seconds, got {args.checkpoint_every_s:g}")
+    return args.checkpoint_every_s
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     spec = RunSpec(
         arch=args.arch, dataset=args.dataset, target_params=args.params, data_size=args.data_size,
@@ -67,19 +75,29 @@ def cmd_run(args: argparse.Namespace) -> int:
         weight_decay=args.weight_decay, warmup_frac=args.warmup_frac, eval_every=args.eval_every,
         precision=args.precision, suite=args.suite,
     )
+    every_s = _checkpoint_every(args)
+    logger = WandbLogger(resolve_mode(args.wandb), args.results_dir, args.suite)
     store = ResultsStore(args.results_dir, args.suite)
-    store.ensure_writable()
-    sweep_.check([spec])
+    sweep_.check([spec])  # all input checked before anything is written
     run_id = sweep_.run_id(spec)
-    existing = [r for r in store.records() if r.run_id == run_id]
-    if existing and not args.force:
-        record = existing[-1]
+    store.records()  # a damaged results file is refused before anything is written
+    store.ensure_writable()
+    claim = store.claim(run_id, redo=args.force)
+    if isinstance(claim, Owner):
+        raise UserError(f"run {run_id} is being trained right now by {claim}; its record will appear in {store.path}")
+    if claim is None:
+        record = [r for r in store.records() if r.run_id == run_id][-1]
         console.print(f"already recorded as {run_id} in {store.path} (use --force to train again)")
+        logger.catch_up([record])
     else:
         with _progress() as progress:
             task = progress.add_task(sweep_.describe(spec), total=spec.steps // spec.eval_every)
-            record = sweep_.run_one(spec, lambda done, total: progress.update(task, completed=done))
-        store.append(record)
+            record, _ = sweep_.train_claimed(
+                spec, store, claim, checkpoint_every_s=every_s, force=args.force,
+                on_progress=lambda done, total: progress.update(task, completed=done),
+            )
+        store.tidy()
+        logger.log_record(record)
     console.print(summary_line(record))
     if args.json:
         print(record.to_json())
@@ -88,14 +106,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     suite = load_suite(args.suite)
+    every_s = _checkpoint_every(args)
+    logger = WandbLogger(resolve_mode(args.wandb, suite.logging.wandb), args.results_dir, suite.name, suite.logging.project)
     store = ResultsStore(args.results_dir, suite.name)
-    store.ensure_writable()
     with console.status(f"checking {suite.name}: datasets, sizes"):
-        plan = sweep_.plan(suite, store)
+        plan = sweep_.plan(suite, store)  # all input checked, the results file read, before anything is written
+    store.ensure_writable()
     console.print(
         f"suite [bold]{suite.name}[/]: {len(plan.specs)} runs, {plan.skipped} already in {store.path}, "
         f"{len(plan.todo)} to train"
     )
+    ids = {sweep_.run_id(s) for s in plan.specs}
+    if logger.enabled and (caught := logger.catch_up([r for r in store.records() if r.run_id in ids])):
+        console.print(f"wandb: logged {caught} recorded runs that were not logged yet")
     with _progress() as progress:
         overall = progress.add_task(f"sweep {suite.name}", total=len(plan.specs), completed=plan.skipped)
         current = progress.add_task("", total=1, visible=False)
@@ -107,14 +130,41 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         def on_record(record: RunRecord) -> None:
             progress.advance(overall)
             progress.console.print(summary_line(record))
+            logger.log_record(record)
 
-        sweep_.run_sweep(plan, store, on_start, lambda done, total: progress.update(current, completed=done), on_record)
+        def on_wait(held: dict[str, Owner]) -> None:
+            owners = sorted({str(o) for o in held.values()})
+            progress.update(current, description=f"waiting for {len(held)} runs held by {'; '.join(owners)}",
+                            completed=0, total=1, visible=True)
+
+        sweep_.run_sweep(
+            plan, store, on_start, lambda done, total: progress.update(current, completed=done), on_record,
+            checkpoint_every_s=every_s, on_wait=on_wait,
+        )
+        records = store.records()
+        progress.update(overall, completed=len(ids & {r.run_id for r in records}))  # runs other sweeps recorded too
         progress.update(current, visible=False)
-    records = store.records()
-    bad = [r for r in records if r.status != "ok" and r.run_id in {sweep_.run_id(s) for s in plan.specs}]
+    bad = [r for r in records if r.status != "ok" and r.run_id in ids]
     console.print(f"{len(records)} records in {store.path}" + (f"; {len(bad)} not ok" if bad else ""))
+    if logger.run_dirs and logger.mode == "offline":
+        console.print(f"wandb: {len(logger.run_dirs)} offline runs in {logger.wandb_dir}; upload with: "
+                      f"wandb sync {logger.wandb_dir}/offline-run-*")
     print(leaderboard.summary_markdown(leaderboard.build_leaderboard(records, suite.name)))
     return 0
+
+
+def _add_reliability_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--wandb", choices=MODES, default=None,
+        help="log runs to Weights & Biases: offline writes RESULTS_DIR/SUITE/wandb/ (upload later with `wandb sync`), "
+        "online streams (falls back to offline, with a warning, when no API key or no network); "
+        "default: the suite's [logging] wandb, else disabled",
+    )
+    p.add_argument(
+        "--checkpoint-every-s", type=float, default=DEFAULT_EVERY_S, metavar="SECONDS",
+        help="save a run's state at the first evaluation interval after this many seconds, under "
+        "RESULTS_DIR/SUITE/checkpoints/RUN_ID/, so a killed run resumes there (0: every interval)",
+    )
 
 
 def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -139,14 +189,17 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("--suite", default="adhoc", help="results go to RESULTS_DIR/SUITE/runs.jsonl")
     p.add_argument("--force", action="store_true", help="train again even if this exact run is recorded")
     p.add_argument("--json", action="store_true", help="print the record written as one JSON line on stdout")
+    _add_reliability_flags(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(
         "sweep", parents=[common], formatter_class=fmt, help="run every RunSpec of a suite, skipping recorded ones",
         description="Expand a suite (a name in benchmarks/suites/ or a path to a TOML file) into runs and train the "
-        "ones not yet in RESULTS_DIR/SUITE/runs.jsonl. Safe to interrupt: run it again to resume.",
+        "ones not yet in RESULTS_DIR/SUITE/runs.jsonl. Safe to kill at any moment: run it again to resume (a run in "
+        "progress resumes from its last checkpoint). Several sweeps on one results folder share the work.",
     )
     p.add_argument("suite", help="suite name (e.g. quick) or path to a suite .toml")
+    _add_reliability_flags(p)
     p.set_defaults(func=cmd_sweep)
 
 
