@@ -28,14 +28,29 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install archbench with its test tools
 
-bench: $(STAMP) ## train the default suite (quick) and print the leaderboard and verdict
+bench: $(STAMP) ## train the default suite (quick), print the leaderboard, the verdict and the report's path
 	$(BIN)/archbench sweep $(SUITE) --results-dir $(RESULTS) $(ARGS)
+	$(BIN)/archbench report $(SUITE) --results-dir $(RESULTS)
 
 sweep: $(STAMP) ## run a suite: make sweep SUITE=standard
 	$(BIN)/archbench sweep $(SUITE) --results-dir $(RESULTS) $(ARGS)
 
-perf: $(STAMP) ## measure training speed on this machine (steps/s, FLOP/s vs matmul peak) -> results/perf.json
+report: $(STAMP) ## fit scaling curves, write the report and the verdict: make report SUITE=quick
+	$(BIN)/archbench report $(SUITE) --results-dir $(RESULTS) $(ARGS)
+
+leaderboard: $(STAMP) ## print the leaderboard of a suite (ARGS='--format html -o lb.html')
+	$(BIN)/archbench leaderboard $(SUITE) --results-dir $(RESULTS) $(ARGS)
+
+compare: $(STAMP) ## compare two results: make compare A=results/reference B=results
+	@test -n "$(A)" -a -n "$(B)" || { echo "usage: make compare A=<folder|json|git-rev> B=<folder|json|git-rev>"; exit 2; }
+	$(BIN)/archbench compare $(A) $(B) --suite $(SUITE) $(ARGS)
+
+perf: $(STAMP) ## measure throughput, FLOP/s vs matmul peak, fused-loop and vmap speed-ups
 	$(BIN)/archbench perf --results-dir $(RESULTS) $(ARGS)
+
+new-arch: $(STAMP) ## write a template for a new family: make new-arch NAME=foo
+	@test -n "$(NAME)" || { echo "usage: make new-arch NAME=<family name>"; exit 2; }
+	$(BIN)/archbench new-arch $(NAME)
 
 test: $(STAMP) ## run the test suite
 	$(BIN)/python -m pytest -q $(ARGS)

@@ -1,12 +1,28 @@
-"""Layers shared by several families (input embedding, MLP block)."""
+"""Layers shared by several families: input embeddings, the MLP block, the pooled head.
+
+How each input kind reaches a sequence model (transformer, mixer, recurrent),
+as x_BxLxD with L positions:
+  signal1d x_BxLxC   -> patches of p samples             L = L_in / p
+  image    x_BxHxWxC -> p x p patches, row-major          L = HW / p^2
+  tokens   ids_BxL   -> embedded; p consecutive grouped   L = L_in / p
+`patch_size` picks p from the input shape and a family's position budget.
+"""
 
 from __future__ import annotations
+
+import itertools
+import math
 
 import jax
 import jax.numpy as jnp
 from flax import nnx
 
 from architectures.spec import TaskSpec
+
+# Sequence length (positions) a sequence model sees at most, by input kind. Short signals
+# become ~10 patches (MNIST-1D: 40 -> 10 of 4), images at most 8x8 patches (8x8 -> 2x2
+# patches, 32x32 -> 4x4 patches), token sequences stay one position per token.
+DEFAULT_MAX_POSITIONS: dict[str, int] = {"signal1d": 16, "image": 64, "tokens": 512}
 
 
 class TokenEmbed(nnx.Module):
@@ -21,10 +37,73 @@ class TokenEmbed(nnx.Module):
 
 def flat_features(task: TaskSpec, token_dim: int) -> int:
     """Size of one flattened example after `TokenEmbed`."""
-    n = 1
-    for d in task.input_shape:
-        n *= d
+    n = math.prod(task.input_shape)
     return n * token_dim if task.input_kind == "tokens" else n
+
+
+def flatten(x: jax.Array) -> jax.Array:
+    return jnp.reshape(x, (x.shape[0], -1))
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def patch_size(task: TaskSpec, max_positions: int | None = None) -> int:
+    """Patch side p: the smallest that leaves at most `max_positions` positions.
+
+    Images take p >= 2 where a common divisor of H and W allows it; where none
+    leaves few enough positions the largest common divisor is used.
+    """
+    limit = max_positions or DEFAULT_MAX_POSITIONS[task.input_kind]
+    if task.input_kind == "image":
+        h, w, _ = task.input_shape
+        sides = _divisors(math.gcd(h, w))
+        fits = [p for p in sides if (h // p) * (w // p) <= limit]
+        return next((p for p in fits if p >= 2), fits[0] if fits else sides[-1])
+    length = task.input_shape[0]
+    return next(p for p in _divisors(length) if length // p <= limit)
+
+
+def num_positions(task: TaskSpec, patch: int) -> int:
+    """Positions L of `SequenceEmbed`'s output at patch side `patch`."""
+    if task.input_kind == "image":
+        h, w, _ = task.input_shape
+        return (h // patch) * (w // patch)
+    return task.input_shape[0] // patch
+
+
+def patchify(x: jax.Array, patch: int) -> jax.Array:
+    """x_BxLxC -> x_Bx(L/p)x(pC), or x_BxHxWxC -> x_Bx(HW/p^2)x(p*p*C) with patches in row-major order."""
+    if x.ndim == 3:
+        b, length, c = x.shape
+        return x.reshape(b, length // patch, patch * c)
+    b, h, w, c = x.shape
+    x = x.reshape(b, h // patch, patch, w // patch, patch, c).transpose(0, 1, 3, 2, 4, 5)
+    return x.reshape(b, (h // patch) * (w // patch), patch * patch * c)
+
+
+class SequenceEmbed(nnx.Module):
+    """Any input kind -> x_BxLxD (see the module docstring); `positions` is L."""
+
+    def __init__(self, task: TaskSpec, dim: int, rngs: nnx.Rngs, max_positions: int | None = None):
+        self.patch = patch_size(task, max_positions)
+        self.positions = num_positions(task, self.patch)
+        if task.input_kind == "tokens":
+            self.embed = nnx.Embed(task.vocab_size, dim, rngs=rngs)
+            self.proj = nnx.Linear(self.patch * dim, dim, rngs=rngs) if self.patch > 1 else None
+        else:
+            self.embed = None
+            spatial_dims = 2 if task.input_kind == "image" else 1
+            in_features = self.patch**spatial_dims * task.input_shape[-1]
+            self.proj = nnx.Linear(in_features, dim, rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        if self.embed is not None:
+            x = self.embed(x)  # ids_BxL -> x_BxLxD
+        if self.patch > 1 or self.embed is None:
+            x = patchify(x, self.patch)
+        return self.proj(x) if self.proj is not None else x
 
 
 class Mlp(nnx.Module):
@@ -38,5 +117,50 @@ class Mlp(nnx.Module):
         return self.fc2(jax.nn.gelu(self.fc1(x)))
 
 
-def flatten(x: jax.Array) -> jax.Array:
-    return jnp.reshape(x, (x.shape[0], -1))
+class PooledHead(nnx.Module):
+    """x_Bx...xD -> LayerNorm -> mean over every axis but batch and features -> logits_BxK."""
+
+    def __init__(self, dim: int, num_classes: int, rngs: nnx.Rngs):
+        self.norm = nnx.LayerNorm(dim, rngs=rngs)
+        self.head = nnx.Linear(dim, num_classes, rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        x = self.norm(x)
+        return self.head(jnp.mean(x, axis=tuple(range(1, x.ndim - 1))))
+
+
+def conv_patches(x: jax.Array, kernel: tuple[int, ...], strides: tuple[int, ...], padding: str) -> jax.Array:
+    """x_Bx...xC -> patches_Bx...x(K*C): each output position's receptive field, by shifted slices (no FLOPs)."""
+    if padding == "SAME":
+        pads = [(0, 0)] + [((k - 1) // 2, k // 2) for k in kernel] + [(0, 0)]
+        x = jnp.pad(x, pads)
+    sizes = [(x.shape[1 + d] - k) // s + 1 for d, (k, s) in enumerate(zip(kernel, strides))]
+    cols = []
+    for offsets in itertools.product(*(range(k) for k in kernel)):
+        window = tuple(slice(o, o + (n - 1) * s + 1, s) for o, n, s in zip(offsets, sizes, strides))
+        cols.append(x[(slice(None), *window)])
+    return jnp.concatenate(cols, axis=-1)
+
+
+class Conv(nnx.Module):
+    """Channels-last convolution computed as patches @ kernel.
+
+    Same parameters and function as `nnx.Conv`, but when seeds are vmapped (one kernel per seed)
+    this is a batched matmul, whereas a vmapped `lax.conv` becomes a grouped convolution, which
+    XLA runs ~50x slower on CPU.
+    """
+
+    def __init__(
+        self, in_features: int, out_features: int, kernel_size: tuple[int, ...], rngs: nnx.Rngs,
+        strides: int = 1, padding: str = "SAME",
+    ):
+        self.kernel_size = tuple(kernel_size)
+        self.strides = (strides,) * len(self.kernel_size)
+        self.padding = padding
+        fan_in = math.prod(self.kernel_size) * in_features
+        self.kernel = nnx.Param(nnx.initializers.lecun_normal()(rngs.params(), (fan_in, out_features)))
+        self.bias = nnx.Param(jnp.zeros((out_features,)))
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        patches = conv_patches(x, self.kernel_size, self.strides, self.padding)
+        return patches @ self.kernel[...].astype(x.dtype) + self.bias[...].astype(x.dtype)

@@ -28,7 +28,7 @@ class MlpClassifier(nnx.Module):
     def __init__(self, task: TaskSpec, cfg: MlpConfig, rngs: nnx.Rngs):
         self.embed = TokenEmbed(task, cfg.token_dim, rngs)
         sizes = [flat_features(task, cfg.token_dim)] + [cfg.width] * (cfg.depth - 1) + [cfg.last]
-        self.layers = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:])])
+        self.layers = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:], strict=True)])
         self.head = nnx.Linear(sizes[-1], task.num_classes, rngs=rngs)
 
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -42,6 +42,6 @@ def _depth(target_params: int) -> int:
     return 2 if target_params < 1_000_000 else 3
 
 
-@register("mlp", depth_for=_depth, hidden_ratio=1.0, min_width=4, description="MLP baseline (flattened input)")
+@register("mlp", depth_for=_depth, hidden_ratio=1.0, min_width=1, description="MLP baseline (flattened input)")
 def build(task: TaskSpec, shape: ArchShape, rngs: nnx.Rngs) -> nnx.Module:
     return MlpClassifier(task, MlpConfig(width=shape.width, depth=max(2, shape.depth), last=shape.hidden), rngs)

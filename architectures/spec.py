@@ -8,7 +8,8 @@ datasets, training or results: `benchmarks/` builds on this, never the reverse.
 
 Shape letters used in docstrings across `architectures/`:
   B batch, L sequence length (positions or tokens), C input channels,
-  H/W image height/width, D model width, K classes, V vocabulary size.
+  H/W image height/width, D model width, K classes, V vocabulary size,
+  N attention heads, E head size.
 """
 
 from __future__ import annotations

@@ -17,8 +17,11 @@ from benchmarks.spec import UserError
 # One module per command (or group of commands); order is the order of `--help`.
 COMMAND_MODULES = [
     "benchmarks.commands",
+    "benchmarks.datasets_cmd",
+    "benchmarks.archs_cmd",
     "benchmarks.leaderboard",
     "benchmarks.compare",
+    "benchmarks.report",
     "benchmarks.perf",
 ]
 
@@ -34,8 +37,15 @@ def common_parser() -> argparse.ArgumentParser:
     return p
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad flags get one line (what was wrong, and where to read what is accepted) and exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="archbench",
         description="Does architecture matter, or only data? Train matched-size architectures on shared "
         "datasets, fit scaling curves, rank them.",
@@ -55,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             architectures.load_plugin(plugin)
         return int(args.func(args) or 0)
     except (UserError, architectures.PluginError) as e:
-        print(f"archbench: error: {e}", file=sys.stderr)
+        print("archbench: error: " + " ".join(line.strip() for line in str(e).splitlines()), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("archbench: interrupted; finished runs are saved, run the same command again to resume", file=sys.stderr)

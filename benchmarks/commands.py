@@ -9,10 +9,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from benchmarks import distributed, executors, leaderboard
 from benchmarks import sweep as sweep_
+from benchmarks.checkpoint import DEFAULT_EVERY_S
 from benchmarks.sizing import parse_count
 from benchmarks.spec import RunRecord, RunSpec, UserError
-from benchmarks.store import ResultsStore
+from benchmarks.store import Owner, ResultsStore
 from benchmarks.suite import load_suite
+from benchmarks.wandb_log import MODES, WandbLogger, resolve_mode
 
 console = Console(stderr=True)
 
@@ -60,53 +62,82 @@ def _progress() -> Progress:
     )
 
 
-def _setup(args: argparse.Namespace) -> None:
-    """Devices, processes and cache first; then only process 0 of a multi-host job talks."""
+def _checkpoint_every(args: argparse.Namespace) -> float:
+    if args.checkpoint_every_s < 0:
+        raise UserError(f"--checkpoint-every-s must be 0 (every interval) or more seconds, got {args.checkpoint_every_s:g}")
+    return args.checkpoint_every_s
+
+
+def _setup(args: argparse.Namespace) -> bool:
+    """Devices, processes and cache first; then only process 0 of a multi-host job talks. True on process 0."""
     distributed.setup(args)
-    console.quiet = not distributed.is_main_process()
+    main = distributed.is_main_process()
+    console.quiet = not main
+    return main
+
+
+def _wandb_mode(args: argparse.Namespace, suite_setting: str | None = None) -> str:
+    return resolve_mode(args.wandb, suite_setting) if distributed.is_main_process() else "disabled"
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    _setup(args)
+    main = _setup(args)
     spec = RunSpec(
         arch=args.arch, dataset=args.dataset, target_params=args.params, data_size=args.data_size,
         seeds=args.seeds, steps=args.steps, batch_size=args.batch_size, lr=args.lr, lr_trials=args.lr_trials,
         weight_decay=args.weight_decay, warmup_frac=args.warmup_frac, eval_every=args.eval_every,
         precision=args.precision, suite=args.suite,
     )
+    every_s = _checkpoint_every(args)
+    logger = WandbLogger(_wandb_mode(args), args.results_dir, args.suite)
     store = ResultsStore(args.results_dir, args.suite)
-    store.ensure_writable()
-    sweep_.check([spec])
+    sweep_.check([spec])  # all input checked before anything is written
     run_id = sweep_.run_id(spec)
-    existing = [r for r in store.records() if r.run_id == run_id]
-    if existing and not args.force:
-        record = existing[-1]
+    store.records()  # a damaged results file is refused before anything is written
+    store.ensure_writable()
+    claim = store.claim(run_id, redo=args.force) if main else None
+    # In a multi-host job process 0 decides: 0 recorded already, 1 train, 2 held by another process.
+    decision = int(distributed.agree([2 if isinstance(claim, Owner) else int(claim is not None)])[0])
+    if decision == 2:
+        raise UserError(f"run {run_id} is being trained right now by {claim}; its record will appear in {store.path}")
+    if decision == 0:
+        record = [r for r in store.records() if r.run_id == run_id][-1]
         console.print(f"already recorded as {run_id} in {store.path} (use --force to train again)")
+        logger.catch_up([record])
     else:
         with _progress() as progress:
             task = progress.add_task(sweep_.describe(spec), total=spec.steps // spec.eval_every)
-            record = sweep_.run_one(spec, lambda done, total: progress.update(task, completed=done))
-        if distributed.is_main_process():
-            store.append(record)
+            record, _ = sweep_.train_claimed(
+                spec, store, claim, checkpoint_every_s=every_s, force=args.force,
+                on_progress=lambda done, total: progress.update(task, completed=done),
+            )
+        if main:
+            store.tidy()
+        logger.log_record(record)
     console.print(summary_line(record))
-    if args.json and distributed.is_main_process():
+    if args.json and main:
         print(record.to_json())
     return 0 if record.status != "failed" else 1
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    _setup(args)
+    main = _setup(args)
     if args.executor != "local":
         return _submit_sweep(args)
     suite = load_suite(args.suite)
+    every_s = _checkpoint_every(args)
+    logger = WandbLogger(_wandb_mode(args, suite.logging.wandb), args.results_dir, suite.name, suite.logging.project)
     store = ResultsStore(args.results_dir, suite.name)
-    store.ensure_writable()
     with console.status(f"checking {suite.name}: datasets, sizes"):
-        plan = sweep_.plan(suite, store)
+        plan = sweep_.plan(suite, store)  # all input checked, the results file read, before anything is written
+    store.ensure_writable()
     console.print(
         f"suite [bold]{suite.name}[/]: {len(plan.specs)} runs, {plan.skipped} already in {store.path}, "
         f"{len(plan.todo)} to train"
     )
+    ids = {sweep_.run_id(s) for s in plan.specs}
+    if logger.enabled and (caught := logger.catch_up([r for r in store.records() if r.run_id in ids])):
+        console.print(f"wandb: logged {caught} recorded runs that were not logged yet")
     with _progress() as progress:
         overall = progress.add_task(f"sweep {suite.name}", total=len(plan.specs), completed=plan.skipped)
         current = progress.add_task("", total=1, visible=False)
@@ -118,19 +149,31 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         def on_record(record: RunRecord) -> None:
             progress.advance(overall)
             progress.console.print(summary_line(record))
+            logger.log_record(record)
 
-        sweep_.run_sweep(plan, store, on_start, lambda done, total: progress.update(current, completed=done), on_record)
+        def on_wait(held: dict[str, Owner]) -> None:
+            owners = sorted({str(o) for o in held.values()})
+            progress.update(current, description=f"waiting for {len(held)} runs held by {'; '.join(owners)}",
+                            completed=0, total=1, visible=True)
+
+        sweep_.run_sweep(
+            plan, store, on_start, lambda done, total: progress.update(current, completed=done), on_record,
+            checkpoint_every_s=every_s, on_wait=on_wait,
+        )
+        records = store.records()
+        progress.update(overall, completed=len(ids & {r.run_id for r in records}))  # runs other sweeps recorded too
         progress.update(current, visible=False)
-    _finish(suite.name, plan, store)
+    if main:
+        _summary(records, ids, store, suite.name, logger)
     return 0
 
 
-def _finish(suite_name: str, plan: sweep_.SweepPlan, store: ResultsStore) -> None:
-    if not distributed.is_main_process():
-        return
-    records = store.records()
-    bad = [r for r in records if r.status != "ok" and r.run_id in {sweep_.run_id(s) for s in plan.specs}]
+def _summary(records: list[RunRecord], ids: set[str], store: ResultsStore, suite_name: str, logger: WandbLogger) -> None:
+    bad = [r for r in records if r.status != "ok" and r.run_id in ids]
     console.print(f"{len(records)} records in {store.path}" + (f"; {len(bad)} not ok" if bad else ""))
+    if logger.run_dirs and logger.mode == "offline":
+        console.print(f"wandb: {len(logger.run_dirs)} offline runs in {logger.wandb_dir}; upload with: "
+                      f"wandb sync {logger.wandb_dir}/offline-run-*")
     print(leaderboard.summary_markdown(leaderboard.build_leaderboard(records, suite_name)))
 
 
@@ -138,18 +181,20 @@ def _submit_sweep(args: argparse.Namespace) -> int:
     """`sweep --executor slurm|submitit-local`: the runs to do go out as one job array; follow it to the end."""
     options = executors.options_from_args(args)
     suite = load_suite(args.suite)
+    every_s = _checkpoint_every(args)
+    logger = WandbLogger(_wandb_mode(args, suite.logging.wandb), args.results_dir, suite.name, suite.logging.project)
     store = ResultsStore(args.results_dir, suite.name)
-    store.ensure_writable()
     with console.status(f"checking {suite.name}: datasets, sizes"):
         plan = sweep_.plan(suite, store)
+    store.ensure_writable()
     devices = max(1, options.gpus_per_node) * options.nodes
     for spec in plan.specs:
         if spec.batch_size % devices:
-            raise UserError(f"batch size {spec.batch_size} does not split evenly over {devices} GPUs of a job")
+            raise UserError(f"batch size {spec.batch_size} does not split evenly over the {devices} GPUs of a job")
     context = executors.JobContext(
         results_dir=str(args.results_dir), suite=suite.name, capacity=sweep_.capacities(plan.specs),
         plugins=tuple(args.plugin), shard_params=args.shard_params, distributed=args.distributed,
-        compile_cache=not args.no_compile_cache,
+        compile_cache=not args.no_compile_cache, checkpoint_every_s=every_s,
     )
     console.print(
         f"suite [bold]{suite.name}[/]: {len(plan.specs)} runs, {plan.skipped} already in {store.path}, "
@@ -157,19 +202,36 @@ def _submit_sweep(args: argparse.Namespace) -> int:
     )
 
     def on_submit(n_jobs: int, job_id: str) -> None:
-        console.print(f"submitted {n_jobs} jobs (array {job_id}); logs in {store.dir / 'jobs'}; "
+        console.print(f"submitted {n_jobs} jobs (array {job_id}); logs in {store.dir / executors.JOBS_DIR}; "
                       "Ctrl-C stops following them, not the jobs")
 
-    failures = executors.submit_sweep(
-        args.executor, plan.todo, store, context, options, on_submit,
-        on_record=lambda r: console.print(summary_line(r)), wait=not args.no_wait,
-    )
+    def on_record(record: RunRecord) -> None:
+        console.print(summary_line(record))
+        logger.log_record(record)
+
+    failures = executors.submit_sweep(args.executor, plan.todo, store, context, options, on_submit, on_record,
+                                      wait=not args.no_wait)
     for line in failures:
         console.print(f"[red]{line}[/]")
     if args.no_wait:
         return 0
-    _finish(suite.name, plan, store)
+    ids = {sweep_.run_id(s) for s in plan.specs}
+    _summary(store.records(), ids, store, suite.name, logger)
     return 1 if failures else 0
+
+
+def _add_reliability_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--wandb", choices=MODES, default=None,
+        help="log runs to Weights & Biases: offline writes RESULTS_DIR/SUITE/wandb/ (upload later with `wandb sync`), "
+        "online streams (falls back to offline, with a warning, when no API key or no network); "
+        "default: the suite's [logging] wandb, else disabled",
+    )
+    p.add_argument(
+        "--checkpoint-every-s", type=float, default=DEFAULT_EVERY_S, metavar="SECONDS",
+        help="save a run's state at the first evaluation interval after this many seconds, under "
+        "RESULTS_DIR/SUITE/checkpoints/RUN_ID/, so a killed run resumes there (0: every interval)",
+    )
 
 
 def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -194,16 +256,19 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("--suite", default="adhoc", help="results go to RESULTS_DIR/SUITE/runs.jsonl")
     p.add_argument("--force", action="store_true", help="train again even if this exact run is recorded")
     p.add_argument("--json", action="store_true", help="print the record written as one JSON line on stdout")
+    _add_reliability_flags(p)
     distributed.add_flags(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(
         "sweep", parents=[common], formatter_class=fmt, help="run every RunSpec of a suite, skipping recorded ones",
         description="Expand a suite (a name in benchmarks/suites/ or a path to a TOML file) into runs and train the "
-        "ones not yet in RESULTS_DIR/SUITE/runs.jsonl. Safe to interrupt: run it again to resume.",
+        "ones not yet in RESULTS_DIR/SUITE/runs.jsonl. Safe to kill at any moment: run it again to resume (a run in "
+        "progress resumes from its last checkpoint). Several sweeps on one results folder share the work.",
     )
     p.add_argument("suite", help="suite name (e.g. quick) or path to a suite .toml")
     p.add_argument("--no-wait", action="store_true", help="with a submitit executor: submit and return at once")
+    _add_reliability_flags(p)
     distributed.add_flags(p)
     executors.add_flags(p)
     p.set_defaults(func=cmd_sweep)

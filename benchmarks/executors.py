@@ -4,9 +4,10 @@
 group of runs (runs of one family and size share a job, so its compiled program is
 reused), all groups as one job array. `--executor submitit-local` runs the same
 jobs as local processes (no cluster needed: for trying a sweep, and for tests).
-Each job appends its records to the same results store as a local sweep, under
-the store's lock, and skips runs another job already recorded; a sweep submitted
-again submits only what is not yet recorded.
+Each job appends its records to the same results store as a local sweep, claiming
+each run first as local sweeps do (so jobs and local sweeps never train a run
+twice), and checkpoints runs in progress; a sweep submitted again submits only
+what is not yet recorded, and a run a killed job left resumes from its checkpoint.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from benchmarks.spec import RunRecord, RunSpec, UserError
 from benchmarks.store import ResultsStore
 
 EXECUTORS = ("local", "slurm", "submitit-local")
+JOBS_DIR = "jobs"  # under RESULTS_DIR/SUITE/: submitit's pickles and the jobs' logs
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class JobContext:
     shard_params: bool = False
     distributed: bool = False  # one job spans several processes (nodes x tasks), joined by jax.distributed
     compile_cache: bool = True
+    checkpoint_every_s: float = 300.0
 
 
 def add_flags(parser: argparse.ArgumentParser) -> None:
@@ -113,7 +116,8 @@ def run_group(context: JobContext, specs: list[dict]) -> list[str]:
     store = ResultsStore(context.results_dir, context.suite)
     todo = [RunSpec.from_dict(d) for d in specs]
     plan = sweep.SweepPlan(todo, todo)
-    return [r.run_id for r in sweep.run_sweep(plan, store, capacity=context.capacity)]
+    written = sweep.run_sweep(plan, store, capacity=context.capacity, checkpoint_every_s=context.checkpoint_every_s)
+    return [r.run_id for r in written]
 
 
 def _submitit():
@@ -174,7 +178,7 @@ def submit_sweep(
     groups = group_runs(todo, options.runs_per_job)
     if not groups:
         return []
-    folder = store.dir / "jobs"
+    folder = store.dir / JOBS_DIR
     executor = make_executor(kind, folder, options, context.suite, context.distributed)
     try:
         jobs = executor.map_array(run_group, [context] * len(groups), [[s.to_dict() for s in g] for g in groups])

@@ -23,8 +23,8 @@ import numpy as np
 import architectures
 from benchmarks import data as datasets_
 from benchmarks import distributed, sizing
-from benchmarks.spec import RESULTS_VERSION, Curves, RunRecord, RunSpec, SeedResult
-from benchmarks.train import Model, TrainConfig, device_data, train
+from benchmarks.spec import RESULTS_VERSION, Curves, RunRecord, RunSpec, SeedResult, Splits
+from benchmarks.train import Checkpoint, Model, TrainConfig, device_data, train
 
 
 @functools.lru_cache(maxsize=1)
@@ -61,10 +61,19 @@ def environment() -> dict[str, str]:
 
 
 _flops = functools.lru_cache(maxsize=256)(sizing.flops_per_example)
+# Solving a size traces the family dozens of times (seconds); a sweep checks every run before training, then trains it.
+solve_size = functools.lru_cache(maxsize=256)(sizing.solve)
+
+
+@functools.lru_cache(maxsize=64)
+def load_splits(dataset: str) -> Splits:
+    """A dataset's prepared splits, once per process (the Arrow cache makes the first call cheap too)."""
+    return datasets_.load(dataset)
 
 
 def run_id(spec: RunSpec) -> str:
-    return spec.run_id(arch_version=architectures.get(spec.arch).version, data_version=datasets_.info(spec.dataset).version)
+    """The spec's content hash, with the family's version and the prepared data's version."""
+    return spec.run_id(arch_version=architectures.get(spec.arch).version, data_version=load_splits(spec.dataset).version)
 
 
 def _finite(x: float) -> float | None:
@@ -72,16 +81,22 @@ def _finite(x: float) -> float | None:
 
 
 def execute(
-    spec: RunSpec, on_progress: Callable[[int, int], None] | None = None, capacity: int | None = None
+    spec: RunSpec,
+    on_progress: Callable[[int, int], None] | None = None,
+    capacity: int | None = None,
+    splits: Splits | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> RunRecord:
     """Train `spec` and return its record (status `ok` or `diverged`); bad input raises UserError.
 
     `capacity` pads the training pool on the device to that many rows, so runs that differ only in
     data size share one compiled program (sampling never reaches the padding; results are unchanged).
+    `splits` replaces the dataset named by the spec (tests, notebooks).
+    `checkpoint` resumes the run from its last checkpoint and saves new ones as it trains.
     """
-    splits = datasets_.load(spec.dataset)
+    splits = splits if splits is not None else load_splits(spec.dataset)
     view = datasets_.training_view(splits, spec.data_size)
-    sized = sizing.solve(spec.arch, splits.task, spec.target_params, spec.param_tolerance)
+    sized = solve_size(spec.arch, splits.task, spec.target_params, spec.param_tolerance)
     model = Model.create(spec.arch, splits.task, sized.shape)
     cfg = TrainConfig.from_spec(spec, shard_params=distributed.shard_params())
     lrs = spec.lr_trials or (spec.lr,)
@@ -89,7 +104,7 @@ def execute(
     out = train(
         model, cfg, device_data(view, capacity),
         seeds=[s for _, s in members], lrs=[lr for lr, _ in members], n_train=[spec.data_size] * len(members),
-        on_eval=on_progress,
+        on_eval=on_progress, checkpoint=checkpoint,
     )
     k = len(spec.seeds)
     val = out.final("val_loss").reshape(len(lrs), k)
@@ -118,7 +133,7 @@ def execute(
         **{m: [[_finite(v) for v in row] for row in out.curves[m][chosen]] for m in ("train_loss", "test_loss", "test_acc")},
     )
     return RunRecord(
-        run_id=run_id(spec),
+        run_id=spec.run_id(arch_version=architectures.get(spec.arch).version, data_version=splits.version),
         spec=spec,
         status=status,
         reason=reason,

@@ -2,15 +2,19 @@
 
 The family's depth rule fixes the depth; the solver then searches the coarse
 knob (`width`, in the family's multiples) with `hidden` at the family's ratio,
-and finally the fine knob (`hidden`) at the best widths, so the measured count
-lands within the tolerance. Counts are measured on the abstract module
-(`nnx.eval_shape`), never estimated by formula, so every parameter counts.
+and the fine knob (`hidden`) at that width and its neighbours, so the count
+lands within the tolerance. The search runs on counts predicted from three
+measured builds (parameter dimensions are affine in width and hidden) and the
+shape it picks is measured; a family the prediction misses is searched on
+measured counts. Counts are measured on the abstract module (`jax.eval_shape`),
+never estimated by formula, so every parameter counts.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import jax
@@ -36,83 +40,180 @@ class SizedArch:
         return self.params / self.target_params - 1.0
 
 
-@functools.lru_cache(maxsize=4096)
-def count_params(arch: str, task: TaskSpec, shape: ArchShape) -> int:
-    """Measured parameter count of `arch` at `shape` (no arrays are allocated)."""
+LeafShapes = tuple[tuple[str, tuple[int, ...]], ...]  # (path, shape) of every parameter array
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def param_shapes(arch: str, task: TaskSpec, shape: ArchShape) -> LeafShapes:
+    """Path and shape of every parameter of `arch` at `shape` (traced abstractly: no arrays are allocated)."""
     family = architectures.get(arch)
-    abstract = nnx.eval_shape(lambda: family.build(task, shape, nnx.Rngs(0)))
-    leaves = jax.tree.leaves(nnx.state(abstract, nnx.Param))
-    return int(sum(math.prod(leaf.shape) for leaf in leaves))
+
+    def param_state() -> nnx.State:
+        return nnx.state(family.build(task, shape, nnx.Rngs(0)), nnx.Param)
+
+    # jax.eval_shape of the parameter state: ~3x faster than nnx.eval_shape of the module.
+    leaves = jax.tree_util.tree_leaves_with_path(jax.eval_shape(param_state))
+    return tuple((jax.tree_util.keystr(path), tuple(leaf.shape)) for path, leaf in leaves)
 
 
-def _shape(family: architectures.Family, width: int, depth: int, hidden: int | None = None) -> ArchShape:
-    return ArchShape(width=width, depth=depth, hidden=max(1, hidden if hidden is not None else round(family.hidden_ratio * width)))
+def count_params(arch: str, task: TaskSpec, shape: ArchShape) -> int:
+    """Measured parameter count of `arch` at `shape`: every parameter array counts."""
+    return sum(math.prod(dims) for _, dims in param_shapes(arch, task, shape))
+
+
+CountFn = Callable[[int, int], int]  # (width, hidden) -> parameter count at the solver's depth
+
+
+def _default_hidden(family: architectures.Family, width: int) -> int:
+    return max(1, round(family.hidden_ratio * width))
+
+
+def last_at_most(count: Callable[[int], int], target: float, lo: int, hi: int) -> int:
+    """Largest x in [lo, hi] with count(x) <= target, for a nondecreasing count with count(lo) <= target.
+
+    Safeguarded interpolation search: each guess interpolates between the bracket's
+    counts (in log-log space while the bracket spans more than a factor 2, where
+    counts grow like a power of the knob; linearly inside it, where they are nearly
+    affine), and a guess that fails to halve the bracket is followed by a bisection.
+    """
+    c_lo, c_hi = count(lo), count(hi)
+    if c_hi <= target:
+        return hi
+    bisect = False
+    while hi - lo > 1:
+        if bisect:
+            x = math.isqrt(lo * hi) if hi > 4 * lo else (lo + hi) // 2
+        elif hi > 2 * lo and c_lo > 0:
+            x = round(lo * (hi / lo) ** (math.log(target / c_lo) / math.log(c_hi / c_lo)))
+        else:
+            x = round(lo + (target - c_lo) * (hi - lo) / (c_hi - c_lo))
+        x = min(max(x, lo + 1), hi - 1)
+        c_x = count(x)
+        before = hi - lo
+        if c_x <= target:
+            lo, c_lo = x, c_x
+        else:
+            hi, c_hi = x, c_x
+        bisect = not bisect and 2 * (hi - lo) > before
+    return lo
+
+
+NEIGHBOUR_WIDTHS = 8  # widths tried either side of the coarse solution while none is close enough
+MAX_HIDDEN = 1 << 20
+
+
+def _search(
+    family: architectures.Family, count: CountFn, target: int, tolerance: float, lo_k: int, hi_k: int
+) -> tuple[int, int, int]:
+    """(width, hidden, count) for `target`: coarse width at the family's hidden ratio, then hidden.
+
+    The width k*m is the largest whose count at the family's hidden ratio stays at or
+    below the target; `hidden` is then searched at widths k and k+1 (the closer
+    wins) and, unless that lands within a quarter of the tolerance, at k-1, k+2,
+    k-2, ... until one does: small models, whose counts step coarsely in `hidden`,
+    are matched at a neighbouring width. Failing that, the nearest width within
+    the tolerance, else the closest count (for the error message).
+    """
+    m = family.width_multiple
+    by_width = lambda k: count(k * m, _default_hidden(family, k * m))
+    k = lo_k if by_width(lo_k) > target else last_at_most(by_width, target, lo_k, hi_k)
+    offsets = [0, 1] + [s * d for d in range(1, NEIGHBOUR_WIDTHS + 1) for s in (-1, 1) if (s, d) != (1, 1)]
+    off = lambda found: abs(found[2] / target - 1)
+    best: tuple[int, int, int] | None = None
+    first_within: tuple[int, int, int] | None = None
+    for i, kk in enumerate(k + o for o in offsets):
+        if i >= 2 and best is not None and off(best) <= tolerance / 4:
+            return best
+        if not lo_k <= kk <= hi_k:
+            continue
+        at_width = functools.partial(count, kk * m)
+        hidden_hi = 16 * _default_hidden(family, kk * m) + 64
+        while at_width(hidden_hi) <= target and hidden_hi < MAX_HIDDEN:  # very wide inputs need a large hidden
+            hidden_hi *= 4
+        h = last_at_most(at_width, target, 1, hidden_hi) if at_width(1) <= target else 1
+        found = min(((kk * m, x, at_width(x)) for x in sorted({h, min(h + 1, hidden_hi)})), key=off)
+        best = found if best is None or off(found) < off(best) else best
+        first_within = found if first_within is None and off(found) <= tolerance else first_within
+    assert best is not None
+    return best if off(best) <= tolerance / 4 else first_within or best
+
+
+@functools.lru_cache(maxsize=1024)
+def _affine_model(arch: str, task: TaskSpec, depth: int) -> CountFn | None:
+    """Predicted count(width, hidden) from three measured builds, or None where their structures differ.
+
+    Every parameter's dimensions are, for standard layers, affine in width and
+    hidden at a fixed depth (d = a + b*width + c*hidden); three builds, at a base
+    shape and one step up in each knob, fix a, b and c for every dimension of every
+    parameter, and the count is the sum of the products. The solver searches on this
+    model (no builds) and then measures its answer; a family the model mispredicts
+    is searched on measured counts instead.
+    """
+    family = architectures.get(arch)
+    m = family.width_multiple
+    w0 = max(1, math.ceil(family.min_width / m)) * m
+    base, wider, deeper = (param_shapes(arch, task, ArchShape(w, depth, h)) for w, h in ((w0, 1), (w0 + m, 1), (w0, 2)))
+    if not [p for p, _ in base] == [p for p, _ in wider] == [p for p, _ in deeper]:
+        return None
+    if any(not len(b) == len(x) == len(y) for (_, b), (_, x), (_, y) in zip(base, wider, deeper, strict=True)):
+        return None
+    leaves = [
+        [(d0, (dw - d0) / m, dh - d0) for d0, dw, dh in zip(b, x, y, strict=True)]
+        for (_, b), (_, x), (_, y) in zip(base, wider, deeper, strict=True)
+    ]
+
+    def predict(width: int, hidden: int) -> int:
+        return round(sum(math.prod(a + b * (width - w0) + c * (hidden - 1) for a, b, c in leaf) for leaf in leaves))
+
+    return predict
 
 
 @functools.lru_cache(maxsize=1024)
 def solve(arch: str, task: TaskSpec, target_params: int, tolerance: float = 0.02) -> SizedArch:
-    """The shape of `arch` whose measured count is closest to `target_params`, within `tolerance`."""
+    """A shape of `arch` whose measured count is within `tolerance` of `target_params` (the closest found)."""
     family = architectures.get(arch)
     depth = max(1, int(family.depth_for(target_params)))
-    m = family.width_multiple
+    lo_k, hi_k = max(1, math.ceil(family.min_width / family.width_multiple)), MAX_WIDTH // family.width_multiple
 
-    def count(width: int, hidden: int | None = None) -> int:
-        return count_params(arch, task, _shape(family, width, depth, hidden))
+    def measured(width: int, hidden: int) -> int:
+        return count_params(arch, task, ArchShape(width, depth, hidden))
 
-    # Largest width (in multiples of m) whose default-ratio count stays at or below the target.
-    lo_k, hi_k = max(1, math.ceil(family.min_width / m)), MAX_WIDTH // m
-    smallest = count(lo_k * m, 1)
+    smallest = measured(lo_k * family.width_multiple, 1)
     if smallest > target_params * (1 + tolerance):
         raise UserError(
             f"{arch} cannot be as small as {target_params:,} parameters on {task.name} "
             f"(depth {depth}); the nearest feasible target is {smallest:,}"
         )
-    if count(lo_k * m) > target_params:
-        k = lo_k
-    else:
-        while lo_k < hi_k:
-            mid = (lo_k + hi_k + 1) // 2
-            if count(mid * m) <= target_params:
-                lo_k = mid
-            else:
-                hi_k = mid - 1
-        k = lo_k
-
-    best: SizedArch | None = None
-    for width in (k * m, (k + 1) * m, max(m, (k - 1) * m)):
-        # Fine knob: hidden is monotone in the count; bisect for the closest.
-        lo_h, hi_h = 1, max(2, 8 * round(family.hidden_ratio * width) + 8)
-        while lo_h < hi_h:
-            mid = (lo_h + hi_h + 1) // 2
-            if count(width, mid) <= target_params:
-                lo_h = mid
-            else:
-                hi_h = mid - 1
-        for hidden in (lo_h, lo_h + 1):
-            n = count(width, hidden)
-            cand = SizedArch(arch, target_params, _shape(family, width, depth, hidden), n)
-            if best is None or abs(cand.deviation) < abs(best.deviation):
-                best = cand
-    assert best is not None
+    model = _affine_model(arch, task, depth)
+    found = _search(family, model, target_params, tolerance, lo_k, hi_k) if model is not None else None
+    if found is None or measured(found[0], found[1]) != found[2]:
+        found = _search(family, measured, target_params, tolerance, lo_k, hi_k)
+    width, hidden, params = found
+    best = SizedArch(arch, target_params, ArchShape(width, depth, hidden), measured(width, hidden))
     if abs(best.deviation) > tolerance:
         raise UserError(
             f"{arch} cannot match {target_params:,} parameters within {tolerance:.0%} on {task.name} "
-            f"(closest: {best.params:,} at width {best.shape.width}, depth {depth}, hidden {best.shape.hidden}); "
+            f"(closest: {best.params:,} at width {width}, depth {depth}, hidden {hidden}); "
             f"the nearest feasible target is {best.params:,}"
         )
     return best
 
 
 def flops_per_example(arch: str, task: TaskSpec, shape: ArchShape, batch: int = 8) -> float:
-    """Forward-pass FLOPs per example, from XLA's cost analysis of the compiled forward pass."""
-    model = architectures.build(arch, task, shape, nnx.Rngs(0))
-    graphdef, state = nnx.split(model)
-    x = jnp.zeros((batch, *task.input_shape), dtype=task.input_dtype)
+    """Forward-pass FLOPs per example, from XLA's cost analysis of the compiled forward pass.
+
+    Compiled from abstract parameters and inputs (nothing is initialised: building the
+    model for real would compile every initializer) without LLVM optimisation: the
+    count comes from the optimised HLO, so it is the same as at the default level.
+    """
+    abstract = nnx.eval_shape(lambda: architectures.build(arch, task, shape, nnx.Rngs(0)))
+    graphdef, state = nnx.split(abstract)
+    x = jax.ShapeDtypeStruct((batch, *task.input_shape), jnp.dtype(task.input_dtype))
 
     def fwd(state, x):
         return nnx.merge(graphdef, state)(x)
 
-    compiled = jax.jit(fwd).lower(state, x).compile()
+    compiled = jax.jit(fwd).lower(state, x).compile(compiler_options={"xla_backend_optimization_level": 0})
     cost = compiled.cost_analysis()
     if isinstance(cost, list):  # older jax returns one dict per device program
         cost = cost[0]

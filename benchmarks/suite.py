@@ -18,6 +18,10 @@ the file and line; `Suite.run_specs()` expands it into the sweep's RunSpecs.
 
     [lr]                             # tuned per run on the validation split:
     trials = [1e-3, 3e-3]            # the same trials for every architecture
+
+    [logging]                        # optional
+    wandb = "offline"                # online | offline | disabled (default); --wandb overrides
+    project = "archbench"            # W&B project
 """
 
 from __future__ import annotations
@@ -52,6 +56,15 @@ class LrPolicy:
 
 
 @dataclass(frozen=True)
+class Logging:
+    wandb: str | None = None  # online | offline | disabled; None: not set (the CLI flag or `disabled` decides)
+    project: str = "archbench"
+
+
+WANDB_MODES = ("online", "offline", "disabled")
+
+
+@dataclass(frozen=True)
 class Suite:
     name: str
     datasets: tuple[str, ...]
@@ -61,6 +74,7 @@ class Suite:
     seeds: tuple[int, ...]
     training: Training = field(default_factory=Training)
     lr: LrPolicy = field(default_factory=LrPolicy)
+    logging: Logging = field(default_factory=Logging)
     description: str = ""
     path: str = ""
 
@@ -123,11 +137,28 @@ def load_suite(name_or_path: str) -> Suite:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise UserError(f"{path}: malformed TOML: {e}") from e
-    top = {"name", "description", "datasets", "architectures", "target_params", "data_sizes", "seeds", "training", "lr"}
+        line = re.search(r"at line (\d+)", str(e))
+        raise UserError(f"{path}:{line.group(1) if line else len(text.splitlines())}: malformed TOML: {e}") from e
+    top = {
+        "name", "description", "datasets", "architectures", "target_params", "data_sizes", "seeds", "training", "lr", "logging",
+    }
     _check_keys(raw, top, "the suite", text, str(path))
     _check_keys(raw.get("training", {}), {f.name for f in fields(Training)}, "[training]", text, str(path))
     _check_keys(raw.get("lr", {}), {f.name for f in fields(LrPolicy)}, "[lr]", text, str(path))
+    _check_keys(raw.get("logging", {}), {f.name for f in fields(Logging)}, "[logging]", text, str(path))
+    wandb_mode = raw.get("logging", {}).get("wandb")
+    if wandb_mode is not None and wandb_mode not in WANDB_MODES:
+        raise UserError(
+            f"{path}:{_line_of(text, 'wandb')}: [logging] wandb = {wandb_mode!r} is not a mode (accepted: {', '.join(WANDB_MODES)})"
+        )
+    for f in fields(Training):  # types of the budget, by the type of each default
+        value = raw.get("training", {}).get(f.name)
+        kind = type(f.default)
+        if value is not None and not (isinstance(value, kind) or (kind is float and isinstance(value, int))) or isinstance(
+            value, bool
+        ):
+            what = {int: "an integer", float: "a number", str: "a string"}[kind]
+            raise UserError(f"{path}:{_line_of(text, f.name)}: [training] {f.name} must be {what}, got {value!r}")
     for key in ("datasets", "target_params", "data_sizes", "seeds"):
         if not raw.get(key):
             raise UserError(f"{path}: {key!r} must be a non-empty list")
@@ -150,15 +181,23 @@ def load_suite(name_or_path: str) -> Suite:
             seeds=ints("seeds"),
             training=Training(**raw.get("training", {})),
             lr=LrPolicy(value=float(lr_raw.get("value", 1e-3)), trials=tuple(float(v) for v in lr_raw.get("trials", ()))),
+            logging=Logging(**raw.get("logging", {})),
             path=str(path),
         )
         specs = suite.run_specs()  # validates every RunSpec (budgets, seeds, rates) and architecture names
     except TypeError as e:
         raise UserError(f"{path}: {e}") from e
+    except UserError as e:
+        message = str(e).removeprefix(f"{path}: ")
+        key = {"learning": "lr", "at": "seeds", "unknown": "architectures"}.get(message.split()[0], message.split()[0])
+        raise UserError(f"{path}:{_line_of(text, key)}: {message}") from e
     from benchmarks import data
 
     for ds in suite.datasets:
-        data.info(ds)
+        try:
+            data.info(ds)
+        except UserError as e:
+            raise UserError(f"{path}:{_line_of(text, 'datasets')}: {e}") from e
     if not specs:
         raise UserError(f"{path}: the suite expands to no runs")
     return suite

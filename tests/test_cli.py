@@ -2,31 +2,17 @@
 
 import json
 import os
-import signal
+import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from benchmarks.cli import main
 from benchmarks.store import ResultsStore
-from benchmarks.suite import load_suite
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY_SUITE = """
-name = "tiny"
-datasets = ["mnist1d"]
-architectures = ["mlp"]
-target_params = [10_000]
-data_sizes = [200, 400, 800]
-seeds = [0, 1]
-[training]
-steps = 40
-batch_size = 32
-eval_every = 20
-"""
 
 
 def _cli(*args: str, **kw) -> subprocess.CompletedProcess:
@@ -58,35 +44,105 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path):
     assert not (tmp_path / "adhoc" / "runs.jsonl").exists()
 
 
-def test_sweep_killed_midway_resumes_only_the_missing_runs(tmp_path):
-    suite_file = tmp_path / "tiny.toml"
-    suite_file.write_text(TINY_SUITE)
-    results = tmp_path / "results"
-    runs = results / "tiny" / "runs.jsonl"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.cli", "sweep", str(suite_file), "--results-dir", str(results)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 240
-    while time.time() < deadline and not (runs.exists() and runs.read_text().count("\n") >= 1):
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    first = ResultsStore(results, "tiny").records()
-    assert 1 <= len(first) < 3, "the kill should land mid-sweep"
-
-    result = _cli("sweep", str(suite_file), "--results-dir", str(results), timeout=300)
-    assert result.returncode == 0, result.stderr
-    assert f"{len(first)} already in" in result.stderr
-    records = ResultsStore(results, "tiny").records()
-    expected = {s for s in load_suite(str(suite_file)).run_specs()}
-    assert len(records) == 3 and {r.spec for r in records} == expected
-    assert len({r.run_id for r in records}) == 3
-    assert all(r.status == "ok" for r in records)
-
-
 @pytest.mark.parametrize("command", ["run", "sweep"])
 def test_every_command_explains_itself_with_help(command):
     result = _cli(command, "--help")
     assert result.returncode == 0 and "--results-dir" in result.stdout
+
+
+GOOD = 'name = "x"\ndatasets = ["mnist1d"]\narchitectures = ["mlp"]\ntarget_params = [10_000]\ndata_sizes = [200]\nseeds = [0]\n'
+BAD_SUITES = {
+    "malformed": ('name = "x"\ndatasets = ["mnist1d"\n', r"bad\.toml:2: malformed TOML: Unclosed array"),
+    "unknown key": (GOOD + "[training]\nstepz = 10\n", r"bad\.toml:8: unknown key 'stepz' in \[training\] \(accepted: .*steps"),
+    "unknown dataset": (GOOD.replace('["mnist1d"]', '["mnist1"]'), r"bad\.toml:2: unknown dataset 'mnist1'; did you mean mnist1d"),
+    "unknown arch": (GOOD.replace('["mlp"]', '["mlpp"]'), r"bad\.toml:3: unknown architecture 'mlpp'; did you mean mlp"),
+    "zero budget": (GOOD + "[training]\nsteps = 0\n", r"bad\.toml:8: steps must be positive"),
+    "negative size": (GOOD.replace("[10_000]", "[-10]"), r"bad\.toml:4: target_params must be positive"),
+    "impossible size": (GOOD.replace("[10_000]", "[10]"), r"mlp cannot be as small as 10 parameters .*nearest feasible target"),
+    "too much data": (GOOD.replace("[200]", "[1_000_000]"), r"data_size 1,000,000 is more than mnist1d holds"),
+    "wrong type": (GOOD + "[training]\nsteps = \"many\"\n", r"bad\.toml:8: \[training\] steps must be an integer"),
+    "wandb mode": (GOOD + '[logging]\nwandb = "sometimes"\n', r"bad\.toml:8: .*accepted: online, offline, disabled"),
+}
+BAD_RUNS = {
+    "unknown arch": (["--arch", "mlpp"], r"unknown architecture 'mlpp'; did you mean mlp"),
+    "unknown dataset": (["--arch", "mlp", "--dataset", "mnist1"], r"unknown dataset 'mnist1'; did you mean mnist1d"),
+    "impossible size": (["--arch", "mlp", "--params", "10"], r"cannot be as small as 10 parameters"),
+    "zero budget": (["--arch", "mlp", "--steps", "0"], r"steps must be positive"),
+    "negative budget": (["--arch", "mlp", "--steps", "-40"], r"steps must be positive"),
+    "bad size flag": (["--arch", "mlp", "--params", "-5"], r"argument --params: .*see `archbench run --help`"),
+    "checkpoint interval": (["--arch", "mlp", "--checkpoint-every-s", "-1"], r"--checkpoint-every-s must be 0"),
+    "wandb mode": (["--arch", "mlp", "--wandb", "sometimes"], r"argument --wandb: invalid choice"),
+    "plugin fails": (["--arch", "mlp", "--plugin", "PLUGIN"], r"plugin .*failed to import: RuntimeError: needs a GPU"),
+    "plugin missing": (["--arch", "mlp", "--plugin", "missing.py"], r"plugin file missing\.py does not exist"),
+}
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def results(tmp_path) -> Path:
+    """A results folder that already holds records (which bad input must leave untouched)."""
+    from tests.record_factory import make_record
+
+    for suite in ("x", "adhoc"):
+        store = ResultsStore(tmp_path / "results", suite)
+        store.append(make_record("mlp", [0.5, 0.6], suite=suite))
+    return tmp_path / "results"
+
+
+def _one_line_error(capsys, code: int, pattern: str) -> None:
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.count("\n") == 1 and "error:" in err, err
+    assert re.search(pattern, err), err
+
+
+@pytest.mark.parametrize("case", BAD_SUITES)
+def test_bad_suite_is_one_line_exit_2_and_leaves_results_alone(case, results, tmp_path, capsys):
+    text, pattern = BAD_SUITES[case]
+    (tmp_path / "bad.toml").write_text(text)
+    before = _tree(results)
+    _one_line_error(capsys, _main(["sweep", str(tmp_path / "bad.toml"), "--results-dir", str(results)]), pattern)
+    assert _tree(results) == before
+
+
+@pytest.mark.parametrize("case", BAD_RUNS)
+def test_bad_run_is_one_line_exit_2_and_leaves_results_alone(case, results, tmp_path, capsys):
+    argv, pattern = BAD_RUNS[case]
+    plugin = tmp_path / "needs_gpu.py"
+    plugin.write_text('raise RuntimeError("needs a GPU\\nsee the docs")\n')
+    argv = [str(plugin) if a == "PLUGIN" else a for a in argv]
+    before = _tree(results)
+    _one_line_error(capsys, _main(["run", *argv, "--results-dir", str(results)]), pattern)
+    assert _tree(results) == before
+
+
+def test_unwritable_results_folder_is_one_line_exit_2(tmp_path, capsys):
+    (tmp_path / "a-file").write_text("")
+    code = _main(["run", "--arch", "mlp", "--results-dir", str(tmp_path / "a-file" / "results")])
+    _one_line_error(capsys, code, r"results folder .* is not writable .*pass --results-dir a folder you can write to")
+
+
+@pytest.mark.parametrize("command", ["run", "sweep"])
+def test_damaged_record_in_the_middle_refuses_with_file_and_line(command, results, tmp_path, capsys):
+    from tests.record_factory import make_record
+
+    suite = "x" if command == "sweep" else "adhoc"
+    store = ResultsStore(results, suite)
+    with open(store.path, "a") as f:
+        f.write('{"run_id": "half a record"\n')
+    store.append(make_record("mlp", [0.5], suite=suite, data_size=100))
+    (tmp_path / "x.toml").write_text(GOOD)
+    before = _tree(results)
+    argv = ["sweep", str(tmp_path / "x.toml")] if command == "sweep" else ["run", "--arch", "mlp", "--params", "10k"]
+    _one_line_error(capsys, _main([*argv, "--results-dir", str(results)]), r"runs\.jsonl:2: not a valid run record .*line 2")
+    assert _tree(results) == before
+
+
+def _main(argv: list[str]) -> int:
+    try:
+        return main(argv)
+    except SystemExit as e:  # argparse's own errors
+        return int(e.code)

@@ -2,21 +2,38 @@
 
 A dataset is a function registered with `register_dataset` that returns raw
 `Splits` (training pool, validation, test). `load(name)` prepares it once,
-caches the arrays as Arrow with Hugging Face `datasets` under the cache folder
-(`ARCHBENCH_CACHE`, default `~/.cache/archbench`), and reads them back
-zero-copy afterwards. `training_view(splits, n)` gives the first n training
-examples and normalises every split with statistics of those n alone.
+orders the training pool so that every prefix is class-balanced
+(`balanced_order`), caches the arrays as Arrow with Hugging Face `datasets`
+under the cache folder (`ARCHBENCH_CACHE`, default `~/.cache/archbench`), and
+reads them back zero-copy afterwards. `training_view(splits, n)` gives the
+first n training examples and normalises every split with statistics of those
+n alone.
+
+Names a user can give (`--dataset`, suite files):
+
+    mnist1d                        a registered dataset (`names()` lists them)
+    listops?length=512&depth=6     the same with options (`name?key=value&key=value`);
+                                   each dataset declares its options and defaults
+    parquet:PATH, imagefolder:PATH your own files (column convention in
+                                   benchmarks/data/hub.py and docs/datasets.md)
+
+The cache key holds everything that changes the prepared arrays: the dataset,
+its version, every option (defaults included) and, for files, each file's
+path, size and modification time.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib
 import json
 import math
 import os
 import pkgutil
-from collections.abc import Callable
+import re
+import shutil
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +42,19 @@ import numpy as np
 from benchmarks.spec import Splits, TaskSpec, UserError
 
 SPLIT_NAMES = ("train", "val", "test")
+_PREPARE_VERSION = "2"  # bump when load() changes what it stores (ordering, layout)
+
+Option = int | float | str
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What a prepared dataset holds, known without preparing it."""
+
+    task: TaskSpec
+    train: int  # training pool: the largest data_size
+    val: int
+    test: int
 
 
 @dataclass(frozen=True)
@@ -33,7 +63,29 @@ class DatasetInfo:
     description: str
     offline: bool  # needs no network, ever
     version: str  # bump when the prepared arrays change
-    prepare: Callable[[], Splits]
+    prepare: Callable[..., Splits]  # prepare(**options), or prepare(path, **options) when takes_path
+    layout: Callable[..., Layout] | None = None  # layout(**options); None where only the files can tell
+    options: Mapping[str, Option] = dataclasses.field(default_factory=dict)  # `name?key=value` options and defaults
+    takes_path: bool = False  # named `NAME:PATH` (user files)
+    fixed_prefixes: tuple[int, ...] = ()  # sizes whose set of examples prepare() fixes; balancing stays inside them
+    hub_id: str = ""  # Hugging Face Hub id, for hub datasets
+    in_local_cache: Callable[[], bool] | None = None  # hub datasets: already downloaded (no network needed)?
+
+
+@dataclass(frozen=True)
+class DatasetRef:
+    """A parsed dataset name: which dataset, with which options, on which files."""
+
+    info: DatasetInfo
+    options: dict[str, Option]  # every option, defaults filled in
+    path: str = ""  # absolute, for `NAME:PATH` datasets
+
+    @property
+    def name(self) -> str:
+        """Canonical name: options equal to their default are left out, the rest sorted."""
+        base = f"{self.info.name}:{self.path}" if self.info.takes_path else self.info.name
+        changed = {k: v for k, v in sorted(self.options.items()) if v != self.info.options[k]}
+        return base + ("?" + "&".join(f"{k}={v}" for k, v in changed.items()) if changed else "")
 
 
 _REGISTRY: dict[str, DatasetInfo] = {}
@@ -41,12 +93,26 @@ _discovered = False
 
 
 def register_dataset(
-    name: str, *, description: str, offline: bool = True, version: str = "1"
-) -> Callable[[Callable[[], Splits]], Callable[[], Splits]]:
-    """Decorator: register `prepare() -> Splits` under `name`."""
+    name: str,
+    *,
+    description: str,
+    offline: bool = True,
+    version: str = "1",
+    layout: Layout | Callable[..., Layout] | None = None,
+    options: Mapping[str, Option] | None = None,
+    takes_path: bool = False,
+    fixed_prefixes: tuple[int, ...] = (),
+    hub_id: str = "",
+    in_local_cache: Callable[[], bool] | None = None,
+) -> Callable[[Callable[..., Splits]], Callable[..., Splits]]:
+    """Decorator: register `prepare(**options) -> Splits` (or `prepare(path, **options)`) under `name`."""
+    layout_fn = (lambda **_: layout) if isinstance(layout, Layout) else layout
 
-    def decorate(prepare: Callable[[], Splits]) -> Callable[[], Splits]:
-        _REGISTRY[name] = DatasetInfo(name, description, offline, version, prepare)
+    def decorate(prepare: Callable[..., Splits]) -> Callable[..., Splits]:
+        _REGISTRY[name] = DatasetInfo(
+            name, description, offline, version, prepare, layout_fn, dict(options or {}), takes_path,
+            fixed_prefixes, hub_id, in_local_cache,
+        )
         return prepare
 
     return decorate
@@ -62,28 +128,127 @@ def _discover() -> None:
 
 
 def names() -> list[str]:
+    """Every dataset loadable by name alone (user-file sources are in `file_sources()`)."""
     _discover()
-    return sorted(_REGISTRY)
+    return sorted(n for n, ds in _REGISTRY.items() if not ds.takes_path)
+
+
+def file_sources() -> list[DatasetInfo]:
+    """Sources named `NAME:PATH` that read the user's own files."""
+    _discover()
+    return [ds for _, ds in sorted(_REGISTRY.items()) if ds.takes_path]
+
+
+_OPTIONS_RE = re.compile(r"^[A-Za-z_]\w*=[^&=]*(&[A-Za-z_]\w*=[^&=]*)*$")
+
+
+def parse(name: str) -> DatasetRef:
+    """`listops?length=512`, `parquet:PATH`, `mnist1d` -> DatasetRef (UserError if it names nothing)."""
+    _discover()
+    base, sep, rest = name.partition(":")
+    if sep and base in _REGISTRY and _REGISTRY[base].takes_path:
+        path, query = rest, ""
+        head, q, tail = rest.rpartition("?")
+        if q and _OPTIONS_RE.match(tail):
+            path, query = head, tail
+        if not path:
+            raise UserError(f"{base}:PATH needs a path, e.g. {base}:./my_data")
+        ds = _REGISTRY[base]
+        return DatasetRef(ds, _parse_options(ds, query), str(Path(path).expanduser().resolve()))
+    base, _, query = name.partition("?")
+    ds = _lookup(base)
+    return DatasetRef(ds, _parse_options(ds, query))
+
+
+def _lookup(base: str) -> DatasetInfo:
+    if base in _REGISTRY and not _REGISTRY[base].takes_path:
+        return _REGISTRY[base]
+    if base in _REGISTRY:
+        raise UserError(f"{base} reads your files: name it {base}:PATH")
+    import difflib
+
+    known = names() + [f"{ds.name}:PATH" for ds in file_sources()]
+    close = difflib.get_close_matches(base, known, n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise UserError(f"unknown dataset {base!r}{hint} (known: {', '.join(known)})")
+
+
+def _parse_options(ds: DatasetInfo, query: str) -> dict[str, Option]:
+    options = dict(ds.options)
+    for item in filter(None, query.split("&")):
+        key, eq, value = item.partition("=")
+        if key not in ds.options or not eq:
+            have = ", ".join(f"{k}={v}" for k, v in ds.options.items()) or "none"
+            raise UserError(f"dataset {ds.name} has no option {item!r} (options and defaults: {have})")
+        kind = type(ds.options[key])
+        try:
+            options[key] = kind(value)
+        except ValueError:
+            raise UserError(f"option {key} of {ds.name} must be {kind.__name__}, got {value!r}") from None
+    return options
 
 
 def info(name: str) -> DatasetInfo:
-    _discover()
-    if name not in _REGISTRY:
-        import difflib
-
-        close = difflib.get_close_matches(name, _REGISTRY, n=3)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise UserError(f"unknown dataset {name!r}{hint} (known: {', '.join(sorted(_REGISTRY))})")
-    return _REGISTRY[name]
+    """The registered dataset a name refers to (options and paths allowed)."""
+    return parse(name).info
 
 
 def cache_root() -> Path:
     return Path(os.environ.get("ARCHBENCH_CACHE", Path.home() / ".cache" / "archbench"))
 
 
-def _cache_key(ds: DatasetInfo) -> str:
-    blob = json.dumps({"name": ds.name, "version": ds.version}, sort_keys=True).encode()
-    return hashlib.sha256(blob).hexdigest()[:12]
+def _fingerprint(path: str) -> list[tuple[str, int, int]]:
+    """(relative path, size, mtime) of every file under `path`: changes whenever the user's data does."""
+    root = Path(path)
+    if not root.exists():
+        raise UserError(f"{path} does not exist")
+    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    stats = [p.stat() for p in files]
+    return [(str(p.relative_to(root)) if p != root else p.name, st.st_size, st.st_mtime_ns)
+            for p, st in zip(files, stats, strict=True)]
+
+
+def _cache_key(ref: DatasetRef) -> str:
+    payload = {
+        "name": ref.info.name,
+        "version": ref.info.version,
+        "options": ref.options,
+        "prepare": _PREPARE_VERSION,
+        "files": _fingerprint(ref.path) if ref.info.takes_path else [],
+        "path": ref.path,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _cache_path(ref: DatasetRef) -> Path:
+    return cache_root() / f"{ref.info.name}-{_cache_key(ref)}"
+
+
+def balanced_order(y: np.ndarray, fixed_prefixes: tuple[int, ...] = ()) -> np.ndarray:
+    """A permutation of the training pool whose every prefix is class-balanced.
+
+    Stable round-robin over classes: the first example of each class (in label
+    order), then the second of each, and so on; a class that runs out drops
+    out of the rotation. Within each segment cut at `fixed_prefixes`, so the
+    first n examples for n in `fixed_prefixes` stay the same set.
+    """
+    bounds = [0, *sorted(b for b in fixed_prefixes if 0 < b < len(y)), len(y)]
+    parts = []
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        seg = y[lo:hi]
+        by_class = np.argsort(seg, kind="stable")
+        rank = np.empty(len(seg), dtype=np.int64)
+        rank[by_class] = np.arange(len(seg)) - np.searchsorted(seg[by_class], seg[by_class], side="left")
+        parts.append(lo + np.lexsort((seg, rank)))  # primary key: rank within class; then the class
+    return np.concatenate(parts) if parts else np.arange(0)
+
+
+def _to_table(x: np.ndarray, y: np.ndarray):
+    import pyarrow as pa
+
+    n_features = math.prod(x.shape[1:])
+    flat = pa.array(np.ascontiguousarray(x).reshape(-1))
+    return pa.table({"x": pa.FixedSizeListArray.from_arrays(flat, n_features), "y": pa.array(y.astype(np.int32))})
 
 
 def _save(splits: Splits, path: Path) -> None:
@@ -96,52 +261,129 @@ def _save(splits: Splits, path: Path) -> None:
         "val": (splits.x_val, splits.y_val),
         "test": (splits.x_test, splits.y_test),
     }
-    x_dtype = "int32" if splits.task.input_kind == "tokens" else "float32"
-    n_features = math.prod(splits.task.input_shape)
-    features = datasets.Features(
-        {"x": datasets.Sequence(datasets.Value(x_dtype), length=n_features), "y": datasets.Value("int32")}
-    )
     dd = datasets.DatasetDict(
-        {
-            split: datasets.Dataset.from_dict(
-                {"x": np.asarray(x, dtype=x_dtype).reshape(len(x), n_features), "y": np.asarray(y, dtype=np.int32)},
-                features=features,
-            )
-            for split, (x, y) in columns.items()
-        }
+        {split: datasets.Dataset(datasets.table.InMemoryTable(_to_table(x, y))) for split, (x, y) in columns.items()}
     )
     dd.save_to_disk(str(tmp))
-    meta = {"task": {**splits.task.__dict__, "input_shape": list(splits.task.input_shape)}, "version": splits.version}
+    meta = {
+        "task": {**splits.task.__dict__, "input_shape": list(splits.task.input_shape)},
+        "version": splits.version,
+        "sizes": {split: len(y) for split, (_, y) in columns.items()},
+    }
     (tmp / "archbench.json").write_text(json.dumps(meta))
-    os.replace(tmp, path)  # atomic: a killed prepare never leaves a half-written cache
+    try:
+        os.replace(tmp, path)  # atomic: a killed prepare never leaves a half-written cache
+    except OSError:
+        if not (path / "archbench.json").exists():
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)  # another process prepared it first: same arrays, keep theirs
+
+
+def _read_meta(path: Path) -> tuple[TaskSpec, dict]:
+    meta = json.loads((path / "archbench.json").read_text())
+    task_d = meta["task"]
+    return TaskSpec(**{**task_d, "input_shape": tuple(task_d["input_shape"])}), meta
 
 
 def _read(path: Path) -> Splits:
-    import datasets
+    """Memory-map the Arrow files `save_to_disk` wrote (the layout `datasets.load_from_disk` reads), without
+    importing `datasets`: a cached load then costs milliseconds, not the library's import time."""
+    import pyarrow as pa
 
-    meta = json.loads((path / "archbench.json").read_text())
-    task_d = meta["task"]
-    task = TaskSpec(**{**task_d, "input_shape": tuple(task_d["input_shape"])})
-    dd = datasets.load_from_disk(str(path))
+    task, meta = _read_meta(path)
     arrays: dict[str, np.ndarray] = {}
     for split in SPLIT_NAMES:
-        table = dd[split].data.table
-        x = table.column("x").combine_chunks().flatten().to_numpy(zero_copy_only=False)
+        state = json.loads((path / split / "state.json").read_text())
+        table = pa.concat_tables(
+            pa.ipc.open_stream(pa.memory_map(str(path / split / f["filename"]))).read_all()
+            for f in state["_data_files"]
+        )
+        x = _view(table.column("x").combine_chunks().flatten())
         arrays["x_" + split] = x.reshape(len(table), *task.input_shape)
-        arrays["y_" + split] = table.column("y").to_numpy().astype(np.int32)
+        arrays["y_" + split] = _view(table.column("y").combine_chunks())
     return Splits(task=task, version=meta["version"], **arrays)
+
+
+def _view(arr) -> np.ndarray:
+    """Read-only numpy view of a primitive Arrow array with no nulls (`to_numpy` would import pandas)."""
+    import pyarrow as pa
+
+    dtype = {pa.uint8(): np.uint8, pa.int32(): np.int32, pa.float32(): np.float32}[arr.type]
+    assert arr.null_count == 0
+    view = np.frombuffer(arr.buffers()[1], dtype=dtype, count=len(arr), offset=arr.offset * np.dtype(dtype).itemsize)
+    view.flags.writeable = False  # the file is mapped read-only: writing would crash, not copy
+    return view
+
+
+def _check(splits: Splits, ref: DatasetRef) -> None:
+    """A prepared dataset must match what its layout promised (a mismatch is a bug in the loader)."""
+    n = {"train": len(splits.y_train), "val": len(splits.y_val), "test": len(splits.y_test)}
+    for split in SPLIT_NAMES:
+        x, y = getattr(splits, "x_" + split), getattr(splits, "y_" + split)
+        assert x.shape == (len(y), *splits.task.input_shape), (split, x.shape, splits.task.input_shape)
+        assert y.min(initial=0) >= 0 and y.max(initial=0) < splits.task.num_classes, (split, "labels out of range")
+    if ref.info.offline and ref.info.layout is not None:
+        want = ref.info.layout(**ref.options)
+        assert (want.train, want.val, want.test) == (n["train"], n["val"], n["test"]), (ref.name, want, n)
+        assert dataclasses.replace(want.task, name=splits.task.name) == splits.task, (want.task, splits.task)
 
 
 def load(name: str) -> Splits:
     """The prepared splits of dataset `name`, from the Arrow cache when present."""
-    ds = info(name)
-    path = cache_root() / f"{ds.name}-{_cache_key(ds)}"
+    ref = parse(name)
+    path = _cache_path(ref)
     if not (path / "archbench.json").exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        splits = ds.prepare()
-        splits = Splits(**{**splits.__dict__, "version": f"{ds.name}-{_cache_key(ds)}"})
+        ds = ref.info
+        splits = ds.prepare(ref.path, **ref.options) if ds.takes_path else ds.prepare(**ref.options)
+        _check(splits, ref)
+        order = balanced_order(splits.y_train, ds.fixed_prefixes)
+        splits = dataclasses.replace(
+            splits,
+            task=dataclasses.replace(splits.task, name=ref.name),
+            x_train=splits.x_train[order],
+            y_train=splits.y_train[order],
+            version=f"{ds.name}-{path.name.rsplit('-', 1)[1]}",
+        )
         _save(splits, path)
     return _read(path)
+
+
+def describe(name: str) -> dict:
+    """What `archbench datasets` shows for one dataset; prepares nothing that needs a network."""
+    ref = parse(name)
+    ds = ref.info
+    path = _cache_path(ref)
+    prepared = (path / "archbench.json").exists()
+    if prepared:
+        task, meta = _read_meta(path)
+        sizes = meta["sizes"]
+    elif ds.layout is not None:
+        layout = ds.layout(**ref.options)
+        task, sizes = dataclasses.replace(layout.task, name=ref.name), {
+            "train": layout.train, "val": layout.val, "test": layout.test,
+        }
+    else:  # user files: reading them is the only way to know, and needs no network
+        splits = load(name)
+        task, sizes, prepared = splits.task, {"train": len(splits.y_train), "val": len(splits.y_val),
+                                               "test": len(splits.y_test)}, True
+    available = ds.offline or prepared or bool(ds.in_local_cache and ds.in_local_cache())
+    return {
+        "name": ref.name,
+        "description": ds.description,
+        "source": "files" if ds.takes_path else ("embedded" if ds.offline else "hub"),
+        "input_kind": task.input_kind,
+        "input_shape": list(task.input_shape),
+        "num_classes": task.num_classes,
+        "vocab_size": task.vocab_size,
+        "max_train_size": sizes["train"],
+        "val_size": sizes["val"],
+        "test_size": sizes["test"],
+        "available_offline": available,
+        "prepared": prepared,
+        "options": dict(ds.options),
+        "hub_id": ds.hub_id,
+    }
 
 
 @dataclass(frozen=True)
@@ -158,7 +400,7 @@ class TrainingView:
 
 
 def training_view(splits: Splits, data_size: int) -> TrainingView:
-    """First `data_size` training examples; float inputs standardised with their statistics only."""
+    """First `data_size` training examples; float inputs standardised per channel with their statistics only."""
     if data_size > splits.max_train_size:
         raise UserError(
             f"data_size {data_size:,} is more than {splits.task.name} holds "
@@ -166,10 +408,16 @@ def training_view(splits: Splits, data_size: int) -> TrainingView:
         )
     x_train, y_train = splits.x_train[:data_size], splits.y_train[:data_size]
     x_val, x_test = splits.x_val, splits.x_test
-    if splits.task.input_kind != "tokens":
-        mean, std = float(x_train.mean()), float(x_train.std()) or 1.0
+    if splits.task.input_kind == "tokens":
+        f = np.int32
+    else:
+        f = np.float32
+        x_train, x_val, x_test = (x.astype(f) for x in (x_train, x_val, x_test))
+        axes = tuple(range(x_train.ndim - 1))  # every axis but the channel axis
+        mean = x_train.mean(axis=axes, dtype=np.float64).astype(f)
+        std = x_train.std(axis=axes, dtype=np.float64).astype(f)
+        std = np.where(std > 0, std, 1).astype(f)
         x_train, x_val, x_test = ((x - mean) / std for x in (x_train, x_val, x_test))
-    f = np.float32 if splits.task.input_kind != "tokens" else np.int32
     return TrainingView(
         splits.task, x_train.astype(f), y_train, x_val.astype(f), splits.y_val, x_test.astype(f), splits.y_test
     )

@@ -1,0 +1,96 @@
+"""Transformer: a pre-LayerNorm encoder (ViT style) with a mean-pooled linear head.
+
+Inputs become a sequence by `layers.SequenceEmbed`: signals in patches (MNIST-1D:
+40 -> 10 patches of 4), images in p x p patches (8x8 -> 2x2 patches, 32x32 -> 4x4
+patches), tokens one position each (up to 512). A learned positional embedding is
+added; each block is x + Attn(LN(x)), x + Mlp(LN(x)) with bidirectional multi-head
+self-attention. Heads: the largest divisor of the width that is at most width/16
+(head size >= 16), so the width is kept a multiple of 8.
+
+Shape: width = d_model, depth = blocks, hidden = MLP hidden units (4 x width by default).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from architectures import register
+from architectures.layers import Mlp, PooledHead, SequenceEmbed
+from architectures.spec import ArchShape, TaskSpec
+
+
+@dataclass(frozen=True)
+class TransformerConfig:
+    width: int  # D, model width
+    depth: int  # encoder blocks
+    mlp_hidden: int  # hidden units of each block's MLP
+    num_heads: int  # attention heads; divides width
+    max_positions: int | None = None  # position budget for SequenceEmbed (None: its default per input kind)
+
+
+def num_heads_for(width: int, min_head_dim: int = 16) -> int:
+    """Largest divisor of `width` that keeps heads at least `min_head_dim` wide (at least 1)."""
+    return max(h for h in range(1, max(1, width // min_head_dim) + 1) if width % h == 0)
+
+
+class SelfAttention(nnx.Module):
+    """Bidirectional multi-head self-attention: x_BxLxD -> x_BxLxD."""
+
+    def __init__(self, dim: int, num_heads: int, rngs: nnx.Rngs):
+        self.num_heads = num_heads
+        self.qkv = nnx.Linear(dim, 3 * dim, rngs=rngs)
+        self.out = nnx.Linear(dim, dim, rngs=rngs)
+
+    def __call__(self, x_BxLxD: jax.Array) -> jax.Array:
+        b, length, d = x_BxLxD.shape
+        qkv = self.qkv(x_BxLxD).reshape(b, length, 3, self.num_heads, d // self.num_heads)
+        q_BxLxNxE, k_BxLxNxE, v_BxLxNxE = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
+        logits_BxNxLxL = jnp.einsum("bqne,bpne->bnqp", q_BxLxNxE, k_BxLxNxE) / math.sqrt(q_BxLxNxE.shape[-1])
+        att_BxNxLxL = jax.nn.softmax(logits_BxNxLxL.astype(jnp.float32), axis=-1).astype(v_BxLxNxE.dtype)
+        out_BxLxNxE = jnp.einsum("bnqp,bpne->bqne", att_BxNxLxL, v_BxLxNxE)
+        return self.out(out_BxLxNxE.reshape(b, length, d))
+
+
+class EncoderBlock(nnx.Module):
+    def __init__(self, cfg: TransformerConfig, rngs: nnx.Rngs):
+        self.norm1 = nnx.LayerNorm(cfg.width, rngs=rngs)
+        self.attn = SelfAttention(cfg.width, cfg.num_heads, rngs)
+        self.norm2 = nnx.LayerNorm(cfg.width, rngs=rngs)
+        self.mlp = Mlp(cfg.width, cfg.mlp_hidden, cfg.width, rngs)
+
+    def __call__(self, x_BxLxD: jax.Array) -> jax.Array:
+        x_BxLxD = x_BxLxD + self.attn(self.norm1(x_BxLxD))
+        return x_BxLxD + self.mlp(self.norm2(x_BxLxD))
+
+
+class Transformer(nnx.Module):
+    def __init__(self, task: TaskSpec, cfg: TransformerConfig, rngs: nnx.Rngs):
+        self.embed = SequenceEmbed(task, cfg.width, rngs, cfg.max_positions)
+        self.pos_LxD = nnx.Param(0.02 * jax.random.normal(rngs.params(), (self.embed.positions, cfg.width)))
+        self.blocks = nnx.List([EncoderBlock(cfg, rngs) for _ in range(cfg.depth)])
+        self.head = PooledHead(cfg.width, task.num_classes, rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        x_BxLxD = self.embed(x)
+        x_BxLxD = x_BxLxD + self.pos_LxD[...].astype(x_BxLxD.dtype)
+        for block in self.blocks:
+            x_BxLxD = block(x_BxLxD)
+        return self.head(x_BxLxD)
+
+
+def _depth(target_params: int) -> int:
+    return 2 if target_params < 100_000 else 4 if target_params < 1_000_000 else 6
+
+
+@register(
+    "transformer", depth_for=_depth, hidden_ratio=4.0, width_multiple=8, min_width=8,
+    description="pre-LN Transformer encoder (ViT style), patch/token embedding, mean-pooled head",
+)
+def build(task: TaskSpec, shape: ArchShape, rngs: nnx.Rngs) -> nnx.Module:
+    cfg = TransformerConfig(shape.width, shape.depth, shape.hidden, num_heads_for(shape.width))
+    return Transformer(task, cfg, rngs)

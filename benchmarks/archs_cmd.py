@@ -1,0 +1,168 @@
+"""`archbench archs`: every family's matched shape, measured count and FLOPs for a dataset;
+`archbench new-arch NAME`: write a working template for a new family.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import keyword
+import re
+from pathlib import Path
+
+import architectures
+from benchmarks import data, sizing
+from benchmarks.spec import TaskSpec, UserError
+
+TEMPLATE = Path(architectures.__file__).parent / "_template.py"
+
+
+def task_of(dataset: str) -> TaskSpec:
+    """The dataset's TaskSpec; from its layout where known, so nothing is downloaded or prepared."""
+    d = data.describe(dataset)
+    return TaskSpec(d["name"], d["input_kind"], tuple(d["input_shape"]), d["num_classes"], d["vocab_size"] or 0)
+
+
+def parse_counts(text: str) -> list[int]:
+    """'10k,100k,1M' -> [10_000, 100_000, 1_000_000]."""
+    try:
+        counts = [sizing.parse_count(part) for part in text.split(",") if part.strip()]
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    if not counts:
+        raise UserError(f"no parameter counts in {text!r} (e.g. 10k,100k,1M)")
+    return counts
+
+
+def rows(task: TaskSpec, archs: list[str], targets: list[int], tolerance: float) -> list[dict]:
+    """One row per family and target: the solved shape, measured count, deviation, FLOPs per example.
+
+    A target a family cannot reach gives a row with `error` (naming the nearest
+    feasible target) and null numbers, so the other rows still show.
+    """
+    out = []
+    for arch in archs:
+        for target in targets:
+            row: dict = {"arch": arch, "target_params": target, "dataset": task.name}
+            try:
+                sized = sizing.solve(arch, task, target, tolerance)
+            except UserError as e:
+                out.append(row | {"params": None, "deviation": None, "flops_per_example": None, "shape": None,
+                                  "error": str(e)})
+                continue
+            flops = sizing.flops_per_example(arch, task, sized.shape)
+            out.append(row | {"params": sized.params, "deviation": sized.deviation, "flops_per_example": flops,
+                              "shape": sized.shape.as_dict(), "error": None})
+    return out
+
+
+def _si(x: float) -> str:
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= scale:
+            return f"{x / scale:.3g}{unit}"
+    return f"{x:.3g}"
+
+
+def _table(task: TaskSpec, rows: list[dict], tolerance: float):
+    from rich import box
+    from rich.table import Table
+
+    shape = "x".join(map(str, task.input_shape))
+    vocab = f", vocab {task.vocab_size}" if task.input_kind == "tokens" else ""
+    table = Table(
+        title=f"{task.name}: {task.input_kind} {shape}{vocab}, {task.num_classes} classes; "
+        f"counts measured, within ±{tolerance:.0%}",
+        box=box.SIMPLE_HEAD, pad_edge=False,
+    )
+    for col in ("arch", "target", "width", "depth", "hidden", "params", "deviation", "FLOPs/example"):
+        table.add_column(col, justify="left" if col == "arch" else "right", no_wrap=True)
+    for r in rows:
+        if r["error"]:
+            table.add_row(r["arch"], f"{r['target_params']:,}", "-", "-", "-", "-", "[red]no match[/]", "-")
+            continue
+        s = r["shape"]
+        table.add_row(r["arch"], f"{r['target_params']:,}", str(s["width"]), str(s["depth"]), str(s["hidden"]),
+                      f"{r['params']:,}", f"{r['deviation']:+.2%}", _si(r["flops_per_example"]))
+    return table
+
+
+def cmd_archs(args: argparse.Namespace) -> int:
+    targets = parse_counts(args.params)
+    archs = [architectures.get(a).name for a in args.arch.split(",") if a.strip()] or architectures.names()
+    task = task_of(args.dataset)
+    listing = rows(task, archs, targets, args.tolerance)
+    if args.json:
+        print(json.dumps(listing, indent=2))
+    else:
+        from rich.console import Console
+
+        console = Console()
+        if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
+            console = Console(width=120)
+        console.print(_table(task, listing, args.tolerance))
+        for r in listing:
+            if r["error"]:
+                console.print(f"[red]no match:[/] {r['error']}")
+    return 0
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
+def new_arch(name: str, directory: Path) -> Path:
+    """Write `directory/NAME.py`, a working family registered as NAME, from the package's template."""
+    if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_") or name != name.lower():
+        raise UserError(f"{name!r} is not a valid architecture name: use a lower-case Python identifier, e.g. my_net")
+    path = directory / f"{name}.py"
+    if path.exists():
+        raise UserError(f"{path} already exists; choose another name or edit that file")
+    try:
+        architectures.get(name)
+    except architectures.PluginError:
+        pass
+    else:
+        raise UserError(f"an architecture named {name!r} is already registered ({architectures.get(name).source})")
+    text = TEMPLATE.read_text()
+    text = re.sub(r"\bTemplate", _camel(name), text).replace('"template"', f'"{name}"')
+    directory.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def cmd_new_arch(args: argparse.Namespace) -> int:
+    path = new_arch(args.name, Path(args.dir) if args.dir else TEMPLATE.parent)
+    print(f"""wrote {path}: a working family registered as {args.name!r} (a residual per-position MLP).
+Make it yours:
+  1. {_camel(args.name)}Config: the hyperparameters, one field a line
+  2. {_camel(args.name)}Block / {_camel(args.name)}Net: your layers (shared ones are in architectures/layers.py)
+  3. _depth: blocks at a parameter target (the solver then fits width and hidden)
+  4. @register(...): hidden_ratio, width_multiple, min_width, description
+Check it:  archbench archs --dataset mnist1d --params 10k,100k --arch {args.name}
+Test it:   python -m pytest -q tests/test_architectures.py -k {args.name}
+Guide:     docs/adding-an-architecture.md""")
+    return 0
+
+
+def add_command(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = subparsers.add_parser(
+        "archs", parents=[common], help="list architectures with matched shapes, counts and FLOPs for a dataset",
+        description="For each architecture family and parameter target: the shape the sizing solver finds on the "
+        "dataset's inputs, the measured parameter count, its deviation from the target, and forward FLOPs per "
+        "example (XLA cost analysis).",
+    )
+    p.add_argument("--dataset", default="mnist1d", help="dataset whose inputs size the models (default: %(default)s)")
+    p.add_argument("--params", default="10k,100k,1M", help="comma-separated targets, e.g. 10k,100k,2.5M (default: %(default)s)")
+    p.add_argument("--arch", default="", help="comma-separated families (default: every registered one)")
+    p.add_argument("--tolerance", type=float, default=0.02, help="allowed relative deviation (default: %(default)s)")
+    p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    p.set_defaults(func=cmd_archs)
+
+    p = subparsers.add_parser(
+        "new-arch", parents=[common], help="write a template for a new architecture family",
+        description="Write architectures/NAME.py, a working family registered as NAME, to edit into yours. "
+        "The test matrix and every command pick it up with no other change.",
+    )
+    p.add_argument("name", help="family name: a lower-case Python identifier")
+    p.add_argument("--dir", default="", help="folder to write into (default: the architectures package)")
+    p.set_defaults(func=cmd_new_arch)

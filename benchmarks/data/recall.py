@@ -1,0 +1,95 @@
+"""Multi-query associative recall (MQAR; Arora et al. 2023, "Zoology"), scored at
+the last query so that it is a sequence classification task.
+
+The context binds `pairs` distinct keys to values; then `queries` distinct keys
+from the context are asked, each of the first `queries - 1` followed by its
+value (so a model that recalls in context can check itself), and the last
+one left open:
+
+    k1 v1 k2 v2 ... kP vP | q1 a1 q2 a2 ... qQ        label: the value bound to qQ
+
+The label is the value's index, 0..values-1. Recalling it needs content-based
+lookup over the whole context, which attention does in one layer and a
+fixed-size state must compress: it separates architectures that the digit
+tasks do not.
+
+Tokens: 0 pad (unused: every sequence has length 2*pairs + 2*queries), 1 the
+separator `|`, 2..keys+1 the keys, keys+2..keys+values+1 the values.
+
+Generated procedurally and vectorised with numpy in chunks seeded by
+(seed, split, chunk), so a split of n examples is a prefix of one of m > n.
+
+Options: `pairs` (default 32), `queries` (4), `keys` (128), `values` (32),
+`train` (pool size, 100,000), `seed` (0). Example: `recall?pairs=64&keys=256`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from benchmarks.data import Layout, register_dataset
+from benchmarks.spec import Splits, TaskSpec, UserError
+
+PAD, SEP, KEY0 = 0, 1, 2
+CHUNK = 8_192  # sequences per seeded chunk (fewer for large key vocabularies, to bound memory)
+VAL_SIZE, TEST_SIZE = 2_000, 10_000
+SPLIT_STREAMS = {"train": 0, "val": 1, "test": 2}
+
+
+def _task(pairs: int, queries: int, keys: int, values: int) -> TaskSpec:
+    return TaskSpec(name="recall", input_kind="tokens", input_shape=(2 * pairs + 2 * queries,), num_classes=values,
+                    vocab_size=2 + keys + values)
+
+
+def _chunk_rows(keys: int) -> int:
+    return max(1, min(CHUNK, 2**21 // keys))
+
+
+def _chunk(rng: np.random.Generator, *, pairs: int, queries: int, keys: int, values: int) -> tuple[np.ndarray, ...]:
+    n = _chunk_rows(keys)
+    key_ids = np.argsort(rng.random((n, keys)), axis=1)[:, :pairs]  # distinct keys per sequence
+    value_ids = rng.integers(0, values, (n, pairs))
+    asked = np.argsort(rng.random((n, pairs)), axis=1)[:, :queries]  # distinct pairs to ask about
+    rows = np.arange(n)[:, None]
+    q_keys, q_values = key_ids[rows, asked], value_ids[rows, asked]
+
+    tokens = np.empty((n, 2 * pairs + 2 * queries), np.int32)
+    tokens[:, 0 : 2 * pairs : 2] = KEY0 + key_ids
+    tokens[:, 1 : 2 * pairs : 2] = KEY0 + keys + value_ids
+    tokens[:, 2 * pairs] = SEP
+    tokens[:, 2 * pairs + 1 :: 2] = KEY0 + q_keys
+    tokens[:, 2 * pairs + 2 :: 2] = KEY0 + keys + q_values[:, :-1]
+    return tokens, q_values[:, -1].astype(np.int32)
+
+
+def generate(n: int, *, pairs: int, queries: int, keys: int, values: int, seed: int,
+             split: str) -> tuple[np.ndarray, np.ndarray]:
+    """The first n examples of one split: (tokens_NxL int32, labels_N int32)."""
+    chunks = [
+        _chunk(np.random.default_rng([seed, SPLIT_STREAMS[split], c]), pairs=pairs, queries=queries, keys=keys,
+               values=values)
+        for c in range(-(-n // _chunk_rows(keys)))
+    ]
+    return np.concatenate([x for x, _ in chunks])[:n], np.concatenate([y for _, y in chunks])[:n]
+
+
+def _layout(pairs: int, queries: int, keys: int, values: int, train: int, seed: int) -> Layout:
+    if not (1 <= queries <= pairs <= keys) or values < 2 or train < 1:
+        raise UserError("recall needs 1 <= queries <= pairs <= keys, values >= 2 and train >= 1")
+    return Layout(task=_task(pairs, queries, keys, values), train=train, val=VAL_SIZE, test=TEST_SIZE)
+
+
+@register_dataset(
+    "recall",
+    description="Multi-query associative recall: value bound to the last queried key, as tokens (procedural)",
+    version="1",
+    layout=_layout,
+    options={"pairs": 32, "queries": 4, "keys": 128, "values": 32, "train": 100_000, "seed": 0},
+)
+def prepare(pairs: int, queries: int, keys: int, values: int, train: int, seed: int) -> Splits:
+    layout = _layout(pairs, queries, keys, values, train, seed)
+    opts = {"pairs": pairs, "queries": queries, "keys": keys, "values": values, "seed": seed}
+    x_train, y_train = generate(train, split="train", **opts)
+    x_val, y_val = generate(VAL_SIZE, split="val", **opts)
+    x_test, y_test = generate(TEST_SIZE, split="test", **opts)
+    return Splits(layout.task, x_train, y_train, x_val, y_val, x_test, y_test, version="")

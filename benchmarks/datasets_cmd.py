@@ -1,0 +1,92 @@
+"""`archbench datasets`: list every dataset (kind, shape, classes, sizes, whether it
+works offline), describe some, or download and prepare them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from benchmarks import data
+from benchmarks.spec import UserError
+
+
+def rows(names: list[str]) -> list[dict]:
+    """describe() of each name; with no names, every dataset and the user-file sources."""
+    if names:
+        return [data.describe(n) for n in names]
+    out = [data.describe(n) for n in data.names()]
+    for ds in data.file_sources():
+        out.append({
+            "name": f"{ds.name}:PATH", "description": ds.description, "source": "files", "input_kind": None,
+            "input_shape": None, "num_classes": None, "vocab_size": None, "max_train_size": None, "val_size": None,
+            "test_size": None, "available_offline": True, "prepared": False, "options": dict(ds.options),
+            "hub_id": "",
+        })
+    return out
+
+
+def _offline_cell(row: dict) -> str:
+    if row["source"] != "hub":
+        return "yes"
+    return "cached" if row["available_offline"] else "no"
+
+
+def _table(rows: list[dict]):
+    from rich.table import Table
+
+    def n(v: int | None) -> str:
+        return "-" if v is None else f"{v:,}"
+
+    from rich import box
+
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for col, justify in [("dataset", "left"), ("kind", "left"), ("shape", "left"), ("classes", "right"),
+                         ("vocab", "right"), ("max train", "right"), ("val", "right"), ("test", "right"),
+                         ("offline", "left")]:
+        table.add_column(col, justify=justify, no_wrap=True)
+    for r in rows:
+        shape = "x".join(map(str, r["input_shape"])) if r["input_shape"] else "-"
+        table.add_row(r["name"], r["input_kind"] or "-", shape, n(r["num_classes"]), n(r["vocab_size"] or None),
+                      n(r["max_train_size"]), n(r["val_size"]), n(r["test_size"]), _offline_cell(r))
+    return table
+
+
+def handler(args: argparse.Namespace) -> int:
+    if args.download:
+        if not args.names:
+            raise UserError("name the datasets to download, e.g. `archbench datasets --download cifar10 imdb`")
+        for name in args.names:
+            start = time.perf_counter()
+            splits = data.load(name)
+            print(f"{splits.task.name}: {splits.max_train_size:,} train, {len(splits.y_val):,} val, "
+                  f"{len(splits.y_test):,} test, prepared in {data.cache_root()} "
+                  f"({time.perf_counter() - start:.1f} s)")
+        return 0
+    listing = rows(args.names)
+    if args.json:
+        print(json.dumps(listing, indent=2))
+    else:
+        from rich.console import Console
+
+        console = Console()
+        if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
+            console = Console(width=120)
+        console.print(_table(listing))
+        print("offline no: `archbench datasets --download NAME` on a machine with network. Options: "
+              "NAME?key=value&... (`--json` lists them). Your data: parquet:PATH, imagefolder:PATH (docs/datasets.md).")
+    return 0
+
+
+def add_command(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = subparsers.add_parser(
+        "datasets", parents=[common], help="list, describe or download datasets",
+        description="List every dataset: input kind and shape, classes, largest training size, validation and "
+        "test sizes, and whether it works offline. Name datasets to describe only those "
+        "(e.g. `listops?length=512`, `parquet:./my_data`).",
+    )
+    p.add_argument("names", nargs="*", metavar="NAME", help="datasets to describe or download (default: all)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--download", action="store_true",
+                   help="download (hub datasets) and prepare the named datasets into the cache, then exit")
+    p.set_defaults(func=handler)

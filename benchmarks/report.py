@@ -1,0 +1,398 @@
+"""`archbench report SUITE`: scaling fits, plots, the verdict and one self-contained HTML page.
+
+Writes under `results/SUITE/`: `fits.json` (every fit and the verdict),
+`plots/DATASET-loss-vs-{params,data,compute}.png`, and `report.html` with the
+plots embedded (base64), the fit tables, the leaderboard and the verdict, so the
+page can be mailed or archived as one file. Fits and verdict are pure functions
+of the records (`benchmarks.fits`, `benchmarks.verdict`); this module only draws
+and writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime as dt
+import html
+import io
+import json
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib import ticker  # noqa: E402
+
+from benchmarks import fits as fits_  # noqa: E402
+from benchmarks import leaderboard  # noqa: E402
+from benchmarks import verdict as verdict_  # noqa: E402
+from benchmarks.fits import DatasetFits, PowerLawFit  # noqa: E402
+from benchmarks.spec import RunRecord, UserError  # noqa: E402
+from benchmarks.stats import mean_ci  # noqa: E402
+from benchmarks.store import ResultsStore  # noqa: E402
+
+REPORT_FILE = "report.html"
+FITS_FILE = "fits.json"
+PLOTS_DIR = "plots"
+LOSS_LABEL = "held-out test loss (cross-entropy, nats)"
+
+
+# ---------------------------------------------------------------------------- plots
+
+
+def _colors(archs: Sequence[str]) -> dict[str, str]:
+    palette = plt.get_cmap("tab10").colors
+    return {a: matplotlib.colors.to_hex(palette[i % len(palette)]) for i, a in enumerate(sorted(archs))}
+
+
+def _loss_points(runs: Sequence[RunRecord], x_of: Callable[[RunRecord], float]) -> tuple[np.ndarray, ...]:
+    """x, mean loss and its interval half-widths (below, above) per run, sorted by x."""
+    rows = sorted((x_of(r), *mean_ci(np.exp(fits_.run_log_losses(r)))) for r in runs)
+    x, mean, lo, hi = (np.array(c, dtype=float) for c in zip(*rows, strict=True))
+    return x, mean, np.nan_to_num(mean - lo), np.nan_to_num(hi - mean)  # one seed: no bar
+
+
+def _draw_curve(ax, fit: PowerLawFit, color: str, x_lo: float, x_hi: float) -> None:
+    if not fit.ok:
+        return
+    grid = np.geomspace(x_lo, x_hi, 100)
+    band_lo, band_hi = fit.band(grid)
+    ax.fill_between(grid, band_lo, band_hi, color=color, alpha=0.15, linewidth=0)
+    ax.plot(grid, fit.predict(grid), color=color, linewidth=1.6)
+
+
+def _style(ax, xlabel: str) -> None:
+    """Log-log axes; losses usually span less than a decade, so the y ticks are plain round numbers."""
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    lo, hi = ax.get_ylim()
+    if hi / lo < 10:
+        ax.yaxis.set_major_locator(ticker.MaxNLocator(nbins=7))
+        ax.yaxis.set_minor_locator(ticker.NullLocator())
+    ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:.3g}"))
+    ax.grid(True, which="major", alpha=0.35)
+    ax.grid(True, which="minor", axis="x", alpha=0.12)
+
+
+def _legend(fig, colors: dict[str, str]) -> None:
+    handles = [plt.Line2D([], [], color=c, marker="o", linewidth=1.6, label=a) for a, c in colors.items()]
+    handles.append(plt.Rectangle((0, 0), 1, 1, color="grey", alpha=0.25, label="fit: 95% band"))
+    fig.legend(handles=handles, loc="outside right center", frameon=False, title="architecture")
+
+
+def _panel_figure(df: DatasetFits, *, by: str) -> plt.Figure:
+    """Loss against parameters (one panel per data size) or against data (one panel per model size)."""
+    colors = _colors(df.archs)
+    if by == "params":
+        panels = sorted({r.spec.data_size for r in df.runs})
+        in_panel = lambda r, p: r.spec.data_size == p
+        x_of, xlabel = fits_._measured_params, "parameters"
+        title = lambda p: f"{p:,} training examples"
+        curve = lambda af, p: af.vs_params.get(p)
+        what = "model size"
+    else:
+        panels = sorted({r.spec.target_params for r in df.runs})
+        in_panel = lambda r, p: r.spec.target_params == p
+        x_of, xlabel = (lambda r: r.spec.data_size), "training examples"
+        title = lambda p: f"{verdict_._sig(p)} parameters (target)"
+        curve = lambda af, p: af.vs_data.get(p)
+        what = "training-set size"
+    xs = [x_of(r) for r in df.runs]
+    x_lo, x_hi = min(xs) / 1.25, max(xs) * 1.25
+    ncols = min(len(panels), 3)
+    nrows = math.ceil(len(panels) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols + 1.8, 3.6 * nrows + 0.6), sharey=True,
+                             squeeze=False, layout="constrained")
+    for ax, p in zip(axes.flat, panels, strict=False):
+        for arch, af in df.archs.items():
+            runs = [r for r in df.runs if r.spec.arch == arch and in_panel(r, p)]
+            if not runs:
+                continue
+            x, mean, below, above = _loss_points(runs, x_of)
+            ax.errorbar(x, mean, yerr=[below, above], fmt="o", color=colors[arch], markersize=5, capsize=3)
+            fit = curve(af, p)
+            if fit is not None and fit.ok:
+                _draw_curve(ax, fit, colors[arch], x_lo, x_hi)
+            else:  # no fit to draw: join the points so the trend still reads
+                ax.plot(x, mean, color=colors[arch], linewidth=0.8, linestyle=":")
+        ax.set_title(title(p), fontsize=10)
+        ax.set_xlim(x_lo, x_hi)
+        _style(ax, xlabel)
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel(LOSS_LABEL)
+    fig.suptitle(f"{df.dataset}: held-out loss against {what} (mean over seeds, 95% intervals; "
+                 r"lines: $L = E + A\,x^{-\alpha}$)", fontsize=11)
+    _legend(fig, colors)
+    return fig
+
+
+def _compute_figure(df: DatasetFits) -> plt.Figure:
+    colors = _colors(df.archs)
+    fig, ax = plt.subplots(figsize=(8.5, 5.0), layout="constrained")
+    runs = [r for r in df.runs if r.flops_per_example > 0]
+    if runs:
+        xs = [fits_.training_flops(r) for r in runs]
+        x_lo, x_hi = min(xs) / 1.4, max(xs) * 1.4
+        for arch, af in df.archs.items():
+            mine = [r for r in runs if r.spec.arch == arch]
+            if not mine:
+                continue
+            x, mean, below, above = _loss_points(mine, fits_.training_flops)
+            ax.errorbar(x, mean, yerr=[below, above], fmt="o", color=colors[arch], markersize=4, capsize=2,
+                        alpha=0.75)
+            own = af.vs_compute.x
+            if own.size:  # drawn over the compute this architecture was measured at, not beyond
+                _draw_curve(ax, af.vs_compute, colors[arch], own.min() / 1.25, own.max() * 1.25)
+        if df.frontier:
+            fx = [p.compute for p in df.frontier] + [x_hi]
+            fy = [p.loss for p in df.frontier] + [df.frontier[-1].loss]
+            ax.step(fx, fy, where="post", color="black", linewidth=1.0, linestyle="--")
+        ax.set_xlim(x_lo, x_hi)
+    _style(ax, "training compute per seed (FLOPs, ≈ 3 × forward FLOPs × steps × batch)")
+    ax.set_ylabel(LOSS_LABEL)
+    ax.set_title(f"{df.dataset}: held-out loss against training compute\n(every run; lines: fit on each "
+                 "architecture's own frontier; dashed: best loss at each compute)", fontsize=11)
+    _legend(fig, colors)
+    return fig
+
+
+def _png(fig: plt.Figure, path: Path) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    data = buf.getvalue()
+    path.write_bytes(data)
+    return data
+
+
+def write_plots(fitted: dict[str, DatasetFits], plots_dir: Path) -> dict[str, list[tuple[str, Path, bytes]]]:
+    """Three figures per dataset: {dataset: [(caption, path, png bytes)]}."""
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for ds, df in fitted.items():
+        if not df.runs:
+            continue
+        out[ds] = [
+            (f"{ds}: loss against parameters", plots_dir / f"{ds}-loss-vs-params.png",
+             _png(_panel_figure(df, by="params"), plots_dir / f"{ds}-loss-vs-params.png")),
+            (f"{ds}: loss against training examples", plots_dir / f"{ds}-loss-vs-data.png",
+             _png(_panel_figure(df, by="data"), plots_dir / f"{ds}-loss-vs-data.png")),
+            (f"{ds}: loss against training compute", plots_dir / f"{ds}-loss-vs-compute.png",
+             _png(_compute_figure(df), plots_dir / f"{ds}-loss-vs-compute.png")),
+        ]
+    return out
+
+
+# ---------------------------------------------------------------------------- HTML
+
+_CSS = """
+body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1f2328;max-width:1180px;margin:2em auto;
+padding:0 1em}
+h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #d0d7de;padding-bottom:.2em;margin-top:2em}
+.meta,.note{color:#57606a}.verdict p{background:#f6f8fa;border-left:4px solid #0969da;padding:.6em 1em}
+figure{margin:1.2em 0}figure img{max-width:100%;height:auto;border:1px solid #d0d7de}
+figcaption{color:#57606a;font-size:.9em}
+table{border-collapse:collapse;margin:.6em 0 1.4em;font-size:.9em}th,td{border:1px solid #d0d7de;padding:.25em .6em}
+th{background:#f6f8fa;text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}
+tr.bad td{color:#8c959f;font-style:italic}
+"""
+
+
+def _esc(s: object) -> str:
+    return html.escape(str(s))
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[object]], *, classes: Sequence[str] = ()) -> str:
+    head = "".join(f"<th>{_esc(h)}</th>" for h in header)
+    body = []
+    for i, row in enumerate(rows):
+        cls = f' class="{classes[i]}"' if i < len(classes) and classes[i] else ""
+        cells = "".join(f"<td{' class=num' if isinstance(v, int | float) else ''}>{_esc(v)}</td>" for v in row)
+        body.append(f"<tr{cls}>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _ci(e: fits_.Estimate | None, fmt: str = ".3g") -> str:
+    if e is None:
+        return "—"
+    num = lambda v: "0" if abs(v) < 1e-6 else f"{v:{fmt}}"  # E at its bound 0 prints as 0, not 1e-10
+    return f"{num(e.value)} [{num(e.lo)}, {num(e.hi)}]"
+
+
+def _flops_range(lo: float, hi: float) -> str:
+    return verdict_._sig(lo) if lo == hi else f"{verdict_._sig(lo)}–{verdict_._sig(hi)}"
+
+
+def _fit_rows(df: DatasetFits) -> tuple[list[list[object]], list[str]]:
+    rows, classes = [], []
+    for arch, af in df.archs.items():
+        curves = ([(f"vs parameters at {d:,} examples", f) for d, f in af.vs_params.items()]
+                  + [(f"vs examples at {verdict_._sig(n)} parameters", f) for n, f in af.vs_data.items()]
+                  + [("vs training FLOPs (own frontier)", af.vs_compute)])
+        for name, f in curves:
+            est = f.estimates
+            note = "; ".join(n for n in f.reason.split("; ") if n != fits_.EXACT_NOTE)
+            rows.append([arch, name, int(f.x.size), f.status, _ci(est.get("E")), _ci(est.get("A")),
+                         _ci(est.get("alpha"), ".2f"), note])
+            classes.append("" if f.ok else "bad")
+    return rows, classes
+
+
+def _joint_rows(df: DatasetFits) -> tuple[list[list[object]], list[str]]:
+    rows, classes = [], []
+    for arch, af in df.archs.items():
+        j = af.joint
+        e = j.estimates
+        rows.append([arch, int(j.n.size), j.status, _ci(e.get("E")), _ci(e.get("alpha"), ".2f"),
+                     _ci(e.get("beta"), ".2f"), _ci(e.get("A")), _ci(e.get("B")), j.reason])
+        classes.append("" if j.ok else "bad")
+    return rows, classes
+
+
+def _verdict_tables(v: verdict_.DatasetVerdict) -> str:
+    parts = []
+    if v.shares:
+        rows = [[s.term, verdict_.fmt_share(s.share), f"{100 * s.eta2:.3g}%", s.df] for s in v.shares]
+        rows.append(["seed noise (residual)", "—", f"{100 * v.seed_share:.3g}%", "—"])
+        parts.append("<h3>Variance of log test loss, by factor</h3>" + _table(
+            ["term", "share beyond seed noise [95% CI]", "raw share (eta²)", "df"], rows))
+    if v.gaps:
+        rows = [[f"{g.data_size:,}", g.best, g.worst, verdict_.fmt_loss_change(g.gap),
+                 f"{verdict_.pct(g.noise_floor):.2g}%"] for g in v.gaps]
+        trend = ""
+        if v.trend is not None:
+            trend = (f"<p class=note>Trend: the gap changes ×{np.exp(v.trend.value):.2f} "
+                     f"[×{np.exp(v.trend.lo):.2f}, ×{np.exp(v.trend.hi):.2f}] per tenfold more data.</p>")
+        parts.append("<h3>Best against worst architecture, by training-set size</h3>" + _table(
+            ["training examples", "best", "worst", "worst's loss above best [95% CI]", "seed-noise level"], rows)
+            + trend)
+    return "".join(parts)
+
+
+def _dataset_section(df: DatasetFits, v: verdict_.DatasetVerdict | None,
+                     plots: Sequence[tuple[str, Path, bytes]]) -> str:
+    parts = [f'<section class="dataset" id="ds-{_esc(df.dataset)}"><h2>{_esc(df.dataset)}</h2>']
+    if not df.runs:
+        parts.append("<p>No usable runs: every run of this dataset failed or diverged, so there is nothing to "
+                     "fit or plot.</p>")
+    for caption, path, data in plots:
+        b64 = base64.b64encode(data).decode()
+        parts.append(f'<figure><img class="plot" alt="{_esc(caption)}" src="data:image/png;base64,{b64}">'
+                     f"<figcaption>{_esc(caption)} ({_esc(path.name)})</figcaption></figure>")
+    if v is not None:
+        parts.append(_verdict_tables(v))
+    rows, classes = _fit_rows(df)
+    exact = any(fits_.EXACT_NOTE in f.reason for af in df.archs.values()
+                for f in [*af.vs_params.values(), *af.vs_data.values(), af.vs_compute])
+    parts.append("<h3>Scaling fits: L = E + A·x<sup>−α</sup></h3><p class=note>Per architecture and curve; "
+                 "95% bootstrap intervals over seeds (and runs, where a curve has six or more); greyed: no fit, "
+                 "with the reason."
+                 + (" A curve of three runs has as many runs as parameters: it passes through them, and its "
+                    "intervals reflect seed noise only." if exact else "") + "</p>")
+    parts.append(_table(["arch", "curve", "runs", "status", "E", "A", "α", "note"], rows, classes=classes))
+    rows, classes = _joint_rows(df)
+    parts.append("<h3>Joint fits: L(N, D) = E + A/N<sup>α</sup> + B/D<sup>β</sup></h3>")
+    parts.append(_table(["arch", "runs", "status", "E", "α", "β", "A", "B", "note"], rows, classes=classes))
+    if df.frontier:
+        holders = ", ".join(f"{a} ({_flops_range(lo, hi)} FLOPs)"
+                            for a, lo, hi in fits_.frontier_holders(df.frontier))
+        rows = [[f"{p.compute:.3g}", p.arch, f"{p.params:,}", f"{p.data_size:,}", f"{p.loss:.4g}",
+                 "—" if math.isnan(p.lo) else f"[{p.lo:.4g}, {p.hi:.4g}]"] for p in df.frontier]
+        parts.append(f"<h3>Compute-efficient frontier</h3><p>Held by {_esc(holders)}.</p>")
+        parts.append(_table(["training FLOPs", "arch", "params", "examples", "test loss", "95% CI"], rows))
+    if df.excluded:
+        rows = [[r.spec.arch, f"{r.spec.target_params:,}", f"{r.spec.data_size:,}", r.status, r.reason]
+                for r in df.excluded]
+        parts.append(f"<h3>Runs left out ({len(df.excluded)})</h3><p class=note>Failed or diverged runs are "
+                     "excluded from every fit and from the verdict.</p>")
+        parts.append(_table(["arch", "target params", "examples", "status", "reason"], rows))
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def render_html(suite: str, fitted: dict[str, DatasetFits], verdict: verdict_.Verdict,
+                plots: dict[str, list[tuple[str, Path, bytes]]], leaderboard_html: str | None) -> str:
+    by_ds = {v.dataset: v for v in verdict.datasets}
+    n_runs = sum(len(df.runs) for df in fitted.values())
+    n_out = sum(len(df.excluded) for df in fitted.values())
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    parts = [
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width,initial-scale=1">',
+        f"<title>archbench report · {_esc(suite)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>archbench report · suite {_esc(suite)}</h1>",
+        f'<p class="meta">{n_runs} runs on {len(fitted)} dataset{"s" if len(fitted) != 1 else ""} '
+        f"({_esc(', '.join(fitted))})" + (f"; {n_out} failed or diverged runs left out" if n_out else "")
+        + f"; generated {now}. Loss is the held-out (test) cross-entropy; every interval is 95%.</p>",
+        '<section class="verdict" id="verdict"><h2>Verdict</h2>',
+    ]
+    parts += [f'<p class="verdict-text">{_esc(p)}</p>' for p in verdict.paragraph.split("\n\n")]
+    parts.append('<p class="note">How to read it: shares are of the variance of log test loss across all seeds, '
+                 "from an ANOVA with architecture, model size and data size as factors, minus what seed noise "
+                 "alone would put in each term, so a factor without effect sits near zero. Intervals come from "
+                 "a bootstrap over each run's seeds.</p></section>")
+    for ds, df in fitted.items():
+        parts.append(_dataset_section(df, by_ds.get(ds), plots.get(ds, [])))
+    parts.append('<section id="leaderboard"><h2>Leaderboard</h2>')
+    parts.append(leaderboard_html if leaderboard_html else "<p class=note>No leaderboard given.</p>")
+    parts.append("</section></body></html>\n")
+    return "\n".join(parts)
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+def _finite_or_null(obj: object) -> object:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite_or_null(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite_or_null(v) for v in obj]
+    return obj
+
+
+def write_report(results_dir: str | Path, suite: str, leaderboard_html: str | None = None) -> Path:
+    """Fit, plot and write `fits.json`, the PNGs and `report.html` for a suite; returns the report's path."""
+    store = ResultsStore(results_dir, suite)
+    records = store.records()
+    if not records:
+        raise UserError(f"no results for suite {suite!r} in {store.dir} (run `archbench sweep {suite}` first)")
+    store.ensure_writable()
+    fitted = fits_.fit_datasets(records)
+    verdict = verdict_.verdict(records)
+    doc = {"suite": suite, **fits_.fits_to_dict(fitted), "verdict": verdict.to_dict()}
+    (store.dir / FITS_FILE).write_text(json.dumps(_finite_or_null(doc), indent=1, allow_nan=False) + "\n")
+    plots = write_plots(fitted, store.dir / PLOTS_DIR)
+    if leaderboard_html is None:
+        leaderboard_html = leaderboard.to_html(leaderboard.build_leaderboard(records, suite), full_page=False)
+    path = store.dir / REPORT_FILE
+    path.write_text(render_html(suite, fitted, verdict, plots, leaderboard_html))
+    return path
+
+
+def add_command(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = subparsers.add_parser(
+        "report", parents=[common],
+        help="fit scaling curves, state the verdict, write plots and report.html",
+        description="Fit L = E + A·x^−α per architecture against parameters, training examples and compute; "
+        "say with 95%% intervals how much of the held-out loss the architecture explains against model and "
+        "data size; write results/SUITE/fits.json, plots/*.png and a self-contained report.html.",
+    )
+    p.add_argument("suite", help="suite name (a folder under --results-dir)")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    path = write_report(args.results_dir, args.suite)
+    verdict = json.loads((path.parent / FITS_FILE).read_text())["verdict"]
+    print(verdict["paragraph"])
+    print(f"\narchbench: wrote {path}")
+    return 0

@@ -1,0 +1,87 @@
+"""`archbench archs` and `archbench new-arch`, through the real command line parser."""
+
+from __future__ import annotations
+
+import json
+
+import jax
+import pytest
+from flax import nnx
+
+import architectures
+from benchmarks import sizing
+from benchmarks.archs_cmd import new_arch, parse_counts
+from benchmarks.cli import main
+from benchmarks.spec import TaskSpec, UserError
+
+
+@pytest.fixture
+def registry(monkeypatch):
+    """A copy of the registry for the test: families it loads are gone afterwards."""
+    architectures.names()
+    monkeypatch.setattr(architectures, "_REGISTRY", dict(architectures._REGISTRY))
+
+
+def test_archs_json_gives_shape_count_deviation_and_flops_per_family_and_target(capsys):
+    assert main(["archs", "--dataset", "mnist1d", "--params", "10k,30k", "--arch", "mlp,transformer", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["arch"], r["target_params"]) for r in rows] == [
+        ("mlp", 10_000), ("mlp", 30_000), ("transformer", 10_000), ("transformer", 30_000)
+    ]
+    for r in rows:
+        assert abs(r["params"] / r["target_params"] - 1) <= 0.02 and r["deviation"] == pytest.approx(
+            r["params"] / r["target_params"] - 1
+        )
+        assert set(r["shape"]) == {"width", "depth", "hidden"} and r["flops_per_example"] > r["params"]
+        assert r["error"] is None
+
+
+def test_archs_table_says_what_the_shapes_were_measured_on(capsys):
+    assert main(["archs", "--dataset", "mnist1d", "--params", "10k", "--arch", "mlp"]) == 0
+    out = capsys.readouterr().out
+    assert "mnist1d: signal1d 40x1, 10 classes" in out and "mlp" in out and "10,000" in out
+
+
+def test_unreachable_target_is_a_row_naming_the_nearest_feasible_target(capsys):
+    assert main(["archs", "--params", "100,10k", "--arch", "transformer", "--json"]) == 0
+    small, ok = json.loads(capsys.readouterr().out)
+    assert small["params"] is None and "nearest feasible target is" in small["error"]
+    assert ok["error"] is None
+
+
+@pytest.mark.parametrize("text", ["10q", "", "1.5", "-3k"])
+def test_unreadable_counts_are_one_line_errors(text, capsys):
+    assert main(["archs", f"--params={text}", "--arch", "mlp"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_counts_read_with_suffixes():
+    assert parse_counts("10k, 100k,1M,2.5M") == [10_000, 100_000, 1_000_000, 2_500_000]
+
+
+def test_new_arch_writes_a_family_that_registers_and_matches_sizes(tmp_path, registry, capsys):
+    assert main(["new-arch", "my_net", "--dir", str(tmp_path)]) == 0
+    assert "MyNetConfig" in capsys.readouterr().out
+    path = tmp_path / "my_net.py"
+    assert "class MyNetNet" in path.read_text() and '"my_net"' in path.read_text()
+
+    assert architectures.load_plugin(str(path)) == ["my_net"]
+    task = TaskSpec("tokens", "tokens", (64,), 4, vocab_size=16)
+    sized = sizing.solve("my_net", task, 20_000)
+    assert abs(sized.deviation) <= 0.02
+    graphdef, state = nnx.split(nnx.eval_shape(lambda: architectures.build("my_net", task, sized.shape, nnx.Rngs(0))))
+    logits = jax.eval_shape(lambda s, x: nnx.merge(graphdef, s)(x), state, jax.ShapeDtypeStruct((2, 64), "int32"))
+    assert logits.shape == (2, 4)
+
+
+def test_new_arch_refuses_to_overwrite_or_to_take_a_bad_name(tmp_path):
+    (tmp_path / "taken.py").write_text("# mine\n")
+    with pytest.raises(UserError, match="already exists"):
+        new_arch("taken", tmp_path)
+    assert (tmp_path / "taken.py").read_text() == "# mine\n"
+    for bad in ("1net", "my-net", "class", "_private", "MyNet"):
+        with pytest.raises(UserError, match="not a valid architecture name"):
+            new_arch(bad, tmp_path)
+    with pytest.raises(UserError, match="already registered"):
+        new_arch("transformer", tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.py"]

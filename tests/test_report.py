@@ -1,0 +1,126 @@
+"""`archbench report` writes fits.json, plots and a self-contained report that a real browser renders."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import matplotlib.image
+import pytest
+from synthetic_results import Law, planted_records
+
+from benchmarks.cli import main
+from benchmarks.store import ResultsStore
+
+SUITE = "planted"
+PLOT_KINDS = ("params", "data", "compute")
+
+
+@pytest.fixture(scope="module")
+def reported(tmp_path_factory) -> tuple[Path, str]:
+    """A suite with mnist1d and its shuffled twin (conv wins only with order intact), reported via the CLI."""
+    results = tmp_path_factory.mktemp("results")
+    store = ResultsStore(results, SUITE)
+    base = planted_records(Law(effect={"conv": -0.2, "mlp": 0.0, "transformer": -0.05}, gamma=0.3),
+                           dataset="mnist1d", failed=1)
+    shuffled = planted_records(Law(effect={"conv": 0.05, "mlp": 0.0, "transformer": 0.0}),
+                               dataset="mnist1d-shuffled", rng=1)
+    broken = [dataclasses.replace(r, status="failed", reason="out of memory", seeds=[])
+              for r in planted_records(Law(), dataset="broken", sizes=(10_000,))]
+    for r in base + shuffled + broken:
+        store.append(r)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["report", SUITE, "--results-dir", str(results)]) == 0
+    return results / SUITE, out.getvalue()
+
+
+def test_report_command_prints_the_verdict_and_where_the_report_is(reported):
+    folder, printed = reported
+    assert "mnist1d: 27 runs" in printed and "Inductive bias (mnist1d against mnist1d-shuffled" in printed
+    assert printed.strip().endswith(f"wrote {folder / 'report.html'}")
+
+
+def test_fits_json_is_strict_json_with_fits_and_verdict(reported):
+    folder, _ = reported
+    doc = json.loads((folder / "fits.json").read_text())
+    conv = doc["datasets"]["mnist1d"]["archs"]["conv"]
+    assert conv["vs_params"]["1000"]["status"] == "ok" and "alpha" in conv["vs_data"]["10000"]
+    assert conv["joint"]["status"] == "ok"
+    assert [e["status"] for e in doc["datasets"]["mnist1d"]["excluded"]] == ["diverged"]
+    assert doc["verdict"]["inductive_bias"][0]["leader"] == "conv"
+    assert doc["datasets"]["mnist1d"]["frontier"][-1]["arch"] == "conv"
+
+
+def test_three_readable_plots_per_dataset(reported):
+    folder, _ = reported
+    for ds in ("mnist1d", "mnist1d-shuffled"):
+        for kind in PLOT_KINDS:
+            image = matplotlib.image.imread(folder / "plots" / f"{ds}-loss-vs-{kind}.png")
+            height, width = image.shape[:2]
+            assert width >= 800 and height >= 400
+
+
+def test_report_embeds_every_plot_so_it_stands_alone(reported):
+    folder, _ = reported
+    page = (folder / "report.html").read_text()
+    assert len(re.findall(r'<img class="plot" alt="[^"]+" src="data:image/png;base64,', page)) == 6
+    assert not re.search(r'src="(?!data:)', page)  # nothing fetched from elsewhere
+    assert "archbench-leaderboard" in page  # the leaderboard is embedded too
+    assert "No usable runs: every run of this dataset failed" in page
+    assert "broken: all 9 runs failed or diverged, so there is no verdict." in page
+
+
+def test_report_of_an_unknown_suite_is_one_line_and_exit_2(tmp_path, capsys):
+    assert main(["report", "nosuch", "--results-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no results for suite 'nosuch'" in err
+
+
+# A probe appended to a copy of the page: after load it writes what the browser decoded into the DOM.
+PROBE = """<script>
+window.addEventListener('load', () => {
+  const pre = document.createElement('pre');
+  pre.id = 'probe';
+  pre.textContent = JSON.stringify({
+    images: [...document.querySelectorAll('img.plot')].map(i => [i.naturalWidth, i.naturalHeight, i.offsetWidth]),
+    verdict: [...document.querySelectorAll('.verdict-text')].map(p => [p.offsetHeight, p.innerText]),
+    fitRows: document.querySelectorAll('section.dataset table tbody tr').length,
+  });
+  document.body.appendChild(pre);
+});
+</script>"""
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.mark.skipif(_chromium() is None, reason="headless Chromium not installed (apt-get install chromium)")
+def test_report_renders_in_headless_chromium_with_plots_and_verdict(reported, tmp_path):
+    folder, _ = reported
+    page = (folder / "report.html").read_text().replace("</body>", PROBE + "</body>")
+    probe_page = tmp_path / "probe.html"
+    probe_page.write_text(page)
+    dom = subprocess.run(
+        [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,2000", "--virtual-time-budget=10000",
+         "--dump-dom", probe_page.as_uri()],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout
+    found = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)
+    assert found, "the page did not finish loading"
+    probe = json.loads(found.group(1).replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">"))
+    assert len(probe["images"]) == 6
+    assert all(w >= 800 and h >= 400 and shown > 0 for w, h, shown in probe["images"])  # decoded and laid out
+    texts = [t for height, t in probe["verdict"] if height > 0]
+    assert any(t.startswith("mnist1d: 27 runs") and "Share of the variance" in t for t in texts)
+    assert any(t.startswith("Inductive bias") for t in texts)
+    assert probe["fitRows"] > 40

@@ -1,0 +1,42 @@
+"""The runner: sizing, learning-rate choice on validation data only, the record it returns."""
+
+import dataclasses
+
+import numpy as np
+
+from benchmarks.runner import execute
+from benchmarks.spec import RunSpec, Splits
+from tests.conftest import make_view
+
+
+def _splits(shuffle_test_labels: bool = False) -> Splits:
+    v = make_view(n_train=512, n_eval=128, length=16)
+    y_test = np.random.default_rng(1).permutation(v.y_test) if shuffle_test_labels else v.y_test
+    return Splits(v.task, v.x_train, v.y_train, v.x_val, v.y_val, v.x_test, y_test, version="toy-1")
+
+
+SPEC = RunSpec(arch="mlp", dataset="toy", target_params=10_000, data_size=256, seeds=(0, 1), steps=60,
+               batch_size=32, eval_every=20, lr_trials=(1e-4, 3e-3, 3.0))
+
+
+def test_learning_rate_is_chosen_on_validation_loss_and_recorded():
+    record = execute(SPEC, splits=_splits())
+    assert set(record.lr_trials) == {"0.0001", "0.003", "3"}
+    finite = {k: v for k, v in record.lr_trials.items() if v is not None}
+    assert record.lr == float(min(finite, key=finite.get))
+    assert record.status == "ok" and len(record.seeds) == 2
+    assert abs(record.params / 10_000 - 1) <= 0.02 and record.flops_per_example > 0
+
+
+def test_test_labels_never_influence_the_choice():
+    honest = execute(SPEC, splits=_splits())
+    scrambled = execute(SPEC, splits=_splits(shuffle_test_labels=True))
+    assert scrambled.lr == honest.lr and scrambled.lr_trials == honest.lr_trials
+    assert [s.val_loss for s in scrambled.seeds] == [s.val_loss for s in honest.seeds]
+
+
+def test_a_run_that_blows_up_is_recorded_as_diverged_with_its_step():
+    spec = dataclasses.replace(SPEC, lr_trials=(), lr=1e30, weight_decay=0.0)
+    record = execute(spec, splits=_splits())
+    assert record.status == "diverged" and "non-finite at step" in record.reason
+    assert any(s.diverged_step is not None for s in record.seeds)

@@ -1,0 +1,78 @@
+"""The sizing solver: measured counts within tolerance, few builds, honest errors, FLOPs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from flax import nnx
+
+import architectures
+from benchmarks import sizing
+from benchmarks.spec import ArchShape, TaskSpec, UserError
+
+
+@pytest.fixture
+def registry(monkeypatch):
+    """A copy of the registry for the test: families it registers are gone afterwards."""
+    architectures.names()
+    monkeypatch.setattr(architectures, "_REGISTRY", dict(architectures._REGISTRY))
+
+
+def _task(name: str) -> TaskSpec:  # a fresh name: nothing about it is cached yet
+    return TaskSpec(name, "signal1d", (40, 1), 10)
+
+
+def _builds() -> int:
+    return sizing.param_shapes.cache_info().misses
+
+
+def test_solver_predicts_counts_from_three_builds_and_measures_one_per_target():
+    task = _task("fresh-a")
+    before = _builds()
+    first = sizing.solve("transformer", task, 20_000)
+    after_first = _builds()
+    second = sizing.solve("transformer", task, 50_000)  # same depth: the prediction is reused
+    assert after_first - before <= 4 and _builds() - after_first == 1
+    for sized, target in ((first, 20_000), (second, 50_000)):
+        assert abs(sized.params / target - 1) <= 0.02
+        assert sized.params == sizing.count_params("transformer", task, sized.shape)
+
+
+def test_family_with_non_affine_dimensions_is_matched_on_measured_counts(registry):
+    @dataclass(frozen=True)
+    class Cfg:
+        width: int
+        hidden: int
+
+    class Quadratic(nnx.Module):  # a dimension that grows like width**2: the affine prediction fails
+        def __init__(self, cfg: Cfg, rngs: nnx.Rngs):
+            self.a = nnx.Linear(40, cfg.width * cfg.width // 4 + 1, rngs=rngs)
+            self.b = nnx.Linear(cfg.width * cfg.width // 4 + 1, cfg.hidden, rngs=rngs)
+            self.head = nnx.Linear(cfg.hidden, 10, rngs=rngs)
+
+        def __call__(self, x):
+            return self.head(self.b(self.a(x.reshape(x.shape[0], -1))))
+
+    @architectures.register("quadratic_test", depth_for=lambda n: 1, hidden_ratio=1.0)
+    def build(task, shape, rngs):
+        return Quadratic(Cfg(shape.width, shape.hidden), rngs)
+
+    task = _task("fresh-b")
+    sized = sizing.solve("quadratic_test", task, 50_000)
+    assert abs(sized.params / 50_000 - 1) <= 0.02
+    assert sized.params == sizing.count_params("quadratic_test", task, sized.shape)
+
+
+def test_target_below_the_smallest_model_names_the_smallest_count():
+    task = TaskSpec("long-tokens", "tokens", (512,), 10, vocab_size=260)
+    smallest = sizing.count_params("transformer", task, ArchShape(8, 2, 1))
+    with pytest.raises(UserError, match=f"nearest feasible target is {smallest:,}"):
+        sizing.solve("transformer", task, 1_000)
+
+
+def test_flops_per_example_of_an_mlp_are_two_per_weight():
+    task = _task("flops")
+    shape = ArchShape(width=32, depth=2, hidden=16)
+    weights = 40 * 32 + 32 * 16 + 16 * 10
+    assert sizing.flops_per_example("mlp", task, shape) == pytest.approx(2 * weights, rel=0.15)

@@ -1,0 +1,140 @@
+"""The sweep survives (benchmarks/sweep.py): SIGKILL and resume, concurrent sweeps, diverged and failed runs.
+
+Real `archbench sweep` subprocesses on real MNIST-1D; the records of an uninterrupted sweep are the reference.
+The reference and the resumes run in this process (`cli.main`, the same code as the command), so they
+share its compiled programs: only the processes that are killed or run concurrently pay a start-up.
+"""
+
+import importlib.util
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import architectures
+from benchmarks.cli import main
+from benchmarks.store import ResultsStore
+from benchmarks.wandb_log import read_offline_run
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY_SUITE = """
+name = "tiny"
+datasets = ["mnist1d"]
+architectures = ["mlp"]
+target_params = [10_000]
+data_sizes = [200, 400]
+seeds = [0, 1]
+[training]
+steps = 40
+batch_size = 32
+eval_every = 10
+"""
+
+_spec = importlib.util.spec_from_file_location("chaos_sweep", ROOT / "scripts" / "chaos_sweep.py")
+chaos = sys.modules.setdefault("chaos_sweep", importlib.util.module_from_spec(_spec))
+_spec.loader.exec_module(chaos)
+
+
+def _sweep(suite: Path, results: Path) -> list[str]:
+    return chaos.sweep_cmd(suite, results, chaos.EXTRA)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> tuple[Path, Path]:
+    """The tiny suite and the results of an uninterrupted sweep of it."""
+    root = tmp_path_factory.mktemp("reference")
+    suite = root / "tiny.toml"
+    suite.write_text(TINY_SUITE)
+    assert main(["sweep", str(suite), "--results-dir", str(root / "clean"), *chaos.EXTRA]) == 0
+    return suite, root / "clean"
+
+
+def _finished_checkpoint(store: ResultsStore) -> bool:
+    root = store.dir / "checkpoints"
+    return root.is_dir() and any(step.name.isdigit() for run in root.iterdir() for step in run.iterdir())
+
+
+@pytest.mark.slow
+def test_killed_sweep_resumes_from_its_checkpoint_to_the_same_records(reference, tmp_path, capsys):
+    suite, clean = reference
+    store = ResultsStore(tmp_path, "tiny")
+    proc = subprocess.Popen(_sweep(suite, tmp_path), env=chaos._env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline and not _finished_checkpoint(store) and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert len(store.records()) < 2, "the kill should land mid-sweep"
+
+    capsys.readouterr()
+    assert main(["sweep", str(suite), "--results-dir", str(tmp_path), *chaos.EXTRA]) == 0  # the same command again
+    assert "from its checkpoint after interval" in capsys.readouterr().err
+    assert chaos.compare(ResultsStore(clean, "tiny"), store) == []  # same run_ids and metrics, none duplicated
+    assert chaos.leftovers(store) == [] and not (store.dir / "checkpoints").exists()
+
+
+@pytest.mark.slow
+def test_two_sweeps_on_one_folder_record_each_run_once(reference, tmp_path):
+    suite, clean = reference
+    logs = [tmp_path / f"sweep{i}.log" for i in range(2)]
+    procs = [
+        subprocess.Popen(_sweep(suite, tmp_path), env=chaos._env(), stdout=subprocess.DEVNULL, stderr=log.open("w"))
+        for log in logs
+    ]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0], [log.read_text() for log in logs]
+    texts = [log.read_text() for log in logs]
+    assert sum(text.count("test loss") for text in texts) == 2  # each run trained by one process only
+    assert not any("recorded by another process" in text for text in texts)
+    store = ResultsStore(tmp_path, "tiny")
+    assert len(store.records()) == 2
+    assert chaos.compare(ResultsStore(clean, "tiny"), store) == []
+    assert chaos.leftovers(store) == []
+
+
+BROKEN_PLUGIN = '''
+import jax.numpy as jnp
+from flax import nnx
+import architectures
+
+class Broken(nnx.Module):
+    def __init__(self, task, shape, rngs):
+        self.w = nnx.Param(jnp.zeros((shape.width, shape.width)))
+
+    def __call__(self, x):
+        return x.reshape(x.shape[0], 7, -1) @ self.w  # a shape bug: fails when the run is traced
+
+@architectures.register("broken", depth_for=lambda n: 1, hidden_ratio=1.0, min_width=2)
+def build(task, shape, rngs):
+    return Broken(task, shape, rngs)
+'''
+
+
+@pytest.fixture
+def broken_plugin(tmp_path):
+    path = tmp_path / "broken_family.py"
+    path.write_text(BROKEN_PLUGIN)
+    yield path
+    architectures._REGISTRY.pop("broken", None)  # the registry is per process: leave it as found
+
+
+def test_diverged_and_failed_runs_are_recorded_and_the_sweep_goes_on(reference, tmp_path, broken_plugin):
+    suite = tmp_path / "bad.toml"
+    suite.write_text(  # the reference's budget and sizes, so the mlp runs reuse its compiled program
+        TINY_SUITE.replace('name = "tiny"', 'name = "bad"').replace('["mlp"]', '["broken", "mlp"]')
+        + '[lr]\nvalue = 1e30\n[logging]\nwandb = "offline"\n'
+    )
+    assert main(["sweep", str(suite), "--results-dir", str(tmp_path / "r"), "--plugin", str(broken_plugin)]) == 0
+
+    records = ResultsStore(tmp_path / "r", "bad").records()
+    assert sorted((r.spec.arch, r.status) for r in records) == [("broken", "failed")] * 2 + [("mlp", "diverged")] * 2
+    for r in records:
+        if r.status == "failed":
+            assert r.reason.startswith("TypeError") and "\n" not in r.reason
+        else:
+            assert "non-finite at step" in r.reason and any(s.diverged_step is not None for s in r.seeds)
+    logged = [read_offline_run(d) for d in sorted((tmp_path / "r" / "bad" / "wandb").glob("offline-run-*"))]
+    assert sorted(run.summary["status"] for run in logged) == ["diverged"] * 2 + ["failed"] * 2
+    assert {run.group for run in logged} == {"bad"}
