@@ -39,7 +39,7 @@ from benchmarks import distributed, sizing
 from benchmarks.sizing import parse_count
 from benchmarks.spec import UserError
 from benchmarks.suite import load_suite
-from benchmarks.train import Data, Model, TrainConfig, compiled_init, device_data, train_step
+from benchmarks.train import Data, Model, TrainConfig, _run_options, compiled_init, device_data, train_step
 
 ACCELERATOR_EXTRA_SIZE = 10_000_000  # on GPU/TPU, also a size where matmuls can fill the device
 PERF_FILE = "perf.json"
@@ -201,18 +201,20 @@ def measure_cell(
     # The Python loop's step time sets the scan length, so one fused call stays near window/repeats
     # whatever the model's size (at most `scan_length` steps).
     one = _Members(model, tcfg, 1, cfg.data_size)
-    step = step_program(model, tcfg).lower(one.state, one.lrs, one.n, data).compile()
+    options = _run_options()  # the trainer's compiler options
+    step = step_program(model, tcfg).lower(one.state, one.lrs, one.n, data).compile(compiler_options=options)
     length = int(np.clip(round(window / reps / step_seconds(one.stepwise(step, data, 1))), 2, cfg.scan_length))
     cell.scan_length = length
     t0 = time.perf_counter()
-    fused = fused_program(model, tcfg, length).lower(one.state, one.lrs, one.n, data).compile()
+    fused = fused_program(model, tcfg, length).lower(one.state, one.lrs, one.n, data).compile(compiler_options=options)
     cell.compile_s = time.perf_counter() - t0
     calls = {"fused": (one.fused(fused, data), length)}
     if with_ratios:
         calls["stepwise"] = (one.stepwise(step, data, length), length)
         if cfg.seeds > 1:
             many = _Members(model, tcfg, cfg.seeds, cfg.data_size)
-            fused_k = fused_program(model, tcfg, length).lower(many.state, many.lrs, many.n, data).compile()
+            program = fused_program(model, tcfg, length)
+            fused_k = program.lower(many.state, many.lrs, many.n, data).compile(compiler_options=options)
             calls["vmap"] = (many.fused(fused_k, data), length)
     rates = best_rates(calls, window, reps)
 
