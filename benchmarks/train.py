@@ -201,6 +201,14 @@ run_members = jax.jit(jax.vmap(run_interval, in_axes=(None, None, 0, 0, 0, None)
 # Initialisation runs once per run, so it is compiled without LLVM's optimisations: on CPU that
 # cuts its compile from ~15 s to ~1 s (the random-number kernels are costly to optimise).
 _INIT_OPTIONS = {"xla_backend_optimization_level": 0}
+
+
+def _run_options() -> dict[str, int]:
+    """On CPU the training program compiles at LLVM -O1: half the compile time of the default, and
+    no slower to run at the sizes a CPU trains (measured: ConvNet/Transformer at 10k parameters)."""
+    return {"xla_backend_optimization_level": 1} if jax.default_backend() == "cpu" else {}
+
+
 _compiled: dict[tuple, jax.stages.Compiled] = {}
 
 
@@ -218,7 +226,7 @@ def compiled_init(model: Model, cfg: TrainConfig, seeds_M: jax.Array, lrs_M: jax
 def compiled_run(model: Model, cfg: TrainConfig, state: TrainState, lrs_M, n_M, data: Data) -> jax.stages.Compiled:
     key = ("run", model, cfg, _shapes(state, lrs_M, n_M, data))
     if key not in _compiled:
-        _compiled[key] = run_members.lower(model, cfg, state, lrs_M, n_M, data).compile()
+        _compiled[key] = run_members.lower(model, cfg, state, lrs_M, n_M, data).compile(compiler_options=_run_options())
     return _compiled[key]
 
 
