@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "benchmarks.leaderboard",
     "benchmarks.compare",
     "benchmarks.report",
+    "benchmarks.perf",
 ]
 
 

@@ -7,7 +7,7 @@ import argparse
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from benchmarks import leaderboard
+from benchmarks import distributed, executors, leaderboard
 from benchmarks import sweep as sweep_
 from benchmarks.checkpoint import DEFAULT_EVERY_S
 from benchmarks.sizing import parse_count
@@ -68,7 +68,20 @@ def _checkpoint_every(args: argparse.Namespace) -> float:
     return args.checkpoint_every_s
 
 
+def _setup(args: argparse.Namespace) -> bool:
+    """Devices, processes and cache first; then only process 0 of a multi-host job talks. True on process 0."""
+    distributed.setup(args)
+    main = distributed.is_main_process()
+    console.quiet = not main
+    return main
+
+
+def _wandb_mode(args: argparse.Namespace, suite_setting: str | None = None) -> str:
+    return resolve_mode(args.wandb, suite_setting) if distributed.is_main_process() else "disabled"
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    main = _setup(args)
     spec = RunSpec(
         arch=args.arch, dataset=args.dataset, target_params=args.params, data_size=args.data_size,
         seeds=args.seeds, steps=args.steps, batch_size=args.batch_size, lr=args.lr, lr_trials=args.lr_trials,
@@ -76,16 +89,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         precision=args.precision, suite=args.suite,
     )
     every_s = _checkpoint_every(args)
-    logger = WandbLogger(resolve_mode(args.wandb), args.results_dir, args.suite)
+    logger = WandbLogger(_wandb_mode(args), args.results_dir, args.suite)
     store = ResultsStore(args.results_dir, args.suite)
     sweep_.check([spec])  # all input checked before anything is written
     run_id = sweep_.run_id(spec)
     store.records()  # a damaged results file is refused before anything is written
     store.ensure_writable()
-    claim = store.claim(run_id, redo=args.force)
-    if isinstance(claim, Owner):
+    claim = store.claim(run_id, redo=args.force) if main else None
+    # In a multi-host job process 0 decides: 0 recorded already, 1 train, 2 held by another process.
+    decision = int(distributed.agree([2 if isinstance(claim, Owner) else int(claim is not None)])[0])
+    if decision == 2:
         raise UserError(f"run {run_id} is being trained right now by {claim}; its record will appear in {store.path}")
-    if claim is None:
+    if decision == 0:
         record = [r for r in store.records() if r.run_id == run_id][-1]
         console.print(f"already recorded as {run_id} in {store.path} (use --force to train again)")
         logger.catch_up([record])
@@ -96,18 +111,22 @@ def cmd_run(args: argparse.Namespace) -> int:
                 spec, store, claim, checkpoint_every_s=every_s, force=args.force,
                 on_progress=lambda done, total: progress.update(task, completed=done),
             )
-        store.tidy()
+        if main:
+            store.tidy()
         logger.log_record(record)
     console.print(summary_line(record))
-    if args.json:
+    if args.json and main:
         print(record.to_json())
     return 0 if record.status != "failed" else 1
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    main = _setup(args)
+    if args.executor != "local":
+        return _submit_sweep(args)
     suite = load_suite(args.suite)
     every_s = _checkpoint_every(args)
-    logger = WandbLogger(resolve_mode(args.wandb, suite.logging.wandb), args.results_dir, suite.name, suite.logging.project)
+    logger = WandbLogger(_wandb_mode(args, suite.logging.wandb), args.results_dir, suite.name, suite.logging.project)
     store = ResultsStore(args.results_dir, suite.name)
     with console.status(f"checking {suite.name}: datasets, sizes"):
         plan = sweep_.plan(suite, store)  # all input checked, the results file read, before anything is written
@@ -144,13 +163,61 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         records = store.records()
         progress.update(overall, completed=len(ids & {r.run_id for r in records}))  # runs other sweeps recorded too
         progress.update(current, visible=False)
+    if main:
+        _summary(records, ids, store, suite.name, logger)
+    return 0
+
+
+def _summary(records: list[RunRecord], ids: set[str], store: ResultsStore, suite_name: str, logger: WandbLogger) -> None:
     bad = [r for r in records if r.status != "ok" and r.run_id in ids]
     console.print(f"{len(records)} records in {store.path}" + (f"; {len(bad)} not ok" if bad else ""))
     if logger.run_dirs and logger.mode == "offline":
         console.print(f"wandb: {len(logger.run_dirs)} offline runs in {logger.wandb_dir}; upload with: "
                       f"wandb sync {logger.wandb_dir}/offline-run-*")
-    print(leaderboard.summary_markdown(leaderboard.build_leaderboard(records, suite.name)))
-    return 0
+    print(leaderboard.summary_markdown(leaderboard.build_leaderboard(records, suite_name)))
+
+
+def _submit_sweep(args: argparse.Namespace) -> int:
+    """`sweep --executor slurm|submitit-local`: the runs to do go out as one job array; follow it to the end."""
+    options = executors.options_from_args(args)
+    suite = load_suite(args.suite)
+    every_s = _checkpoint_every(args)
+    logger = WandbLogger(_wandb_mode(args, suite.logging.wandb), args.results_dir, suite.name, suite.logging.project)
+    store = ResultsStore(args.results_dir, suite.name)
+    with console.status(f"checking {suite.name}: datasets, sizes"):
+        plan = sweep_.plan(suite, store)
+    store.ensure_writable()
+    devices = max(1, options.gpus_per_node) * options.nodes
+    for spec in plan.specs:
+        if spec.batch_size % devices:
+            raise UserError(f"batch size {spec.batch_size} does not split evenly over the {devices} GPUs of a job")
+    context = executors.JobContext(
+        results_dir=str(args.results_dir), suite=suite.name, capacity=sweep_.capacities(plan.specs),
+        plugins=tuple(args.plugin), shard_params=args.shard_params, distributed=args.distributed,
+        compile_cache=not args.no_compile_cache, checkpoint_every_s=every_s,
+    )
+    console.print(
+        f"suite [bold]{suite.name}[/]: {len(plan.specs)} runs, {plan.skipped} already in {store.path}, "
+        f"{len(plan.todo)} to submit ({args.executor})"
+    )
+
+    def on_submit(n_jobs: int, job_id: str) -> None:
+        console.print(f"submitted {n_jobs} jobs (array {job_id}); logs in {store.dir / executors.JOBS_DIR}; "
+                      "Ctrl-C stops following them, not the jobs")
+
+    def on_record(record: RunRecord) -> None:
+        console.print(summary_line(record))
+        logger.log_record(record)
+
+    failures = executors.submit_sweep(args.executor, plan.todo, store, context, options, on_submit, on_record,
+                                      wait=not args.no_wait)
+    for line in failures:
+        console.print(f"[red]{line}[/]")
+    if args.no_wait:
+        return 0
+    ids = {sweep_.run_id(s) for s in plan.specs}
+    _summary(store.records(), ids, store, suite.name, logger)
+    return 1 if failures else 0
 
 
 def _add_reliability_flags(p: argparse.ArgumentParser) -> None:
@@ -190,6 +257,7 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("--force", action="store_true", help="train again even if this exact run is recorded")
     p.add_argument("--json", action="store_true", help="print the record written as one JSON line on stdout")
     _add_reliability_flags(p)
+    distributed.add_flags(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(
@@ -199,7 +267,10 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
         "progress resumes from its last checkpoint). Several sweeps on one results folder share the work.",
     )
     p.add_argument("suite", help="suite name (e.g. quick) or path to a suite .toml")
+    p.add_argument("--no-wait", action="store_true", help="with a submitit executor: submit and return at once")
     _add_reliability_flags(p)
+    distributed.add_flags(p)
+    executors.add_flags(p)
     p.set_defaults(func=cmd_sweep)
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 import architectures
 from benchmarks import data as datasets_
-from benchmarks import sizing
+from benchmarks import distributed, sizing
 from benchmarks.spec import RESULTS_VERSION, Curves, RunRecord, RunSpec, SeedResult, Splits
 from benchmarks.train import Checkpoint, Model, TrainConfig, device_data, train
 
@@ -55,6 +55,7 @@ def environment() -> dict[str, str]:
         "platform": devices[0].platform,
         "device_kind": devices[0].device_kind,
         "device_count": str(len(devices)),
+        "process_count": str(jax.process_count()),
         "host": platform.machine(),
     }
 
@@ -97,7 +98,7 @@ def execute(
     view = datasets_.training_view(splits, spec.data_size)
     sized = solve_size(spec.arch, splits.task, spec.target_params, spec.param_tolerance)
     model = Model.create(spec.arch, splits.task, sized.shape)
-    cfg = TrainConfig.from_spec(spec)
+    cfg = TrainConfig.from_spec(spec, shard_params=distributed.shard_params())
     lrs = spec.lr_trials or (spec.lr,)
     members = [(lr, seed) for lr in lrs for seed in spec.seeds]
     out = train(

@@ -10,6 +10,10 @@ Several sweeps may share one results folder: each claims a run before training i
 `benchmarks/store.py`), skips runs claimed by a live other process, and comes back to them at
 the end, waiting until they are recorded or their claim goes stale.
 
+In a multi-host job (`--distributed`) every process trains the same runs in the same order;
+process 0 alone claims, records and decides (its decisions are broadcast), and runs are not
+checkpointed (a resubmitted job starts an unfinished run again).
+
 Input a user can fix (unknown names, impossible sizes, data sizes beyond a dataset) is checked
 for every run before anything trains.
 """
@@ -23,8 +27,10 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import jax
+
 from benchmarks import checkpoint as checkpoint_
-from benchmarks import data
+from benchmarks import data, distributed
 from benchmarks.runner import environment, execute, load_splits, run_id, solve_size
 from benchmarks.spec import RunRecord, RunSpec, UserError
 from benchmarks.store import Claim, Owner, ResultsStore
@@ -51,13 +57,23 @@ def check(specs: list[RunSpec]) -> None:
         if spec.data_size > splits.max_train_size:
             data.training_view(splits, spec.data_size)  # raises the clear error
         solve_size(spec.arch, splits.task, spec.target_params, spec.param_tolerance)
+        distributed.check_batch(spec.batch_size)
 
 
 def plan(suite: Suite, store: ResultsStore) -> SweepPlan:
     specs = suite.run_specs()
     check(specs)
     done = store.done_ids()
-    return SweepPlan(specs, [s for s in specs if run_id(s) not in done])
+    todo = distributed.agree([run_id(s) not in done for s in specs])  # every process of a job trains the same runs
+    return SweepPlan(specs, [s for s, t in zip(specs, todo) if t])
+
+
+def capacities(specs: list[RunSpec]) -> dict[str, int]:
+    """Per dataset, the largest data size: one padded pool, so one compiled program per family and size."""
+    capacity: dict[str, int] = {}
+    for spec in specs:
+        capacity[spec.dataset] = max(capacity.get(spec.dataset, 0), spec.data_size)
+    return capacity
 
 
 def failed_record(spec: RunSpec, error: BaseException) -> RunRecord:
@@ -92,7 +108,7 @@ def describe(spec: RunSpec) -> str:
 def train_claimed(
     spec: RunSpec,
     store: ResultsStore,
-    claim: Claim,
+    claim: Claim | None,
     *,
     capacity: int | None = None,
     checkpoint_every_s: float = checkpoint_.DEFAULT_EVERY_S,
@@ -103,28 +119,36 @@ def train_claimed(
 
     Returns the record and whether it was written (False: another process recorded it first).
     The run's checkpoint is deleted once its record is stored; an interrupt keeps it and frees the claim.
+    In a multi-host job the other processes train beside process 0 with no claim and write nothing.
     """
     rid = run_id(spec)
-    checkpoint = checkpoint_.RunCheckpoint.for_run(store.dir, rid, checkpoint_every_s)
+    single = jax.process_count() == 1
+    checkpoint = checkpoint_.RunCheckpoint.for_run(store.dir, rid, checkpoint_every_s) if single else None
 
     def progress(done: int, total: int) -> None:
-        claim.heartbeat()
+        if claim is not None:
+            claim.heartbeat()
         if on_progress:
             on_progress(done, total)
 
     try:
         record = run_one(spec, progress, capacity, checkpoint)
     except BaseException:  # an interrupt (or bad input): keep the checkpoint, free the run for others
-        checkpoint.close()
-        with store.locked():
-            claim.release()
+        if checkpoint is not None:
+            checkpoint.close()
+        if claim is not None:
+            with store.locked():
+                claim.release()
         raise
+    if not distributed.is_main_process():
+        return record, False
     if force:
         store.append(record, claim)
         written = True
     else:
         written = store.append_new(record, claim)
-    checkpoint.delete()
+    if checkpoint is not None:
+        checkpoint.delete()
     return record, written
 
 
@@ -138,24 +162,27 @@ def run_sweep(
     checkpoint_every_s: float = checkpoint_.DEFAULT_EVERY_S,
     on_wait: Callable[[dict[str, Owner]], None] | None = None,
     poll_s: float = POLL_S,
+    capacity: dict[str, int] | None = None,
 ) -> list[RunRecord]:
     """Train every run of the plan not yet recorded; returns the records this process wrote."""
     written = []
-    capacity: dict[str, int] = {}  # per dataset: one padded pool, one compiled program per family and size
-    for spec in sweep.specs:
-        capacity[spec.dataset] = max(capacity.get(spec.dataset, 0), spec.data_size)
-    store.remove_stale_claims()
-    checkpoint_.remove_stale(store.dir, store.done_ids())
+    capacity = capacity or capacities(sweep.specs)
+    main = distributed.is_main_process()
+    if main:
+        store.remove_stale_claims()
+        checkpoint_.remove_stale(store.dir, store.done_ids())
     pending = list(sweep.todo)
     while pending:
         held: dict[str, Owner] = {}
         for spec in pending:
             rid = run_id(spec)
-            claim = store.claim(rid)
-            if claim is None:  # recorded meanwhile by another process
+            claim = store.claim(rid) if main else None
+            # Process 0 decides for the whole job: 0 recorded meanwhile, 1 train it now, 2 held by another sweep.
+            decision = int(distributed.agree([2 if isinstance(claim, Owner) else int(claim is not None)])[0])
+            if decision == 0:  # recorded meanwhile by another process
                 continue
-            if isinstance(claim, Owner):
-                held[rid] = claim
+            if decision == 2:
+                held[rid] = claim  # None on processes other than 0, which show nothing
                 continue
             if on_start:
                 on_start(spec)
@@ -175,5 +202,6 @@ def run_sweep(
             if on_wait:
                 on_wait(held)
             time.sleep(poll_s)
-    store.tidy()
+    if main:
+        store.tidy()
     return written

@@ -6,6 +6,11 @@ evaluations the steps run fused in one `lax.scan` (no Python per step), with
 minibatches drawn on the device; the Python driver only loops over evaluation
 intervals, to record learning curves and to checkpoint (`Checkpoint`).
 
+Under several devices the same program runs sharded (benchmarks/distributed.py):
+each step's minibatch is split over the devices along its batch axis, parameters
+and optimizer state are replicated (or split, with `shard_params`); on one device
+nothing changes.
+
 Each member's randomness depends on its seed alone (init from
 `fold_in(key(seed), 0)`, minibatches from `fold_in(key(seed), 1)`), so a seed
 trains the same whether it runs alone or beside others, at any learning rate.
@@ -29,6 +34,7 @@ import optax
 from flax import nnx
 
 import architectures
+from benchmarks import distributed
 from benchmarks.data import TrainingView
 from benchmarks.spec import ArchShape, RunSpec, TaskSpec
 
@@ -45,10 +51,12 @@ class TrainConfig:
     precision: str = "float32"  # compute dtype of the forward/backward pass; parameters stay float32
     grad_clip: float = 1.0  # global-norm clipping, the same for every architecture
     eval_batch: int = 1024
+    shard_params: bool = False  # split parameters and optimizer state over the devices (results unchanged)
 
     @classmethod
-    def from_spec(cls, spec: RunSpec) -> TrainConfig:
-        return cls(spec.steps, spec.batch_size, spec.eval_every, spec.warmup_frac, spec.weight_decay, spec.precision)
+    def from_spec(cls, spec: RunSpec, shard_params: bool = False) -> TrainConfig:
+        return cls(spec.steps, spec.batch_size, spec.eval_every, spec.warmup_frac, spec.weight_decay, spec.precision,
+                   shard_params=shard_params)
 
     @property
     def n_evals(self) -> int:
@@ -131,13 +139,14 @@ def loss_fn(model: Model, precision: str, params: nnx.State, x: jax.Array, y: ja
 def init_state(model: Model, cfg: TrainConfig, seed: jax.Array, lr: jax.Array) -> TrainState:
     key = jax.random.key(seed)
     params = model.init(jax.random.fold_in(key, 0))
-    return TrainState(
+    state = TrainState(
         params=params,
         opt_state=optimizer(lr, cfg).init(params),
         data_key=jax.random.fold_in(key, 1),
         step=jnp.zeros((), jnp.int32),
         diverged_step=jnp.full((), -1, jnp.int32),
     )
+    return distributed.constrain_state(state, cfg.shard_params)
 
 
 def train_step(
@@ -147,7 +156,8 @@ def train_step(
     data_key, batch_key = jax.random.split(state.data_key)
     idx = jax.random.randint(batch_key, (cfg.batch_size,), 0, n_train)
     grad_fn = jax.value_and_grad(partial(loss_fn, model, cfg.precision), has_aux=True)
-    (loss, _), grads = grad_fn(state.params, data.x_train[idx], data.y_train[idx])
+    x_B, y_B = distributed.constrain_batch(data.x_train[idx]), distributed.constrain_batch(data.y_train[idx])
+    (loss, _), grads = grad_fn(state.params, x_B, y_B)
     updates, opt_state = optimizer(lr, cfg).update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     first_bad = (state.diverged_step < 0) & ~jnp.isfinite(loss)
@@ -166,7 +176,7 @@ def evaluate(model: Model, cfg: TrainConfig, params: nnx.State, x_N: jax.Array, 
     mask = (jnp.arange(nb * eb) < n).reshape(nb, eb)
 
     def batch(args):
-        xb, yb, mb = args
+        xb, yb, mb = map(distributed.constrain_batch, args)
         logits = model.apply(params, xb, cfg.precision)
         losses = optax.softmax_cross_entropy_with_integer_labels(logits, yb)
         return jnp.sum(losses * mb), jnp.sum((jnp.argmax(logits, -1) == yb) * mb)
@@ -181,6 +191,7 @@ def run_interval(
     """`eval_every` fused steps, then held-out evaluation: one point of the learning curve."""
     step = partial(train_step, model, cfg, lr=lr, n_train=n_train, data=data)
     state, losses = jax.lax.scan(lambda s, _: step(s), state, None, length=cfg.eval_every)
+    state = distributed.constrain_state(state, cfg.shard_params)
     val_loss, val_acc = evaluate(model, cfg, state.params, data.x_val, data.y_val)
     test_loss, test_acc = evaluate(model, cfg, state.params, data.x_test, data.y_test)
     metrics = {
@@ -190,7 +201,7 @@ def run_interval(
         "test_loss": test_loss,
         "test_acc": test_acc,
     }
-    return state, metrics
+    return state, distributed.constrain_replicated(metrics)
 
 
 # Compiled entry points: members stacked on axis 0; the model and config are static, so the
@@ -270,13 +281,14 @@ class TrainOutput:
 
 
 def device_data(view: TrainingView, capacity: int | None = None) -> Data:
-    """Put a training view on the device, padding the training pool to `capacity` rows."""
+    """Put a training view on the devices (whole on each), padding the training pool to `capacity` rows."""
     x_train, y_train = view.x_train, view.y_train
     if capacity is not None and capacity > len(y_train):
         pad = capacity - len(y_train)
         x_train = np.concatenate([x_train, np.zeros((pad, *x_train.shape[1:]), x_train.dtype)])
         y_train = np.concatenate([y_train, np.zeros(pad, y_train.dtype)])
-    return Data(*(jnp.asarray(a) for a in (x_train, y_train, view.x_val, view.y_val, view.x_test, view.y_test)))
+    arrays = (x_train, y_train, view.x_val, view.y_val, view.x_test, view.y_test)
+    return Data(*(distributed.put_replicated(a) for a in arrays))
 
 
 def train(
@@ -295,9 +307,10 @@ def train(
     The compiled program is the same either way and every input of an interval (parameters, optimiser
     state, step, data key) is restored exactly, so a resumed run ends bitwise equal to an uninterrupted one.
     """
-    seeds_M = jnp.asarray(seeds, jnp.uint32)
-    lrs_M = jnp.asarray(lrs, jnp.float32)
-    n_M = jnp.asarray(n_train, jnp.int32)
+    distributed.check_batch(cfg.batch_size)
+    seeds_M = distributed.put_replicated(np.asarray(seeds, np.uint32))
+    lrs_M = distributed.put_replicated(np.asarray(lrs, np.float32))
+    n_M = distributed.put_replicated(np.asarray(n_train, np.int32))
     t0 = time.perf_counter()
     state = compiled_init(model, cfg, seeds_M, lrs_M)(seeds_M, lrs_M)
     run = compiled_run(model, cfg, state, lrs_M, n_M, data)  # compiled apart from training, to time it

@@ -1,0 +1,448 @@
+"""`archbench perf`: how fast the harness trains, on the device in hand.
+
+For every family at the suite's smallest and largest size (plus 10M parameters on
+an accelerator), it measures the trainer's fused step program (a `lax.scan` of
+steps, members vmapped, exactly `train.train_step`) and reports:
+
+- steps/s and examples/s of one member;
+- achieved FLOP/s: training FLOPs per step (3 x XLA's forward FLOPs per example x
+  batch) x steps/s, and that as a fraction of the machine's dense matmul peak,
+  measured in the same run (a jitted square matmul, best of several);
+- the fused loop's speed-up over a plain Python loop of the same jitted step;
+- the gain of training K seeds in one vmapped program over K runs one after another.
+
+Timings are the best of a few repeats of a short window after a warm-up call (the
+best, because other processes only ever slow a repeat down). Results go to
+RESULTS_DIR/perf.json with the device they were measured on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import architectures
+from benchmarks import data as datasets_
+from benchmarks import distributed, sizing
+from benchmarks.sizing import parse_count
+from benchmarks.spec import UserError
+from benchmarks.suite import load_suite
+from benchmarks.train import Data, Model, TrainConfig, compiled_init, device_data, train_step
+
+ACCELERATOR_EXTRA_SIZE = 10_000_000  # on GPU/TPU, also a size where matmuls can fill the device
+PERF_FILE = "perf.json"
+
+
+@dataclass(frozen=True)
+class PerfConfig:
+    archs: tuple[str, ...]
+    sizes: tuple[int, ...]
+    dataset: str
+    data_size: int
+    batch_size: int
+    precision: str
+    seeds: int  # K, members of the vmapped program
+    scan_length: int  # most steps per call of the fused program (fewer for slow models, to keep calls short)
+    window_s: float  # timed seconds per measurement, split over `repeats`
+    ratios_at_every_size: bool = False  # else the loop and vmap comparisons run at the smallest size only
+    repeats: int = 3
+    peak_n: int = 2048  # side of the square matmul that measures the peak
+
+
+@dataclass
+class CellResult:
+    """One family at one size."""
+
+    arch: str
+    target_params: int
+    params: int = 0
+    shape: dict[str, int] = field(default_factory=dict)
+    flops_per_example: float = 0.0  # forward pass, XLA cost analysis
+    train_flops_per_step: float = 0.0  # 3 x forward x batch, one member
+    compile_s: float = 0.0  # the fused program of one member
+    scan_length: int = 0  # steps per fused call (and per timed unit of the Python loop)
+    steps_per_s: float = 0.0  # fused, one member
+    examples_per_s: float = 0.0
+    flops_per_s: float = 0.0
+    fraction_of_peak: float = 0.0
+    # Comparisons (at the smallest size unless --ratios-at-every-size; 0 where not measured):
+    stepwise_steps_per_s: float = 0.0  # Python loop of jitted steps, one member
+    fused_speedup: float = 0.0
+    vmap_members: int = 0
+    vmap_steps_per_s: float = 0.0  # steps/s of the K-member program (each step advances all K)
+    vmap_gain: float = 0.0  # K x vmap_steps_per_s / steps_per_s
+    skipped: str = ""  # why this cell was not measured
+
+
+# ---- timing ------------------------------------------------------------------------------------
+
+def best_rates(calls: dict[str, tuple[Callable[[], object], float]], window_s: float, repeats: int) -> dict[str, float]:
+    """Best units/s of each (call, units_per_call) over `repeats` windows, after a warm-up call each.
+
+    The calls take turns window by window, so a burst of load from other processes
+    hits them alike instead of biasing their ratio. Within a window the calls are
+    dispatched back to back and waited for once, at the end.
+    """
+    counts = {}
+    for name, (call, _) in calls.items():
+        t0 = time.perf_counter()
+        jax.block_until_ready(call())
+        counts[name] = max(1, math.ceil(window_s / repeats / max(time.perf_counter() - t0, 1e-6)))
+    best = dict.fromkeys(calls, 0.0)
+    for _ in range(repeats):
+        for name, (call, units) in calls.items():
+            t0 = time.perf_counter()
+            out = None
+            for _ in range(counts[name]):
+                out = call()
+            jax.block_until_ready(out)
+            best[name] = max(best[name], counts[name] * units / (time.perf_counter() - t0))
+    return best
+
+
+def best_rate(call: Callable[[], object], units_per_call: float, window_s: float, repeats: int) -> float:
+    return best_rates({"call": (call, units_per_call)}, window_s, repeats)["call"]
+
+
+def matmul_peak(dtype: str, n: int, repeats: int = 5) -> float:
+    """Dense matmul FLOP/s: a jitted n x n x n product, best of `repeats` (a few calls each)."""
+    key_a, key_b = jax.random.split(jax.random.key(0))
+    a = jax.random.normal(key_a, (n, n), dtype)
+    b = jax.random.normal(key_b, (n, n), dtype)
+    mm = jax.jit(jnp.matmul)
+    return best_rate(lambda: mm(a, b), 2.0 * n**3, window_s=0.05 * repeats, repeats=repeats)  # >= 1 call, 50 ms a repeat
+
+
+# ---- programs ----------------------------------------------------------------------------------
+
+def fused_program(model: Model, cfg: TrainConfig, length: int):
+    """`length` training steps in one lax.scan, members vmapped: the trainer's program without its evaluation."""
+
+    def run(state, lr, n_train, data: Data):
+        step = partial(train_step, model, cfg, lr=lr, n_train=n_train, data=data)
+        return jax.lax.scan(lambda s, _: step(s), state, None, length=length)
+
+    return jax.jit(jax.vmap(run, in_axes=(0, 0, 0, None)), donate_argnums=0)
+
+
+def step_program(model: Model, cfg: TrainConfig):
+    """One jitted training step, members vmapped: what a plain Python loop calls."""
+    return jax.jit(jax.vmap(partial(train_step, model, cfg), in_axes=(0, 0, 0, None)), donate_argnums=0)
+
+
+class _Members:
+    """K members' state and inputs, carried across calls (programs donate the state)."""
+
+    def __init__(self, model: Model, cfg: TrainConfig, k: int, n_train: int):
+        self.seeds = distributed.put_replicated(np.arange(k, dtype=np.uint32))
+        self.lrs = distributed.put_replicated(np.full(k, 1e-3, np.float32))
+        self.n = distributed.put_replicated(np.full(k, n_train, np.int32))
+        self.state = compiled_init(model, cfg, self.seeds, self.lrs)(self.seeds, self.lrs)
+
+    def fused(self, program, data: Data):
+        def call():
+            self.state, losses = program(self.state, self.lrs, self.n, data)
+            return losses
+
+        return call
+
+    def stepwise(self, step, data: Data, length: int):
+        def call():
+            loss = None
+            for _ in range(length):
+                self.state, loss = step(self.state, self.lrs, self.n, data)
+            return loss
+
+        return call
+
+
+def step_seconds(call: Callable[[], object], n: int = 3) -> float:
+    """Median seconds of one blocking call, after a warm-up call."""
+    jax.block_until_ready(call())
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        jax.block_until_ready(call())
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def measure_cell(
+    arch: str, target: int, cfg: PerfConfig, splits, data: Data, peak: float, with_ratios: bool = True
+) -> CellResult:
+    """Throughput of one family at one size; with `with_ratios`, also against the Python loop and K sequential runs."""
+    cell = CellResult(arch, target)
+    try:
+        sized = sizing.solve(arch, splits.task, target)
+    except UserError as e:
+        cell.skipped = str(e)
+        return cell
+    task = splits.task
+    model = Model.create(arch, task, sized.shape)
+    tcfg = TrainConfig(steps=10**6, batch_size=cfg.batch_size, eval_every=cfg.scan_length, warmup_frac=0.0,
+                       weight_decay=1e-4, precision=cfg.precision, shard_params=distributed.shard_params())
+    cell.params, cell.shape = sized.params, sized.shape.as_dict()
+    cell.flops_per_example = sizing.flops_per_example(arch, task, sized.shape)
+    cell.train_flops_per_step = 3.0 * cell.flops_per_example * cfg.batch_size
+    window, reps = cfg.window_s, cfg.repeats
+
+    # The Python loop's step time sets the scan length, so one fused call stays near window/repeats
+    # whatever the model's size (at most `scan_length` steps).
+    one = _Members(model, tcfg, 1, cfg.data_size)
+    step = step_program(model, tcfg).lower(one.state, one.lrs, one.n, data).compile()
+    length = int(np.clip(round(window / reps / step_seconds(one.stepwise(step, data, 1))), 2, cfg.scan_length))
+    cell.scan_length = length
+    t0 = time.perf_counter()
+    fused = fused_program(model, tcfg, length).lower(one.state, one.lrs, one.n, data).compile()
+    cell.compile_s = time.perf_counter() - t0
+    calls = {"fused": (one.fused(fused, data), length)}
+    if with_ratios:
+        calls["stepwise"] = (one.stepwise(step, data, length), length)
+        if cfg.seeds > 1:
+            many = _Members(model, tcfg, cfg.seeds, cfg.data_size)
+            fused_k = fused_program(model, tcfg, length).lower(many.state, many.lrs, many.n, data).compile()
+            calls["vmap"] = (many.fused(fused_k, data), length)
+    rates = best_rates(calls, window, reps)
+
+    cell.steps_per_s = rates["fused"]
+    cell.examples_per_s = cell.steps_per_s * cfg.batch_size
+    cell.flops_per_s = cell.steps_per_s * cell.train_flops_per_step
+    cell.fraction_of_peak = cell.flops_per_s / peak
+    if "stepwise" in rates:
+        cell.stepwise_steps_per_s = rates["stepwise"]
+        cell.fused_speedup = cell.steps_per_s / cell.stepwise_steps_per_s
+    if "vmap" in rates:
+        cell.vmap_members = cfg.seeds
+        cell.vmap_steps_per_s = rates["vmap"]
+        cell.vmap_gain = cfg.seeds * cell.vmap_steps_per_s / cell.steps_per_s
+    return cell
+
+
+# ---- the report --------------------------------------------------------------------------------
+
+def device_description() -> dict[str, str]:
+    desc = distributed.describe()
+    if desc["platform"] == "cpu":
+        try:
+            model = next(
+                line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            )
+        except (OSError, StopIteration):
+            model = platform.processor() or platform.machine()
+        desc["device_kind"] = f"{model} ({desc['host_cpus']} cores)"
+    return desc
+
+
+def targets(report: dict) -> list[dict]:
+    """The issue's performance targets that apply to this device, each with what was measured."""
+    cells = [c for c in report["results"] if not c["skipped"]]
+    platform_ = report["device"]["platform"]
+    out = []
+
+    def add(what: str, value: float | None, threshold: float) -> None:
+        out.append({"target": what, "measured": value, "threshold": threshold,
+                    "met": value is not None and value >= threshold})
+
+    if not cells:
+        return out
+    smallest = min(c["target_params"] for c in cells)
+    largest = max(c["target_params"] for c in cells)
+    if platform_ == "cpu":
+        for arch in ("mlp", "convnet"):
+            got = [c["fraction_of_peak"] for c in cells if c["arch"] == arch and c["target_params"] == largest]
+            if got:
+                add(f"{arch} at {largest:,} params: fraction of matmul peak", got[0], 0.5)
+        for c in cells:
+            if c["target_params"] == smallest:
+                add(f"{c['arch']} at {smallest:,} params: fused loop / step-by-step loop", c["fused_speedup"], 1.5)
+    else:
+        if report["settings"]["precision"] == "bfloat16":
+            for c in cells:
+                if c["arch"] == "transformer" and c["params"] >= 10_000_000:
+                    add(f"transformer at {c['params']:,} params (bf16): fraction of bf16 matmul peak",
+                        c["fraction_of_peak"], 0.4)
+        if report["settings"]["seeds"] == 8:
+            for c in cells:
+                if c["target_params"] == smallest:
+                    add(f"{c['arch']} at {smallest:,} params: 8 vmapped seeds / 8 sequential runs", c["vmap_gain"], 5.0)
+    return out
+
+
+def run_perf(cfg: PerfConfig, on_cell: Callable[[CellResult], None] | None = None) -> dict:
+    peaks = {"float32": matmul_peak("float32", cfg.peak_n)}
+    if cfg.precision == "bfloat16":
+        peaks["bfloat16"] = matmul_peak("bfloat16", cfg.peak_n)
+    peak = peaks[cfg.precision]
+    splits = datasets_.load(cfg.dataset)
+    view = datasets_.training_view(splits, cfg.data_size)
+    distributed.check_batch(cfg.batch_size)
+    data = device_data(view)
+    results = []
+    for arch in cfg.archs:
+        for target in cfg.sizes:
+            with_ratios = cfg.ratios_at_every_size or target == min(cfg.sizes)
+            cell = measure_cell(arch, target, cfg, splits, data, peak, with_ratios)
+            results.append(cell)
+            if on_cell:
+                on_cell(cell)
+    report = {
+        "device": device_description(),
+        "jax": jax.__version__,
+        "peak_flops_per_s": peaks,
+        "peak_matmul_n": cfg.peak_n,
+        "settings": {k: v for k, v in asdict(cfg).items() if k != "archs"} | {"task": splits.task.name},
+        "results": [asdict(c) for c in results],
+        "created_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
+    report["targets"] = targets(report)
+    return report
+
+
+# ---- command -----------------------------------------------------------------------------------
+
+def _si(x: float) -> str:
+    for scale, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= scale:
+            return f"{x / scale:.3g}{suffix}"
+    return f"{x:.3g}"
+
+
+def _counts(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(parse_count(v) for v in text.split(",") if v.strip())
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from e
+
+
+def config_from_args(args: argparse.Namespace) -> PerfConfig:
+    suite = load_suite(args.suite)
+    accelerator = jax.devices()[0].platform != "cpu"
+    known = architectures.names()
+    archs = tuple(args.arch) if args.arch else tuple(known)
+    for a in archs:
+        architectures.get(a)  # unknown names: one clear error
+    if args.params:
+        sizes = tuple(args.params)
+    else:
+        sizes = (min(suite.target_params), max(suite.target_params))
+        if accelerator:
+            sizes += (ACCELERATOR_EXTRA_SIZE,)
+    precision = args.precision
+    if precision == "auto":
+        precision = "bfloat16" if accelerator else suite.training.precision
+    for name, value in (("--seeds", args.seeds), ("--scan-length", args.scan_length), ("--batch-size", args.batch_size or 1)):
+        if value < 1:
+            raise UserError(f"{name} must be positive")
+    if args.window <= 0:
+        raise UserError("--window must be positive")
+    return PerfConfig(
+        archs=archs, sizes=sizes, dataset=args.dataset or suite.datasets[0],
+        data_size=max(suite.data_sizes), batch_size=args.batch_size or suite.training.batch_size,
+        precision=precision, seeds=args.seeds, scan_length=args.scan_length, window_s=args.window,
+        peak_n=args.peak_n or (2048 if not accelerator else 8192), ratios_at_every_size=args.ratios_at_every_size,
+    )
+
+
+def table(report: dict):
+    """The report as a rich table (one row per family and size)."""
+    from rich.table import Table
+
+    settings = report["settings"]
+    t = Table(title=f"archbench perf · {report['device']['device_kind']} x{report['device']['device_count']} · "
+              f"{settings['precision']} · batch {settings['batch_size']} · {settings['task']}")
+    for col in ("family", "params", "steps/s", "examples/s", "FLOP/s", "% of peak", "fused vs loop",
+                f"vmap {settings['seeds']} vs seq", "compile s"):
+        t.add_column(col, justify="left" if col == "family" else "right")
+    for c in report["results"]:
+        if c["skipped"]:
+            t.add_row(c["arch"], f"{c['target_params']:,}", f"skipped: {c['skipped']}")
+            continue
+        t.add_row(
+            c["arch"], f"{c['params']:,}", f"{c['steps_per_s']:.1f}", _si(c["examples_per_s"]), _si(c["flops_per_s"]),
+            f"{100 * c['fraction_of_peak']:.1f}", f"{c['fused_speedup']:.2f}x" if c["stepwise_steps_per_s"] else "-",
+            f"{c['vmap_gain']:.2f}x" if c["vmap_members"] else "-", f"{c['compile_s']:.1f}",
+        )
+    peak = report["peak_flops_per_s"][settings["precision"]]
+    t.caption = (f"peak: {_si(peak)}FLOP/s ({settings['precision']} {report['peak_matmul_n']}^3 matmul, best of 5); "
+                 "rates: best of 3 windows after a warm-up; one member unless stated")
+    return t
+
+
+def cmd_perf(args: argparse.Namespace) -> int:
+    distributed.setup(args)
+    cfg = config_from_args(args)
+    out_dir = Path(args.results_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(f"results folder {out_dir} is not writable: {e.strerror}") from e
+    from rich.console import Console
+
+    quiet = not distributed.is_main_process()
+    err = Console(stderr=True, quiet=quiet)
+    out = err if args.json else Console(quiet=quiet, width=200)
+    device = device_description()
+    err.print(f"perf on {device['device_kind']} x{device['device_count']} ({device['platform']}): "
+              f"{len(cfg.archs)} families x {len(cfg.sizes)} sizes, {cfg.precision}, batch {cfg.batch_size}")
+    started = time.perf_counter()
+
+    def on_cell(c: CellResult) -> None:
+        what = "skipped" if c.skipped else f"{c.steps_per_s:.1f} steps/s"
+        err.print(f"  {c.arch} {c.target_params:,}: {what} ({time.perf_counter() - started:.0f}s)")
+
+    report = run_perf(cfg, on_cell)
+    out.print(table(report))
+    for t in report["targets"]:
+        out.print(f"target: {t['target']} >= {t['threshold']:g}: measured {t['measured']:.3g} "
+                  f"({'met' if t['met'] else 'NOT met'})")
+    if distributed.is_main_process():
+        path = out_dir / PERF_FILE
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(report, indent=1) + "\n")
+        tmp.replace(path)
+        err.print(f"written to {path} ({time.perf_counter() - started:.0f}s)")
+        if args.json:
+            print(json.dumps(report))
+    return 0
+
+
+def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "perf", parents=[common], formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        help="measure training throughput, FLOP/s vs the matmul peak, fused-loop and vmap gains",
+        description="For each family at the suite's smallest and largest size (and 10M parameters on GPU/TPU): "
+        "steps/s, examples/s, achieved FLOP/s and its fraction of the measured matmul peak, the fused loop's "
+        "speed-up over a Python step loop, and the gain of K vmapped seeds over K sequential runs. "
+        "Writes RESULTS_DIR/perf.json.",
+    )
+    p.add_argument("--suite", default="quick", help="sizes, dataset and batch size come from this suite")
+    p.add_argument("--arch", action="append", help="measure only this family (repeatable; default: every family)")
+    p.add_argument("--params", type=_counts,
+                   help="comma-separated sizes instead of the suite's smallest and largest, e.g. 10k,10M")
+    p.add_argument("--dataset", help="dataset (default: the suite's first)")
+    p.add_argument("--batch-size", type=int, help="batch size (default: the suite's)")
+    p.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default="auto",
+                   help="compute dtype; auto = bfloat16 on GPU/TPU, the suite's on CPU")
+    p.add_argument("--seeds", type=int, default=8, help="K: members of the vmapped program compared with K runs")
+    p.add_argument("--scan-length", type=int, default=100,
+                   help="most steps per call of the fused program (slow models get fewer, to keep to the window)")
+    p.add_argument("--window", type=float, default=1.0, help="seconds timed per measurement (best of 3 parts)")
+    p.add_argument("--peak-n", type=int, help="matmul side for the peak (default 2048 on CPU, 8192 on GPU/TPU)")
+    p.add_argument("--ratios-at-every-size", action="store_true",
+                   help="compare with the Python loop and with sequential runs at every size, not only the smallest")
+    p.add_argument("--json", action="store_true", help="print the report as one JSON object on stdout")
+    distributed.add_flags(p)
+    p.set_defaults(func=cmd_perf)

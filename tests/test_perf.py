@@ -1,0 +1,68 @@
+"""`archbench perf`: the report's fields and how its ratios are made (never its timings: those are for `make perf`)."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from benchmarks import perf
+from benchmarks.cli import main
+from benchmarks.spec import ArchShape
+from benchmarks.train import Model, TrainConfig, compiled_init, compiled_run, device_data
+
+
+def test_perf_json_reports_throughput_peak_fraction_and_gains(tmp_path, capsys):
+    args = ["perf", "--json", "--arch", "mlp", "--params", "3k,6k", "--window", "0.05", "--scan-length", "5",
+            "--seeds", "2", "--peak-n", "128", "--results-dir", str(tmp_path)]
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report == json.loads((tmp_path / "perf.json").read_text())
+    assert report["device"]["platform"] == "cpu" and report["device"]["device_count"] == "1"
+    peak = report["peak_flops_per_s"]["float32"]
+    assert peak > 0
+    cells = report["results"]
+    assert [(c["arch"], c["target_params"]) for c in cells] == [("mlp", 3000), ("mlp", 6000)]
+    for c in cells:
+        assert c["skipped"] == "" and abs(c["params"] / c["target_params"] - 1) <= 0.02
+        assert c["train_flops_per_step"] == pytest.approx(3 * c["flops_per_example"] * 128)  # quick suite's batch
+        assert c["steps_per_s"] > 0 and 2 <= c["scan_length"] <= 5
+        assert c["examples_per_s"] == pytest.approx(c["steps_per_s"] * 128)
+        assert c["flops_per_s"] == pytest.approx(c["steps_per_s"] * c["train_flops_per_step"])
+        assert c["fraction_of_peak"] == pytest.approx(c["flops_per_s"] / peak)
+    small, large = cells  # the comparisons run at the smallest size only (by default)
+    assert small["fused_speedup"] == pytest.approx(small["steps_per_s"] / small["stepwise_steps_per_s"])
+    assert small["vmap_members"] == 2
+    assert small["vmap_gain"] == pytest.approx(2 * small["vmap_steps_per_s"] / small["steps_per_s"])
+    assert large["stepwise_steps_per_s"] == large["vmap_members"] == 0
+    assert {t["target"] for t in report["targets"]} == {
+        "mlp at 3,000 params: fused loop / step-by-step loop", "mlp at 6,000 params: fraction of matmul peak"}
+
+
+def test_perf_rejects_an_unknown_family_in_one_line(tmp_path, capsys):
+    assert main(["perf", "--arch", "resnet", "--results-dir", str(tmp_path)]) == 2
+    assert "unknown architecture 'resnet'" in capsys.readouterr().err
+    assert not (tmp_path / "perf.json").exists()
+
+
+def test_fused_interval_makes_no_host_round_trips(toy_view):
+    """The program `train()` runs between evaluations: no callbacks, transfers or host syncs inside."""
+    model = Model.create("mlp", toy_view.task, ArchShape(16, 2, 16))
+    cfg = TrainConfig(steps=40, batch_size=16, eval_every=20, warmup_frac=0.1, weight_decay=1e-4)
+    seeds, lrs, n = np.array([0], np.uint32), np.array([1e-3], np.float32), np.array([256], np.int32)
+    state = compiled_init(model, cfg, seeds, lrs)(seeds, lrs)
+    hlo = compiled_run(model, cfg, state, lrs, n, device_data(toy_view)).as_text()
+    assert "while" in hlo  # the steps are one loop on the device...
+    for op in ("outfeed", "infeed", "send(", "recv(", "host_callback", "xla_python_cpu_callback", "xla_ffi_python"):
+        assert op not in hlo  # ...with nothing that stops for the host
+
+
+def test_timing_takes_the_best_window_after_a_warm_up():
+    calls = []
+
+    def call():
+        calls.append(1)
+        return jax.numpy.zeros(())
+
+    rate = perf.best_rate(call, units_per_call=10, window_s=0.01, repeats=3)
+    assert rate > 0 and len(calls) >= 4  # one warm-up call, then at least one per repeat
