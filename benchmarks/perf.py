@@ -43,6 +43,7 @@ from benchmarks.suite import load_suite
 from benchmarks.train import Data, Model, TrainConfig, _run_options, compiled_init, device_data, train_step
 
 PERF_FILE = "perf.json"
+NOMINAL_FLOPS_PER_S = {"cpu": 2e10}  # only to choose scan lengths; other platforms 1e13
 DEFAULT_SUITE = {"cpu": "quick"}  # any other platform: "standard" (the suite meant for accelerators)
 
 
@@ -170,7 +171,7 @@ class _Members:
 
 
 def measure_cell(
-    arch: str, target: int, cfg: PerfConfig, splits, data: Data, peak: float, with_ratios: bool = True
+    arch: str, target: int, cfg: PerfConfig, splits, data: Data, with_ratios: bool = True
 ) -> CellResult:
     """Throughput of one family at one size; with `with_ratios`, also against the Python loop and K sequential runs."""
     cell = CellResult(arch, target)
@@ -188,10 +189,11 @@ def measure_cell(
     cell.train_flops_per_step = 3.0 * cell.flops_per_example * cfg.batch_size
     window, reps = cfg.window_s, cfg.repeats
 
-    # Scan length: enough steps that one fused call lasts about window/repeats, from the step's FLOPs at
-    # a third of the peak plus 0.2 ms of overhead (at most `scan_length`; it need not be exact).
-    step_s = cell.train_flops_per_step / (peak / 3) + 2e-4
-    length = int(np.clip(round(window / reps / step_s), 2, cfg.scan_length))
+    # Scan length: about window/repeats per fused call, from the step's FLOPs at a nominal rate for the
+    # platform plus 0.2 ms, rounded to a power of two. It need not be exact, only the same from one
+    # `perf` to the next, so the persistent compilation cache finds the program again.
+    step_s = cell.train_flops_per_step / NOMINAL_FLOPS_PER_S.get(jax.default_backend(), 1e13) + 2e-4
+    length = int(np.clip(2 ** round(math.log2(max(window / reps / step_s, 1.0))), 2, cfg.scan_length))
     cell.scan_length = length
     one = _Members(model, tcfg, 1, cfg.data_size)
     options = _run_options()  # the trainer's compiler options
@@ -211,8 +213,7 @@ def measure_cell(
 
     cell.steps_per_s = rates["fused"]
     cell.examples_per_s = cell.steps_per_s * cfg.batch_size
-    cell.flops_per_s = cell.steps_per_s * cell.train_flops_per_step
-    cell.fraction_of_peak = cell.flops_per_s / peak
+    cell.flops_per_s = cell.steps_per_s * cell.train_flops_per_step  # fraction_of_peak: set by run_perf
     if "stepwise" in rates:
         cell.stepwise_steps_per_s = rates["stepwise"]
         cell.fused_speedup = cell.steps_per_s / cell.stepwise_steps_per_s
@@ -275,10 +276,10 @@ def targets(report: dict) -> list[dict]:
 
 
 def run_perf(cfg: PerfConfig, on_cell: Callable[[CellResult], None] | None = None) -> dict:
-    peaks = {"float32": matmul_peak("float32", cfg.peak_n)}
-    if cfg.precision == "bfloat16":
-        peaks["bfloat16"] = matmul_peak("bfloat16", cfg.peak_n)
-    peak = peaks[cfg.precision]
+    # The peak is measured before and after the families, and the better kept: on a shared machine
+    # the device may be busier at one moment than the other. Fractions are of that best peak.
+    dtypes = ["float32"] + (["bfloat16"] if cfg.precision == "bfloat16" else [])
+    before = {dtype: matmul_peak(dtype, cfg.peak_n) for dtype in dtypes}
     splits = datasets_.load(cfg.dataset)
     view = datasets_.training_view(splits, cfg.data_size)
     distributed.check_batch(cfg.batch_size)
@@ -287,15 +288,20 @@ def run_perf(cfg: PerfConfig, on_cell: Callable[[CellResult], None] | None = Non
     for arch in cfg.archs:
         for target in cfg.sizes:
             with_ratios = cfg.ratios_at_every_size or target == min(cfg.sizes)
-            cell = measure_cell(arch, target, cfg, splits, data, peak, with_ratios)
+            cell = measure_cell(arch, target, cfg, splits, data, with_ratios)
             results.append(cell)
             if on_cell:
                 on_cell(cell)
+    after = {dtype: matmul_peak(dtype, cfg.peak_n) for dtype in dtypes}
+    peaks = {dtype: max(before[dtype], after[dtype]) for dtype in dtypes}
+    for cell in results:
+        cell.fraction_of_peak = cell.flops_per_s / peaks[cfg.precision]
     report = {
         "device": device_description(),
         "jax": jax.__version__,
         "peak_flops_per_s": peaks,
         "peak_matmul_n": cfg.peak_n,
+        "peak_before_after": {dtype: [before[dtype], after[dtype]] for dtype in dtypes},
         "settings": {k: v for k, v in asdict(cfg).items() if k != "archs"} | {"task": splits.task.name},
         "results": [asdict(c) for c in results],
         "created_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -363,8 +369,9 @@ def table(report: dict):
             f"{c['vmap_gain']:.2f}x" if c["vmap_members"] else "-", f"{c['compile_s']:.1f}",
         )
     peak = report["peak_flops_per_s"][settings["precision"]]
-    t.caption = (f"peak: {_si(peak)}FLOP/s ({settings['precision']} {report['peak_matmul_n']}^3 matmul, best of 5); "
-                 "rates: best of 3 windows after a warm-up; one member unless stated")
+    t.caption = (f"peak: {_si(peak)}FLOP/s ({settings['precision']} {report['peak_matmul_n']}^3 matmul, best of 5 "
+                 "before and after); rates: best of 3 windows after a warm-up, one member; comparisons at the "
+                 "smallest size")
     return t
 
 
