@@ -66,3 +66,18 @@ def test_timing_takes_the_best_window_after_a_warm_up():
 
     rate = perf.best_rate(call, units_per_call=10, window_s=0.01, repeats=3)
     assert rate > 0 and len(calls) >= 4  # one warm-up call, then at least one per repeat
+
+
+def test_bfloat16_runs_matmuls_in_bfloat16_with_float32_state(toy_view):
+    """`--precision bfloat16`: the program asks for bf16 matmuls; parameters, optimizer state and loss stay float32."""
+    model = Model.create("mlp", toy_view.task, ArchShape(16, 2, 16))
+    cfg = TrainConfig(steps=40, batch_size=16, eval_every=20, warmup_frac=0.1, weight_decay=1e-4, precision="bfloat16")
+    seeds, lrs, n = np.array([0], np.uint32), np.array([1e-3], np.float32), np.array([256], np.int32)
+    state = compiled_init(model, cfg, seeds, lrs)(seeds, lrs)
+    lowered = perf.fused_program(model, cfg, 4).lower(state, lrs, n, device_data(toy_view))
+    dots = [line for line in lowered.as_text().splitlines() if "dot_general" in line]
+    assert dots and all("bf16" in line for line in dots)
+    out_state, losses = lowered.out_info
+    assert {leaf.dtype for leaf in jax.tree.leaves(out_state.params)} == {np.dtype("float32")}
+    assert {leaf.dtype for leaf in jax.tree.leaves(out_state.opt_state)} <= {np.dtype("float32"), np.dtype("int32")}
+    assert losses.dtype == np.float32
