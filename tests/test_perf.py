@@ -9,6 +9,7 @@ import pytest
 from benchmarks import perf
 from benchmarks.cli import main
 from benchmarks.spec import ArchShape
+from benchmarks.suite import load_suite
 from benchmarks.train import Model, TrainConfig, compiled_init, compiled_run, device_data
 
 
@@ -22,12 +23,13 @@ def test_perf_json_reports_throughput_peak_fraction_and_gains(tmp_path, capsys):
     peak = report["peak_flops_per_s"]["float32"]
     assert peak > 0
     cells = report["results"]
+    batch = load_suite("quick").training.batch_size  # perf measures at the default suite's batch
     assert [(c["arch"], c["target_params"]) for c in cells] == [("mlp", 3000), ("mlp", 6000)]
     for c in cells:
         assert c["skipped"] == "" and abs(c["params"] / c["target_params"] - 1) <= 0.02
-        assert c["train_flops_per_step"] == pytest.approx(3 * c["flops_per_example"] * 128)  # quick suite's batch
+        assert c["train_flops_per_step"] == pytest.approx(3 * c["flops_per_example"] * batch)
         assert c["steps_per_s"] > 0 and 2 <= c["scan_length"] <= 5
-        assert c["examples_per_s"] == pytest.approx(c["steps_per_s"] * 128)
+        assert c["examples_per_s"] == pytest.approx(c["steps_per_s"] * batch)
         assert c["flops_per_s"] == pytest.approx(c["steps_per_s"] * c["train_flops_per_step"])
         assert c["fraction_of_peak"] == pytest.approx(c["flops_per_s"] / peak)
     small, large = cells  # the comparisons run at the smallest size only (by default)
