@@ -1,8 +1,9 @@
 """`archbench perf`: how fast the harness trains, on the device in hand.
 
-For every family at the suite's smallest and largest size (plus 10M parameters on
-an accelerator), it measures the trainer's fused step program (a `lax.scan` of
-steps, members vmapped, exactly `train.train_step`) and reports:
+For every family at the suite's smallest and largest size (the `quick` suite on a
+CPU; on a GPU/TPU the `standard` suite: 100k and 10M parameters, bf16), it measures
+the trainer's fused step program (a `lax.scan` of steps, members vmapped, exactly
+`train.train_step`, compiled with the trainer's options) and reports:
 
 - steps/s and examples/s of one member;
 - achieved FLOP/s: training FLOPs per step (3 x XLA's forward FLOPs per example x
@@ -39,10 +40,10 @@ from benchmarks import distributed, sizing
 from benchmarks.sizing import parse_count
 from benchmarks.spec import UserError
 from benchmarks.suite import load_suite
-from benchmarks.train import Data, Model, TrainConfig, compiled_init, device_data, train_step
+from benchmarks.train import Data, Model, TrainConfig, _run_options, compiled_init, device_data, train_step
 
-ACCELERATOR_EXTRA_SIZE = 10_000_000  # on GPU/TPU, also a size where matmuls can fill the device
 PERF_FILE = "perf.json"
+DEFAULT_SUITE = {"cpu": "quick"}  # any other platform: "standard" (the suite meant for accelerators)
 
 
 @dataclass(frozen=True)
@@ -168,17 +169,6 @@ class _Members:
         return call
 
 
-def step_seconds(call: Callable[[], object], n: int = 3) -> float:
-    """Median seconds of one blocking call, after a warm-up call."""
-    jax.block_until_ready(call())
-    times = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        jax.block_until_ready(call())
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
-
-
 def measure_cell(
     arch: str, target: int, cfg: PerfConfig, splits, data: Data, peak: float, with_ratios: bool = True
 ) -> CellResult:
@@ -198,21 +188,24 @@ def measure_cell(
     cell.train_flops_per_step = 3.0 * cell.flops_per_example * cfg.batch_size
     window, reps = cfg.window_s, cfg.repeats
 
-    # The Python loop's step time sets the scan length, so one fused call stays near window/repeats
-    # whatever the model's size (at most `scan_length` steps).
-    one = _Members(model, tcfg, 1, cfg.data_size)
-    step = step_program(model, tcfg).lower(one.state, one.lrs, one.n, data).compile()
-    length = int(np.clip(round(window / reps / step_seconds(one.stepwise(step, data, 1))), 2, cfg.scan_length))
+    # Scan length: enough steps that one fused call lasts about window/repeats, from the step's FLOPs at
+    # a third of the peak plus 0.2 ms of overhead (at most `scan_length`; it need not be exact).
+    step_s = cell.train_flops_per_step / (peak / 3) + 2e-4
+    length = int(np.clip(round(window / reps / step_s), 2, cfg.scan_length))
     cell.scan_length = length
+    one = _Members(model, tcfg, 1, cfg.data_size)
+    options = _run_options()  # the trainer's compiler options
     t0 = time.perf_counter()
-    fused = fused_program(model, tcfg, length).lower(one.state, one.lrs, one.n, data).compile()
+    fused = fused_program(model, tcfg, length).lower(one.state, one.lrs, one.n, data).compile(compiler_options=options)
     cell.compile_s = time.perf_counter() - t0
     calls = {"fused": (one.fused(fused, data), length)}
     if with_ratios:
+        step = step_program(model, tcfg).lower(one.state, one.lrs, one.n, data).compile(compiler_options=options)
         calls["stepwise"] = (one.stepwise(step, data, length), length)
         if cfg.seeds > 1:
             many = _Members(model, tcfg, cfg.seeds, cfg.data_size)
-            fused_k = fused_program(model, tcfg, length).lower(many.state, many.lrs, many.n, data).compile()
+            program = fused_program(model, tcfg, length)
+            fused_k = program.lower(many.state, many.lrs, many.n, data).compile(compiler_options=options)
             calls["vmap"] = (many.fused(fused_k, data), length)
     rates = best_rates(calls, window, reps)
 
@@ -328,21 +321,15 @@ def _counts(text: str) -> tuple[int, ...]:
 
 
 def config_from_args(args: argparse.Namespace) -> PerfConfig:
-    suite = load_suite(args.suite)
-    accelerator = jax.devices()[0].platform != "cpu"
+    platform_ = jax.devices()[0].platform
+    accelerator = platform_ != "cpu"
+    suite = load_suite(args.suite or DEFAULT_SUITE.get(platform_, "standard"))
     known = architectures.names()
     archs = tuple(args.arch) if args.arch else tuple(known)
     for a in archs:
         architectures.get(a)  # unknown names: one clear error
-    if args.params:
-        sizes = tuple(args.params)
-    else:
-        sizes = (min(suite.target_params), max(suite.target_params))
-        if accelerator:
-            sizes += (ACCELERATOR_EXTRA_SIZE,)
-    precision = args.precision
-    if precision == "auto":
-        precision = "bfloat16" if accelerator else suite.training.precision
+    sizes = tuple(args.params) if args.params else (min(suite.target_params), max(suite.target_params))
+    precision = suite.training.precision if args.precision == "suite" else args.precision
     for name, value in (("--seeds", args.seeds), ("--scan-length", args.scan_length), ("--batch-size", args.batch_size or 1)):
         if value < 1:
             raise UserError(f"{name} must be positive")
@@ -423,19 +410,20 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p = sub.add_parser(
         "perf", parents=[common], formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         help="measure training throughput, FLOP/s vs the matmul peak, fused-loop and vmap gains",
-        description="For each family at the suite's smallest and largest size (and 10M parameters on GPU/TPU): "
+        description="For each family at the suite's smallest and largest size (quick on CPU, standard on GPU/TPU): "
         "steps/s, examples/s, achieved FLOP/s and its fraction of the measured matmul peak, the fused loop's "
         "speed-up over a Python step loop, and the gain of K vmapped seeds over K sequential runs. "
         "Writes RESULTS_DIR/perf.json.",
     )
-    p.add_argument("--suite", default="quick", help="sizes, dataset and batch size come from this suite")
+    p.add_argument("--suite", help="sizes, dataset, batch size and precision come from this suite "
+                   "(default: quick on CPU, standard on GPU/TPU)")
     p.add_argument("--arch", action="append", help="measure only this family (repeatable; default: every family)")
     p.add_argument("--params", type=_counts,
                    help="comma-separated sizes instead of the suite's smallest and largest, e.g. 10k,10M")
     p.add_argument("--dataset", help="dataset (default: the suite's first)")
     p.add_argument("--batch-size", type=int, help="batch size (default: the suite's)")
-    p.add_argument("--precision", choices=["auto", "float32", "bfloat16"], default="auto",
-                   help="compute dtype; auto = bfloat16 on GPU/TPU, the suite's on CPU")
+    p.add_argument("--precision", choices=["suite", "float32", "bfloat16"], default="suite",
+                   help="compute dtype (default: the suite's; parameters stay float32)")
     p.add_argument("--seeds", type=int, default=8, help="K: members of the vmapped program compared with K runs")
     p.add_argument("--scan-length", type=int, default=100,
                    help="most steps per call of the fused program (slow models get fewer, to keep to the window)")

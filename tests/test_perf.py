@@ -9,7 +9,6 @@ import pytest
 from benchmarks import perf
 from benchmarks.cli import main
 from benchmarks.spec import ArchShape
-from benchmarks.suite import load_suite
 from benchmarks.train import Model, TrainConfig, compiled_init, compiled_run, device_data
 
 
@@ -22,8 +21,7 @@ def test_perf_json_reports_throughput_peak_fraction_and_gains(tmp_path, capsys):
     assert report["device"]["platform"] == "cpu" and report["device"]["device_count"] == "1"
     peak = report["peak_flops_per_s"]["float32"]
     assert peak > 0
-    cells = report["results"]
-    batch = load_suite("quick").training.batch_size  # perf measures at the default suite's batch
+    cells, batch = report["results"], report["settings"]["batch_size"]
     assert [(c["arch"], c["target_params"]) for c in cells] == [("mlp", 3000), ("mlp", 6000)]
     for c in cells:
         assert c["skipped"] == "" and abs(c["params"] / c["target_params"] - 1) <= 0.02
