@@ -4,8 +4,10 @@ Inputs become a sequence by `layers.SequenceEmbed`: signals in patches (MNIST-1D
 40 -> 10 patches of 4), images in p x p patches (8x8 -> 2x2 patches, 32x32 -> 4x4
 patches), tokens one position each (up to 512). A learned positional embedding is
 added; each block is x + Attn(LN(x)), x + Mlp(LN(x)) with bidirectional multi-head
-self-attention. Heads: the largest divisor of the width that is at most width/16
-(head size >= 16), so the width is kept a multiple of 8.
+self-attention. Heads: of size 64 where the width is a multiple of 64 (from 128 on;
+every width from 1M parameters on is, see `benchmarks.sizing`), else the largest
+divisor of the width that is at most width/16 (head size >= 16), so the width is
+kept a multiple of 8.
 
 Shape: width = d_model, depth = blocks, hidden = MLP hidden units (4 x width by default).
 """
@@ -33,8 +35,11 @@ class TransformerConfig:
     max_positions: int | None = None  # position budget for SequenceEmbed (None: its default per input kind)
 
 
-def num_heads_for(width: int, min_head_dim: int = 16) -> int:
-    """Largest divisor of `width` that keeps heads at least `min_head_dim` wide (at least 1)."""
+def num_heads_for(width: int, min_head_dim: int = 16, head_dim: int = 64) -> int:
+    """Heads of `head_dim` (ViT's 64) where the width is a multiple of it and at least two heads fit;
+    else the largest divisor of `width` that keeps heads at least `min_head_dim` wide (at least 1)."""
+    if width % head_dim == 0 and width >= 2 * head_dim:
+        return width // head_dim
     return max(h for h in range(1, max(1, width // min_head_dim) + 1) if width % h == 0)
 
 
@@ -88,7 +93,7 @@ def _depth(target_params: int) -> int:
 
 
 @register(
-    "transformer", depth_for=_depth, hidden_ratio=4.0, width_multiple=8, min_width=8,
+    "transformer", depth_for=_depth, hidden_ratio=4.0, width_multiple=8, min_width=8, version="2",
     description="pre-LN Transformer encoder (ViT style), patch/token embedding, mean-pooled head",
 )
 def build(task: TaskSpec, shape: ArchShape, rngs: nnx.Rngs) -> nnx.Module:

@@ -27,6 +27,14 @@ from benchmarks.spec import ArchShape, TaskSpec, UserError
 
 MAX_WIDTH = 1 << 14
 
+# From a million parameters on (the sizes meant for accelerators), shapes are ones that GPU/TPU
+# matrix units tile without padding: widths and hidden sizes are multiples of 8, and widths of
+# 256 or more are rounded to a multiple of 64 (hidden re-solved there; kept at the multiple of 8
+# where that misses the tolerance). Smaller models keep the family's own multiples, where the
+# tolerance needs every unit. See docs/cluster.md for what odd shapes cost on an H100.
+TILE_FROM_PARAMS = 1_000_000
+TILE_MULTIPLE, WIDE_MULTIPLE, WIDE_FROM = 8, 64, 256
+
 
 @dataclass(frozen=True)
 class SizedArch:
@@ -64,8 +72,15 @@ def count_params(arch: str, task: TaskSpec, shape: ArchShape) -> int:
 CountFn = Callable[[int, int], int]  # (width, hidden) -> parameter count at the solver's depth
 
 
-def _default_hidden(family: architectures.Family, width: int) -> int:
-    return max(1, round(family.hidden_ratio * width))
+def _default_hidden(family: architectures.Family, width: int, hm: int = 1) -> int:
+    return max(1, round(family.hidden_ratio * width / hm)) * hm
+
+
+def multiples(family: architectures.Family, target_params: int) -> tuple[int, int]:
+    """(width multiple, hidden multiple) of the shapes solved for `target_params` (before wide rounding)."""
+    if target_params >= TILE_FROM_PARAMS:
+        return math.lcm(family.width_multiple, TILE_MULTIPLE), TILE_MULTIPLE
+    return family.width_multiple, 1
 
 
 def last_at_most(count: Callable[[int], int], target: float, lo: int, hi: int) -> int:
@@ -103,39 +118,39 @@ MAX_HIDDEN = 1 << 20
 
 
 def _search(
-    family: architectures.Family, count: CountFn, target: int, tolerance: float, lo_k: int, hi_k: int
+    family: architectures.Family, count: CountFn, target: int, tolerance: float, lo_k: int, hi_k: int, m: int, hm: int
 ) -> tuple[int, int, int]:
     """(width, hidden, count) for `target`: coarse width at the family's hidden ratio, then hidden.
 
     The width k*m is the largest whose count at the family's hidden ratio stays at or
-    below the target; `hidden` is then searched at widths k and k+1 (the closer
-    wins) and, unless that lands within a quarter of the tolerance, at k-1, k+2,
-    k-2, ... until one does: small models, whose counts step coarsely in `hidden`,
-    are matched at a neighbouring width. Failing that, the nearest width within
-    the tolerance, else the closest count (for the error message).
+    below the target; `hidden` (in multiples of `hm`) is then searched at widths k and
+    k+1 (the closer wins) and, unless that lands within a quarter of the tolerance (half
+    where hidden steps by hm > 1), at k-1, k+2, k-2, ... until one does: small models,
+    whose counts step coarsely in `hidden`, are matched at a neighbouring width. Failing
+    that, the nearest width within the tolerance, else the closest count (for the error
+    message).
     """
-    m = family.width_multiple
-    by_width = lambda k: count(k * m, _default_hidden(family, k * m))
+    by_width = lambda k: count(k * m, _default_hidden(family, k * m, hm))
     k = lo_k if by_width(lo_k) > target else last_at_most(by_width, target, lo_k, hi_k)
     offsets = [0, 1] + [s * d for d in range(1, NEIGHBOUR_WIDTHS + 1) for s in (-1, 1) if (s, d) != (1, 1)]
     off = lambda found: abs(found[2] / target - 1)
     best: tuple[int, int, int] | None = None
     first_within: tuple[int, int, int] | None = None
     for i, kk in enumerate(k + o for o in offsets):
-        if i >= 2 and best is not None and off(best) <= tolerance / 4:
+        if i >= 2 and best is not None and off(best) <= tolerance / (4 if hm == 1 else 2):
             return best
         if not lo_k <= kk <= hi_k:
             continue
-        at_width = functools.partial(count, kk * m)
-        hidden_hi = 16 * _default_hidden(family, kk * m) + 64
-        while at_width(hidden_hi) <= target and hidden_hi < MAX_HIDDEN:  # very wide inputs need a large hidden
+        at_width = lambda j, w=kk * m: count(w, j * hm)  # j: hidden in units of hm
+        hidden_hi = (16 * _default_hidden(family, kk * m) + 64) // hm + 1
+        while at_width(hidden_hi) <= target and hidden_hi * hm < MAX_HIDDEN:  # very wide inputs need a large hidden
             hidden_hi *= 4
-        h = last_at_most(at_width, target, 1, hidden_hi) if at_width(1) <= target else 1
-        found = min(((kk * m, x, at_width(x)) for x in sorted({h, min(h + 1, hidden_hi)})), key=off)
+        j = last_at_most(at_width, target, 1, hidden_hi) if at_width(1) <= target else 1
+        found = min(((kk * m, x * hm, at_width(x)) for x in sorted({j, min(j + 1, hidden_hi)})), key=off)
         best = found if best is None or off(found) < off(best) else best
         first_within = found if first_within is None and off(found) <= tolerance else first_within
     assert best is not None
-    return best if off(best) <= tolerance / 4 else first_within or best
+    return best if off(best) <= tolerance / (4 if hm == 1 else 2) else first_within or best
 
 
 @functools.lru_cache(maxsize=1024)
@@ -173,22 +188,29 @@ def solve(arch: str, task: TaskSpec, target_params: int, tolerance: float = 0.02
     """A shape of `arch` whose measured count is within `tolerance` of `target_params` (the closest found)."""
     family = architectures.get(arch)
     depth = max(1, int(family.depth_for(target_params)))
-    lo_k, hi_k = max(1, math.ceil(family.min_width / family.width_multiple)), MAX_WIDTH // family.width_multiple
+    m, hm = multiples(family, target_params)
+    lo_k, hi_k = max(1, math.ceil(family.min_width / m)), MAX_WIDTH // m
 
     def measured(width: int, hidden: int) -> int:
         return count_params(arch, task, ArchShape(width, depth, hidden))
 
-    smallest = measured(lo_k * family.width_multiple, 1)
+    smallest = measured(lo_k * m, hm)
     if smallest > target_params * (1 + tolerance):
         raise UserError(
             f"{arch} cannot be as small as {target_params:,} parameters on {task.name} "
             f"(depth {depth}); the nearest feasible target is {smallest:,}"
         )
     model = _affine_model(arch, task, depth)
-    found = _search(family, model, target_params, tolerance, lo_k, hi_k) if model is not None else None
+    found = _search(family, model, target_params, tolerance, lo_k, hi_k, m, hm) if model is not None else None
     if found is None or measured(found[0], found[1]) != found[2]:
-        found = _search(family, measured, target_params, tolerance, lo_k, hi_k)
+        found = _search(family, measured, target_params, tolerance, lo_k, hi_k, m, hm)
     width, hidden, params = found
+    wide = math.lcm(m, WIDE_MULTIPLE)
+    if target_params >= TILE_FROM_PARAMS and width >= WIDE_FROM and width % wide:
+        k = max(1, round(width / wide))  # the nearest multiple of 64; only hidden is searched there
+        rounded = _search(family, measured, target_params, tolerance, k, k, wide, hm)
+        if abs(rounded[2] / target_params - 1) <= tolerance:
+            width, hidden, params = rounded
     best = SizedArch(arch, target_params, ArchShape(width, depth, hidden), measured(width, hidden))
     if abs(best.deviation) > tolerance:
         raise UserError(
@@ -205,10 +227,15 @@ def flops_per_example(arch: str, task: TaskSpec, shape: ArchShape, batch: int = 
     Compiled from abstract parameters and inputs (nothing is initialised: building the
     model for real would compile every initializer) without LLVM optimisation: the
     count comes from the optimised HLO, so it is the same as at the default level.
+    Always compiled for the host CPU, whatever the default device: the count is then
+    the same on every machine (a GPU's compiler hands some matmuls to libraries whose
+    FLOPs its cost analysis leaves out).
     """
+    cpu = jax.sharding.SingleDeviceSharding(jax.devices("cpu")[0])
     abstract = nnx.eval_shape(lambda: architectures.build(arch, task, shape, nnx.Rngs(0)))
     graphdef, state = nnx.split(abstract)
-    x = jax.ShapeDtypeStruct((batch, *task.input_shape), jnp.dtype(task.input_dtype))
+    state = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=cpu), state)
+    x = jax.ShapeDtypeStruct((batch, *task.input_shape), jnp.dtype(task.input_dtype), sharding=cpu)
 
     def fwd(state, x):
         return nnx.merge(graphdef, state)(x)
