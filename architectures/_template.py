@@ -22,7 +22,7 @@ import jax
 from flax import nnx
 
 from architectures import register
-from architectures.layers import Mlp, PooledHead, SequenceEmbed
+from architectures.layers import Mlp, SequenceClassifier, SequenceEmbed
 from architectures.spec import ArchShape, TaskSpec
 
 
@@ -44,17 +44,11 @@ class TemplateBlock(nnx.Module):
         return x_BxLxD + self.mlp(self.norm(x_BxLxD))
 
 
-class TemplateNet(nnx.Module):
+class TemplateNet(SequenceClassifier):
     def __init__(self, task: TaskSpec, cfg: TemplateConfig, rngs: nnx.Rngs):
-        self.embed = SequenceEmbed(task, cfg.width, rngs)  # any input kind -> x_BxLxD (patches or tokens)
-        self.blocks = nnx.List([TemplateBlock(cfg, rngs) for _ in range(cfg.depth)])
-        self.head = PooledHead(cfg.width, task.num_classes, rngs)  # LayerNorm, mean over positions, linear
-
-    def __call__(self, x: jax.Array) -> jax.Array:
-        x_BxLxD = self.embed(x)
-        for block in self.blocks:
-            x_BxLxD = block(x_BxLxD)
-        return self.head(x_BxLxD)
+        embed = SequenceEmbed(task, cfg.width, rngs)  # any input kind -> x_BxLxD (patches or tokens)
+        blocks = [TemplateBlock(cfg, rngs) for _ in range(cfg.depth)]
+        super().__init__(embed, blocks, cfg.width, task.num_classes, rngs)  # head: LayerNorm, mean over positions, linear
 
 
 def _depth(target_params: int) -> int:

@@ -129,6 +129,25 @@ class PooledHead(nnx.Module):
         return self.head(jnp.mean(x, axis=tuple(range(1, x.ndim - 1))))
 
 
+class SequenceClassifier(nnx.Module):
+    """embed -> blocks in turn -> PooledHead: the skeleton of the sequence families.
+
+    A family builds its embedding, then its blocks (that order fixes which random
+    draws initialise what) and passes them here; the head is made last.
+    """
+
+    def __init__(self, embed: nnx.Module, blocks: list[nnx.Module], dim: int, num_classes: int, rngs: nnx.Rngs):
+        self.embed = embed
+        self.blocks = nnx.List(blocks)
+        self.head = PooledHead(dim, num_classes, rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        x_BxLxD = self.embed(x)
+        for block in self.blocks:
+            x_BxLxD = block(x_BxLxD)
+        return self.head(x_BxLxD)
+
+
 def conv_patches(x: jax.Array, kernel: tuple[int, ...], strides: tuple[int, ...], padding: str) -> jax.Array:
     """x_Bx...xC -> patches_Bx...x(K*C): each output position's receptive field, by shifted slices (no FLOPs)."""
     if padding == "SAME":

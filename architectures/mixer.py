@@ -18,7 +18,7 @@ import jax
 from flax import nnx
 
 from architectures import register
-from architectures.layers import DEFAULT_MAX_POSITIONS, Mlp, PooledHead, SequenceEmbed
+from architectures.layers import DEFAULT_MAX_POSITIONS, Mlp, SequenceClassifier, SequenceEmbed
 from architectures.spec import ArchShape, TaskSpec
 
 MAX_POSITIONS = {**DEFAULT_MAX_POSITIONS, "tokens": 64}  # token-mixing weights grow with the positions
@@ -44,17 +44,11 @@ class MixerBlock(nnx.Module):
         return x_BxLxD + self.channel_mlp(self.norm2(x_BxLxD))
 
 
-class Mixer(nnx.Module):
+class Mixer(SequenceClassifier):
     def __init__(self, task: TaskSpec, cfg: MixerConfig, rngs: nnx.Rngs):
-        self.embed = SequenceEmbed(task, cfg.width, rngs, MAX_POSITIONS[task.input_kind])
-        self.blocks = nnx.List([MixerBlock(cfg, self.embed.positions, rngs) for _ in range(cfg.depth)])
-        self.head = PooledHead(cfg.width, task.num_classes, rngs)
-
-    def __call__(self, x: jax.Array) -> jax.Array:
-        x_BxLxD = self.embed(x)
-        for block in self.blocks:
-            x_BxLxD = block(x_BxLxD)
-        return self.head(x_BxLxD)
+        embed = SequenceEmbed(task, cfg.width, rngs, MAX_POSITIONS[task.input_kind])
+        blocks = [MixerBlock(cfg, embed.positions, rngs) for _ in range(cfg.depth)]
+        super().__init__(embed, blocks, cfg.width, task.num_classes, rngs)
 
 
 def _depth(target_params: int) -> int:

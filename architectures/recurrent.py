@@ -21,7 +21,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from architectures import register
-from architectures.layers import Mlp, PooledHead, SequenceEmbed
+from architectures.layers import Mlp, SequenceClassifier, SequenceEmbed
 from architectures.spec import ArchShape, TaskSpec
 
 
@@ -87,17 +87,11 @@ class RecurrentBlock(nnx.Module):
         return x_BxLxD + self.mlp(self.norm2(x_BxLxD))
 
 
-class RecurrentNet(nnx.Module):
+class RecurrentNet(SequenceClassifier):
     def __init__(self, task: TaskSpec, cfg: RecurrentConfig, rngs: nnx.Rngs):
-        self.embed = SequenceEmbed(task, cfg.width, rngs)
-        self.blocks = nnx.List([RecurrentBlock(cfg, rngs) for _ in range(cfg.depth)])
-        self.head = PooledHead(cfg.width, task.num_classes, rngs)
-
-    def __call__(self, x: jax.Array) -> jax.Array:
-        x_BxLxD = self.embed(x)
-        for block in self.blocks:
-            x_BxLxD = block(x_BxLxD)
-        return self.head(x_BxLxD)
+        embed = SequenceEmbed(task, cfg.width, rngs)
+        blocks = [RecurrentBlock(cfg, rngs) for _ in range(cfg.depth)]
+        super().__init__(embed, blocks, cfg.width, task.num_classes, rngs)
 
 
 def _depth(target_params: int) -> int:
