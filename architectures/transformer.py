@@ -5,9 +5,9 @@ Inputs become a sequence by `layers.SequenceEmbed`: signals in patches (MNIST-1D
 patches), tokens one position each (up to 512). A learned positional embedding is
 added; each block is x + Attn(LN(x)), x + Mlp(LN(x)) with bidirectional multi-head
 self-attention. Heads: of size 64 where the width is a multiple of 64 (from 128 on;
-every width from 1M parameters on is, see `benchmarks.sizing`), else the largest
-divisor of the width that is at most width/16 (head size >= 16), so the width is
-kept a multiple of 8.
+from 1M parameters on the sizing solver rounds widths of 256 or more to such
+multiples, see `benchmarks.sizing`), else the largest divisor of the width that is
+at most width/16 (head size >= 16), so the width is kept a multiple of 8.
 
 Shape: width = d_model, depth = blocks, hidden = MLP hidden units (4 x width by default).
 """

@@ -76,3 +76,25 @@ def test_flops_per_example_of_an_mlp_are_two_per_weight():
     shape = ArchShape(width=32, depth=2, hidden=16)
     weights = 40 * 32 + 32 * 16 + 16 * 10
     assert sizing.flops_per_example("mlp", task, shape) == pytest.approx(2 * weights, rel=0.15)
+
+
+@pytest.mark.parametrize("arch", ["mlp", "transformer", "gru", "mixer"])
+def test_shapes_from_a_million_parameters_tile_and_smaller_ones_keep_the_family_multiples(arch):
+    """From 1M params widths and hidden are multiples of 8, wide widths of 64; below, the family's own unit."""
+    task = _task("tile")
+    family = architectures.get(arch)
+    for target in (1_000_000, 10_000_000, 30_000_000):
+        sized = sizing.solve(arch, task, target)
+        w, h = sized.shape.width, sized.shape.hidden
+        assert abs(sized.deviation) <= 0.02 and w % 8 == 0 and h % 8 == 0, (target, sized.shape)
+        assert w < sizing.WIDE_FROM or w % 64 == 0, (target, sized.shape)
+    small = [sizing.solve(arch, task, t).shape for t in (5_000, 20_000, 100_000)]
+    assert all(s.width % family.width_multiple == 0 for s in small)
+    assert any(s.width % 8 or s.hidden % 8 for s in small)  # not forced onto the tile: every unit counts here
+
+
+def test_transformer_heads_are_64_wide_where_the_width_allows():
+    from architectures.transformer import num_heads_for
+
+    assert num_heads_for(384) == 6 and num_heads_for(1280) == 20  # 64-wide heads
+    assert num_heads_for(368) == 23 and num_heads_for(64) == 4 and num_heads_for(40) == 2  # else >= 16 wide
