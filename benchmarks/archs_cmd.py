@@ -12,6 +12,7 @@ from pathlib import Path
 
 import architectures
 from benchmarks import data, sizing
+from benchmarks.leaderboard import human, table_console
 from benchmarks.spec import TaskSpec, UserError
 
 TEMPLATE = Path(architectures.__file__).parent / "_template.py"
@@ -56,13 +57,6 @@ def rows(task: TaskSpec, archs: list[str], targets: list[int], tolerance: float)
     return out
 
 
-def _si(x: float) -> str:
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(x) >= scale:
-            return f"{x / scale:.3g}{unit}"
-    return f"{x:.3g}"
-
-
 def _table(task: TaskSpec, rows: list[dict], tolerance: float):
     from rich import box
     from rich.table import Table
@@ -82,7 +76,7 @@ def _table(task: TaskSpec, rows: list[dict], tolerance: float):
             continue
         s = r["shape"]
         table.add_row(r["arch"], f"{r['target_params']:,}", str(s["width"]), str(s["depth"]), str(s["hidden"]),
-                      f"{r['params']:,}", f"{r['deviation']:+.2%}", _si(r["flops_per_example"]))
+                      f"{r['params']:,}", f"{r['deviation']:+.2%}", human(r["flops_per_example"]))
     return table
 
 
@@ -94,11 +88,7 @@ def cmd_archs(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(listing, indent=2))
     else:
-        from rich.console import Console
-
-        console = Console()
-        if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
-            console = Console(width=120)
+        console = table_console()
         console.print(_table(task, listing, args.tolerance))
         for r in listing:
             if r["error"]:

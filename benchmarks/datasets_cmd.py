@@ -8,6 +8,7 @@ import json
 import time
 
 from benchmarks import data
+from benchmarks.leaderboard import table_console
 from benchmarks.spec import UserError
 
 
@@ -67,11 +68,7 @@ def handler(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(listing, indent=2))
     else:
-        from rich.console import Console
-
-        console = Console()
-        if not console.is_terminal:  # piped: do not squeeze the table into 80 columns
-            console = Console(width=120)
+        console = table_console()
         console.print(_table(listing))
         print("offline no: `archbench datasets --download NAME` on a machine with network. Options: "
               "NAME?key=value&... (`--json` lists them). Your data: parquet:PATH, imagefolder:PATH (docs/datasets.md).")

@@ -229,6 +229,14 @@ def load_leaderboards(results_dir: str | Path, suite: str | None = None) -> list
 # --------------------------------------------------------------------------- formatting
 
 
+def table_console():
+    """A rich Console for tables: the terminal's width, or 120 columns when piped (not squeezed into 80)."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=120)
+
+
 def human(x: float) -> str:
     """12345 -> '12.3k': counts and rates at a glance."""
     if not math.isfinite(x):

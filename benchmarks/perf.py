@@ -37,7 +37,8 @@ import numpy as np
 import architectures
 from benchmarks import data as datasets_
 from benchmarks import distributed, sizing
-from benchmarks.sizing import parse_count
+from benchmarks.archs_cmd import parse_counts
+from benchmarks.leaderboard import human
 from benchmarks.spec import UserError
 from benchmarks.suite import load_suite
 from benchmarks.train import Data, Model, TrainConfig, _run_options, compiled_init, device_data, train_step
@@ -312,20 +313,6 @@ def run_perf(cfg: PerfConfig, on_cell: Callable[[CellResult], None] | None = Non
 
 # ---- command -----------------------------------------------------------------------------------
 
-def _si(x: float) -> str:
-    for scale, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(x) >= scale:
-            return f"{x / scale:.3g}{suffix}"
-    return f"{x:.3g}"
-
-
-def _counts(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(parse_count(v) for v in text.split(",") if v.strip())
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from e
-
-
 def config_from_args(args: argparse.Namespace) -> PerfConfig:
     platform_ = jax.devices()[0].platform
     accelerator = platform_ != "cpu"
@@ -334,7 +321,7 @@ def config_from_args(args: argparse.Namespace) -> PerfConfig:
     archs = tuple(args.arch) if args.arch else tuple(known)
     for a in archs:
         architectures.get(a)  # unknown names: one clear error
-    sizes = tuple(args.params) if args.params else (min(suite.target_params), max(suite.target_params))
+    sizes = tuple(parse_counts(args.params)) if args.params else (min(suite.target_params), max(suite.target_params))
     precision = suite.training.precision if args.precision == "suite" else args.precision
     for name, value in (("--seeds", args.seeds), ("--scan-length", args.scan_length), ("--batch-size", args.batch_size or 1)):
         if value < 1:
@@ -364,12 +351,12 @@ def table(report: dict):
             t.add_row(c["arch"], f"{c['target_params']:,}", f"skipped: {c['skipped']}")
             continue
         t.add_row(
-            c["arch"], f"{c['params']:,}", f"{c['steps_per_s']:.1f}", _si(c["examples_per_s"]), _si(c["flops_per_s"]),
+            c["arch"], f"{c['params']:,}", f"{c['steps_per_s']:.1f}", human(c["examples_per_s"]), human(c["flops_per_s"]),
             f"{100 * c['fraction_of_peak']:.1f}", f"{c['fused_speedup']:.2f}x" if c["stepwise_steps_per_s"] else "-",
             f"{c['vmap_gain']:.2f}x" if c["vmap_members"] else "-", f"{c['compile_s']:.1f}",
         )
     peak = report["peak_flops_per_s"][settings["precision"]]
-    t.caption = (f"peak: {_si(peak)}FLOP/s ({settings['precision']} {report['peak_matmul_n']}^3 matmul, best of 5 "
+    t.caption = (f"peak: {human(peak)}FLOP/s ({settings['precision']} {report['peak_matmul_n']}^3 matmul, best of 5 "
                  "before and after); rates: best of 3 windows after a warm-up, one member; comparisons at the "
                  "smallest size")
     return t
@@ -425,7 +412,7 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("--suite", help="sizes, dataset, batch size and precision come from this suite "
                    "(default: quick on CPU, standard on GPU/TPU)")
     p.add_argument("--arch", action="append", help="measure only this family (repeatable; default: every family)")
-    p.add_argument("--params", type=_counts,
+    p.add_argument("--params",
                    help="comma-separated sizes instead of the suite's smallest and largest, e.g. 10k,10M")
     p.add_argument("--dataset", help="dataset (default: the suite's first)")
     p.add_argument("--batch-size", type=int, help="batch size (default: the suite's)")
