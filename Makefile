@@ -10,7 +10,7 @@ RESULTS ?= results
 ARGS   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install bench sweep report leaderboard compare perf test test-fast lint new-arch clean
+.PHONY: help install bench sweep report leaderboard compare perf test lint new-arch clean
 
 help: ## list the targets
 	@echo "archbench: does architecture matter, or only data?"

@@ -121,9 +121,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    main = _setup(args)
-    if args.executor != "local":
+    if args.executor != "local":  # the submitting host joins no job: each job sets itself up (executors.run_group)
         return _submit_sweep(args)
+    main = _setup(args)
     suite = load_suite(args.suite)
     every_s = _checkpoint_every(args)
     logger = WandbLogger(_wandb_mode(args, suite.logging.wandb), args.results_dir, suite.name, suite.logging.project)

@@ -30,6 +30,7 @@ from scipy import optimize
 
 from benchmarks.spec import RunRecord
 from benchmarks.stats import mean_ci
+from benchmarks.store import newest
 
 LEVEL = 0.95  # confidence level of every interval
 N_BOOT = 200  # bootstrap replicates per curve
@@ -61,9 +62,10 @@ def training_flops(record: RunRecord) -> float:
 
 
 def usable(records: Sequence[RunRecord]) -> tuple[list[RunRecord], list[RunRecord]]:
-    """Split records into those a fit can use (status ok, a finite loss) and those excluded."""
+    """Split the newest record of each cell (`store.newest`) into those a fit can use (status ok, a
+    finite loss) and those excluded."""
     ok, excluded = [], []
-    for r in records:
+    for r in newest(records):
         (ok if r.status == "ok" and run_log_losses(r).size > 0 else excluded).append(r)
     return ok, excluded
 

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from benchmarks.spec import RunRecord, UserError
 from benchmarks.stats import intervals_overlap, mean_ci
-from benchmarks.store import ResultsStore, suites_in
+from benchmarks.store import ResultsStore, newest, suites_in
 
 JSON_FORMAT = "archbench-leaderboard/1"
 FORMATS = ("md", "csv", "html", "json")
@@ -175,14 +175,9 @@ def rank_entries(entries: Sequence[Entry]) -> tuple[Entry, ...]:
 
 def build_leaderboard(records: Sequence[RunRecord], suite: str = "") -> Leaderboard:
     """Rank every cell of the records. Of several records for the same cell and arch, the newest counts."""
-    newest: dict[tuple[str, int, int, str], RunRecord] = {}
-    for r in records:  # file order breaks created_at ties: the later line wins
-        key = (r.spec.dataset, r.spec.target_params, r.spec.data_size, r.spec.arch)
-        if key not in newest or r.created_at >= newest[key].created_at:
-            newest[key] = r
     by_cell: dict[tuple[str, int, int], list[Entry]] = defaultdict(list)
-    for (dataset, target, size, _), r in newest.items():
-        by_cell[(dataset, target, size)].append(_entry(r))
+    for r in newest(records):
+        by_cell[(r.spec.dataset, r.spec.target_params, r.spec.data_size)].append(_entry(r))
     cells = tuple(Cell(*key, entries=rank_entries(by_cell[key])) for key in sorted(by_cell))
     if not suite:
         suite = ", ".join(sorted({r.spec.suite for r in records if r.spec.suite}))

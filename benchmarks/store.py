@@ -31,7 +31,7 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -326,6 +326,18 @@ class ResultsStore:
             for path in folder.glob("*.json"):
                 if path.stem in done or self.owner_of(path.stem) is None:
                     path.unlink(missing_ok=True)
+
+
+def newest(records: Iterable[RunRecord]) -> list[RunRecord]:
+    """The newest record of each (dataset, size, data size, arch) cell, in file order: a re-run
+    (`run --force`, a changed spec) appends a record and supersedes the earlier ones everywhere."""
+    kept: dict[tuple[str, int, int, str], RunRecord] = {}
+    for r in records:  # file order breaks created_at ties: the later line wins
+        key = (r.spec.dataset, r.spec.target_params, r.spec.data_size, r.spec.arch)
+        if key not in kept or r.created_at >= kept[key].created_at:
+            kept.pop(key, None)
+            kept[key] = r
+    return list(kept.values())
 
 
 def suites_in(results_dir: str | Path) -> list[str]:

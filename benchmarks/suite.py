@@ -189,7 +189,8 @@ def load_suite(name_or_path: str) -> Suite:
         raise UserError(f"{path}: {e}") from e
     except UserError as e:
         message = str(e).removeprefix(f"{path}: ")
-        key = {"learning": "lr", "at": "seeds", "unknown": "architectures"}.get(message.split()[0], message.split()[0])
+        first = message.split()[0]  # the message names the setting it is about
+        key = {"learning": "lr", "at": "seeds", "unknown": "architectures", "data_size": "data_sizes"}.get(first, first)
         raise UserError(f"{path}:{_line_of(text, key)}: {message}") from e
     from benchmarks import data
 

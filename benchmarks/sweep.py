@@ -194,7 +194,7 @@ def run_sweep(
                 written.append(record)
                 if on_record:
                     on_record(record)
-            else:  # only when a claim was taken over from a live but silent owner (lease run out)
+            elif distributed.is_main_process():  # a claim taken over from a live but silent owner (lease run out)
                 print(f"archbench: warning: run {rid} was recorded by another process meanwhile; this copy is dropped",
                       file=sys.stderr)
         pending = [s for s in pending if run_id(s) in held]

@@ -211,11 +211,12 @@ class WandbLogger:
                     shutil.rmtree(partial, ignore_errors=True)  # half-logged by a killed process
                 pending.unlink()
             done = self.logged_ids()
-            todo = [r for r in records if r.run_id not in done]
-            for record in todo:
+            logged = 0
+            for record in (r for r in records if r.run_id not in done):
                 if self.log_record(record) is None:
                     break
-            return len(todo)
+                logged += 1
+            return logged
 
     def log_report(self, files: list[Path], tables: dict[str, pd.DataFrame]) -> Path | None:
         return self._guard("report", lambda wandb: self._log_report(wandb, files, tables))

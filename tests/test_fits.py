@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -110,6 +111,17 @@ def test_failed_runs_are_left_out_of_fits_and_counted():
     assert len(out["excluded"]) == 2 and {e["status"] for e in out["excluded"]} == {"diverged"}
     assert out["n_runs"] == 27
     assert all(str(3 * 100_000) not in a["vs_data"] for a in out["archs"].values())
+
+
+def test_a_rerun_cell_counts_once_with_its_newest_record():
+    """`run --force` appends a second record of a cell: fits (and the verdict) use the newest, like the leaderboard."""
+    records = planted_records(Law())
+    first = records[0]
+    worse = replace(first, created_at="2099-01-01T00:00:00+00:00",
+                    seeds=tuple(replace(s, test_loss=10 * s.test_loss) for s in first.seeds))
+    out = fits.fit_suite([*records, worse], n_boot=50)["datasets"]["synthetic"]
+    assert out["n_runs"] == 27 == fits.fit_suite(records, n_boot=50)["datasets"]["synthetic"]["n_runs"]
+    assert fits.usable([*records, worse])[0].count(worse) == 1 and first not in fits.usable([*records, worse])[0]
 
 
 def test_fit_suite_is_json_and_fast_enough_for_a_default_suite():

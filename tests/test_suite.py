@@ -44,6 +44,7 @@ def test_suite_file_expands_into_run_specs(tmp_path):
         (('architectures = ["mlp"]', 'architectures = ["mpl"]'), "did you mean mlp"),
         (('datasets = ["mnist1d"]', 'datasets = ["mnist2d"]'), "unknown dataset 'mnist2d'"),
         (("steps = 40", "steps = -40"), "steps must be positive"),
+        (("data_sizes = [100, 200]", "data_sizes = [100, -200]"), ":6: data_size must be positive"),
         (("seeds = [0, 1]", "seeds = [0, 1"), "malformed TOML"),
     ],
 )
