@@ -61,8 +61,7 @@ def environment() -> dict[str, str]:
 
 
 _flops = functools.lru_cache(maxsize=256)(sizing.flops_per_example)
-# Solving a size traces the family dozens of times (seconds); a sweep checks every run before training, then trains it.
-solve_size = functools.lru_cache(maxsize=256)(sizing.solve)
+solve_size = sizing.solve  # cached there: a sweep checks every run's size before training, then trains it
 
 
 @functools.lru_cache(maxsize=64)
@@ -147,7 +146,7 @@ def execute(
         wall_s=out.compile_s + out.train_s,
         compile_s=out.compile_s,
         steps_per_s=spec.steps / out.train_s,
-        examples_per_s=spec.steps * spec.batch_size * len(members) / out.train_s / len(members),
+        examples_per_s=spec.steps * spec.batch_size / out.train_s,  # per member, as steps_per_s
         data_version=splits.version,
         env=environment(),
         created_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

@@ -412,12 +412,11 @@ def training_view(splits: Splits, data_size: int) -> TrainingView:
         f = np.int32
     else:
         f = np.float32
-        x_train, x_val, x_test = (x.astype(f) for x in (x_train, x_val, x_test))
+        x_train, x_val, x_test = (x.astype(f, copy=False) for x in (x_train, x_val, x_test))
         axes = tuple(range(x_train.ndim - 1))  # every axis but the channel axis
         mean = x_train.mean(axis=axes, dtype=np.float64).astype(f)
         std = x_train.std(axis=axes, dtype=np.float64).astype(f)
         std = np.where(std > 0, std, 1).astype(f)
         x_train, x_val, x_test = ((x - mean) / std for x in (x_train, x_val, x_test))
-    return TrainingView(
-        splits.task, x_train.astype(f), y_train, x_val.astype(f), splits.y_val, x_test.astype(f), splits.y_test
-    )
+    x_train, x_val, x_test = (x.astype(f, copy=False) for x in (x_train, x_val, x_test))  # no copy where already f
+    return TrainingView(splits.task, x_train, y_train, x_val, splits.y_val, x_test, splits.y_test)

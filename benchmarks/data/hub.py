@@ -193,7 +193,7 @@ def _labels(dd, splits: Sequence[str], source: str) -> tuple[dict[str, np.ndarra
     import datasets
 
     feature = dd[splits[0]].features["label"]
-    raw = {s: dd[s].with_format("numpy")[:]["label"] for s in splits}
+    raw = {s: dd[s].select_columns(["label"]).with_format("numpy")[:]["label"] for s in splits}  # inputs not decoded
     if isinstance(feature, datasets.ClassLabel):
         num_classes = feature.num_classes
         ids = {s: v.astype(np.int64) for s, v in raw.items()}
