@@ -18,6 +18,7 @@ import io
 import json
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -28,7 +29,7 @@ import numpy as np  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 
 from benchmarks import fits as fits_  # noqa: E402
-from benchmarks import leaderboard  # noqa: E402
+from benchmarks import leaderboard, wandb_log  # noqa: E402
 from benchmarks import verdict as verdict_  # noqa: E402
 from benchmarks.fits import DatasetFits, PowerLawFit  # noqa: E402
 from benchmarks.spec import RunRecord, UserError  # noqa: E402
@@ -318,7 +319,7 @@ def _dataset_section(df: DatasetFits, v: verdict_.DatasetVerdict | None,
 
 
 def render_html(suite: str, fitted: dict[str, DatasetFits], verdict: verdict_.Verdict,
-                plots: dict[str, list[tuple[str, Path, bytes]]], leaderboard_html: str | None) -> str:
+                plots: dict[str, list[tuple[str, Path, bytes]]], leaderboard_html: str) -> str:
     by_ds = {v.dataset: v for v in verdict.datasets}
     n_runs = sum(len(df.runs) for df in fitted.values())
     n_out = sum(len(df.excluded) for df in fitted.values())
@@ -341,7 +342,7 @@ def render_html(suite: str, fitted: dict[str, DatasetFits], verdict: verdict_.Ve
     for ds, df in fitted.items():
         parts.append(_dataset_section(df, by_ds.get(ds), plots.get(ds, [])))
     parts.append('<section id="leaderboard"><h2>Leaderboard</h2>')
-    parts.append(leaderboard_html if leaderboard_html else "<p class=note>No leaderboard given.</p>")
+    parts.append(leaderboard_html)
     parts.append("</section></body></html>\n")
     return "\n".join(parts)
 
@@ -359,8 +360,18 @@ def _finite_or_null(obj: object) -> object:
     return obj
 
 
-def write_report(results_dir: str | Path, suite: str, leaderboard_html: str | None = None) -> Path:
-    """Fit, plot and write `fits.json`, the PNGs and `report.html` for a suite; returns the report's path."""
+@dataclass(frozen=True)
+class Written:
+    """What `write_report` wrote, and the verdict it stated."""
+
+    report: Path
+    files: list[Path]  # fits.json, the plots, report.html
+    verdict: verdict_.Verdict
+    leaderboard: leaderboard.Leaderboard
+
+
+def write_report(results_dir: str | Path, suite: str) -> Written:
+    """Fit, plot and write `fits.json`, the PNGs and `report.html` for a suite (each written whole, atomically)."""
     store = ResultsStore(results_dir, suite)
     records = store.records()
     if not records:
@@ -369,13 +380,13 @@ def write_report(results_dir: str | Path, suite: str, leaderboard_html: str | No
     fitted = fits_.fit_datasets(records)
     verdict = verdict_.verdict(records)
     doc = {"suite": suite, **fits_.fits_to_dict(fitted), "verdict": verdict.to_dict()}
-    (store.dir / FITS_FILE).write_text(json.dumps(_finite_or_null(doc), indent=1, allow_nan=False) + "\n")
+    leaderboard.write_text(store.dir / FITS_FILE, json.dumps(_finite_or_null(doc), indent=1, allow_nan=False) + "\n")
     plots = write_plots(fitted, store.dir / PLOTS_DIR)
-    if leaderboard_html is None:
-        leaderboard_html = leaderboard.to_html(leaderboard.build_leaderboard(records, suite), full_page=False)
+    board = leaderboard.build_leaderboard(records, suite)
     path = store.dir / REPORT_FILE
-    path.write_text(render_html(suite, fitted, verdict, plots, leaderboard_html))
-    return path
+    leaderboard.write_text(path, render_html(suite, fitted, verdict, plots, leaderboard.to_html(board, full_page=False)))
+    pngs = [png for per_dataset in plots.values() for _, png, _ in per_dataset]
+    return Written(path, [store.dir / FITS_FILE, *pngs, path], verdict, board)
 
 
 def add_command(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -387,12 +398,21 @@ def add_command(subparsers: argparse._SubParsersAction, common: argparse.Argumen
         "data size; write results/SUITE/fits.json, plots/*.png and a self-contained report.html.",
     )
     p.add_argument("suite", help="suite name (a folder under --results-dir)")
+    p.add_argument("--wandb", choices=wandb_log.MODES, default="disabled",
+                   help="also log the plots, the leaderboard table and the files as one W&B run of the suite's "
+                   "group, job type `report` (default: %(default)s)")
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    path = write_report(args.results_dir, args.suite)
-    verdict = json.loads((path.parent / FITS_FILE).read_text())["verdict"]
-    print(verdict["paragraph"])
-    print(f"\narchbench: wrote {path}")
+    written = write_report(args.results_dir, args.suite)
+    print(written.verdict.paragraph)
+    print(f"\narchbench: wrote {written.report}")
+    if args.wandb != "disabled":
+        import pandas as pd
+
+        table = pd.read_csv(io.StringIO(leaderboard.to_csv(written.leaderboard)))
+        run_dir = wandb_log.log_report(args.results_dir, args.suite, args.wandb, written.files, {"leaderboard": table})
+        if run_dir is not None:
+            print(f"wandb: report logged ({run_dir})")
     return 0

@@ -1,6 +1,7 @@
 """wandb logging (benchmarks/wandb_log.py) with the real client in offline mode, read back from its run folder."""
 
 import time
+from pathlib import Path
 
 import matplotlib
 import pandas as pd
@@ -106,3 +107,23 @@ def test_records_not_yet_logged_are_caught_up_once_and_half_logged_runs_removed(
     runs = [read_offline_run(d) for d in logger.wandb_dir.glob("offline-run-*")]
     assert sorted(r.config["run_id"] for r in runs) == sorted([first.run_id, second.run_id])
     assert WandbLogger("offline", tmp_path, "tiny").catch_up([first, second]) == 0
+
+
+def test_report_command_logs_its_plots_leaderboard_and_files_to_wandb(tmp_path, capsys):
+    from synthetic_results import Law, planted_records
+
+    from benchmarks.cli import main
+    from benchmarks.store import ResultsStore
+
+    store = ResultsStore(tmp_path, "planted")
+    for r in planted_records(Law(effect={"conv": -0.2, "mlp": 0.0, "transformer": 0.0}), dataset="mnist1d"):
+        store.append(r)
+    assert main(["report", "planted", "--results-dir", str(tmp_path), "--wandb", "offline"]) == 0
+    printed = capsys.readouterr().out
+    run_dir = Path(printed.split("wandb: report logged (")[1].split(")")[0])
+    run = read_offline_run(run_dir)
+    assert run.job_type == "report" and run.group == "planted"
+    (row,) = run.history
+    assert row["tables/leaderboard"]["nrows"] == 27  # 3 archs x 3 sizes x 3 data sizes
+    assert {k for k in row if k.startswith("plots/")} == {f"plots/mnist1d-loss-vs-{k}" for k in ("params", "data", "compute")}
+    assert {p.name for p in (run_dir / "files" / "report").iterdir()} == {"fits.json", "report.html"}
