@@ -36,7 +36,6 @@ from benchmarks.leaderboard import (
     Entry,
     Estimate,
     Leaderboard,
-    build_leaderboard,
     fmt_estimate,
     from_json,
     human,
@@ -46,7 +45,7 @@ from benchmarks.leaderboard import (
 )
 from benchmarks.spec import UserError
 from benchmarks.stats import welch_p
-from benchmarks.store import RUNS_FILE, ResultsStore
+from benchmarks.store import RUNS_FILE
 
 ALPHA = 0.05
 VERDICTS = ("regression", "improvement", "within noise", "changed", "unchanged", "added", "removed", "not comparable")
@@ -235,11 +234,11 @@ def load_side(ref: str, results_dir: str) -> list[Leaderboard]:
     p = Path(ref)
     if p.is_dir():
         if (p / RUNS_FILE).is_file():  # one suite's folder
-            return [build_leaderboard(ResultsStore(p.parent, p.name).records(), p.name)]
+            return load_leaderboards(p.parent, p.name)
         return load_leaderboards(p)
     if p.is_file():
         if p.name == RUNS_FILE:
-            return [build_leaderboard(ResultsStore(p.parent.parent, p.parent.name).records(), p.parent.name)]
+            return load_leaderboards(p.parent.parent, p.parent.name)
         return [from_json(p.read_text(encoding="utf-8"), source=str(p))]
     return _load_git(ref, results_dir)
 

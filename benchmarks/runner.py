@@ -43,7 +43,6 @@ def environment() -> dict[str, str]:
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         sha = ""
-    devices = jax.devices()
     return {
         "archbench": version("archbench"),
         "git_sha": sha or "unknown",
@@ -52,10 +51,7 @@ def environment() -> dict[str, str]:
         "flax": version("flax"),
         "optax": version("optax"),
         "python": platform.python_version(),
-        "platform": devices[0].platform,
-        "device_kind": devices[0].device_kind,
-        "device_count": str(len(devices)),
-        "process_count": str(jax.process_count()),
+        **distributed.describe(),  # platform, device kind and count, processes, host CPUs
         "host": platform.machine(),
     }
 

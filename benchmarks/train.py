@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import NamedTuple, Protocol
 
@@ -91,7 +91,7 @@ class Model:
     arch: str
     task: TaskSpec
     shape: ArchShape
-    graphdef: nnx.GraphDef
+    graphdef: nnx.GraphDef = field(compare=False)  # derived from the rest: not part of equality or the hash
 
     @classmethod
     def create(cls, arch: str, task: TaskSpec, shape: ArchShape) -> Model:
@@ -108,12 +108,6 @@ class Model:
             x = x.astype(jnp.bfloat16) if jnp.issubdtype(x.dtype, jnp.floating) else x
         return nnx.merge(self.graphdef, state)(x).astype(jnp.float32)
 
-    def __hash__(self) -> int:
-        return hash((self.arch, self.task, self.shape))
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Model) and (self.arch, self.task, self.shape) == (other.arch, other.task, other.shape)
-
 
 def optimizer(lr: jax.Array | float, cfg: TrainConfig) -> optax.GradientTransformation:
     """AdamW, linear warm-up then cosine decay to zero; decay on matrices only; global-norm clipping."""
@@ -129,11 +123,9 @@ def optimizer(lr: jax.Array | float, cfg: TrainConfig) -> optax.GradientTransfor
     )
 
 
-def loss_fn(model: Model, precision: str, params: nnx.State, x: jax.Array, y: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Mean cross-entropy and accuracy of a batch."""
-    logits = model.apply(params, x, precision)
-    loss = optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
-    return loss, (jnp.argmax(logits, -1) == y).mean()
+def loss_fn(model: Model, precision: str, params: nnx.State, x: jax.Array, y: jax.Array) -> jax.Array:
+    """Mean cross-entropy of a batch."""
+    return optax.softmax_cross_entropy_with_integer_labels(model.apply(params, x, precision), y).mean()
 
 
 def init_state(model: Model, cfg: TrainConfig, seed: jax.Array, lr: jax.Array) -> TrainState:
@@ -155,9 +147,9 @@ def train_step(
     """One optimiser step on a minibatch drawn (with replacement) from the first n_train examples."""
     data_key, batch_key = jax.random.split(state.data_key)
     idx = jax.random.randint(batch_key, (cfg.batch_size,), 0, n_train)
-    grad_fn = jax.value_and_grad(partial(loss_fn, model, cfg.precision), has_aux=True)
+    grad_fn = jax.value_and_grad(partial(loss_fn, model, cfg.precision))
     x_B, y_B = distributed.constrain_batch(data.x_train[idx]), distributed.constrain_batch(data.y_train[idx])
-    (loss, _), grads = grad_fn(state.params, x_B, y_B)
+    loss, grads = grad_fn(state.params, x_B, y_B)
     updates, opt_state = optimizer(lr, cfg).update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     first_bad = (state.diverged_step < 0) & ~jnp.isfinite(loss)
@@ -264,11 +256,8 @@ class Checkpoint(Protocol):
 
 @dataclass(frozen=True)
 class TrainOutput:
-    """Per-member results; member m trained seed `seeds[m]` at learning rate `lrs[m]`."""
+    """Per-member results, in the order of the members passed to `train`."""
 
-    seeds: list[int]
-    lrs: list[float]
-    n_train: list[int]
     curves: dict[str, np.ndarray]  # metric -> M x n_evals
     steps: list[int]  # step of each curve point
     diverged_step: np.ndarray  # M, -1 where finite throughout
@@ -336,7 +325,7 @@ def train(
     diverged = np.asarray(state.diverged_step)
     train_s = spent_s + time.perf_counter() - t1
     return TrainOutput(
-        seeds=list(seeds), lrs=list(lrs), n_train=list(n_train), curves=curves,
+        curves=curves,
         steps=[(i + 1) * cfg.eval_every for i in range(cfg.n_evals)],
         diverged_step=diverged, state=state, compile_s=compile_s, train_s=train_s,
     )
