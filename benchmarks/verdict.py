@@ -307,9 +307,12 @@ def _dataset_verdict(dataset: str, records: Sequence[RunRecord], n_boot: int, rn
     ranking: list[tuple[str, Estimate]] = []
     gaps: list[Gap] = []
     trend = crossover = None
-    sigma = float(np.sqrt(np.mean([s.var(ddof=1) for s in runs.seeds if s.size > 1]))) \
-        if any(s.size > 1 for s in runs.seeds) else float("nan")
+    # seed noise: the pooled within-run standard deviation (runs weighted by their degrees of freedom)
+    multi = [s for s in runs.seeds if s.size > 1]
+    sigma = float(np.sqrt(sum((s.size - 1) * s.var(ddof=1) for s in multi) / sum(s.size - 1 for s in multi))) \
+        if multi else float("nan")
     all_means = np.concatenate([means_obs, means_B])  # (1 + B, runs): observed, then replicates
+    gap_Bx: list[np.ndarray] = []  # each gap's (1 + B) values, for the trend
     overall = _arch_means(runs, all_means)
     if len(archs) > 1 and overall is not None:
         _, m, _ = overall
@@ -321,23 +324,23 @@ def _dataset_verdict(dataset: str, records: Sequence[RunRecord], n_boot: int, rn
                 continue
             _, m, n_cells = at
             g = m.max(axis=1) - m.min(axis=1)
+            gap_Bx.append(g)
             # the gap seed noise alone would give: the expected range of the archs' means over n_cells runs each
             floor = expected_range(len(archs)) * sigma / np.sqrt(seeds_per_run * n_cells)
             gaps.append(Gap(d, _interval(g[0], g[1:]), archs[int(m[0].argmin())], archs[int(m[0].argmax())],
                             float(floor)))
         if len(gaps) >= 2:
-            trend, crossover = _gap_trend(runs, means_obs, means_B, gaps, notes)
+            trend, crossover = _gap_trend(np.stack(gap_Bx, axis=1), gaps, notes)
     v = DatasetVerdict(dataset, len(ok), len(excluded), list(archs), list(sizes), list(data_sizes), seeds_per_run,
                        has_intervals, shares, interactions, seed_share, ranking, gaps, trend, crossover, notes)
-    return v, runs, means_B
+    return v, runs, all_means
 
 
-def _gap_trend(runs: _Runs, means_obs: np.ndarray, means_B: np.ndarray, gaps: list[Gap], notes: list[str]
-               ) -> tuple[Estimate, Estimate | None]:
-    """Slope of log gap against log10 data size, and where the fitted line meets the noise floor."""
+def _gap_trend(g_Bx: np.ndarray, gaps: list[Gap], notes: list[str]) -> tuple[Estimate, Estimate | None]:
+    """Slope of log gap against log10 data size, and where the fitted line meets the noise floor.
+
+    g_Bx: the gaps' observed values (row 0) and bootstrap replicates (rows 1..B), one column a gap."""
     x = np.log10([g.data_size for g in gaps])
-    all_means = np.concatenate([means_obs, means_B])
-    g_Bx = np.stack([_gap_of(runs, all_means, g.data_size) for g in gaps], axis=1)
     log_g = np.log(np.maximum(g_Bx, 1e-12))
     xc = x - x.mean()
     slope = (log_g - log_g.mean(axis=1, keepdims=True)) @ xc / (xc @ xc)
@@ -359,16 +362,10 @@ def _gap_trend(runs: _Runs, means_obs: np.ndarray, means_B: np.ndarray, gaps: li
     return trend, Estimate(float(10**log_d), float(10**lo), float(10**hi) if np.isfinite(hi) else float("inf"))
 
 
-def _gap_of(runs: _Runs, means_BxR: np.ndarray, data_size: int) -> np.ndarray:
-    _, m, _ = _arch_means(runs, means_BxR, data_size)
-    return m.max(axis=1) - m.min(axis=1)
-
-
 def _bias_comparison(base: str, shuffled: str, verdicts: dict[str, tuple[DatasetVerdict, _Runs, np.ndarray]]
                      ) -> BiasComparison | None:
     runs = {ds: verdicts[ds][1] for ds in (base, shuffled)}
-    # (1 + B, runs): the observed run means, then the bootstrap replicates'
-    means = {ds: np.concatenate([runs[ds].run_means(runs[ds].y_n[None]), verdicts[ds][2]]) for ds in runs}
+    means = {ds: verdicts[ds][2] for ds in runs}  # (1 + B, runs): the observed run means, then the replicates
     index = {ds: {runs[ds].cell(r): i for i, r in enumerate(runs[ds].records)} for ds in runs}
     change = {}
     for arch in sorted(set(verdicts[base][0].archs) & set(verdicts[shuffled][0].archs)):
@@ -405,8 +402,8 @@ def verdict(records: Sequence[RunRecord], *, n_boot: int = N_BOOT, rng: int = 0)
     draws: dict = {}  # one draw of seeds per group for every dataset, so a dataset and its twin pair up
     for ds, rs in sorted(by_dataset.items()):
         if usable(rs)[0]:
-            v, runs, means_B = _dataset_verdict(ds, rs, n_boot, gen, draws)
-            per[ds] = (dataclasses.replace(v, paragraph=dataset_paragraph(v)), runs, means_B)
+            v, runs, all_means = _dataset_verdict(ds, rs, n_boot, gen, draws)
+            per[ds] = (dataclasses.replace(v, paragraph=dataset_paragraph(v)), runs, all_means)
     pairs = [(ds, ds + SHUFFLED_SUFFIX) for ds in per if ds + SHUFFLED_SUFFIX in per]
     bias = []
     for base, shuffled in pairs:
