@@ -14,11 +14,9 @@ Shape: width = d_model, depth = blocks, hidden = MLP hidden units (4 x width by 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import jax
-import jax.numpy as jnp
 from flax import nnx
 
 from architectures import register
@@ -54,10 +52,7 @@ class SelfAttention(nnx.Module):
     def __call__(self, x_BxLxD: jax.Array) -> jax.Array:
         b, length, d = x_BxLxD.shape
         qkv = self.qkv(x_BxLxD).reshape(b, length, 3, self.num_heads, d // self.num_heads)
-        q_BxLxNxE, k_BxLxNxE, v_BxLxNxE = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
-        logits_BxNxLxL = jnp.einsum("bqne,bpne->bnqp", q_BxLxNxE, k_BxLxNxE) / math.sqrt(q_BxLxNxE.shape[-1])
-        att_BxNxLxL = jax.nn.softmax(logits_BxNxLxL.astype(jnp.float32), axis=-1).astype(v_BxLxNxE.dtype)
-        out_BxLxNxE = jnp.einsum("bnqp,bpne->bqne", att_BxNxLxL, v_BxLxNxE)
+        out_BxLxNxE = jax.nn.dot_product_attention(qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2])  # softmax in float32
         return self.out(out_BxLxNxE.reshape(b, length, d))
 
 
@@ -93,7 +88,7 @@ def _depth(target_params: int) -> int:
 
 
 @register(
-    "transformer", depth_for=_depth, hidden_ratio=4.0, width_multiple=8, min_width=8, version="2",
+    "transformer", depth_for=_depth, hidden_ratio=4.0, width_multiple=8, min_width=8, version="3",
     description="pre-LN Transformer encoder (ViT style), patch/token embedding, mean-pooled head",
 )
 def build(task: TaskSpec, shape: ArchShape, rngs: nnx.Rngs) -> nnx.Module:
