@@ -27,6 +27,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -80,7 +81,7 @@ def compare(clean: ResultsStore, chaos: ResultsStore) -> list[str]:
     problems = []
     a, b = clean.records(), chaos.records()
     ids_b = [r.run_id for r in b]
-    dups = sorted({i for i in ids_b if ids_b.count(i) > 1})
+    dups = sorted(i for i, n in Counter(ids_b).items() if n > 1)
     if dups:
         problems.append(f"duplicated run_ids: {dups}")
     if {r.run_id for r in a} != set(ids_b):

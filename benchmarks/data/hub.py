@@ -299,9 +299,7 @@ def prepare_hub(ds: HubDataset, *, length: int = 0, data_dir: str | None = None)
     length = length or ds.length
     if data_dir is not None:
         builder = "parquet" if any(Path(data_dir).rglob("*.parquet")) else "imagefolder"
-        with tempfile.TemporaryDirectory(dir=_scratch()) as hf_cache:
-            dd = _load_dataset(builder, data_dir=data_dir, cache_dir=hf_cache)
-            splits = splits_from_hf(dd, name=ds.name, source=data_dir, test_split=ds.test_split, length=length)
+        splits = _prepare_files(builder, data_dir, length, name=ds.name, test_split=ds.test_split)
     else:
         reachable = hub_reachable()
         if not reachable and not in_hf_cache(ds.hub_id):
@@ -365,7 +363,8 @@ def _scratch() -> Path:
     return path
 
 
-def _prepare_files(builder: str, path: str, length: int) -> Splits:
+def _prepare_files(builder: str, path: str, length: int, name: str = "", test_split: str = "test") -> Splits:
+    """`datasets`' parquet or imagefolder builder on a local folder; `name` and `test_split` as a hub dataset's."""
     if not Path(path).is_dir():
         raise UserError(f"{builder}:{path} must be a folder (see docs/datasets.md for the layout)")
     if builder == "parquet" and not any(Path(path).rglob("*.parquet")):
@@ -375,7 +374,8 @@ def _prepare_files(builder: str, path: str, length: int) -> Splits:
             dd = _load_dataset(builder, data_dir=path, cache_dir=hf_cache)
         except (FileNotFoundError, ValueError) as e:
             raise UserError(f"{builder}:{path}: {str(e).splitlines()[0]}") from None
-        return splits_from_hf(dd, name=f"{builder}:{path}", source=f"{builder}:{path}", length=length)
+        return splits_from_hf(dd, name=name or f"{builder}:{path}", source=f"{builder}:{path}", test_split=test_split,
+                              length=length)
 
 
 @register_dataset(
