@@ -6,7 +6,7 @@ patches), tokens one position each (up to 512). A learned positional embedding i
 added; each block is x + Attn(LN(x)), x + Mlp(LN(x)) with bidirectional multi-head
 self-attention. Heads: of size 64 where the width is a multiple of 64 (from 128 on;
 from 1M parameters on the sizing solver rounds widths of 256 or more to such
-multiples, see `benchmarks.sizing`), else the largest divisor of the width that is
+multiples, see `benchmarks.running.sizing`), else the largest divisor of the width that is
 at most width/16 (head size >= 16), so the width is kept a multiple of 8.
 
 Shape: width = d_model, depth = blocks, hidden = MLP hidden units (4 x width by default).

@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 # Bump when a harness change alters what a RunSpec trains to (so old records are not reused).
-RESULTS_VERSION = "2"  # 2: shapes from 1M params on tile (benchmarks.sizing.TILE_FROM_PARAMS)
+RESULTS_VERSION = "2"  # 2: shapes from 1M params on tile (benchmarks.running.sizing.TILE_FROM_PARAMS)
 
 Status = Literal["ok", "diverged", "failed"]
 Precision = Literal["float32", "bfloat16"]

@@ -34,7 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.store import CLAIMS_DIR, ResultsStore  # noqa: E402
+from benchmarks.layout import CHECKPOINTS_DIR, CLAIMS_DIR  # noqa: E402
+from benchmarks.running.store import ResultsStore  # noqa: E402
 
 TINY_SUITE = """
 name = "chaos"
@@ -100,7 +101,7 @@ def compare(clean: ResultsStore, chaos: ResultsStore) -> list[str]:
 
 def leftovers(store: ResultsStore) -> list[str]:
     out = []
-    for sub in (CLAIMS_DIR, "checkpoints"):
+    for sub in (CLAIMS_DIR, CHECKPOINTS_DIR):
         folder = store.dir / sub
         if folder.is_dir() and any(folder.iterdir()):
             out.append(f"left over in {folder}: {sorted(p.name for p in folder.iterdir())}")
@@ -125,7 +126,7 @@ def run_chaos(
     sweep until a restart runs to completion (or the kills are used up, then one last resume), and
     compares that folder with the clean one. Rounds repeat until `kills` SIGKILLs have hit a running sweep.
     """
-    from benchmarks.suite import load_suite
+    from benchmarks.running.suite import load_suite
 
     name = load_suite(str(suite)).name
     rng = random.Random(seed)

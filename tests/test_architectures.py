@@ -19,9 +19,9 @@ from flax import nnx
 
 import architectures
 from architectures.layers import patch_size
-from benchmarks import sizing
+from benchmarks.running import sizing
+from benchmarks.running.train import Model, TrainConfig, device_data, evaluate, init_state, train_step
 from benchmarks.spec import TaskSpec
-from benchmarks.train import Model, TrainConfig, device_data, evaluate, init_state, train_step
 from tests.conftest import make_view
 
 TASKS = {

@@ -1,11 +1,11 @@
-"""Checkpoints (benchmarks/checkpoint.py, real orbax): a run stopped mid-way resumes to the same result."""
+"""Checkpoints (benchmarks/running/checkpoint.py, real orbax): a run stopped mid-way resumes to the same result."""
 
 import jax
 import numpy as np
 
-from benchmarks.checkpoint import RunCheckpoint, remove_stale
+from benchmarks.running.checkpoint import RunCheckpoint, remove_stale
+from benchmarks.running.train import Model, TrainConfig, device_data, train
 from benchmarks.spec import ArchShape
-from benchmarks.train import Model, TrainConfig, device_data, train
 
 CFG = TrainConfig(steps=60, batch_size=16, eval_every=10, warmup_frac=0.1, weight_decay=1e-4)
 SHAPE = ArchShape(width=16, depth=2, hidden=16)

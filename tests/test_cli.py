@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.cli import main
-from benchmarks.store import ResultsStore
+from benchmarks.running.store import ResultsStore
 
 ROOT = Path(__file__).resolve().parents[1]
 

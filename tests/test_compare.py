@@ -8,9 +8,10 @@ import pytest
 from record_factory import SUITE, grid_records, make_record
 
 from benchmarks import cli
-from benchmarks.compare import compare
-from benchmarks.leaderboard import build_leaderboard
-from benchmarks.store import RUNS_FILE, ResultsStore
+from benchmarks.analysis.compare import compare
+from benchmarks.analysis.leaderboard import build_leaderboard
+from benchmarks.layout import RUNS_FILE
+from benchmarks.running.store import ResultsStore
 
 
 def write_store(results_dir, records, suite=SUITE):

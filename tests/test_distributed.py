@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from benchmarks.cli import main
-from benchmarks.store import ResultsStore
+from benchmarks.running.store import ResultsStore
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,9 +25,9 @@ import json, sys
 sys.path.insert(0, "tests")
 import jax
 from conftest import make_view
-from benchmarks import distributed
+from benchmarks.running import distributed
 from benchmarks.spec import ArchShape, UserError
-from benchmarks.train import Model, TrainConfig, compiled_run, device_data, train
+from benchmarks.running.train import Model, TrainConfig, compiled_run, device_data, train
 
 view = make_view()
 model = Model.create("mlp", view.task, ArchShape(16, 2, 16))

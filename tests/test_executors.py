@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from benchmarks import executors
 from benchmarks.cli import main
+from benchmarks.running import executors
+from benchmarks.running.store import ResultsStore
 from benchmarks.spec import RunSpec, UserError
-from benchmarks.store import ResultsStore
 
 TINY_SUITE = """
 name = "tiny"

@@ -11,7 +11,7 @@ import pytest
 from scipy import optimize
 from synthetic_results import Law, planted_records
 
-from benchmarks import fits
+from benchmarks.analysis import fits
 
 
 def _power_law_points(E, A, alpha, x, sigma, rng, n_seeds=3):

@@ -8,7 +8,7 @@ import pytest
 from record_factory import ARCHS, SUITE, grid_records, make_record
 
 from benchmarks import cli
-from benchmarks.leaderboard import (
+from benchmarks.analysis.leaderboard import (
     build_leaderboard,
     from_json,
     summary_markdown,
@@ -17,7 +17,7 @@ from benchmarks.leaderboard import (
     to_json,
     to_markdown,
 )
-from benchmarks.store import ResultsStore
+from benchmarks.running.store import ResultsStore
 
 
 def ranks(cell) -> list[tuple[str, int | None, bool]]:

@@ -6,10 +6,10 @@ import jax
 import numpy as np
 import pytest
 
-from benchmarks import perf
 from benchmarks.cli import main
+from benchmarks.running import perf
+from benchmarks.running.train import Model, TrainConfig, compiled_init, compiled_run, device_data
 from benchmarks.spec import ArchShape
-from benchmarks.train import Model, TrainConfig, compiled_init, compiled_run, device_data
 
 
 def test_perf_json_reports_throughput_peak_fraction_and_gains(tmp_path, capsys):

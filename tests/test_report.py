@@ -16,7 +16,7 @@ import pytest
 from synthetic_results import Law, planted_records
 
 from benchmarks.cli import main
-from benchmarks.store import ResultsStore
+from benchmarks.running.store import ResultsStore
 
 SUITE = "planted"
 PLOT_KINDS = ("params", "data", "compute")

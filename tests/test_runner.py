@@ -4,7 +4,7 @@ import dataclasses
 
 import numpy as np
 
-from benchmarks.runner import execute
+from benchmarks.running.runner import execute
 from benchmarks.spec import RunSpec, Splits
 from tests.conftest import make_view
 

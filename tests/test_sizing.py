@@ -8,7 +8,7 @@ import pytest
 from flax import nnx
 
 import architectures
-from benchmarks import sizing
+from benchmarks.running import sizing
 from benchmarks.spec import ArchShape, TaskSpec, UserError
 
 

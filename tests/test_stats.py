@@ -3,7 +3,7 @@ import math
 import pytest
 from scipy import stats
 
-from benchmarks.stats import intervals_overlap, mean_ci, welch_p
+from benchmarks.analysis.stats import intervals_overlap, mean_ci, welch_p
 
 # Two-sided 95% and 90% quantiles of Student's t from a printed table.
 T975_DF2 = 4.302652729911275

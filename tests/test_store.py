@@ -7,8 +7,9 @@ import time
 
 import pytest
 
+from benchmarks.layout import TORN_FILE
+from benchmarks.running.store import CLAIM_LEASE_S, Claim, Owner, ResultsStore, _process_start, suites_in
 from benchmarks.spec import RunRecord, RunSpec, UserError
-from benchmarks.store import CLAIM_LEASE_S, TORN_FILE, Claim, Owner, ResultsStore, _process_start, suites_in
 
 
 def _record(i: int) -> RunRecord:
@@ -70,7 +71,7 @@ def test_damaged_line_in_the_middle_refuses_with_file_and_line(tmp_path, damage)
 def test_concurrent_appenders_never_interleave_lines(tmp_path):
     code = (
         "import sys; sys.path.insert(0, '.');"
-        "from tests.test_store import _record; from benchmarks.store import ResultsStore;"
+        "from tests.test_store import _record; from benchmarks.running.store import ResultsStore;"
         f"s = ResultsStore({str(tmp_path)!r}, 's');"
         "[s.append(_record(int(sys.argv[1]) * 100 + i)) for i in range(50)]"
     )

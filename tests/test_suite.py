@@ -1,7 +1,7 @@
 import pytest
 
+from benchmarks.running.suite import load_suite
 from benchmarks.spec import UserError
-from benchmarks.suite import load_suite
 
 GOOD = """
 name = "tiny"

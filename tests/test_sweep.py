@@ -1,4 +1,4 @@
-"""The sweep survives (benchmarks/sweep.py): SIGKILL and resume, concurrent sweeps, diverged and failed runs.
+"""The sweep survives (benchmarks/running/sweep.py): SIGKILL and resume, concurrent sweeps, diverged and failed runs.
 
 Real `archbench sweep` subprocesses on real MNIST-1D; the records of an uninterrupted sweep are the reference.
 The reference and the resumes run in this process (`cli.main`, the same code as the command), so they
@@ -16,8 +16,8 @@ import pytest
 
 import architectures
 from benchmarks.cli import main
-from benchmarks.store import ResultsStore
-from benchmarks.wandb_log import read_offline_run
+from benchmarks.running.store import ResultsStore
+from benchmarks.running.wandb_log import read_offline_run
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_SUITE = """

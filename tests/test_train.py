@@ -2,8 +2,8 @@ import jax
 import numpy as np
 import pytest
 
+from benchmarks.running.train import Model, TrainConfig, compiled_init, device_data, train, train_step
 from benchmarks.spec import ArchShape
-from benchmarks.train import Model, TrainConfig, compiled_init, device_data, train, train_step
 
 CFG = TrainConfig(steps=40, batch_size=16, eval_every=20, warmup_frac=0.1, weight_decay=1e-4)
 SHAPE = ArchShape(width=16, depth=2, hidden=16)

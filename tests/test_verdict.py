@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from synthetic_results import Law, planted_records
 
-from benchmarks import verdict as vd
+from benchmarks.analysis import verdict as vd
 
 NO_EFFECT = {"conv": 0.0, "mlp": 0.0, "transformer": 0.0}
 SHRINKING = Law(effect={"conv": 0.0, "mlp": 0.3, "transformer": 0.1}, gamma=0.5)

@@ -1,4 +1,4 @@
-"""wandb logging (benchmarks/wandb_log.py) with the real client in offline mode, read back from its run folder."""
+"""wandb logging (benchmarks/running/wandb_log.py) with the real client in offline mode, read back from its run folder."""
 
 import time
 from pathlib import Path
@@ -7,8 +7,8 @@ import matplotlib
 import pandas as pd
 import pytest
 
+from benchmarks.running.wandb_log import WandbLogger, log_report, read_offline_run, resolve_mode
 from benchmarks.spec import UserError
-from benchmarks.wandb_log import WandbLogger, log_report, read_offline_run, resolve_mode
 from tests.record_factory import make_record
 
 matplotlib.use("Agg")
@@ -113,7 +113,7 @@ def test_report_command_logs_its_plots_leaderboard_and_files_to_wandb(tmp_path, 
     from synthetic_results import Law, planted_records
 
     from benchmarks.cli import main
-    from benchmarks.store import ResultsStore
+    from benchmarks.running.store import ResultsStore
 
     store = ResultsStore(tmp_path, "planted")
     for r in planted_records(Law(effect={"conv": -0.2, "mlp": 0.0, "transformer": 0.0}), dataset="mnist1d"):

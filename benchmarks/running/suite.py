@@ -35,7 +35,7 @@ from pathlib import Path
 import architectures
 from benchmarks.spec import RunSpec, UserError
 
-SUITES_DIR = Path(__file__).parent / "suites"
+SUITES_DIR = Path(__file__).parent.parent / "suites"
 
 
 @dataclass(frozen=True)

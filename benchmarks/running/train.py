@@ -6,7 +6,7 @@ evaluations the steps run fused in one `lax.scan` (no Python per step), with
 minibatches drawn on the device; the Python driver only loops over evaluation
 intervals, to record learning curves and to checkpoint (`Checkpoint`).
 
-Under several devices the same program runs sharded (benchmarks/distributed.py):
+Under several devices the same program runs sharded (benchmarks/running/distributed.py):
 each step's minibatch is split over the devices along its batch axis, parameters
 and optimizer state are replicated (or split, with `shard_params`); on one device
 nothing changes.
@@ -34,8 +34,8 @@ import optax
 from flax import nnx
 
 import architectures
-from benchmarks import distributed
 from benchmarks.data import TrainingView
+from benchmarks.running import distributed
 from benchmarks.spec import ArchShape, RunSpec, TaskSpec
 
 
@@ -243,7 +243,7 @@ class Resumed:
 
 
 class Checkpoint(Protocol):
-    """What `train` needs to save a run at interval boundaries and resume it (see benchmarks/checkpoint.py)."""
+    """What `train` needs to save a run at interval boundaries and resume it (see benchmarks/running/checkpoint.py)."""
 
     def restore(self, like: TrainState) -> Resumed | None:
         """The last saved state (placed like `like`), or None to start from scratch."""

@@ -259,3 +259,14 @@ def parse_count(text: str) -> int:
     if value <= 0 or value != int(value):
         raise ValueError(f"not a positive whole parameter count: {text!r}")
     return int(value)
+
+
+def parse_counts(text: str) -> list[int]:
+    """'10k,100k,1M' -> [10_000, 100_000, 1_000_000]; a malformed list is a UserError."""
+    try:
+        counts = [parse_count(part) for part in text.split(",") if part.strip()]
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    if not counts:
+        raise UserError(f"no parameter counts in {text!r} (e.g. 10k,100k,1M)")
+    return counts

@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize
 
+from benchmarks.analysis.stats import mean_ci
+from benchmarks.running.store import newest
 from benchmarks.spec import RunRecord
-from benchmarks.stats import mean_ci
-from benchmarks.store import newest
 
 LEVEL = 0.95  # confidence level of every interval
 N_BOOT = 200  # bootstrap replicates per curve

@@ -21,31 +21,20 @@ test accuracy down beyond noise, or a run that was ok and now diverged or failed
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
 import subprocess
-import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.leaderboard import (
-    Entry,
-    Estimate,
-    Leaderboard,
-    fmt_estimate,
-    from_json,
-    human,
-    load_leaderboards,
-    md_table,
-    write_text,
-)
+from benchmarks.analysis.leaderboard import Entry, Estimate, Leaderboard, from_json, load_leaderboards
+from benchmarks.analysis.stats import welch_p
+from benchmarks.formatting import fmt_estimate, human, md_table
+from benchmarks.layout import RUNS_FILE
 from benchmarks.spec import UserError
-from benchmarks.stats import welch_p
-from benchmarks.store import RUNS_FILE
 
 ALPHA = 0.05
 VERDICTS = ("regression", "improvement", "within noise", "changed", "unchanged", "added", "removed", "not comparable")
@@ -353,43 +342,3 @@ def to_json(cmp: Comparison) -> str:
         "changes": [_change_json(c) for c in cmp.changes],
     }
     return json.dumps(doc, indent=1, allow_nan=False) + "\n"
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-def add_command(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = subparsers.add_parser(
-        "compare",
-        parents=[common],
-        help="compare two sets of results: added/removed entries, changes beyond seed noise, rank changes",
-        description="Compare results A (before) with B (after). Each is a results folder, a leaderboard JSON, "
-        "or a git revision of the results (HEAD~1 = --results-dir at HEAD~1; main:results/reference).",
-    )
-    p.add_argument("a", metavar="A", help="before: results folder, leaderboard .json, or git revision")
-    p.add_argument("b", metavar="B", help="after: results folder, leaderboard .json, or git revision")
-    p.add_argument("--suite", help="compare only this suite")
-    p.add_argument("--format", choices=("md", "json"), default="md", help="output format (default: %(default)s)")
-    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
-    p.add_argument(
-        "--fail-on-regression", action="store_true",
-        help="exit with code 1 when any entry got worse beyond seed noise (for CI)",
-    )  # fmt: skip
-    p.set_defaults(func=_run)
-
-
-def _run(args: argparse.Namespace) -> int:
-    a = select_suite(load_side(args.a, args.results_dir), args.suite, args.a)
-    b = select_suite(load_side(args.b, args.results_dir), args.suite, args.b)
-    cmp = compare(a, b, args.a, args.b)
-    text = to_json(cmp) if args.format == "json" else to_markdown(cmp)
-    if args.output:
-        write_text(args.output, text)
-        print(f"archbench: wrote {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
-    if cmp.regressions:
-        print(f"archbench: {len(cmp.regressions)} regression(s) beyond seed noise", file=sys.stderr)
-        if args.fail_on_regression:
-            return 1
-    return 0

@@ -7,14 +7,17 @@ import argparse
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from benchmarks import distributed, executors, leaderboard
-from benchmarks import sweep as sweep_
-from benchmarks.checkpoint import DEFAULT_EVERY_S
-from benchmarks.sizing import parse_count
+from benchmarks.analysis.leaderboard import build_leaderboard, summary_markdown
+from benchmarks.cli.flags import add_device_flags, add_executor_flags, job_options, setup_devices
+from benchmarks.layout import JOBS_DIR
+from benchmarks.running import distributed, executors
+from benchmarks.running import sweep as sweep_
+from benchmarks.running.checkpoint import DEFAULT_EVERY_S
+from benchmarks.running.sizing import parse_count
+from benchmarks.running.store import Owner, ResultsStore
+from benchmarks.running.suite import load_suite
+from benchmarks.running.wandb_log import MODES, WandbLogger, resolve_mode
 from benchmarks.spec import RunRecord, RunSpec, UserError
-from benchmarks.store import Owner, ResultsStore
-from benchmarks.suite import load_suite
-from benchmarks.wandb_log import MODES, WandbLogger, resolve_mode
 
 console = Console(stderr=True)
 
@@ -70,7 +73,7 @@ def _checkpoint_every(args: argparse.Namespace) -> float:
 
 def _setup(args: argparse.Namespace) -> bool:
     """Devices, processes and cache first; then only process 0 of a multi-host job talks. True on process 0."""
-    distributed.setup(args)
+    setup_devices(args)
     main = distributed.is_main_process()
     console.quiet = not main
     return main
@@ -174,12 +177,12 @@ def _summary(records: list[RunRecord], ids: set[str], store: ResultsStore, suite
     if logger.run_dirs and logger.mode == "offline":
         console.print(f"wandb: {len(logger.run_dirs)} offline runs in {logger.wandb_dir}; upload with: "
                       f"wandb sync {logger.wandb_dir}/offline-run-*")
-    print(leaderboard.summary_markdown(leaderboard.build_leaderboard(records, suite_name)))
+    print(summary_markdown(build_leaderboard(records, suite_name)))
 
 
 def _submit_sweep(args: argparse.Namespace) -> int:
     """`sweep --executor slurm|submitit-local`: the runs to do go out as one job array; follow it to the end."""
-    options = executors.options_from_args(args)
+    options = job_options(args)
     suite = load_suite(args.suite)
     every_s = _checkpoint_every(args)
     logger = WandbLogger(_wandb_mode(args, suite.logging.wandb), args.results_dir, suite.name, suite.logging.project)
@@ -202,7 +205,7 @@ def _submit_sweep(args: argparse.Namespace) -> int:
     )
 
     def on_submit(n_jobs: int, job_id: str) -> None:
-        console.print(f"submitted {n_jobs} jobs (array {job_id}); logs in {store.dir / executors.JOBS_DIR}; "
+        console.print(f"submitted {n_jobs} jobs (array {job_id}); logs in {store.dir / JOBS_DIR}; "
                       "Ctrl-C stops following them, not the jobs")
 
     def on_record(record: RunRecord) -> None:
@@ -257,7 +260,7 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("--force", action="store_true", help="train again even if this exact run is recorded")
     p.add_argument("--json", action="store_true", help="print the record written as one JSON line on stdout")
     _add_reliability_flags(p)
-    distributed.add_flags(p)
+    add_device_flags(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(
@@ -269,8 +272,8 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("suite", help="suite name (e.g. quick) or path to a suite .toml")
     p.add_argument("--no-wait", action="store_true", help="with a submitit executor: submit and return at once")
     _add_reliability_flags(p)
-    distributed.add_flags(p)
-    executors.add_flags(p)
+    add_device_flags(p)
+    add_executor_flags(p)
     p.set_defaults(func=cmd_sweep)
 
 

@@ -4,13 +4,12 @@ Writes under `results/SUITE/`: `fits.json` (every fit and the verdict),
 `plots/DATASET-loss-vs-{params,data,compute}.png`, and `report.html` with the
 plots embedded (base64), the fit tables, the leaderboard and the verdict, so the
 page can be mailed or archived as one file. Fits and verdict are pure functions
-of the records (`benchmarks.fits`, `benchmarks.verdict`); this module only draws
+of the records (`benchmarks.analysis.fits`, `benchmarks.analysis.verdict`); this module only draws
 and writes.
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import datetime as dt
 import html
@@ -28,17 +27,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 
-from benchmarks import fits as fits_  # noqa: E402
-from benchmarks import leaderboard, wandb_log  # noqa: E402
-from benchmarks import verdict as verdict_  # noqa: E402
-from benchmarks.fits import DatasetFits, PowerLawFit  # noqa: E402
+from benchmarks.analysis import fits as fits_  # noqa: E402
+from benchmarks.analysis import leaderboard  # noqa: E402
+from benchmarks.analysis import verdict as verdict_  # noqa: E402
+from benchmarks.analysis.fits import DatasetFits, PowerLawFit  # noqa: E402
+from benchmarks.analysis.stats import mean_ci  # noqa: E402
+from benchmarks.formatting import html_table, write_text  # noqa: E402
+from benchmarks.layout import FITS_FILE, PLOTS_DIR, REPORT_FILE  # noqa: E402
+from benchmarks.running.store import ResultsStore  # noqa: E402
 from benchmarks.spec import RunRecord, UserError  # noqa: E402
-from benchmarks.stats import mean_ci  # noqa: E402
-from benchmarks.store import ResultsStore  # noqa: E402
 
-REPORT_FILE = "report.html"
-FITS_FILE = "fits.json"
-PLOTS_DIR = "plots"
 LOSS_LABEL = "held-out test loss (cross-entropy, nats)"
 
 
@@ -210,16 +208,6 @@ def _esc(s: object) -> str:
     return html.escape(str(s))
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[object]], *, classes: Sequence[str] = ()) -> str:
-    head = "".join(f"<th>{_esc(h)}</th>" for h in header)
-    body = []
-    for i, row in enumerate(rows):
-        cls = f' class="{classes[i]}"' if i < len(classes) and classes[i] else ""
-        cells = "".join(f"<td{' class=num' if isinstance(v, int | float) else ''}>{_esc(v)}</td>" for v in row)
-        body.append(f"<tr{cls}>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
 def _ci(e: fits_.Estimate | None, fmt: str = ".3g") -> str:
     if e is None:
         return "—"
@@ -262,7 +250,7 @@ def _verdict_tables(v: verdict_.DatasetVerdict) -> str:
     if v.shares:
         rows = [[s.term, verdict_.fmt_share(s.share), f"{100 * s.eta2:.3g}%", s.df] for s in v.shares]
         rows.append(["seed noise (residual)", "—", f"{100 * v.seed_share:.3g}%", "—"])
-        parts.append("<h3>Variance of log test loss, by factor</h3>" + _table(
+        parts.append("<h3>Variance of log test loss, by factor</h3>" + html_table(
             ["term", "share beyond seed noise [95% CI]", "raw share (eta²)", "df"], rows))
     if v.gaps:
         rows = [[f"{g.data_size:,}", g.best, g.worst, verdict_.fmt_loss_change(g.gap),
@@ -271,7 +259,7 @@ def _verdict_tables(v: verdict_.DatasetVerdict) -> str:
         if v.trend is not None:
             trend = (f"<p class=note>Trend: the gap changes ×{np.exp(v.trend.value):.2f} "
                      f"[×{np.exp(v.trend.lo):.2f}, ×{np.exp(v.trend.hi):.2f}] per tenfold more data.</p>")
-        parts.append("<h3>Best against worst architecture, by training-set size</h3>" + _table(
+        parts.append("<h3>Best against worst architecture, by training-set size</h3>" + html_table(
             ["training examples", "best", "worst", "worst's loss above best [95% CI]", "seed-noise level"], rows)
             + trend)
     return "".join(parts)
@@ -297,23 +285,23 @@ def _dataset_section(df: DatasetFits, v: verdict_.DatasetVerdict | None,
                  "with the reason."
                  + (" A curve of three runs has as many runs as parameters: it passes through them, and its "
                     "intervals reflect seed noise only." if exact else "") + "</p>")
-    parts.append(_table(["arch", "curve", "runs", "status", "E", "A", "α", "note"], rows, classes=classes))
+    parts.append(html_table(["arch", "curve", "runs", "status", "E", "A", "α", "note"], rows, classes=classes))
     rows, classes = _joint_rows(df)
     parts.append("<h3>Joint fits: L(N, D) = E + A/N<sup>α</sup> + B/D<sup>β</sup></h3>")
-    parts.append(_table(["arch", "runs", "status", "E", "α", "β", "A", "B", "note"], rows, classes=classes))
+    parts.append(html_table(["arch", "runs", "status", "E", "α", "β", "A", "B", "note"], rows, classes=classes))
     if df.frontier:
         holders = ", ".join(f"{a} ({_flops_range(lo, hi)} FLOPs)"
                             for a, lo, hi in fits_.frontier_holders(df.frontier))
         rows = [[f"{p.compute:.3g}", p.arch, f"{p.params:,}", f"{p.data_size:,}", f"{p.loss:.4g}",
                  "—" if math.isnan(p.lo) else f"[{p.lo:.4g}, {p.hi:.4g}]"] for p in df.frontier]
         parts.append(f"<h3>Compute-efficient frontier</h3><p>Held by {_esc(holders)}.</p>")
-        parts.append(_table(["training FLOPs", "arch", "params", "examples", "test loss", "95% CI"], rows))
+        parts.append(html_table(["training FLOPs", "arch", "params", "examples", "test loss", "95% CI"], rows))
     if df.excluded:
         rows = [[r.spec.arch, f"{r.spec.target_params:,}", f"{r.spec.data_size:,}", r.status, r.reason]
                 for r in df.excluded]
         parts.append(f"<h3>Runs left out ({len(df.excluded)})</h3><p class=note>Failed or diverged runs are "
                      "excluded from every fit and from the verdict.</p>")
-        parts.append(_table(["arch", "target params", "examples", "status", "reason"], rows))
+        parts.append(html_table(["arch", "target params", "examples", "status", "reason"], rows))
     parts.append("</section>")
     return "".join(parts)
 
@@ -380,39 +368,10 @@ def write_report(results_dir: str | Path, suite: str) -> Written:
     fitted = fits_.fit_datasets(records)
     verdict = verdict_.verdict(records)
     doc = {"suite": suite, **fits_.fits_to_dict(fitted), "verdict": verdict.to_dict()}
-    leaderboard.write_text(store.dir / FITS_FILE, json.dumps(_finite_or_null(doc), indent=1, allow_nan=False) + "\n")
+    write_text(store.dir / FITS_FILE, json.dumps(_finite_or_null(doc), indent=1, allow_nan=False) + "\n")
     plots = write_plots(fitted, store.dir / PLOTS_DIR)
     board = leaderboard.build_leaderboard(records, suite)
     path = store.dir / REPORT_FILE
-    leaderboard.write_text(path, render_html(suite, fitted, verdict, plots, leaderboard.to_html(board, full_page=False)))
+    write_text(path, render_html(suite, fitted, verdict, plots, leaderboard.to_html(board, full_page=False)))
     pngs = [png for per_dataset in plots.values() for _, png, _ in per_dataset]
     return Written(path, [store.dir / FITS_FILE, *pngs, path], verdict, board)
-
-
-def add_command(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = subparsers.add_parser(
-        "report", parents=[common],
-        help="fit scaling curves, state the verdict, write plots and report.html",
-        description="Fit L = E + A·x^−α per architecture against parameters, training examples and compute; "
-        "say with 95%% intervals how much of the held-out loss the architecture explains against model and "
-        "data size; write results/SUITE/fits.json, plots/*.png and a self-contained report.html.",
-    )
-    p.add_argument("suite", help="suite name (a folder under --results-dir)")
-    p.add_argument("--wandb", choices=wandb_log.MODES, default="disabled",
-                   help="also log the plots, the leaderboard table and the files as one W&B run of the suite's "
-                   "group, job type `report` (default: %(default)s)")
-    p.set_defaults(func=_run)
-
-
-def _run(args: argparse.Namespace) -> int:
-    written = write_report(args.results_dir, args.suite)
-    print(written.verdict.paragraph)
-    print(f"\narchbench: wrote {written.report}")
-    if args.wandb != "disabled":
-        import pandas as pd
-
-        table = pd.read_csv(io.StringIO(leaderboard.to_csv(written.leaderboard)))
-        run_dir = wandb_log.log_report(args.results_dir, args.suite, args.wandb, written.files, {"leaderboard": table})
-        if run_dir is not None:
-            print(f"wandb: report logged ({run_dir})")
-    return 0

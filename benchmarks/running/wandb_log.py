@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from benchmarks.layout import WANDB_DIR, WANDB_LEDGER, WANDB_PENDING_DIR, suite_dir
 from benchmarks.spec import RunRecord, UserError
 
 if TYPE_CHECKING:
@@ -48,10 +49,7 @@ if TYPE_CHECKING:
 
 MODES = ("online", "offline", "disabled")
 PROJECT = "archbench"
-WANDB_SUBDIR = "wandb"
 PROBE_TIMEOUT_S = 5.0
-LEDGER = "logged.txt"  # run_ids logged completely, one a line (under WANDB_SUBDIR)
-PENDING_DIR = ".pending"  # run_id -> the run folder being logged, until it is in the ledger
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp"}
 
 
@@ -108,7 +106,7 @@ class WandbLogger:
 
     def __init__(self, mode: str, results_dir: str | Path, suite: str, project: str = PROJECT):
         self.mode = resolve_mode(mode)
-        self.dir = Path(results_dir) / suite  # wandb.init(dir=...) writes into dir/wandb/
+        self.dir = suite_dir(results_dir, suite)  # wandb.init(dir=...) writes into dir/wandb/
         self.suite = suite
         self.project = project
         self.failed = False
@@ -120,7 +118,7 @@ class WandbLogger:
 
     @property
     def wandb_dir(self) -> Path:
-        return self.dir / WANDB_SUBDIR
+        return self.dir / WANDB_DIR
 
     def _go_offline(self, why: str) -> None:
         self.mode = "offline"
@@ -174,14 +172,14 @@ class WandbLogger:
             config=config, tags=[s.arch, s.dataset, record.status],
         )
         folder = Path(run.dir).parent
-        pending = self.wandb_dir / PENDING_DIR / record.run_id
+        pending = self.wandb_dir / WANDB_PENDING_DIR / record.run_id
         pending.parent.mkdir(exist_ok=True)
         pending.write_text(str(folder))  # a kill before the ledger line leaves this: catch_up redoes the run
         for step, row in curve_rows(record):
             run.log(row, step=step)
         run.summary.update(summary_of(record))
         run.finish()
-        with open(self.wandb_dir / LEDGER, "a") as f:
+        with open(self.wandb_dir / WANDB_LEDGER, "a") as f:
             f.write(record.run_id + "\n")
             os.fsync(f.fileno())
         pending.unlink()
@@ -189,7 +187,7 @@ class WandbLogger:
 
     def logged_ids(self) -> set[str]:
         """run_ids whose W&B run was logged completely (from this results folder)."""
-        ledger = self.wandb_dir / LEDGER
+        ledger = self.wandb_dir / WANDB_LEDGER
         return set(ledger.read_text().split()) if ledger.exists() else set()
 
     def catch_up(self, records: list[RunRecord]) -> int:
@@ -205,7 +203,7 @@ class WandbLogger:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 return 0  # another process is catching up this suite
-            for pending in (self.wandb_dir / PENDING_DIR).glob("*"):
+            for pending in (self.wandb_dir / WANDB_PENDING_DIR).glob("*"):
                 partial = Path(pending.read_text().strip())
                 if partial.name.startswith("offline-run-") and partial.parent == self.wandb_dir:
                     shutil.rmtree(partial, ignore_errors=True)  # half-logged by a killed process

@@ -11,8 +11,9 @@ import re
 from pathlib import Path
 
 import architectures
-from benchmarks import data, sizing
-from benchmarks.leaderboard import human, table_console
+from benchmarks import data
+from benchmarks.formatting import human, table_console
+from benchmarks.running import sizing
 from benchmarks.spec import TaskSpec, UserError
 
 TEMPLATE = Path(architectures.__file__).parent / "_template.py"
@@ -22,17 +23,6 @@ def task_of(dataset: str) -> TaskSpec:
     """The dataset's TaskSpec; from its layout where known, so nothing is downloaded or prepared."""
     d = data.describe(dataset)
     return TaskSpec(d["name"], d["input_kind"], tuple(d["input_shape"]), d["num_classes"], d["vocab_size"] or 0)
-
-
-def parse_counts(text: str) -> list[int]:
-    """'10k,100k,1M' -> [10_000, 100_000, 1_000_000]."""
-    try:
-        counts = [sizing.parse_count(part) for part in text.split(",") if part.strip()]
-    except ValueError as e:
-        raise UserError(str(e)) from None
-    if not counts:
-        raise UserError(f"no parameter counts in {text!r} (e.g. 10k,100k,1M)")
-    return counts
 
 
 def rows(task: TaskSpec, archs: list[str], targets: list[int], tolerance: float) -> list[dict]:
@@ -81,7 +71,7 @@ def _table(task: TaskSpec, rows: list[dict], tolerance: float):
 
 
 def cmd_archs(args: argparse.Namespace) -> int:
-    targets = parse_counts(args.params)
+    targets = sizing.parse_counts(args.params)
     archs = [architectures.get(a).name for a in args.arch.split(",") if a.strip()] or architectures.names()
     task = task_of(args.dataset)
     listing = rows(task, archs, targets, args.tolerance)

@@ -3,7 +3,7 @@
 `build_leaderboard(records)` is a pure function of the results store. Each cell
 (dataset, target_params, data_size) ranks the architectures that finished
 (`status == "ok"`) by mean test loss over seeds, with test accuracy beside it,
-both as mean ± the half-width of a 95% Student-t interval (`benchmarks.stats`).
+both as mean ± the half-width of a 95% Student-t interval (`benchmarks.analysis.stats`).
 An entry whose interval overlaps the leader's is *tied* with it (rank 1, shown
 `=1`) rather than ranked apart; a single seed has no interval, so it overlaps
 everything and never beats anyone. Diverged and failed runs are listed at the
@@ -17,22 +17,20 @@ Renderers: `to_markdown`, `summary_markdown` (fits 100 columns), `to_csv`,
 
 from __future__ import annotations
 
-import argparse
 import csv
 import html
 import io
 import json
 import math
-import os
-import sys
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from benchmarks.analysis.stats import intervals_overlap, mean_ci
+from benchmarks.formatting import Num, fmt_estimate, html_table, human, md_table
+from benchmarks.running.store import ResultsStore, newest, suites_in
 from benchmarks.spec import RunRecord, UserError
-from benchmarks.stats import intervals_overlap, mean_ci
-from benchmarks.store import ResultsStore, newest, suites_in
 
 JSON_FORMAT = "archbench-leaderboard/1"
 FORMATS = ("md", "csv", "html", "json")
@@ -224,33 +222,6 @@ def load_leaderboards(results_dir: str | Path, suite: str | None = None) -> list
 # --------------------------------------------------------------------------- formatting
 
 
-def table_console():
-    """A rich Console for tables: the terminal's width, or 120 columns when piped (not squeezed into 80)."""
-    from rich.console import Console
-
-    console = Console()
-    return console if console.is_terminal else Console(width=120)
-
-
-def human(x: float) -> str:
-    """12345 -> '12.3k': counts and rates at a glance."""
-    if not math.isfinite(x):
-        return "—"
-    for scale, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(x) >= scale:
-            return f"{x / scale:.3g}{suffix}"
-    return f"{x:.3g}"
-
-
-def fmt_estimate(est: Estimate, *, percent: bool = False) -> str:
-    """'0.412 ± 0.021'; the interval reads 'nan' with a single seed."""
-    if math.isnan(est.mean):
-        return "—"
-    scale = 100.0 if percent else 1.0
-    digits = 1 if percent else 3
-    return f"{est.mean * scale:.{digits}f} ± {est.half_width * scale:.{digits}f}"
-
-
 def _rank_label(e: Entry) -> str:
     if e.rank is None:
         return "–"
@@ -296,20 +267,6 @@ LEGEND = (
 
 def _md_escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
-
-
-def md_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool]) -> list[str]:
-    """A Markdown table padded to line up in a terminal."""
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-
-    columns = list(zip(widths, right, strict=True))
-
-    def line(cells: Sequence[str]) -> str:
-        padded = (c.rjust(w) if r else c.ljust(w) for c, (w, r) in zip(cells, columns, strict=True))
-        return "| " + " | ".join(padded) + " |"
-
-    rule = "|" + "|".join(("-" * (w + 1) + ":") if r else ("-" * (w + 2)) for w, r in columns) + "|"
-    return [line(header), rule, *(line(r) for r in rows)]
 
 
 def _overall_md(lb: Leaderboard) -> list[str]:
@@ -406,45 +363,29 @@ _CSS = """
 """
 
 
-def _html_table(header: Sequence[str], rows: Sequence[tuple[str, Sequence[tuple[str, bool]]]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-
-    def row(cls: str, cells: Sequence[tuple[str, bool]]) -> str:
-        tds = "".join(f"<td{' class=num' if num else ''}>{html.escape(v)}</td>" for v, num in cells)
-        return (f'<tr class="{cls}">' if cls else "<tr>") + tds + "</tr>"
-
-    body = "".join(row(cls, cells) for cls, cells in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
 def to_html(lb: Leaderboard, full_page: bool = True) -> str:
     """A self-contained HTML page (inline CSS, no scripts or external files), or a fragment to embed."""
     esc = html.escape
     parts = [f"<style>{_CSS}</style>", f"<h2>archbench leaderboard · suite {esc(lb.suite)}</h2>"]
     parts.append(f'<p class="note">{esc(LEGEND.replace("`", ""))}</p><h3>Overall (mean rank over cells)</h3>')
-    overall = [
-        ("", [(o.arch, False), (f"{o.mean_rank:.2f}" if o.cells else "—", True), (str(o.cells), True),
-              (str(o.wins), True), (str(o.not_ok), True)])
-        for o in lb.overall
-    ]  # fmt: skip
-    parts.append(_html_table(["arch", "mean rank", "cells ranked", "wins", "diverged/failed"], overall))
+    overall = [[o.arch, Num(f"{o.mean_rank:.2f}" if o.cells else "—"), o.cells, o.wins, o.not_ok] for o in lb.overall]
+    parts.append(html_table(["arch", "mean rank", "cells ranked", "wins", "diverged/failed"], overall))
     for c in lb.cells:
         parts.append(f"<h3>{esc(cell_title(c))}</h3><p class=note>{esc(measured_on(c))}</p>")
         differ = differing_measurements(c.entries)
         if differ:
             parts.append(f"<p class=warn>entries differ in {esc(', '.join(differ))}: not a fair comparison</p>")
-        rows = []
+        rows, classes = [], []
         for e in c.entries:
             if e.rank is None:
-                metrics = [(f"{e.status}: {e.reason}" if e.reason else e.status, False), ("", False)]
+                metrics = [f"{e.status}: {e.reason}" if e.reason else e.status, ""]
             else:
-                metrics = [(fmt_estimate(e.test_loss), True), (fmt_estimate(e.test_acc, percent=True), True)]
-            cls = "notok" if e.rank is None else ("tied" if e.tied else "")
-            rows.append((cls, [(_rank_label(e), True), (e.arch, False), *metrics, (str(e.n_seeds), True),
-                               (f"{e.params:,}", True), (human(e.flops_per_example), True),
-                               (human(e.examples_per_s), True)]))  # fmt: skip
+                metrics = [Num(fmt_estimate(e.test_loss)), Num(fmt_estimate(e.test_acc, percent=True))]
+            classes.append("notok" if e.rank is None else ("tied" if e.tied else ""))
+            rows.append([Num(_rank_label(e)), e.arch, *metrics, e.n_seeds, Num(f"{e.params:,}"),
+                         Num(human(e.flops_per_example)), Num(human(e.examples_per_s))])
         header = ["rank", "arch", "test loss", "test acc %", "seeds", "params", "FLOPs/ex", "train ex/s"]
-        parts.append(_html_table(header, rows))
+        parts.append(html_table(header, rows, classes=classes))
     fragment = '<section class="archbench-leaderboard">' + "\n".join(parts) + "</section>"
     if not full_page:
         return fragment
@@ -550,46 +491,3 @@ RENDERERS = {"md": to_markdown, "csv": to_csv, "html": to_html, "json": to_json}
 
 def render(lb: Leaderboard, fmt: str) -> str:
     return RENDERERS[fmt](lb)
-
-
-def write_text(path: str | Path, text: str) -> None:
-    """Write via a temporary file and rename, so a reader never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-def add_command(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = subparsers.add_parser(
-        "leaderboard",
-        parents=[common],
-        help="rank architectures per dataset and size by held-out loss",
-        description="Rank the architectures of a suite in each (dataset, model size, data size) cell by mean "
-        "held-out loss over seeds, with 95%% intervals; overlapping intervals are shown as ties.",
-    )
-    p.add_argument("suite", nargs="?", help="suite name (default: the only suite in --results-dir)")
-    p.add_argument("--format", choices=FORMATS, default="md", help="output format (default: %(default)s)")
-    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
-    p.set_defaults(func=_run)
-
-
-def _run(args: argparse.Namespace) -> int:
-    if args.suite is None:
-        suites = suites_in(args.results_dir)
-        if len(suites) != 1:
-            found = ", ".join(suites) or "none"
-            raise UserError(f"name a suite: archbench leaderboard SUITE (suites in {args.results_dir}: {found})")
-        args.suite = suites[0]
-    (lb,) = load_leaderboards(args.results_dir, args.suite)
-    text = render(lb, args.format)
-    if args.output:
-        write_text(args.output, text)
-        print(f"archbench: wrote {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
-    return 0

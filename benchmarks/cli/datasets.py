@@ -8,7 +8,7 @@ import json
 import time
 
 from benchmarks import data
-from benchmarks.leaderboard import table_console
+from benchmarks.formatting import table_console
 from benchmarks.spec import UserError
 
 
@@ -53,7 +53,7 @@ def _table(rows: list[dict]):
     return table
 
 
-def handler(args: argparse.Namespace) -> int:
+def cmd_datasets(args: argparse.Namespace) -> int:
     if args.download:
         if not args.names:
             raise UserError("name the datasets to download, e.g. `archbench datasets --download cifar10 imdb`")
@@ -86,4 +86,4 @@ def add_command(subparsers: argparse._SubParsersAction, common: argparse.Argumen
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--download", action="store_true",
                    help="download (hub datasets) and prepare the named datasets into the cache, then exit")
-    p.set_defaults(func=handler)
+    p.set_defaults(func=cmd_datasets)

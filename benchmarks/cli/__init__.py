@@ -1,5 +1,17 @@
-"""`archbench`: the command line. Each command lives in the module that does its work;
-that module's `add_command(subparsers, common)` adds its parser and sets `func`.
+"""`archbench`: the command line, the front door of the harness.
+
+One module per command family parses its flags, calls one stage and prints:
+
+    run.py          archbench run, archbench sweep      (benchmarks/running)
+    datasets.py     archbench datasets                  (benchmarks/data)
+    archs.py        archbench archs, archbench new-arch (benchmarks/running/sizing.py)
+    leaderboard.py  archbench leaderboard               (benchmarks/analysis)
+    compare.py      archbench compare                   (benchmarks/analysis)
+    report.py       archbench report                    (benchmarks/analysis)
+    perf.py         archbench perf                      (benchmarks/running/perf.py)
+
+Each module's `add_command(subparsers, common)` adds its parsers; a command's handler is
+`cmd_<command>`. Flags several commands share are in `flags.py`.
 
 Errors a user can cause (`UserError`, `PluginError`) print one line and exit 2.
 """
@@ -7,23 +19,15 @@ Errors a user can cause (`UserError`, `PluginError`) print one line and exit 2.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
 
 import architectures
+from benchmarks.cli import archs, compare, datasets, leaderboard, perf, report, run
 from benchmarks.spec import UserError
 
-# One module per command (or group of commands); order is the order of `--help`.
-COMMAND_MODULES = [
-    "benchmarks.commands",
-    "benchmarks.datasets_cmd",
-    "benchmarks.archs_cmd",
-    "benchmarks.leaderboard",
-    "benchmarks.compare",
-    "benchmarks.report",
-    "benchmarks.perf",
-]
+# One module per command family; their order is the order of `--help`.
+COMMAND_MODULES = (run, datasets, archs, leaderboard, compare, report, perf)
 
 
 def common_parser() -> argparse.ArgumentParser:
@@ -52,8 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     common = common_parser()
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).add_command(sub, common)
+    for module in COMMAND_MODULES:
+        module.add_command(sub, common)
     return parser
 
 
@@ -70,7 +74,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("archbench: interrupted; finished runs are saved, run the same command again to resume", file=sys.stderr)
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,12 +2,12 @@
 
 Every finished run is appended to the store at once, so a sweep can be killed (even with
 SIGKILL) and resumed at any point: a run that was training resumes from its last checkpoint
-(`benchmarks/checkpoint.py`), one that was recorded is not trained again. A run that raises
+(`benchmarks/running/checkpoint.py`), one that was recorded is not trained again. A run that raises
 (out of memory, a bug in one family) is recorded as `failed` with the reason and the sweep goes
 on; a run whose loss turns non-finite is recorded as `diverged` with the step.
 
 Several sweeps may share one results folder: each claims a run before training it (see
-`benchmarks/store.py`), skips runs claimed by a live other process, and comes back to them at
+`benchmarks/running/store.py`), skips runs claimed by a live other process, and comes back to them at
 the end, waiting until they are recorded or their claim goes stale.
 
 In a multi-host job (`--distributed`) every process trains the same runs in the same order;
@@ -29,13 +29,14 @@ from dataclasses import dataclass
 
 import jax
 
-from benchmarks import checkpoint as checkpoint_
-from benchmarks import data, distributed
-from benchmarks.runner import environment, execute, load_splits, run_id, solve_size
+from benchmarks import data
+from benchmarks.running import checkpoint as checkpoint_
+from benchmarks.running import distributed
+from benchmarks.running.runner import environment, execute, load_splits, run_id, solve_size
+from benchmarks.running.store import Claim, Owner, ResultsStore
+from benchmarks.running.suite import Suite
+from benchmarks.running.train import Checkpoint
 from benchmarks.spec import RunRecord, RunSpec, UserError
-from benchmarks.store import Claim, Owner, ResultsStore
-from benchmarks.suite import Suite
-from benchmarks.train import Checkpoint
 
 POLL_S = 2.0  # how often a sweep looks again at runs other processes hold
 

@@ -19,9 +19,7 @@ RESULTS_DIR/perf.json with the device they were measured on.
 
 from __future__ import annotations
 
-import argparse
 import datetime
-import json
 import math
 import platform
 import time
@@ -34,18 +32,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import architectures
 from benchmarks import data as datasets_
-from benchmarks import distributed, sizing
-from benchmarks.archs_cmd import parse_counts
-from benchmarks.leaderboard import human
+from benchmarks.running import distributed, sizing
+from benchmarks.running.train import Data, Model, TrainConfig, _run_options, compiled_init, device_data, train_step
 from benchmarks.spec import UserError
-from benchmarks.suite import load_suite
-from benchmarks.train import Data, Model, TrainConfig, _run_options, compiled_init, device_data, train_step
 
-PERF_FILE = "perf.json"
 NOMINAL_FLOPS_PER_S = {"cpu": 2e10}  # only to choose scan lengths; other platforms 1e13
-DEFAULT_SUITE = {"cpu": "quick"}  # any other platform: "standard" (the suite meant for accelerators)
 
 
 @dataclass(frozen=True)
@@ -309,122 +301,3 @@ def run_perf(cfg: PerfConfig, on_cell: Callable[[CellResult], None] | None = Non
     }
     report["targets"] = targets(report)
     return report
-
-
-# ---- command -----------------------------------------------------------------------------------
-
-def config_from_args(args: argparse.Namespace) -> PerfConfig:
-    platform_ = jax.devices()[0].platform
-    accelerator = platform_ != "cpu"
-    suite = load_suite(args.suite or DEFAULT_SUITE.get(platform_, "standard"))
-    known = architectures.names()
-    archs = tuple(args.arch) if args.arch else tuple(known)
-    for a in archs:
-        architectures.get(a)  # unknown names: one clear error
-    sizes = tuple(parse_counts(args.params)) if args.params else (min(suite.target_params), max(suite.target_params))
-    precision = suite.training.precision if args.precision == "suite" else args.precision
-    for name, value in (("--seeds", args.seeds), ("--scan-length", args.scan_length), ("--batch-size", args.batch_size or 1)):
-        if value < 1:
-            raise UserError(f"{name} must be positive")
-    if args.window <= 0:
-        raise UserError("--window must be positive")
-    return PerfConfig(
-        archs=archs, sizes=sizes, dataset=args.dataset or suite.datasets[0],
-        data_size=max(suite.data_sizes), batch_size=args.batch_size or suite.training.batch_size,
-        precision=precision, seeds=args.seeds, scan_length=args.scan_length, window_s=args.window,
-        peak_n=args.peak_n or (2048 if not accelerator else 8192), ratios_at_every_size=args.ratios_at_every_size,
-    )
-
-
-def table(report: dict):
-    """The report as a rich table (one row per family and size)."""
-    from rich.table import Table
-
-    settings = report["settings"]
-    t = Table(title=f"archbench perf · {report['device']['device_kind']} x{report['device']['device_count']} · "
-              f"{settings['precision']} · batch {settings['batch_size']} · {settings['task']}")
-    for col in ("family", "params", "steps/s", "examples/s", "FLOP/s", "% of peak", "fused vs loop",
-                f"vmap {settings['seeds']} vs seq", "compile s"):
-        t.add_column(col, justify="left" if col == "family" else "right")
-    for c in report["results"]:
-        if c["skipped"]:
-            t.add_row(c["arch"], f"{c['target_params']:,}", f"skipped: {c['skipped']}")
-            continue
-        t.add_row(
-            c["arch"], f"{c['params']:,}", f"{c['steps_per_s']:.1f}", human(c["examples_per_s"]), human(c["flops_per_s"]),
-            f"{100 * c['fraction_of_peak']:.1f}", f"{c['fused_speedup']:.2f}x" if c["stepwise_steps_per_s"] else "-",
-            f"{c['vmap_gain']:.2f}x" if c["vmap_members"] else "-", f"{c['compile_s']:.1f}",
-        )
-    peak = report["peak_flops_per_s"][settings["precision"]]
-    t.caption = (f"peak: {human(peak)}FLOP/s ({settings['precision']} {report['peak_matmul_n']}^3 matmul, best of 5 "
-                 "before and after); rates: best of 3 windows after a warm-up, one member; comparisons at the "
-                 "smallest size")
-    return t
-
-
-def cmd_perf(args: argparse.Namespace) -> int:
-    distributed.setup(args)
-    cfg = config_from_args(args)
-    out_dir = Path(args.results_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UserError(f"results folder {out_dir} is not writable: {e.strerror}") from e
-    from rich.console import Console
-
-    quiet = not distributed.is_main_process()
-    err = Console(stderr=True, quiet=quiet)
-    out = err if args.json else Console(quiet=quiet, width=200)
-    device = device_description()
-    err.print(f"perf on {device['device_kind']} x{device['device_count']} ({device['platform']}): "
-              f"{len(cfg.archs)} families x {len(cfg.sizes)} sizes, {cfg.precision}, batch {cfg.batch_size}")
-    started = time.perf_counter()
-
-    def on_cell(c: CellResult) -> None:
-        what = "skipped" if c.skipped else f"{c.steps_per_s:.1f} steps/s"
-        err.print(f"  {c.arch} {c.target_params:,}: {what} ({time.perf_counter() - started:.0f}s)")
-
-    report = run_perf(cfg, on_cell)
-    out.print(table(report))
-    for t in report["targets"]:
-        out.print(f"target: {t['target']} >= {t['threshold']:g}: measured {t['measured']:.3g} "
-                  f"({'met' if t['met'] else 'NOT met'})")
-    if distributed.is_main_process():
-        path = out_dir / PERF_FILE
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(report, indent=1) + "\n")
-        tmp.replace(path)
-        err.print(f"written to {path} ({time.perf_counter() - started:.0f}s)")
-        if args.json:
-            print(json.dumps(report))
-    return 0
-
-
-def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser(
-        "perf", parents=[common], formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        help="measure training throughput, FLOP/s vs the matmul peak, fused-loop and vmap gains",
-        description="For each family at the suite's smallest and largest size (quick on CPU, standard on GPU/TPU): "
-        "steps/s, examples/s, achieved FLOP/s and its fraction of the measured matmul peak, the fused loop's "
-        "speed-up over a Python step loop, and the gain of K vmapped seeds over K sequential runs. "
-        "Writes RESULTS_DIR/perf.json.",
-    )
-    p.add_argument("--suite", help="sizes, dataset, batch size and precision come from this suite "
-                   "(default: quick on CPU, standard on GPU/TPU)")
-    p.add_argument("--arch", action="append", help="measure only this family (repeatable; default: every family)")
-    p.add_argument("--params",
-                   help="comma-separated sizes instead of the suite's smallest and largest, e.g. 10k,10M")
-    p.add_argument("--dataset", help="dataset (default: the suite's first)")
-    p.add_argument("--batch-size", type=int, help="batch size (default: the suite's)")
-    p.add_argument("--precision", choices=["suite", "float32", "bfloat16"], default="suite",
-                   help="compute dtype (default: the suite's; parameters stay float32)")
-    p.add_argument("--seeds", type=int, default=8, help="K: members of the vmapped program compared with K runs")
-    p.add_argument("--scan-length", type=int, default=100,
-                   help="most steps per call of the fused program (slow models get fewer, to keep to the window)")
-    p.add_argument("--window", type=float, default=1.0, help="seconds timed per measurement (best of 3 parts)")
-    p.add_argument("--peak-n", type=int, help="matmul side for the peak (default 2048 on CPU, 8192 on GPU/TPU)")
-    p.add_argument("--ratios-at-every-size", action="store_true",
-                   help="compare with the Python loop and with sequential runs at every size, not only the smallest")
-    p.add_argument("--json", action="store_true", help="print the report as one JSON object on stdout")
-    distributed.add_flags(p)
-    p.set_defaults(func=cmd_perf)

@@ -36,12 +36,9 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from benchmarks.layout import CHECKPOINTS_DIR, CLAIMS_DIR, LOCK_FILE, RUNS_FILE, TORN_FILE, suite_dir
 from benchmarks.spec import RunRecord, UserError
 
-RUNS_FILE = "runs.jsonl"
-TORN_FILE = "runs.jsonl.torn"
-CLAIMS_DIR = "claims"
-CHECKPOINTS_DIR = "checkpoints"  # written by benchmarks/checkpoint.py
 CLAIM_LEASE_S = float(os.environ.get("ARCHBENCH_CLAIM_LEASE_S", 3600))
 
 _warned: set[tuple[str, int]] = set()  # (file, offset) of torn tails already reported by this process
@@ -131,7 +128,7 @@ class ResultsStore:
     """Records of one suite under `results_dir/<suite>/`."""
 
     def __init__(self, results_dir: str | Path, suite: str):
-        self.dir = Path(results_dir) / suite
+        self.dir = suite_dir(results_dir, suite)
         self.path = self.dir / RUNS_FILE
         self.suite = suite
 
@@ -156,7 +153,7 @@ class ResultsStore:
             if shared and not self.dir.is_dir():
                 raise OSError
             self.dir.mkdir(parents=True, exist_ok=True)
-            lock = open(self.dir / ".lock", "a")
+            lock = open(self.dir / LOCK_FILE, "a")
         except OSError:
             if not shared:
                 raise

@@ -9,9 +9,10 @@ import pytest
 from flax import nnx
 
 import architectures
-from benchmarks import sizing
-from benchmarks.archs_cmd import new_arch, parse_counts
 from benchmarks.cli import main
+from benchmarks.cli.archs import new_arch
+from benchmarks.running import sizing
+from benchmarks.running.sizing import parse_counts
 from benchmarks.spec import TaskSpec, UserError
 
 

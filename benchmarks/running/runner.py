@@ -22,9 +22,9 @@ import numpy as np
 
 import architectures
 from benchmarks import data as datasets_
-from benchmarks import distributed, sizing
+from benchmarks.running import distributed, sizing
+from benchmarks.running.train import Checkpoint, Model, TrainConfig, device_data, train
 from benchmarks.spec import RESULTS_VERSION, Curves, RunRecord, RunSpec, SeedResult, Splits
-from benchmarks.train import Checkpoint, Model, TrainConfig, device_data, train
 
 
 @functools.lru_cache(maxsize=1)

@@ -15,7 +15,6 @@ program on its own devices, and only process 0 writes records and logs.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import os
 from collections.abc import Sequence
@@ -30,35 +29,7 @@ from benchmarks.spec import UserError
 AXIS = "data"  # the mesh's one axis: batches split along it
 
 
-# ---- setup at the CLI edge -------------------------------------------------------------------
-
-def add_flags(parser: argparse.ArgumentParser) -> None:
-    """The flags of every command that trains: multi-host, parameter sharding, compilation cache."""
-    g = parser.add_argument_group("devices and hosts")
-    g.add_argument("--distributed", action="store_true",
-                   help="join a multi-host job with jax.distributed.initialize() (SLURM, TPU pods, or the flags below); "
-                   "only process 0 writes records")
-    g.add_argument("--coordinator", metavar="HOST:PORT", help="coordinator address of a --distributed job "
-                   "(found automatically under SLURM and on TPU pods)")
-    g.add_argument("--num-processes", type=int, help="processes in a --distributed job (automatic under SLURM)")
-    g.add_argument("--process-id", type=int, help="this process's index in a --distributed job (automatic under SLURM)")
-    g.add_argument("--shard-params", action="store_true",
-                   help="split parameters and optimizer state over the devices instead of replicating them "
-                   "(for models too large for one device); results are unchanged")
-    g.add_argument("--no-compile-cache", action="store_true",
-                   help="do not use the persistent XLA compilation cache (ARCHBENCH_CACHE/xla)")
-
-
-def setup(args: argparse.Namespace) -> None:
-    """Apply the flags of `add_flags`; call before anything touches a device."""
-    if not getattr(args, "no_compile_cache", False):
-        enable_compilation_cache()
-    set_shard_params(getattr(args, "shard_params", False))
-    if getattr(args, "distributed", False):
-        initialize(args.coordinator, args.num_processes, args.process_id)
-    elif args.coordinator or args.num_processes or args.process_id is not None:
-        raise UserError("--coordinator, --num-processes and --process-id need --distributed")
-
+# ---- setup ---------------------------------------------------------------------------------------
 
 def initialize(coordinator: str | None = None, num_processes: int | None = None, process_id: int | None = None) -> None:
     """Join the job's processes (idempotent); a job that cannot be joined is a one-line error."""

@@ -25,8 +25,8 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from benchmarks.store import CHECKPOINTS_DIR
-from benchmarks.train import Resumed, TrainState
+from benchmarks.layout import CHECKPOINTS_DIR
+from benchmarks.running.train import Resumed, TrainState
 
 DEFAULT_EVERY_S = 300.0
 
@@ -65,7 +65,7 @@ def _warn(message: str) -> None:
 
 
 class RunCheckpoint:
-    """Orbax checkpoints of one run (implements `benchmarks.train.Checkpoint`)."""
+    """Orbax checkpoints of one run (implements `benchmarks.running.train.Checkpoint`)."""
 
     def __init__(self, directory: str | Path, every_s: float = DEFAULT_EVERY_S, run_id: str = ""):
         self.dir = Path(directory)

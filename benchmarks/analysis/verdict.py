@@ -33,7 +33,7 @@ import numpy as np
 from scipy import integrate
 from scipy.special import ndtr
 
-from benchmarks.fits import LEVEL, Estimate, resample_seeds, run_log_losses, seed_group, usable
+from benchmarks.analysis.fits import LEVEL, Estimate, resample_seeds, run_log_losses, seed_group, usable
 from benchmarks.spec import RunRecord
 
 N_BOOT = 1000

@@ -12,7 +12,6 @@ what is not yet recorded, and a run a killed job left resumes from its checkpoin
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Callable
@@ -20,12 +19,12 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
 
-from benchmarks import distributed
+from benchmarks.layout import JOBS_DIR
+from benchmarks.running import distributed
+from benchmarks.running.store import ResultsStore
 from benchmarks.spec import RunRecord, RunSpec, UserError
-from benchmarks.store import ResultsStore
 
 EXECUTORS = ("local", "slurm", "submitit-local")
-JOBS_DIR = "jobs"  # under RESULTS_DIR/SUITE/: submitit's pickles and the jobs' logs
 
 
 @dataclass(frozen=True)
@@ -57,41 +56,6 @@ class JobContext:
     checkpoint_every_s: float = 300.0
 
 
-def add_flags(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("executor (where the runs execute)")
-    g.add_argument("--executor", choices=EXECUTORS, default="local",
-                   help="local: in this process; slurm: one SLURM job per group of runs (a job array) through submitit; "
-                   "submitit-local: the same jobs as local processes")
-    g.add_argument("--partition", help="SLURM partition")
-    g.add_argument("--time", type=int, default=240, metavar="MINUTES", help="time limit of each job")
-    g.add_argument("--gpus-per-node", type=int, default=0, help="GPUs per job (one process sees them all as one mesh)")
-    g.add_argument("--nodes", type=int, default=1, help="nodes per job (more than 1 needs --distributed)")
-    g.add_argument("--cpus-per-task", type=int, help="CPU cores per job")
-    g.add_argument("--mem-gb", type=float, help="memory per node")
-    g.add_argument("--runs-per-job", type=int, default=8, help="most runs one job trains (of one family and size)")
-    g.add_argument("--max-parallel", type=int, default=64, help="most jobs of the array running at once")
-    g.add_argument("--slurm-arg", action="append", default=[], metavar="KEY=VALUE",
-                   help="any other sbatch option, e.g. --slurm-arg account=myproj --slurm-arg qos=high (repeatable)")
-
-
-def options_from_args(args: argparse.Namespace) -> JobOptions:
-    extra = {}
-    for item in args.slurm_arg:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UserError(f"--slurm-arg expects KEY=VALUE, got {item!r}")
-        extra[key.strip()] = value.strip()
-    if args.runs_per_job < 1 or args.max_parallel < 1 or args.time < 1 or args.nodes < 1:
-        raise UserError("--runs-per-job, --max-parallel, --time and --nodes must be positive")
-    if args.nodes > 1 and not args.distributed:
-        raise UserError("--nodes > 1 needs --distributed (the job's processes join one jax.distributed job)")
-    return JobOptions(
-        partition=args.partition, time_min=args.time, gpus_per_node=args.gpus_per_node, nodes=args.nodes,
-        cpus_per_task=args.cpus_per_task, mem_gb=args.mem_gb, runs_per_job=args.runs_per_job,
-        max_parallel=args.max_parallel, slurm_args=extra,
-    )
-
-
 def group_runs(specs: list[RunSpec], runs_per_job: int) -> list[list[RunSpec]]:
     """Consecutive runs of one dataset, family and size together (they share a compiled program), in chunks."""
     groups = []
@@ -104,7 +68,7 @@ def group_runs(specs: list[RunSpec], runs_per_job: int) -> list[list[RunSpec]]:
 def run_group(context: JobContext, specs: list[dict]) -> list[str]:
     """The body of one job: train its runs in order, appending each record; returns the run_ids recorded."""
     import architectures
-    from benchmarks import sweep
+    from benchmarks.running import sweep
 
     if context.compile_cache:
         distributed.enable_compilation_cache()

@@ -1,0 +1,39 @@
+"""`archbench report SUITE`: fit, plot, state the verdict and write one self-contained page."""
+
+from __future__ import annotations
+
+import argparse
+import io
+
+from benchmarks.analysis.leaderboard import to_csv
+from benchmarks.analysis.report import write_report
+from benchmarks.running.wandb_log import MODES, log_report
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    written = write_report(args.results_dir, args.suite)
+    print(written.verdict.paragraph)
+    print(f"\narchbench: wrote {written.report}")
+    if args.wandb != "disabled":
+        import pandas as pd
+
+        table = pd.read_csv(io.StringIO(to_csv(written.leaderboard)))
+        run_dir = log_report(args.results_dir, args.suite, args.wandb, written.files, {"leaderboard": table})
+        if run_dir is not None:
+            print(f"wandb: report logged ({run_dir})")
+    return 0
+
+
+def add_command(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = subparsers.add_parser(
+        "report", parents=[common],
+        help="fit scaling curves, state the verdict, write plots and report.html",
+        description="Fit L = E + A·x^−α per architecture against parameters, training examples and compute; "
+        "say with 95%% intervals how much of the held-out loss the architecture explains against model and "
+        "data size; write results/SUITE/fits.json, plots/*.png and a self-contained report.html.",
+    )
+    p.add_argument("suite", help="suite name (a folder under --results-dir)")
+    p.add_argument("--wandb", choices=MODES, default="disabled",
+                   help="also log the plots, the leaderboard table and the files as one W&B run of the suite's "
+                   "group, job type `report` (default: %(default)s)")
+    p.set_defaults(func=cmd_report)

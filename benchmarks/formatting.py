@@ -1,0 +1,93 @@
+"""How numbers and tables look, wherever archbench shows them: terminal, Markdown, HTML, files.
+
+- `human(12345)` -> '12.3k'; `fmt_estimate(est)` -> '0.412 ± 0.021'
+- `md_table`: a Markdown table padded to line up in a terminal
+- `html_table`: an HTML table, numbers right-aligned
+- `table_console`: a rich Console for tables
+- `write_text`: a whole file at once, atomically
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+
+class Interval(Protocol):
+    """A value with a symmetric interval (`benchmarks.analysis.stats.Estimate`)."""
+
+    @property
+    def mean(self) -> float: ...
+
+    @property
+    def half_width(self) -> float: ...
+
+
+def human(x: float) -> str:
+    """12345 -> '12.3k': counts and rates at a glance."""
+    if not math.isfinite(x):
+        return "—"
+    for scale, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= scale:
+            return f"{x / scale:.3g}{suffix}"
+    return f"{x:.3g}"
+
+
+def fmt_estimate(est: Interval, *, percent: bool = False) -> str:
+    """'0.412 ± 0.021'; the interval reads 'nan' with a single seed."""
+    if math.isnan(est.mean):
+        return "—"
+    scale = 100.0 if percent else 1.0
+    digits = 1 if percent else 3
+    return f"{est.mean * scale:.{digits}f} ± {est.half_width * scale:.{digits}f}"
+
+
+def md_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool]) -> list[str]:
+    """A Markdown table padded to line up in a terminal."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+
+    columns = list(zip(widths, right, strict=True))
+
+    def line(cells: Sequence[str]) -> str:
+        padded = (c.rjust(w) if r else c.ljust(w) for c, (w, r) in zip(cells, columns, strict=True))
+        return "| " + " | ".join(padded) + " |"
+
+    rule = "|" + "|".join(("-" * (w + 1) + ":") if r else ("-" * (w + 2)) for w, r in columns) + "|"
+    return [line(header), rule, *(line(r) for r in rows)]
+
+
+class Num(str):
+    """Text shown as a number in an HTML table (right-aligned, tabular figures)."""
+
+
+def html_table(header: Sequence[str], rows: Sequence[Sequence[object]], *, classes: Sequence[str] = ()) -> str:
+    """An HTML table; ints, floats and `Num` cells are numbers; `classes[i]` is the class of row i."""
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = []
+    for i, row in enumerate(rows):
+        cls = f' class="{classes[i]}"' if i < len(classes) and classes[i] else ""
+        cells = "".join(f"<td{' class=num' if isinstance(v, int | float | Num) else ''}>{html.escape(str(v))}</td>"
+                        for v in row)
+        body.append(f"<tr{cls}>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def table_console():
+    """A rich Console for tables: the terminal's width, or 120 columns when piped (not squeezed into 80)."""
+    from rich.console import Console
+
+    console = Console()
+    return console if console.is_terminal else Console(width=120)
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Write via a temporary file and rename, so a reader never sees half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
