@@ -2,7 +2,8 @@
 
 - `human(12345)` -> '12.3k'; `fmt_estimate(est)` -> '0.412 ± 0.021'
 - `md_table`: a Markdown table padded to line up in a terminal
-- `html_table`: an HTML table, numbers right-aligned
+- `html_page`, `html_table` and `CSS`: every page archbench writes (the
+  leaderboard and the report), with one style sheet
 - `table_console`: a rich Console for tables
 - `write_text`: a whole file at once, atomically
 """
@@ -21,7 +22,7 @@ class Interval(Protocol):
     """A value with a symmetric interval (`benchmarks.analysis.stats.Estimate`)."""
 
     @property
-    def mean(self) -> float: ...
+    def value(self) -> float: ...
 
     @property
     def half_width(self) -> float: ...
@@ -39,11 +40,11 @@ def human(x: float) -> str:
 
 def fmt_estimate(est: Interval, *, percent: bool = False) -> str:
     """'0.412 ± 0.021'; the interval reads 'nan' with a single seed."""
-    if math.isnan(est.mean):
+    if math.isnan(est.value):
         return "—"
     scale = 100.0 if percent else 1.0
     digits = 1 if percent else 3
-    return f"{est.mean * scale:.{digits}f} ± {est.half_width * scale:.{digits}f}"
+    return f"{est.value * scale:.{digits}f} ± {est.half_width * scale:.{digits}f}"
 
 
 def md_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool]) -> list[str]:
@@ -58,6 +59,29 @@ def md_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequen
 
     rule = "|" + "|".join(("-" * (w + 1) + ":") if r else ("-" * (w + 2)) for w, r in columns) + "|"
     return [line(header), rule, *(line(r) for r in rows)]
+
+
+CSS = """
+body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1f2328;max-width:1180px;margin:2em auto;
+padding:0 1em}
+h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #d0d7de;padding-bottom:.2em;margin-top:2em}
+.meta,.note{color:#57606a}.warn{color:#9a6700}
+.verdict p{background:#f6f8fa;border-left:4px solid #0969da;padding:.6em 1em}
+figure{margin:1.2em 0}figure img{max-width:100%;height:auto;border:1px solid #d0d7de}
+figcaption{color:#57606a;font-size:.9em}
+table{border-collapse:collapse;margin:.6em 0 1.4em;font-size:.9em}th,td{border:1px solid #d0d7de;padding:.25em .6em}
+th{background:#f6f8fa;text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}
+tr.bad td{color:#8c959f;font-style:italic}tr.tied td{background:#eef6ee}
+"""
+
+
+def html_page(title: str, body: str) -> str:
+    """A self-contained HTML page: the one style sheet inline, no scripts, nothing fetched from elsewhere."""
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">\n'
+        f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>\n{body}\n</body></html>\n"
+    )
 
 
 class Num(str):

@@ -22,7 +22,7 @@ from architectures.spec import ArchShape, Family, InputKind, TaskSpec
 
 __all__ = [
     "ArchShape", "Family", "InputKind", "TaskSpec", "Splits", "RunSpec", "RunRecord",
-    "SeedResult", "Curves", "UserError", "RESULTS_VERSION",
+    "SeedResult", "Curves", "UserError", "RESULTS_VERSION", "finite_or_null",
 ]
 
 # Bump when a harness change alters what a RunSpec trains to (so old records are not reused).
@@ -142,13 +142,14 @@ class Curves:
     test_acc: list[list[float | None]]
 
 
-def _finite_or_null(value: object) -> object:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
+def finite_or_null(value: object) -> object:
+    """Non-finite floats become None (JSON null), inside dicts, lists and tuples too; numpy floats become floats."""
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {k: _finite_or_null(v) for k, v in value.items()}
+        return {k: finite_or_null(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_finite_or_null(v) for v in value]
+        return [finite_or_null(v) for v in value]
     return value
 
 
@@ -177,7 +178,7 @@ class RunRecord:
 
     def to_json(self) -> str:
         """One line of strict JSON; non-finite numbers become null."""
-        return json.dumps(_finite_or_null(dataclasses.asdict(self)), sort_keys=True, separators=(",", ":"), allow_nan=False)
+        return json.dumps(finite_or_null(dataclasses.asdict(self)), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
     @classmethod
     def from_dict(cls, d: dict) -> RunRecord:

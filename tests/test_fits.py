@@ -8,10 +8,10 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from scipy import optimize
 from synthetic_results import Law, planted_records
 
 from benchmarks.analysis import fits
+from benchmarks.analysis.stats import usable
 
 
 def _power_law_points(E, A, alpha, x, sigma, rng, n_seeds=3):
@@ -71,27 +71,6 @@ def test_joint_fit_needs_three_sizes_of_each_kind():
     assert fit.status == "not enough points"
 
 
-def test_bootstrap_solver_lands_where_least_squares_does():
-    """The vectorised replicate solver minimises the same Huber objective as scipy's least_squares."""
-    rng = np.random.default_rng(3)
-    x = np.array([1e3, 3e3, 1e4, 3e4])
-    seeds = [np.log(p) for p in _power_law_points(0.5, 10.0, 0.3, x, 0.05, rng)]
-    u = (np.log(x) - np.log(x).mean())[:, None]
-    logy = np.array([s.mean() for s in seeds])
-    bounds = fits._bounds(logy, 1)
-    theta = fits._solve(u, logy, bounds)
-    reps = np.stack([r.mean(axis=1) for r in fits.resample_seeds(seeds, 20, rng)], axis=1)
-    batch = fits._solve_batch(np.broadcast_to(u, (20,) + u.shape), reps, np.tile(theta, (20, 1)), bounds)
-    for b in range(20):
-        ref = optimize.least_squares(
-            lambda th, y=reps[b]: fits._log_model(th[None], u[None])[0][0] - y, theta,
-            jac=lambda th: fits._log_model(th[None], u[None])[1][0], bounds=bounds,
-            loss="huber", f_scale=fits.HUBER_SCALE)
-        cost = fits._huber_cost(fits._log_model(batch[b:b + 1], u[None])[0][0] - reps[b])
-        assert cost <= ref.cost + 1e-9
-        np.testing.assert_allclose(batch[b], ref.x, atol=1e-3)
-
-
 def test_compute_frontier_holds_the_lowest_loss_at_each_compute():
     records = planted_records(Law(effect={"conv": -0.2, "mlp": 0.1, "transformer": 0.0}))
     frontier = fits.compute_frontier(records)
@@ -121,7 +100,7 @@ def test_a_rerun_cell_counts_once_with_its_newest_record():
                     seeds=tuple(replace(s, test_loss=10 * s.test_loss) for s in first.seeds))
     out = fits.fit_suite([*records, worse], n_boot=50)["datasets"]["synthetic"]
     assert out["n_runs"] == 27 == fits.fit_suite(records, n_boot=50)["datasets"]["synthetic"]["n_runs"]
-    assert fits.usable([*records, worse])[0].count(worse) == 1 and first not in fits.usable([*records, worse])[0]
+    assert usable([*records, worse])[0].count(worse) == 1 and first not in usable([*records, worse])[0]
 
 
 def test_fit_suite_is_json_and_fast_enough_for_a_default_suite():

@@ -1,9 +1,10 @@
 import math
 
+import numpy as np
 import pytest
 from scipy import stats
 
-from benchmarks.analysis.stats import intervals_overlap, mean_ci, welch_p
+from benchmarks.analysis.stats import Estimate, expected_range, intervals_overlap, mean_ci, welch_p
 
 # Two-sided 95% and 90% quantiles of Student's t from a printed table.
 T975_DF2 = 4.302652729911275
@@ -49,3 +50,19 @@ def test_welch_p_without_spread_is_certain_and_without_seeds_undefined():
     assert welch_p([0.5, 0.5], [0.5, 0.5]) == 1.0
     assert welch_p([0.5, 0.5], [0.6, 0.6]) == 0.0
     assert math.isnan(welch_p([0.5], [0.6, 0.7]))
+
+
+def test_expected_range_of_normals_matches_tables():
+    assert expected_range(2) == pytest.approx(1.128, abs=1e-3)
+    assert expected_range(5) == pytest.approx(2.326, abs=1e-3)
+
+
+def test_estimate_over_seeds_drops_missing_and_non_finite_seeds():
+    est = Estimate.over_seeds([1.0, None, float("nan"), 3.0])
+    assert est.values == (1.0, 3.0) and est.value == 2.0 and est.lo < 2.0 < est.hi
+
+
+def test_recentred_interval_follows_the_estimate_and_is_nan_without_replicates():
+    est = Estimate.recentred(1.0, np.array([10.0, 11.0, 12.0]))  # replicates centred on 11: shifted to 1
+    assert est.lo < 1.0 < est.hi and abs((est.lo + est.hi) / 2 - 1.0) < 1e-9
+    assert np.isnan(Estimate.recentred(1.0, np.array([])).lo)

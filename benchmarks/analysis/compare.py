@@ -30,11 +30,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.analysis.leaderboard import Entry, Estimate, Leaderboard, from_json, load_leaderboards
-from benchmarks.analysis.stats import welch_p
+from benchmarks.analysis.leaderboard import Entry, Leaderboard, load_leaderboards
+from benchmarks.analysis.leaderboard_formats import from_json
+from benchmarks.analysis.stats import Estimate, welch_p
 from benchmarks.formatting import fmt_estimate, human, md_table
 from benchmarks.layout import RUNS_FILE
-from benchmarks.spec import UserError
+from benchmarks.spec import UserError, finite_or_null
 
 ALPHA = 0.05
 VERDICTS = ("regression", "improvement", "within noise", "changed", "unchanged", "added", "removed", "not comparable")
@@ -51,7 +52,7 @@ class MetricChange:
 
     @classmethod
     def of(cls, a: Estimate, b: Estimate, *, higher_is_better: bool) -> MetricChange:
-        delta = b.mean - a.mean
+        delta = b.value - a.value
         p = welch_p(a.values, b.values)
         return cls(delta=delta, p=p, worse=(delta < 0) if higher_is_better else (delta > 0), beyond_noise=p < ALPHA)
 
@@ -260,7 +261,7 @@ def _metric(m: MetricChange | None, a: Entry, b: Entry, *, percent: bool) -> tup
 
     def value(e: Entry) -> str:
         est = e.test_acc if percent else e.test_loss
-        return f"{est.mean * scale:.{digits}f}" if e.status == "ok" else e.status
+        return f"{est.value * scale:.{digits}f}" if e.status == "ok" else e.status
 
     if m is None:
         return f"{value(a)} → {value(b)}", ""
@@ -321,7 +322,7 @@ def _change_json(c: EntryChange) -> dict:
     def metric(m: MetricChange | None) -> dict | None:
         if m is None:
             return None
-        return {"delta": m.delta, "p": None if math.isnan(m.p) else m.p, "worse": m.worse,
+        return {"delta": m.delta, "p": finite_or_null(m.p), "worse": m.worse,
                 "beyond_noise": m.beyond_noise}  # fmt: skip
 
     return {

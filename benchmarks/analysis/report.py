@@ -27,15 +27,32 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 
-from benchmarks.analysis import fits as fits_  # noqa: E402
-from benchmarks.analysis import leaderboard  # noqa: E402
-from benchmarks.analysis import verdict as verdict_  # noqa: E402
-from benchmarks.analysis.fits import DatasetFits, PowerLawFit  # noqa: E402
-from benchmarks.analysis.stats import mean_ci  # noqa: E402
-from benchmarks.formatting import html_table, write_text  # noqa: E402
+from benchmarks.analysis.curve_fit import EXACT_NOTE  # noqa: E402
+from benchmarks.analysis.fits import (  # noqa: E402
+    DatasetFits,
+    PowerLawFit,
+    fit_datasets,
+    fits_to_dict,
+    frontier_holders,
+    measured_params,
+    training_flops,
+)
+from benchmarks.analysis.leaderboard import Leaderboard, build_leaderboard  # noqa: E402
+from benchmarks.analysis.leaderboard_formats import to_html  # noqa: E402
+from benchmarks.analysis.stats import Estimate, mean_ci, run_log_losses  # noqa: E402
+from benchmarks.analysis.verdict import DatasetVerdict, Verdict, verdict  # noqa: E402
+from benchmarks.analysis.verdict_text import (  # noqa: E402
+    fmt_loss_change,
+    fmt_share,
+    pct,
+    short_count,
+    verdict_dict,
+    verdict_paragraph,
+)
+from benchmarks.formatting import html_page, html_table, write_text  # noqa: E402
 from benchmarks.layout import FITS_FILE, PLOTS_DIR, REPORT_FILE  # noqa: E402
 from benchmarks.running.store import ResultsStore  # noqa: E402
-from benchmarks.spec import RunRecord, UserError  # noqa: E402
+from benchmarks.spec import RunRecord, UserError, finite_or_null  # noqa: E402
 
 LOSS_LABEL = "held-out test loss (cross-entropy, nats)"
 
@@ -50,7 +67,7 @@ def _colors(archs: Sequence[str]) -> dict[str, str]:
 
 def _loss_points(runs: Sequence[RunRecord], x_of: Callable[[RunRecord], float]) -> tuple[np.ndarray, ...]:
     """x, mean loss and its interval half-widths (below, above) per run, sorted by x."""
-    rows = sorted((x_of(r), *mean_ci(np.exp(fits_.run_log_losses(r)))) for r in runs)
+    rows = sorted((x_of(r), *mean_ci(np.exp(run_log_losses(r)))) for r in runs)
     x, mean, lo, hi = (np.array(c, dtype=float) for c in zip(*rows, strict=True))
     return x, mean, np.nan_to_num(mean - lo), np.nan_to_num(hi - mean)  # one seed: no bar
 
@@ -90,7 +107,7 @@ def _panel_figure(df: DatasetFits, *, by: str) -> plt.Figure:
     if by == "params":
         panels = sorted({r.spec.data_size for r in df.runs})
         in_panel = lambda r, p: r.spec.data_size == p
-        x_of, xlabel = fits_._measured_params, "parameters"
+        x_of, xlabel = measured_params, "parameters"
         title = lambda p: f"{p:,} training examples"
         curve = lambda af, p: af.vs_params.get(p)
         what = "model size"
@@ -98,7 +115,7 @@ def _panel_figure(df: DatasetFits, *, by: str) -> plt.Figure:
         panels = sorted({r.spec.target_params for r in df.runs})
         in_panel = lambda r, p: r.spec.target_params == p
         x_of, xlabel = (lambda r: r.spec.data_size), "training examples"
-        title = lambda p: f"{verdict_._sig(p)} parameters (target)"
+        title = lambda p: f"{short_count(p)} parameters (target)"
         curve = lambda af, p: af.vs_data.get(p)
         what = "training-set size"
     xs = [x_of(r) for r in df.runs]
@@ -137,13 +154,13 @@ def _compute_figure(df: DatasetFits) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(8.5, 5.0), layout="constrained")
     runs = [r for r in df.runs if r.flops_per_example > 0]
     if runs:
-        xs = [fits_.training_flops(r) for r in runs]
+        xs = [training_flops(r) for r in runs]
         x_lo, x_hi = min(xs) / 1.4, max(xs) * 1.4
         for arch, af in df.archs.items():
             mine = [r for r in runs if r.spec.arch == arch]
             if not mine:
                 continue
-            x, mean, below, above = _loss_points(mine, fits_.training_flops)
+            x, mean, below, above = _loss_points(mine, training_flops)
             ax.errorbar(x, mean, yerr=[below, above], fmt="o", color=colors[arch], markersize=4, capsize=2,
                         alpha=0.75)
             own = af.vs_compute.x
@@ -191,24 +208,11 @@ def write_plots(fitted: dict[str, DatasetFits], plots_dir: Path) -> dict[str, li
 
 # ---------------------------------------------------------------------------- HTML
 
-_CSS = """
-body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1f2328;max-width:1180px;margin:2em auto;
-padding:0 1em}
-h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #d0d7de;padding-bottom:.2em;margin-top:2em}
-.meta,.note{color:#57606a}.verdict p{background:#f6f8fa;border-left:4px solid #0969da;padding:.6em 1em}
-figure{margin:1.2em 0}figure img{max-width:100%;height:auto;border:1px solid #d0d7de}
-figcaption{color:#57606a;font-size:.9em}
-table{border-collapse:collapse;margin:.6em 0 1.4em;font-size:.9em}th,td{border:1px solid #d0d7de;padding:.25em .6em}
-th{background:#f6f8fa;text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}
-tr.bad td{color:#8c959f;font-style:italic}
-"""
-
-
 def _esc(s: object) -> str:
     return html.escape(str(s))
 
 
-def _ci(e: fits_.Estimate | None, fmt: str = ".3g") -> str:
+def _ci(e: Estimate | None, fmt: str = ".3g") -> str:
     if e is None:
         return "—"
     num = lambda v: "0" if abs(v) < 1e-6 else f"{v:{fmt}}"  # E at its bound 0 prints as 0, not 1e-10
@@ -216,18 +220,18 @@ def _ci(e: fits_.Estimate | None, fmt: str = ".3g") -> str:
 
 
 def _flops_range(lo: float, hi: float) -> str:
-    return verdict_._sig(lo) if lo == hi else f"{verdict_._sig(lo)}–{verdict_._sig(hi)}"
+    return short_count(lo) if lo == hi else f"{short_count(lo)}–{short_count(hi)}"
 
 
 def _fit_rows(df: DatasetFits) -> tuple[list[list[object]], list[str]]:
     rows, classes = [], []
     for arch, af in df.archs.items():
         curves = ([(f"vs parameters at {d:,} examples", f) for d, f in af.vs_params.items()]
-                  + [(f"vs examples at {verdict_._sig(n)} parameters", f) for n, f in af.vs_data.items()]
+                  + [(f"vs examples at {short_count(n)} parameters", f) for n, f in af.vs_data.items()]
                   + [("vs training FLOPs (own frontier)", af.vs_compute)])
         for name, f in curves:
             est = f.estimates
-            note = "; ".join(n for n in f.reason.split("; ") if n != fits_.EXACT_NOTE)
+            note = "; ".join(n for n in f.reason.split("; ") if n != EXACT_NOTE)
             rows.append([arch, name, int(f.x.size), f.status, _ci(est.get("E")), _ci(est.get("A")),
                          _ci(est.get("alpha"), ".2f"), note])
             classes.append("" if f.ok else "bad")
@@ -245,27 +249,30 @@ def _joint_rows(df: DatasetFits) -> tuple[list[list[object]], list[str]]:
     return rows, classes
 
 
-def _verdict_tables(v: verdict_.DatasetVerdict) -> str:
+def _verdict_tables(v: DatasetVerdict) -> str:
+    """The tables of the built-in statistics (a statistic of its own shows in the verdict paragraph)."""
     parts = []
-    if v.shares:
-        rows = [[s.term, verdict_.fmt_share(s.share), f"{100 * s.eta2:.3g}%", s.df] for s in v.shares]
-        rows.append(["seed noise (residual)", "—", f"{100 * v.seed_share:.3g}%", "—"])
+    shares, gaps, trend = (v.statistics.get(name) for name in ("shares", "gaps", "gap_trend"))
+    if shares is not None and shares.shares:
+        rows = [[s.term, fmt_share(s.share), f"{100 * s.eta2:.3g}%", s.df] for s in shares.shares]
+        rows.append(["seed noise (residual)", "—", f"{100 * shares.seed_share:.3g}%", "—"])
         parts.append("<h3>Variance of log test loss, by factor</h3>" + html_table(
             ["term", "share beyond seed noise [95% CI]", "raw share (eta²)", "df"], rows))
-    if v.gaps:
-        rows = [[f"{g.data_size:,}", g.best, g.worst, verdict_.fmt_loss_change(g.gap),
-                 f"{verdict_.pct(g.noise_floor):.2g}%"] for g in v.gaps]
-        trend = ""
-        if v.trend is not None:
-            trend = (f"<p class=note>Trend: the gap changes ×{np.exp(v.trend.value):.2f} "
-                     f"[×{np.exp(v.trend.lo):.2f}, ×{np.exp(v.trend.hi):.2f}] per tenfold more data.</p>")
+    if gaps is not None and gaps.gaps:
+        rows = [[f"{g.data_size:,}", g.best, g.worst, fmt_loss_change(g.gap),
+                 f"{pct(g.noise_floor):.2g}%"] for g in gaps.gaps]
+        per_decade = ""
+        if trend is not None and trend.trend is not None:
+            t = trend.trend
+            per_decade = (f"<p class=note>Trend: the gap changes ×{np.exp(t.value):.2f} "
+                          f"[×{np.exp(t.lo):.2f}, ×{np.exp(t.hi):.2f}] per tenfold more data.</p>")
         parts.append("<h3>Best against worst architecture, by training-set size</h3>" + html_table(
             ["training examples", "best", "worst", "worst's loss above best [95% CI]", "seed-noise level"], rows)
-            + trend)
+            + per_decade)
     return "".join(parts)
 
 
-def _dataset_section(df: DatasetFits, v: verdict_.DatasetVerdict | None,
+def _dataset_section(df: DatasetFits, v: DatasetVerdict | None,
                      plots: Sequence[tuple[str, Path, bytes]]) -> str:
     parts = [f'<section class="dataset" id="ds-{_esc(df.dataset)}"><h2>{_esc(df.dataset)}</h2>']
     if not df.runs:
@@ -278,7 +285,7 @@ def _dataset_section(df: DatasetFits, v: verdict_.DatasetVerdict | None,
     if v is not None:
         parts.append(_verdict_tables(v))
     rows, classes = _fit_rows(df)
-    exact = any(fits_.EXACT_NOTE in f.reason for af in df.archs.values()
+    exact = any(EXACT_NOTE in f.reason for af in df.archs.values()
                 for f in [*af.vs_params.values(), *af.vs_data.values(), af.vs_compute])
     parts.append("<h3>Scaling fits: L = E + A·x<sup>−α</sup></h3><p class=note>Per architecture and curve; "
                  "95% bootstrap intervals over seeds (and runs, where a curve has six or more); greyed: no fit, "
@@ -291,7 +298,7 @@ def _dataset_section(df: DatasetFits, v: verdict_.DatasetVerdict | None,
     parts.append(html_table(["arch", "runs", "status", "E", "α", "β", "A", "B", "note"], rows, classes=classes))
     if df.frontier:
         holders = ", ".join(f"{a} ({_flops_range(lo, hi)} FLOPs)"
-                            for a, lo, hi in fits_.frontier_holders(df.frontier))
+                            for a, lo, hi in frontier_holders(df.frontier))
         rows = [[f"{p.compute:.3g}", p.arch, f"{p.params:,}", f"{p.data_size:,}", f"{p.loss:.4g}",
                  "—" if math.isnan(p.lo) else f"[{p.lo:.4g}, {p.hi:.4g}]"] for p in df.frontier]
         parts.append(f"<h3>Compute-efficient frontier</h3><p>Held by {_esc(holders)}.</p>")
@@ -306,23 +313,20 @@ def _dataset_section(df: DatasetFits, v: verdict_.DatasetVerdict | None,
     return "".join(parts)
 
 
-def render_html(suite: str, fitted: dict[str, DatasetFits], verdict: verdict_.Verdict,
+def render_html(suite: str, fitted: dict[str, DatasetFits], verdict: Verdict,
                 plots: dict[str, list[tuple[str, Path, bytes]]], leaderboard_html: str) -> str:
     by_ds = {v.dataset: v for v in verdict.datasets}
     n_runs = sum(len(df.runs) for df in fitted.values())
     n_out = sum(len(df.excluded) for df in fitted.values())
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     parts = [
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width,initial-scale=1">',
-        f"<title>archbench report · {_esc(suite)}</title><style>{_CSS}</style></head><body>",
         f"<h1>archbench report · suite {_esc(suite)}</h1>",
         f'<p class="meta">{n_runs} runs on {len(fitted)} dataset{"s" if len(fitted) != 1 else ""} '
         f"({_esc(', '.join(fitted))})" + (f"; {n_out} failed or diverged runs left out" if n_out else "")
         + f"; generated {now}. Loss is the held-out (test) cross-entropy; every interval is 95%.</p>",
         '<section class="verdict" id="verdict"><h2>Verdict</h2>',
     ]
-    parts += [f'<p class="verdict-text">{_esc(p)}</p>' for p in verdict.paragraph.split("\n\n")]
+    parts += [f'<p class="verdict-text">{_esc(p)}</p>' for p in verdict_paragraph(verdict).split("\n\n")]
     parts.append('<p class="note">How to read it: shares are of the variance of log test loss across all seeds, '
                  "from an ANOVA with architecture, model size and data size as factors, minus what seed noise "
                  "alone would put in each term, so a factor without effect sits near zero. Intervals come from "
@@ -331,21 +335,11 @@ def render_html(suite: str, fitted: dict[str, DatasetFits], verdict: verdict_.Ve
         parts.append(_dataset_section(df, by_ds.get(ds), plots.get(ds, [])))
     parts.append('<section id="leaderboard"><h2>Leaderboard</h2>')
     parts.append(leaderboard_html)
-    parts.append("</section></body></html>\n")
-    return "\n".join(parts)
+    parts.append("</section>")
+    return html_page(f"archbench report · {suite}", "\n".join(parts))
 
 
 # ---------------------------------------------------------------------------- writing
-
-
-def _finite_or_null(obj: object) -> object:
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite_or_null(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_finite_or_null(v) for v in obj]
-    return obj
 
 
 @dataclass(frozen=True)
@@ -354,8 +348,8 @@ class Written:
 
     report: Path
     files: list[Path]  # fits.json, the plots, report.html
-    verdict: verdict_.Verdict
-    leaderboard: leaderboard.Leaderboard
+    verdict: Verdict
+    leaderboard: Leaderboard
 
 
 def write_report(results_dir: str | Path, suite: str) -> Written:
@@ -365,13 +359,13 @@ def write_report(results_dir: str | Path, suite: str) -> Written:
     if not records:
         raise UserError(f"no results for suite {suite!r} in {store.dir} (run `archbench sweep {suite}` first)")
     store.ensure_writable()
-    fitted = fits_.fit_datasets(records)
-    verdict = verdict_.verdict(records)
-    doc = {"suite": suite, **fits_.fits_to_dict(fitted), "verdict": verdict.to_dict()}
-    write_text(store.dir / FITS_FILE, json.dumps(_finite_or_null(doc), indent=1, allow_nan=False) + "\n")
+    fitted = fit_datasets(records)
+    stated = verdict(records)
+    doc = {"suite": suite, **fits_to_dict(fitted), "verdict": verdict_dict(stated)}
+    write_text(store.dir / FITS_FILE, json.dumps(finite_or_null(doc), indent=1, allow_nan=False) + "\n")
     plots = write_plots(fitted, store.dir / PLOTS_DIR)
-    board = leaderboard.build_leaderboard(records, suite)
+    board = build_leaderboard(records, suite)
     path = store.dir / REPORT_FILE
-    write_text(path, render_html(suite, fitted, verdict, plots, leaderboard.to_html(board, full_page=False)))
+    write_text(path, render_html(suite, fitted, stated, plots, to_html(board, full_page=False)))
     pngs = [png for per_dataset in plots.values() for _, png, _ in per_dataset]
-    return Written(path, [store.dir / FITS_FILE, *pngs, path], verdict, board)
+    return Written(path, [store.dir / FITS_FILE, *pngs, path], stated, board)

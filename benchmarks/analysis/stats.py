@@ -1,22 +1,80 @@
-"""Seed statistics shared by leaderboards, comparisons and scaling fits.
+"""The statistics kit: one `Estimate`, one confidence `LEVEL`, seed intervals and the seed bootstrap.
 
-Every number archbench shows is a mean over seeds with a 95% Student-t
-interval. With one seed the spread is unknown, so the interval is NaN and
-callers must treat it as "could be anything" (it neither beats nor loses).
+Every number archbench shows is an `Estimate`: a value with its `LEVEL` (95%)
+interval. A mean over seeds gets a Student-t interval (`Estimate.over_seeds`);
+with one seed the spread is unknown, so the interval is NaN and callers must
+treat it as "could be anything" (it neither beats nor loses). Fitted quantities
+and the verdict's statistics get bootstrap intervals (`Estimate.bootstrap`,
+`Estimate.recentred`) from replicates that resample the seeds of every run
+(`resample_seeds`), runs that share a seed's initialisation together.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+import zlib
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import integrate, stats
+from scipy.special import ndtr
 
+from benchmarks.running.store import newest
+from benchmarks.spec import RunRecord
+
+LEVEL = 0.95  # the confidence level of every interval archbench shows
 NAN = float("nan")
 
 
-def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
+def percentiles(samples: np.ndarray, axis: int | None = None) -> np.ndarray:
+    """The two ends of the central LEVEL share of bootstrap samples (along `axis`)."""
+    return np.percentile(samples, [50 * (1 - LEVEL), 50 * (1 + LEVEL)], axis=axis)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A value with its LEVEL interval [lo, hi] (NaN where there is none).
+
+    A mean over seeds keeps its per-seed `values`, so comparisons can test differences."""
+
+    value: float
+    lo: float
+    hi: float
+    values: tuple[float, ...] = ()
+
+    @classmethod
+    def over_seeds(cls, values: Iterable[float | None]) -> Estimate:
+        """The mean of the finite values with its Student-t interval (NaN bounds with fewer than 2)."""
+        finite = tuple(float(v) for v in values if v is not None and math.isfinite(v))
+        return cls(*mean_ci(finite), values=finite)
+
+    @classmethod
+    def bootstrap(cls, value: float, samples: np.ndarray) -> Estimate:
+        """`value` with the percentile interval of its bootstrap replicates."""
+        lo, hi = percentiles(samples)
+        return cls(float(value), float(lo), float(hi))
+
+    @classmethod
+    def recentred(cls, value: float, samples: np.ndarray) -> Estimate:
+        """The replicates' spread re-centred on `value`: a replicate adds its own seed noise on top of
+        the data's, which the re-centring takes out again. No finite replicate: no interval."""
+        samples = samples[np.isfinite(samples)]
+        if samples.size == 0:  # nothing to resample (one seed per run)
+            return cls(float(value), NAN, NAN)
+        lo, hi = percentiles(samples) - (samples.mean() - value)
+        return cls(float(value), float(lo), float(hi))
+
+    @property
+    def half_width(self) -> float:
+        return self.hi - self.value
+
+    def to_dict(self) -> dict:
+        return {"value": self.value, "lo": self.lo, "hi": self.hi}
+
+
+def mean_ci(values: Sequence[float], level: float = LEVEL) -> tuple[float, float, float]:
     """(mean, lo, hi): the Student-t confidence interval of the mean over seeds; NaN bounds with < 2 values."""
     x = np.asarray(values, dtype=np.float64)
     if x.size == 0:
@@ -48,3 +106,71 @@ def welch_p(a: Sequence[float], b: Sequence[float]) -> float:
     if x.var(ddof=1) == 0 and y.var(ddof=1) == 0:
         return 1.0 if x.mean() == y.mean() else 0.0
     return float(stats.ttest_ind(x, y, equal_var=False).pvalue)
+
+
+@functools.lru_cache
+def expected_range(k: int) -> float:
+    """Expected range (max − min) of k independent standard normal draws."""
+    if k < 2:
+        return 0.0
+    integrand = lambda x: 1 - ndtr(x) ** k - ndtr(-x) ** k
+    return float(integrate.quad(integrand, -np.inf, np.inf)[0])
+
+
+# ---------------------------------------------------------------------------- runs as seed samples
+
+
+def run_log_losses(record: RunRecord) -> np.ndarray:
+    """Per-seed log held-out (test) loss of a run; non-finite seeds dropped."""
+    losses = np.array([s.test_loss for s in record.seeds], dtype=float)
+    losses = losses[np.isfinite(losses) & (losses > 0)]
+    return np.log(losses)
+
+
+def usable(records: Sequence[RunRecord]) -> tuple[list[RunRecord], list[RunRecord]]:
+    """Split the newest record of each cell (`store.newest`) into those a statistic can use (status ok,
+    a finite loss) and those excluded."""
+    ok, excluded = [], []
+    for r in newest(records):
+        (ok if r.status == "ok" and run_log_losses(r).size > 0 else excluded).append(r)
+    return ok, excluded
+
+
+def seed_group(record: RunRecord) -> tuple:
+    """Runs with the same group share their seeds' initialisations (one architecture and size, across data
+    sizes and datasets), so the bootstrap resamples their seeds together."""
+    ids = tuple(s.seed for s in record.seeds if s.test_loss is not None and np.isfinite(s.test_loss)
+                and s.test_loss > 0)
+    return record.spec.arch, record.spec.target_params, ids
+
+
+def resample_seeds(values: Sequence[np.ndarray], n_boot: int, rng: np.random.Generator,
+                   groups: Sequence[Hashable] | None = None, draws: dict | None = None) -> list[np.ndarray]:
+    """Bootstrap the seeds of each run: a (B, m) array per run of m seeds.
+
+    Runs of one group get the same draw of seed indices (a paired bootstrap: a lucky
+    seed stays lucky in every run that shares it); `draws` keeps the draws across
+    calls, so runs in separate calls pair up too. Deviations from the run's mean are
+    scaled by sqrt(m/(m−1)) first, so the resampled spread is not shrunk by the few
+    seeds (the usual small-sample correction); a one-seed run stays fixed.
+    """
+    draws = {} if draws is None else draws
+    out = []
+    for i, v in enumerate(values):
+        v = np.asarray(v, dtype=float)
+        m = v.size
+        if m < 2:
+            out.append(np.broadcast_to(v, (n_boot, m)).copy())
+            continue
+        key = (groups[i], m) if groups is not None else ("run", i, id(values))
+        if key not in draws or draws[key].shape[0] != n_boot:
+            draws[key] = rng.integers(0, m, size=(n_boot, m))
+        adjusted = v.mean() + (v - v.mean()) * np.sqrt(m / (m - 1))
+        out.append(adjusted[draws[key]])
+    return out
+
+
+def keyed_rng(*key: object) -> np.random.Generator:
+    """A generator of its own per key (a curve, a statistic), so its intervals do not depend on what
+    else is computed."""
+    return np.random.default_rng(zlib.crc32(repr(key).encode()))

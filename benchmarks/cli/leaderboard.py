@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from benchmarks.analysis.leaderboard import FORMATS, load_leaderboards, render
+from benchmarks.analysis.leaderboard import load_leaderboards
+from benchmarks.analysis.leaderboard_formats import FORMATS, render
 from benchmarks.cli.flags import add_output_flag, emit
 from benchmarks.running.store import suites_in
 from benchmarks.spec import UserError

@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 import io
 
-from benchmarks.analysis.leaderboard import to_csv
+from benchmarks.analysis.leaderboard_formats import to_csv
 from benchmarks.analysis.report import write_report
+from benchmarks.analysis.verdict_text import verdict_paragraph
 from benchmarks.running.wandb_log import MODES, log_report
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     written = write_report(args.results_dir, args.suite)
-    print(written.verdict.paragraph)
+    print(verdict_paragraph(written.verdict))
     print(f"\narchbench: wrote {written.report}")
     if args.wandb != "disabled":
         import pandas as pd

@@ -7,7 +7,8 @@ import argparse
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from benchmarks.analysis.leaderboard import build_leaderboard, summary_markdown
+from benchmarks.analysis.leaderboard import build_leaderboard
+from benchmarks.analysis.leaderboard_formats import summary_markdown
 from benchmarks.cli.flags import add_device_flags, add_executor_flags, job_options, setup_devices
 from benchmarks.layout import JOBS_DIR
 from benchmarks.running import distributed, executors

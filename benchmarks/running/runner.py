@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime
 import functools
 import importlib.metadata
-import math
 import platform
 import subprocess
 from collections.abc import Callable
@@ -24,7 +23,7 @@ import architectures
 from benchmarks import data as datasets_
 from benchmarks.running import distributed, sizing
 from benchmarks.running.train import Checkpoint, Model, TrainConfig, device_data, train
-from benchmarks.spec import RESULTS_VERSION, Curves, RunRecord, RunSpec, SeedResult, Splits
+from benchmarks.spec import RESULTS_VERSION, Curves, RunRecord, RunSpec, SeedResult, Splits, finite_or_null
 
 
 @functools.lru_cache(maxsize=1)
@@ -71,10 +70,6 @@ def run_id(spec: RunSpec) -> str:
     return spec.run_id(arch_version=architectures.get(spec.arch).version, data_version=load_splits(spec.dataset).version)
 
 
-def _finite(x: float) -> float | None:
-    return float(x) if math.isfinite(x) else None
-
-
 def execute(
     spec: RunSpec,
     on_progress: Callable[[int, int], None] | None = None,
@@ -110,11 +105,11 @@ def execute(
     seeds = [
         SeedResult(
             seed=seed,
-            train_loss=_finite(out.final("train_loss")[m]),
-            val_loss=_finite(out.final("val_loss")[m]),
-            val_acc=_finite(out.final("val_acc")[m]),
-            test_loss=_finite(out.final("test_loss")[m]),
-            test_acc=_finite(out.final("test_acc")[m]),
+            train_loss=finite_or_null(out.final("train_loss")[m]),
+            val_loss=finite_or_null(out.final("val_loss")[m]),
+            val_acc=finite_or_null(out.final("val_acc")[m]),
+            test_loss=finite_or_null(out.final("test_loss")[m]),
+            test_acc=finite_or_null(out.final("test_acc")[m]),
             diverged_step=int(out.diverged_step[m]) if out.diverged_step[m] >= 0 else None,
         )
         for seed, m in zip(spec.seeds, range(chosen.start, chosen.stop))
@@ -125,7 +120,7 @@ def execute(
         status, reason = "diverged", f"loss became non-finite at step {first} (lr {lrs[best]:g})"
     curves = Curves(
         step=out.steps,
-        **{m: [[_finite(v) for v in row] for row in out.curves[m][chosen]] for m in ("train_loss", "test_loss", "test_acc")},
+        **{m: [[finite_or_null(v) for v in row] for row in out.curves[m][chosen]] for m in ("train_loss", "test_loss", "test_acc")},
     )
     return RunRecord(
         run_id=spec.run_id(arch_version=architectures.get(spec.arch).version, data_version=splits.version),
@@ -136,7 +131,7 @@ def execute(
         params=sized.params,
         flops_per_example=_flops(spec.arch, splits.task, sized.shape),
         lr=float(lrs[best]),
-        lr_trials={f"{lr:g}": _finite(v) for lr, v in zip(lrs, mean_val)},
+        lr_trials={f"{lr:g}": finite_or_null(v) for lr, v in zip(lrs, mean_val)},
         seeds=seeds,
         curves=curves,
         wall_s=out.compile_s + out.train_s,

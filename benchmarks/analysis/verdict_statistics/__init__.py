@@ -1,0 +1,149 @@
+"""The statistics of the verdict: one module per statistic, each registered with `register_statistic`.
+
+A statistic reads one dataset's runs (`DatasetRuns`: every seed's log test loss, its
+factor levels and its bootstrap replicates) and returns a frozen data class of
+numbers with their intervals. `describe` turns that into sentences of the verdict
+paragraph (words from `benchmarks.analysis.verdict_text`). Every module in this
+folder is imported on first use; `benchmarks.analysis.verdict` computes the
+statistics in `order`, and fits.json and the report pick each one up:
+
+    fits.json    its `to_dict()` entries, in the dataset's verdict
+    report.html  its sentences, in the verdict paragraph
+
+How to write one: docs/adding-a-statistic.md.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import pkgutil
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from benchmarks.analysis.stats import resample_seeds, run_log_losses, seed_group
+from benchmarks.spec import RunRecord
+
+if TYPE_CHECKING:
+    from benchmarks.analysis.verdict import DatasetVerdict
+
+FACTORS = ("architecture", "model size", "data size")
+
+
+@dataclass(frozen=True)
+class DatasetRuns:
+    """The usable runs of one dataset as seed-level arrays: n observations (seeds) of R runs, and B
+    bootstrap replicates of them (B = 0 with one seed per run: no noise estimate, no intervals)."""
+
+    records: list[RunRecord]
+    levels: list[list]  # per factor of FACTORS: the sorted levels (arch names, target params, data sizes)
+    codes_nx3: np.ndarray  # factor level index of each observation
+    run_n: np.ndarray  # run index of each observation
+    y_n: np.ndarray  # log test loss of each observation
+    seeds: list[np.ndarray]  # per run: its seeds' log losses
+    y_Bxn: np.ndarray  # bootstrap replicates of y: the seeds of each run resampled, shared seeds together
+    means_1BxR: np.ndarray  # mean log loss of each run: observed (row 0), then the B replicates
+
+    @classmethod
+    def of(cls, records: Sequence[RunRecord], n_boot: int, rng: np.random.Generator, draws: dict) -> DatasetRuns:
+        """`draws` holds one draw of seeds per seed group across datasets, so a dataset and its twin pair up."""
+        keys = [lambda r: r.spec.arch, lambda r: r.spec.target_params, lambda r: r.spec.data_size]
+        levels = [sorted({key(r) for r in records}) for key in keys]
+        seeds = [run_log_losses(r) for r in records]
+        codes = np.array([[lv.index(key(r)) for lv, key in zip(levels, keys, strict=True)]
+                          for r, s in zip(records, seeds, strict=True) for _ in s], dtype=int).reshape(-1, 3)
+        run_n = np.repeat(np.arange(len(records)), [s.size for s in seeds])
+        n_boot = n_boot if any(s.size > 1 for s in seeds) else 0
+        groups = [seed_group(r) for r in records]
+        y_Bxn = np.concatenate(resample_seeds(seeds, n_boot, rng, groups, draws), axis=1)
+        y_n = np.concatenate(seeds)
+        average_nxR = np.eye(len(records))[run_n]
+        run_means = lambda y: (y @ average_nxR) / average_nxR.sum(axis=0)
+        means = np.concatenate([run_means(y_n[None]), run_means(y_Bxn)])
+        return cls(list(records), levels, codes, run_n, y_n, seeds, y_Bxn, means)
+
+    @property
+    def archs(self) -> list[str]:
+        return self.levels[0]
+
+    @property
+    def has_intervals(self) -> bool:
+        """False with one seed per run: no estimate of seed noise, so no intervals and no claims."""
+        return any(s.size > 1 for s in self.seeds)
+
+    @property
+    def seeds_per_run(self) -> float:
+        return float(np.mean([s.size for s in self.seeds]))
+
+    @property
+    def seed_sd(self) -> float:
+        """Seed noise: the pooled within-run standard deviation (runs weighted by their degrees of freedom)."""
+        multi = [s for s in self.seeds if s.size > 1]
+        if not multi:
+            return float("nan")
+        return float(np.sqrt(sum((s.size - 1) * s.var(ddof=1) for s in multi) / sum(s.size - 1 for s in multi)))
+
+    def arch_means(self, data_size: int | None = None) -> tuple[list[str], np.ndarray, int] | None:
+        """Mean log loss of each arch, (1 + B, archs), over the (size, data size) cells every arch has run
+        (at one data size, or all), and how many such cells there are; None where there is none."""
+        cells: dict[tuple, dict[str, int]] = {}
+        for i, r in enumerate(self.records):
+            if data_size is None or r.spec.data_size == data_size:
+                cells.setdefault((r.spec.target_params, r.spec.data_size), {})[r.spec.arch] = i
+        common = [c for c in cells.values() if len(c) == len(self.archs)]
+        if not common:
+            return None
+        means = np.stack([self.means_1BxR[:, [c[a] for c in common]].mean(axis=1) for a in self.archs], axis=1)
+        return self.archs, means, len(common)
+
+    def cell(self, r: RunRecord) -> tuple:
+        return r.spec.arch, r.spec.target_params, r.spec.data_size
+
+
+class Statistic(Protocol):
+    """What a statistic's data class offers: its fits.json entries and its remarks (`notes`, words)."""
+
+    @property
+    def notes(self) -> Sequence[str]: ...
+
+    def to_dict(self) -> dict: ...
+
+
+Compute = Callable[[DatasetRuns, Mapping[str, Any]], Statistic]
+Describe = Callable[[Any, "DatasetVerdict"], list[str]]
+
+
+@dataclass(frozen=True)
+class RegisteredStatistic:
+    name: str
+    order: int  # statistics are computed, stored and described in this order
+    compute: Compute  # compute(runs, earlier): `earlier` holds the statistics of lower order, by name
+    describe: Describe  # describe(statistic, dataset_verdict) -> sentences
+
+
+_REGISTRY: dict[str, RegisteredStatistic] = {}
+
+
+def register_statistic(name: str, *, order: int, describe: Describe) -> Callable[[Compute], Compute]:
+    """Decorator: register `compute(runs, earlier) -> data class` as the verdict statistic `name`."""
+
+    def decorate(compute: Compute) -> Compute:
+        _REGISTRY[name] = RegisteredStatistic(name, order, compute, describe)
+        return compute
+
+    return decorate
+
+
+@functools.cache
+def _import_statistics() -> None:
+    for info in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{info.name}")
+
+
+def registered() -> list[RegisteredStatistic]:
+    """Every statistic of this folder, in order."""
+    _import_statistics()
+    return sorted(_REGISTRY.values(), key=lambda s: (s.order, s.name))

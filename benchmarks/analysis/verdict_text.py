@@ -1,0 +1,140 @@
+"""The verdict in words: sentences that claim no more than the intervals allow.
+
+The statistics themselves are numbers (`benchmarks.analysis.verdict` and the
+modules of `benchmarks.analysis.verdict_statistics`, each with its `describe`);
+this module holds the words they share (a log-loss difference as a percentage,
+a share, a size at a glance), the paragraph of one dataset around the statistics'
+sentences, the inductive-bias paragraph, and the verdict as fits.json holds it,
+numbers and words together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from benchmarks.analysis.stats import LEVEL, Estimate
+from benchmarks.analysis.verdict_statistics import registered
+
+if TYPE_CHECKING:
+    from benchmarks.analysis.verdict import BiasComparison, DatasetVerdict, Verdict
+
+LEVEL_WORDS = f"{100 * LEVEL:g}%"
+
+
+def pct(log_diff: float) -> float:
+    """A difference in log loss as a percentage change in loss."""
+    return 100 * float(np.expm1(log_diff))
+
+
+def _decimals(*values: float) -> int:
+    """Enough decimals to tell an interval's ends apart (0 to 2)."""
+    spread = max(values) - min(values)
+    scale = spread if spread > 0 else max(abs(v) for v in values)
+    return int(np.clip(1 - np.floor(np.log10(scale)) if scale > 0 else 0, 0, 2))
+
+
+def _percent_interval(value: float, lo: float, hi: float) -> str:
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return f"{value:.2g}% [no interval]"
+    n = _decimals(value, lo, hi)
+    num = lambda v: f"{v + 0.0:.{n}f}".replace("-", "−") if round(v, n) != 0 else f"{0:.{n}f}"
+    return f"{num(value)}% [{num(lo)}, {num(hi)}]"
+
+
+def fmt_loss_change(e: Estimate) -> str:
+    """'12% [8, 16]': a log-loss difference as a percentage change in loss, with its interval."""
+    return _percent_interval(pct(e.value), pct(e.lo), pct(e.hi))
+
+
+def fmt_share(e: Estimate) -> str:
+    """'42% [36, 49]': a share of the variance, with its interval."""
+    return _percent_interval(100 * e.value, 100 * e.lo, 100 * e.hi)
+
+
+def short_count(x: float) -> str:
+    """A size to two significant figures, in words a reader parses at a glance (4.8M, 120k)."""
+    for div, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if x >= div:
+            return f"{float(f'{x / div:.2g}'):g}{unit}"
+    return f"{float(f'{x:.2g}'):g}"
+
+
+def count_of(n: float, word: str) -> str:
+    """'3 runs', '1 run'."""
+    return f"{n:g} {word}{'' if n == 1 else 's'}"
+
+
+def span(values: Sequence[float], fmt: Callable[[float], str]) -> str:
+    """'5k–20k', or one value where they are all the same."""
+    lo, hi = min(values), max(values)
+    return fmt(lo) if lo == hi else f"{fmt(lo)}–{fmt(hi)}"
+
+
+def dataset_paragraph(v: DatasetVerdict) -> str:
+    """The verdict of one dataset in words: what was run, each statistic's sentences, and the scope."""
+    seeds = f"{v.seeds_per_run:.3g} seed{'' if v.seeds_per_run == 1 else 's'} each"
+    out = [f"{v.dataset}: {count_of(v.n_runs, 'run')} ({count_of(len(v.archs), 'architecture')} × "
+           f"{count_of(len(v.sizes), 'model size')} × {count_of(len(v.data_sizes), 'training-set size')}, {seeds}"
+           + (f"; {count_of(v.n_excluded, 'failed or diverged run')} left out" if v.n_excluded else "") + ")."]
+    if not v.has_intervals:
+        out.append("With one seed per run there is no estimate of seed noise, so nothing below has an interval "
+                   "and none of it supports a claim that one architecture beats another.")
+    for statistic in registered():
+        out += statistic.describe(v.statistics[statistic.name], v)
+    out += [n[0].upper() + n[1:] + "." for n in v.notes]
+    out.append(f"All of this holds for the sizes measured ({span(v.sizes, short_count)} parameters, "
+               f"{span(v.data_sizes, lambda d: f'{d:,}')} examples) and says nothing beyond them.")
+    return " ".join(out)
+
+
+def bias_paragraph(b: BiasComparison) -> str:
+    """What destroying the input order does to each architecture, in words."""
+    if any(not np.isfinite(e.lo) for e in b.change.values()):
+        changes = ", ".join(f"{a} {pct(e.value):+.2g}%" for a, e in b.change.items())
+        return (f"Inductive bias ({b.base} against {b.shuffled}): loss change from shuffling the input order: "
+                f"{changes}. With one seed per run these have no intervals and support no claim.")
+    up = [(a, e) for a, e in b.change.items() if e.lo > 0]
+    down = [(a, e) for a, e in b.change.items() if e.hi < 0]
+    flat = [(a, e) for a, e in b.change.items() if e.lo <= 0 <= e.hi]
+    out = [f"Inductive bias ({b.base} against {b.shuffled}, the same inputs in a fixed shuffled order; "
+           "same sizes and seeds):"]
+    if up:
+        out.append("shuffling raises the loss of " + ", ".join(
+            f"{a} by {fmt_loss_change(e)}" for a, e in sorted(up, key=lambda t: -t[1].value)) + ";")
+    if down:
+        out.append("it lowers the loss of " + ", ".join(
+            f"{a} (change {fmt_loss_change(e)})" for a, e in sorted(down, key=lambda t: t[1].value)) + ";")
+    if flat:
+        out.append("for " + ", ".join(f"{a} ({fmt_loss_change(e)})" for a, e in flat)
+                   + " the change is indistinguishable from zero;")
+    out[-1] = out[-1].rstrip(";") + "."
+    if b.base in b.advantage:
+        other, adv = b.advantage[b.base]
+        s = f"{b.leader}'s advantage over the best other architecture ({other}) is {fmt_loss_change(adv)} on {b.base}"
+        if b.shuffled in b.advantage:
+            other_s, adv_s = b.advantage[b.shuffled]
+            s += f" and {fmt_loss_change(adv_s)} on {b.shuffled} (against {other_s})"
+        out.append(s + ".")
+    return " ".join(out)
+
+
+def verdict_paragraph(verdict: Verdict) -> str:
+    """The whole verdict: a paragraph per dataset, per dataset without a usable run, per shuffled twin."""
+    lost = [f"{ds}: all {count_of(n, 'run')} failed or diverged, so there is no verdict." for ds, n in
+            verdict.unusable.items()]
+    return "\n\n".join([dataset_paragraph(d) for d in verdict.datasets] + lost
+                        + [bias_paragraph(b) for b in verdict.inductive_bias])
+
+
+def verdict_dict(verdict: Verdict) -> dict:
+    """The verdict as fits.json holds it: the statistics' numbers and notes, then the paragraphs."""
+    out = verdict.to_dict()
+    for d, v in zip(out["datasets"], verdict.datasets, strict=True):
+        d["paragraph"] = dataset_paragraph(v)
+    for d, b in zip(out["inductive_bias"], verdict.inductive_bias, strict=True):
+        d["paragraph"] = bias_paragraph(b)
+    out["paragraph"] = verdict_paragraph(verdict)
+    return out
