@@ -28,9 +28,14 @@ target_params = [10_000]
 data_sizes = [200, 400]
 seeds = [0, 1]
 [training]
-steps = 40
+epochs = 1
+min_steps = 40
+max_steps = 40
 batch_size = 32
 eval_every = 10
+[lr]
+trials = [1e-3, 3e-3]
+extend = 1
 """
 
 _spec = importlib.util.spec_from_file_location("chaos_sweep", ROOT / "scripts" / "chaos_sweep.py")
