@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 # Bump when a harness change alters what a RunSpec trains to (so old records are not reused).
-RESULTS_VERSION = "2"  # 2: shapes from 1M params on tile (benchmarks.running.sizing.TILE_FROM_PARAMS)
+RESULTS_VERSION = "3"  # 3: best-validation checkpoint scored, schedule length per run (benchmarks.running.protocol)
 
 Status = Literal["ok", "diverged", "failed"]
 Precision = Literal["float32", "bfloat16"]
@@ -68,10 +68,12 @@ class RunSpec:
     target_params: int
     data_size: int  # training examples: a prefix of the dataset's training pool
     seeds: tuple[int, ...] = (0, 1)
-    steps: int = 1000
+    steps: int = 1000  # optimizer steps of this run (under an epoch budget: the suite's rule at this data size)
     batch_size: int = 128
     lr: float = 1e-3  # peak learning rate, used when lr_trials is empty
     lr_trials: tuple[float, ...] = ()  # if set: train all, keep the best on validation loss
+    lr_extend: int = 0  # trials added after lr_trials: outward from the edge holding the best, else refining it
+    budget_epochs: float = 0.0  # the suite's budget in epochs that set `steps` (0: steps given directly)
     weight_decay: float = 1e-4
     warmup_frac: float = 0.05  # linear warm-up over this fraction of steps, then cosine decay to 0
     optimizer: Literal["adamw"] = "adamw"
@@ -90,6 +92,9 @@ class RunSpec:
             (self.steps > 0, "steps must be positive"),
             (self.batch_size > 0, "batch_size must be positive"),
             (self.lr > 0 and all(lr > 0 for lr in self.lr_trials), "learning rates must be positive"),
+            (len(set(self.lr_trials)) == len(self.lr_trials), "learning-rate trials must be distinct"),
+            (self.lr_extend >= 0, "lr_extend must be 0 or more"),
+            (self.budget_epochs >= 0, "budget_epochs must be 0 or more"),
             (self.eval_every > 0, "eval_every must be positive"),
             (self.steps % self.eval_every == 0, f"steps ({self.steps}) must be a multiple of eval_every ({self.eval_every})"),
             (0 <= self.warmup_frac < 1, "warmup_frac must be in [0, 1)"),
@@ -120,16 +125,25 @@ class RunSpec:
 
 @dataclass(frozen=True)
 class SeedResult:
-    """Final metrics of one seed (at the chosen learning rate)."""
+    """Metrics of one seed at the chosen learning rate, at its best checkpoint on validation.
+
+    The scored evaluation is the one with the lowest validation loss (`best_step`); the final
+    step's figures are kept beside it. The test split chooses nothing.
+    """
 
     seed: int
     # Non-finite values are stored as None (JSON null).
-    train_loss: float | None  # mean over the last evaluation interval's minibatches
-    val_loss: float | None
+    train_loss: float | None  # mean over the minibatches of the interval ending at best_step
+    val_loss: float | None  # the lowest validation loss of the run
     val_acc: float | None
-    test_loss: float | None
+    test_loss: float | None  # at best_step
     test_acc: float | None
     diverged_step: int | None = None  # first step whose loss was not finite
+    best_step: int | None = None  # step of the evaluation with the lowest validation loss
+    converged: bool | None = None  # the last quarter of evaluations improved the best validation loss by < 1%
+    final_val_loss: float | None = None  # at the last step
+    final_test_loss: float | None = None
+    final_test_acc: float | None = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +154,8 @@ class Curves:
     train_loss: list[list[float | None]]
     test_loss: list[list[float | None]]
     test_acc: list[list[float | None]]
+    val_loss: list[list[float | None]] = field(default_factory=list)
+    val_acc: list[list[float | None]] = field(default_factory=list)
 
 
 def finite_or_null(value: object) -> object:
@@ -165,7 +181,10 @@ class RunRecord:
     params: int = 0  # measured, every parameter counted
     flops_per_example: float = 0.0  # XLA cost analysis of the compiled forward pass
     lr: float = 0.0  # the learning rate the results are for (chosen on validation loss if tuned)
-    lr_trials: dict[str, float | None] = field(default_factory=dict)  # lr -> mean validation loss
+    lr_trials: dict[str, float | None] = field(default_factory=dict)  # lr -> mean over seeds of the best validation loss
+    lr_at_edge: bool = False  # the chosen rate is the smallest or largest of all trials (extensions included)
+    converged: bool | None = None  # every seed converged (benchmarks.running.protocol.has_converged)
+    epochs: float = 0.0  # passes over the training set that the steps make: steps x batch_size / data_size
     seeds: list[SeedResult] = field(default_factory=list)
     curves: Curves | None = None
     wall_s: float = 0.0

@@ -45,14 +45,20 @@ target_params = [10_000]
 data_sizes = [200, 400, 800]
 seeds = [0, 1]
 [training]
-steps = 100
+epochs = 1
+min_steps = 100
+max_steps = 100
 batch_size = 32
 eval_every = 10
+[lr]
+trials = [1e-3, 3e-3]
+extend = 1
 """
 
 # What must be equal between a clean and a killed-and-resumed sweep (times and dates may differ).
 EXTRA = ["--checkpoint-every-s", "0"]
-COMPARED = ("run_id", "spec", "status", "reason", "shape", "params", "flops_per_example", "lr", "lr_trials", "seeds", "curves")
+COMPARED = ("run_id", "spec", "status", "reason", "shape", "params", "flops_per_example", "lr", "lr_trials", "lr_at_edge",
+            "converged", "epochs", "seeds", "curves")
 
 
 @dataclass

@@ -20,7 +20,7 @@ from flax import nnx
 import architectures
 from architectures.layers import patch_size
 from benchmarks.running import sizing
-from benchmarks.running.train import Model, TrainConfig, device_data, evaluate, init_state, train_step
+from benchmarks.running.train import Members, Model, TrainConfig, device_data, evaluate, init_state, train_step
 from benchmarks.spec import TaskSpec
 from tests.conftest import make_view
 
@@ -97,13 +97,15 @@ def test_solver_matches_parameter_target_within_two_percent(arch, kind, target):
 def test_short_training_run_beats_chance_on_a_tiny_task(arch):
     view = make_view(n_train=512, n_eval=256, length=16, classes=4)  # the class shifts the first half's mean
     model = Model.create(arch, view.task, sizing.solve(arch, view.task, 10_000).shape)
-    cfg = TrainConfig(steps=100, batch_size=32, eval_every=100, warmup_frac=0.1, weight_decay=1e-4)
+    cfg = TrainConfig(batch_size=32, eval_every=100, warmup_frac=0.1, weight_decay=1e-4)
+    steps = 100
     data = device_data(view)
 
     def train_and_test(seed):  # the harness's init and step (AdamW, clipping, sampled batches) in one program
-        state = init_state(model, cfg, seed, 3e-3)
-        step = partial(train_step, model, cfg, lr=3e-3, n_train=512, data=data)
-        state, _ = jax.lax.scan(lambda s, _: step(s), state, None, length=cfg.steps)
+        state = init_state(model, cfg, seed)
+        member = Members(lr=jnp.float32(3e-3), n_train=jnp.int32(512), steps=jnp.int32(steps))
+        step = partial(train_step, model, cfg, member=member, data=data)
+        state, _ = jax.lax.scan(lambda s, _: step(s), state, None, length=steps)
         return evaluate(model, cfg, state.params, data.x_test, data.y_test)
 
     seed = jnp.uint32(0)

@@ -7,7 +7,8 @@ from benchmarks.running.checkpoint import RunCheckpoint, remove_stale
 from benchmarks.running.train import Model, TrainConfig, device_data, train
 from benchmarks.spec import ArchShape
 
-CFG = TrainConfig(steps=60, batch_size=16, eval_every=10, warmup_frac=0.1, weight_decay=1e-4)
+CFG = TrainConfig(batch_size=16, eval_every=10, warmup_frac=0.1, weight_decay=1e-4)
+STEPS = 60
 SHAPE = ArchShape(width=16, depth=2, hidden=16)
 MEMBERS = dict(seeds=[0, 1], lrs=[3e-3, 3e-3], n_train=[256, 200])
 
@@ -34,7 +35,7 @@ def _leaves(out) -> list[np.ndarray]:
 
 def _train(toy_view, checkpoint=None):
     model = Model.create("mlp", toy_view.task, SHAPE)
-    return train(model, CFG, device_data(toy_view), **MEMBERS, checkpoint=checkpoint)
+    return train(model, CFG, device_data(toy_view), **MEMBERS, steps=STEPS, checkpoint=checkpoint)
 
 
 def test_run_resumed_from_a_checkpoint_ends_bitwise_equal_to_an_uninterrupted_run(toy_view, tmp_path):

@@ -53,14 +53,15 @@ def test_every_command_explains_itself_with_help(command):
 GOOD = 'name = "x"\ndatasets = ["mnist1d"]\narchitectures = ["mlp"]\ntarget_params = [10_000]\ndata_sizes = [200]\nseeds = [0]\n'
 BAD_SUITES = {
     "malformed": ('name = "x"\ndatasets = ["mnist1d"\n', r"bad\.toml:2: malformed TOML: Unclosed array"),
-    "unknown key": (GOOD + "[training]\nstepz = 10\n", r"bad\.toml:8: unknown key 'stepz' in \[training\] \(accepted: .*steps"),
+    "unknown key": (GOOD + "[training]\nstepz = 10\n", r"bad\.toml:8: unknown key 'stepz' in \[training\] \(accepted: .*max_steps"),
     "unknown dataset": (GOOD.replace('["mnist1d"]', '["mnist1"]'), r"bad\.toml:2: unknown dataset 'mnist1'; did you mean mnist1d"),
     "unknown arch": (GOOD.replace('["mlp"]', '["mlpp"]'), r"bad\.toml:3: unknown architecture 'mlpp'; did you mean mlp"),
-    "zero budget": (GOOD + "[training]\nsteps = 0\n", r"bad\.toml:8: steps must be positive"),
+    "zero budget": (GOOD + "[training]\nepochs = 0\n", r"bad\.toml:8: \[training\] epochs must be positive"),
     "negative size": (GOOD.replace("[10_000]", "[-10]"), r"bad\.toml:4: target_params must be positive"),
     "impossible size": (GOOD.replace("[10_000]", "[10]"), r"mlp cannot be as small as 10 parameters .*nearest feasible target"),
-    "too much data": (GOOD.replace("[200]", "[1_000_000]"), r"data_size 1,000,000 is more than mnist1d holds"),
-    "wrong type": (GOOD + "[training]\nsteps = \"many\"\n", r"bad\.toml:8: \[training\] steps must be an integer"),
+    "too much data": (GOOD.replace("[200]", "[1_000_000]") + "[training]\nmax_steps = 10_000\n",
+                      r"data_size 1,000,000 is more than mnist1d holds"),
+    "wrong type": (GOOD + "[training]\nmin_steps = \"many\"\n", r"bad\.toml:8: \[training\] min_steps must be an integer"),
     "wandb mode": (GOOD + '[logging]\nwandb = "sometimes"\n', r"bad\.toml:8: .*accepted: online, offline, disabled"),
 }
 BAD_RUNS = {

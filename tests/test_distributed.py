@@ -27,16 +27,16 @@ import jax
 from conftest import make_view
 from benchmarks.running import distributed
 from benchmarks.spec import ArchShape, UserError
-from benchmarks.running.train import Model, TrainConfig, compiled_run, device_data, train
+from benchmarks.running.train import Members, Model, TrainConfig, compiled_run, device_data, train
 
 view = make_view()
 model = Model.create("mlp", view.task, ArchShape(16, 2, 16))
 out = {"devices": jax.device_count()}
 for shard in (False, True):
-    cfg = TrainConfig(steps=40, batch_size=16, eval_every=20, warmup_frac=0.1, weight_decay=1e-4, shard_params=shard)
+    cfg = TrainConfig(batch_size=16, eval_every=20, warmup_frac=0.1, weight_decay=1e-4, shard_params=shard)
     data = device_data(view)
-    run = train(model, cfg, data, seeds=[0, 1], lrs=[3e-3, 3e-3], n_train=[256, 256])
-    hlo = compiled_run(model, cfg, run.state, *(distributed.put_replicated(v) for v in ([3e-3] * 2, [256] * 2)), data)
+    run = train(model, cfg, data, seeds=[0, 1], lrs=[3e-3, 3e-3], n_train=[256, 256], steps=40)
+    hlo = compiled_run(model, cfg, run.state, Members.of([3e-3] * 2, [256] * 2, [40] * 2), data)
     out["sharded" if shard else "replicated"] = {
         "curves": {k: v.tolist() for k, v in run.curves.items()},
         "all_reduce": "all-reduce" in hlo.as_text(),
@@ -46,7 +46,7 @@ for shard in (False, True):
     if jax.device_count() == 1:
         break  # one device: shard_params changes nothing
 try:
-    train(model, TrainConfig(20, 18, 20, 0.1, 1e-4), device_data(view), seeds=[0], lrs=[1e-3], n_train=[256])
+    train(model, TrainConfig(18, 20, 0.1, 1e-4), device_data(view), seeds=[0], lrs=[1e-3], n_train=[256], steps=20)
 except UserError as e:
     out["odd_batch_error"] = str(e)
 print(json.dumps(out))

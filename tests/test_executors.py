@@ -17,7 +17,9 @@ target_params = [5_000]
 data_sizes = [200, 400]
 seeds = [0, 1]
 [training]
-steps = 40
+epochs = 1
+min_steps = 40
+max_steps = 40
 batch_size = 32
 eval_every = 20
 """

@@ -8,7 +8,7 @@ import pytest
 
 from benchmarks.cli import main
 from benchmarks.running import perf
-from benchmarks.running.train import Model, TrainConfig, compiled_init, compiled_run, device_data
+from benchmarks.running.train import Members, Model, TrainConfig, compiled_init, compiled_run, device_data
 from benchmarks.spec import ArchShape
 
 
@@ -51,10 +51,10 @@ def test_perf_rejects_an_unknown_family_in_one_line(tmp_path, capsys):
 def test_fused_interval_makes_no_host_round_trips(toy_view):
     """The program `train()` runs between evaluations: no callbacks, transfers or host syncs inside."""
     model = Model.create("mlp", toy_view.task, ArchShape(16, 2, 16))
-    cfg = TrainConfig(steps=40, batch_size=16, eval_every=20, warmup_frac=0.1, weight_decay=1e-4)
-    seeds, lrs, n = np.array([0], np.uint32), np.array([1e-3], np.float32), np.array([256], np.int32)
-    state = compiled_init(model, cfg, seeds, lrs)(seeds, lrs)
-    hlo = compiled_run(model, cfg, state, lrs, n, device_data(toy_view)).as_text()
+    cfg = TrainConfig(batch_size=16, eval_every=20, warmup_frac=0.1, weight_decay=1e-4)
+    seeds = np.array([0], np.uint32)
+    state = compiled_init(model, cfg, seeds)(seeds)
+    hlo = compiled_run(model, cfg, state, Members.of([1e-3], [256], [40]), device_data(toy_view)).as_text()
     assert "while" in hlo  # the steps are one loop on the device...
     for op in ("outfeed", "infeed", "send(", "recv(", "host_callback", "xla_python_cpu_callback", "xla_ffi_python"):
         assert op not in hlo  # ...with nothing that stops for the host
@@ -74,10 +74,10 @@ def test_timing_takes_the_best_window_after_a_warm_up():
 def test_bfloat16_runs_matmuls_in_bfloat16_with_float32_state(toy_view):
     """`--precision bfloat16`: the program asks for bf16 matmuls; parameters, optimizer state and loss stay float32."""
     model = Model.create("mlp", toy_view.task, ArchShape(16, 2, 16))
-    cfg = TrainConfig(steps=40, batch_size=16, eval_every=20, warmup_frac=0.1, weight_decay=1e-4, precision="bfloat16")
-    seeds, lrs, n = np.array([0], np.uint32), np.array([1e-3], np.float32), np.array([256], np.int32)
-    state = compiled_init(model, cfg, seeds, lrs)(seeds, lrs)
-    lowered = perf.fused_program(model, cfg, 4).lower(state, lrs, n, device_data(toy_view))
+    cfg = TrainConfig(batch_size=16, eval_every=20, warmup_frac=0.1, weight_decay=1e-4, precision="bfloat16")
+    seeds = np.array([0], np.uint32)
+    state = compiled_init(model, cfg, seeds)(seeds)
+    lowered = perf.fused_program(model, cfg, 4).lower(state, Members.of([1e-3], [256], [40]), device_data(toy_view))
     dots = [line for line in lowered.as_text().splitlines() if "dot_general" in line]
     assert dots and all("bf16" in line for line in dots)
     out_state, losses = lowered.out_info

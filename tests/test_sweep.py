@@ -28,9 +28,14 @@ target_params = [10_000]
 data_sizes = [200, 400]
 seeds = [0, 1]
 [training]
-steps = 40
+epochs = 1
+min_steps = 40
+max_steps = 40
 batch_size = 32
 eval_every = 10
+[lr]
+trials = [1e-3, 3e-3]
+extend = 1
 """
 
 _spec = importlib.util.spec_from_file_location("chaos_sweep", ROOT / "scripts" / "chaos_sweep.py")
@@ -54,7 +59,7 @@ def reference(tmp_path_factory) -> tuple[Path, Path]:
 
 def _finished_checkpoint(store: ResultsStore) -> bool:
     root = store.dir / "checkpoints"
-    return root.is_dir() and any(step.name.isdigit() for run in root.iterdir() for step in run.iterdir())
+    return root.is_dir() and any(step.name.isdigit() for step in root.rglob("*"))  # RUN_ID/PHASE/STEP
 
 
 @pytest.mark.slow
@@ -124,7 +129,7 @@ def test_diverged_and_failed_runs_are_recorded_and_the_sweep_goes_on(reference, 
     suite = tmp_path / "bad.toml"
     suite.write_text(  # the reference's budget and sizes, so the mlp runs reuse its compiled program
         TINY_SUITE.replace('name = "tiny"', 'name = "bad"').replace('["mlp"]', '["broken", "mlp"]')
-        + '[lr]\nvalue = 1e30\n[logging]\nwandb = "offline"\n'
+        .replace("trials = [1e-3, 3e-3]\nextend = 1\n", "value = 1e30\n") + '[logging]\nwandb = "offline"\n'
     )
     assert main(["sweep", str(suite), "--results-dir", str(tmp_path / "r"), "--plugin", str(broken_plugin)]) == 0
 

@@ -2,10 +2,11 @@ import jax
 import numpy as np
 import pytest
 
-from benchmarks.running.train import Model, TrainConfig, compiled_init, device_data, train, train_step
+from benchmarks.running.train import Members, Model, TrainConfig, compiled_init, device_data, schedule, train, train_step
 from benchmarks.spec import ArchShape
 
-CFG = TrainConfig(steps=40, batch_size=16, eval_every=20, warmup_frac=0.1, weight_decay=1e-4)
+CFG = TrainConfig(batch_size=16, eval_every=20, warmup_frac=0.1, weight_decay=1e-4)
+STEPS = 40
 SHAPE = ArchShape(width=16, depth=2, hidden=16)
 
 
@@ -16,14 +17,14 @@ def _params(out, member: int) -> list[np.ndarray]:
 def test_fused_scan_matches_step_by_step_loop(toy_view):
     model = Model.create("mlp", toy_view.task, SHAPE)
     data = device_data(toy_view)
-    fused = train(model, CFG, data, seeds=[3], lrs=[3e-3], n_train=[256])
+    fused = train(model, CFG, data, seeds=[3], lrs=[3e-3], n_train=[256], steps=STEPS)
 
-    step = jax.jit(jax.vmap(train_step, in_axes=(None, None, 0, 0, 0, None)), static_argnums=(0, 1))
-    lrs, n = np.array([3e-3], np.float32), np.array([256], np.int32)
+    step = jax.jit(jax.vmap(train_step, in_axes=(None, None, 0, 0, None)), static_argnums=(0, 1))
+    members = Members.of([3e-3], [256], [STEPS])
     seeds = np.array([3], np.uint32)
-    state = compiled_init(model, CFG, seeds, lrs)(seeds, lrs)
-    for _ in range(CFG.steps):  # the plain Python loop the fused program replaces
-        state, _ = step(model, CFG, state, lrs, n, data)
+    state = compiled_init(model, CFG, seeds)(seeds)
+    for _ in range(STEPS):  # the plain Python loop the fused program replaces
+        state, _ = step(model, CFG, state, members, data)
 
     for a, b in zip(_params(fused, 0), [np.asarray(leaf[0]) for leaf in jax.tree.leaves(state.params)]):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
@@ -32,9 +33,9 @@ def test_fused_scan_matches_step_by_step_loop(toy_view):
 def test_vmapped_seeds_equal_separate_runs(toy_view):
     model = Model.create("mlp", toy_view.task, SHAPE)
     data = device_data(toy_view)
-    together = train(model, CFG, data, seeds=[0, 1], lrs=[1e-3, 1e-3], n_train=[256, 256])
+    together = train(model, CFG, data, seeds=[0, 1], lrs=[1e-3, 1e-3], n_train=[256, 256], steps=STEPS)
     for m, seed in enumerate([0, 1]):
-        alone = train(model, CFG, data, seeds=[seed], lrs=[1e-3], n_train=[256])
+        alone = train(model, CFG, data, seeds=[seed], lrs=[1e-3], n_train=[256], steps=STEPS)
         np.testing.assert_allclose(together.final("test_loss")[m], alone.final("test_loss")[0], rtol=1e-5)
         for a, b in zip(_params(together, m), _params(alone, 0)):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
@@ -42,14 +43,14 @@ def test_vmapped_seeds_equal_separate_runs(toy_view):
 
 def test_padding_the_training_pool_does_not_change_the_run(toy_view):
     model = Model.create("mlp", toy_view.task, SHAPE)
-    exact = train(model, CFG, device_data(toy_view), seeds=[0], lrs=[1e-3], n_train=[256])
-    padded = train(model, CFG, device_data(toy_view, capacity=512), seeds=[0], lrs=[1e-3], n_train=[256])
+    exact = train(model, CFG, device_data(toy_view), seeds=[0], lrs=[1e-3], n_train=[256], steps=STEPS)
+    padded = train(model, CFG, device_data(toy_view, capacity=512), seeds=[0], lrs=[1e-3], n_train=[256], steps=STEPS)
     np.testing.assert_allclose(exact.final("test_loss"), padded.final("test_loss"), rtol=1e-6)
 
 
 def test_training_learns_the_toy_task_and_keeps_curves(toy_view):
     model = Model.create("mlp", toy_view.task, SHAPE)
-    out = train(model, TrainConfig(200, 32, 50, 0.1, 1e-4), device_data(toy_view), seeds=[0], lrs=[3e-3], n_train=[256])
+    out = train(model, TrainConfig(32, 50, 0.1, 1e-4), device_data(toy_view), seeds=[0], lrs=[3e-3], n_train=[256], steps=200)
     assert out.curves["test_acc"].shape == (1, 4)
     assert out.steps == [50, 100, 150, 200]
     assert out.final("test_acc")[0] > 0.8  # chance is 1/3
@@ -61,14 +62,36 @@ def test_nonfinite_loss_is_caught_with_its_step(toy_view):
     bad[:] = np.inf
     view = type(toy_view)(toy_view.task, bad, *[getattr(toy_view, f) for f in ("y_train", "x_val", "y_val", "x_test", "y_test")])
     model = Model.create("mlp", toy_view.task, SHAPE)
-    out = train(model, CFG, device_data(view), seeds=[0], lrs=[1e-3], n_train=[256])
+    out = train(model, CFG, device_data(view), seeds=[0], lrs=[1e-3], n_train=[256], steps=STEPS)
     assert out.diverged_step.tolist() == [0]
 
 
 @pytest.mark.parametrize("precision", ["bfloat16"])
 def test_bfloat16_compute_keeps_float32_parameters(toy_view, precision):
-    cfg = TrainConfig(40, 16, 20, 0.1, 1e-4, precision=precision)
+    cfg = TrainConfig(16, 20, 0.1, 1e-4, precision=precision)
     model = Model.create("mlp", toy_view.task, SHAPE)
-    out = train(model, cfg, device_data(toy_view), seeds=[0], lrs=[3e-3], n_train=[256])
+    out = train(model, cfg, device_data(toy_view), seeds=[0], lrs=[3e-3], n_train=[256], steps=STEPS)
     assert all(leaf.dtype == np.float32 for leaf in jax.tree.leaves(out.state.params))
     assert np.isfinite(out.final("test_loss")).all()
+
+
+def test_schedule_matches_optax_warmup_cosine():
+    import optax
+
+    for steps in (40, 200, 1000):
+        warmup = max(1, int(0.1 * steps))
+        reference = optax.warmup_cosine_decay_schedule(0.0, 1.0, warmup, steps, end_value=0.0)
+        for step in (0, 1, warmup - 1, warmup, warmup + 3, steps // 2, steps - 1, steps):
+            np.testing.assert_allclose(float(schedule(step, steps, 0.1)), float(reference(step)), atol=1e-6)
+
+
+def test_one_program_serves_runs_of_different_lengths(toy_view):
+    from benchmarks.running import train as train_module
+
+    model = Model.create("mlp", toy_view.task, SHAPE)
+    data = device_data(toy_view)
+    before = len(train_module._compiled)
+    short = train(model, CFG, data, seeds=[0], lrs=[1e-3], n_train=[128], steps=40)
+    long = train(model, CFG, data, seeds=[0], lrs=[1e-3], n_train=[256], steps=80)
+    assert len(train_module._compiled) - before <= 2  # one init and one interval program, for both runs
+    assert short.steps == [20, 40] and long.steps == [20, 40, 60, 80]

@@ -81,6 +81,10 @@ class RunCheckpoint:
     def for_run(cls, suite_dir: str | Path, run_id: str, every_s: float = DEFAULT_EVERY_S) -> RunCheckpoint:
         return cls(Path(suite_dir) / CHECKPOINTS_DIR / run_id, every_s, run_id)
 
+    def phase(self, name: str) -> RunCheckpoint:
+        """The checkpoints of one phase of the run (the grid of rates, then its extension), under this run's folder."""
+        return RunCheckpoint(self.dir / name, self.every_s, f"{self.run_id}/{name}")
+
     def manager(self):
         if self._manager is None:
             import orbax.checkpoint as ocp
@@ -106,7 +110,7 @@ class RunCheckpoint:
                 return None
             meta = manager.restore(step, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))["meta"]
             host = _to_host(like)
-            if meta.get("run_id") != self.run_id or meta.get("leaves") != _signature(host) or not 0 < step < meta["total"]:
+            if meta.get("run_id") != self.run_id or meta.get("leaves") != _signature(host) or not 0 < step <= meta["total"]:
                 raise ValueError("it was written for a different run or shape")
             m = host[0].shape[0]
             target = {

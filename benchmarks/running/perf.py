@@ -34,7 +34,7 @@ import numpy as np
 
 from benchmarks import data as datasets_
 from benchmarks.running import distributed, sizing
-from benchmarks.running.train import Data, Model, TrainConfig, _run_options, compiled_init, device_data, train_step
+from benchmarks.running.train import Data, Members, Model, TrainConfig, _run_options, compiled_init, device_data, train_step
 from benchmarks.spec import UserError
 
 NOMINAL_FLOPS_PER_S = {"cpu": 2e10}  # only to choose scan lengths; other platforms 1e13
@@ -125,16 +125,16 @@ def matmul_peak(dtype: str, n: int, repeats: int = 5) -> float:
 def fused_program(model: Model, cfg: TrainConfig, length: int):
     """`length` training steps in one lax.scan, members vmapped: the trainer's program without its evaluation."""
 
-    def run(state, lr, n_train, data: Data):
-        step = partial(train_step, model, cfg, lr=lr, n_train=n_train, data=data)
+    def run(state, member: Members, data: Data):
+        step = partial(train_step, model, cfg, member=member, data=data)
         return jax.lax.scan(lambda s, _: step(s), state, None, length=length)
 
-    return jax.jit(jax.vmap(run, in_axes=(0, 0, 0, None)), donate_argnums=0)
+    return jax.jit(jax.vmap(run, in_axes=(0, 0, None)), donate_argnums=0)
 
 
 def step_program(model: Model, cfg: TrainConfig):
     """One jitted training step, members vmapped: what a plain Python loop calls."""
-    return jax.jit(jax.vmap(partial(train_step, model, cfg), in_axes=(0, 0, 0, None)), donate_argnums=0)
+    return jax.jit(jax.vmap(partial(train_step, model, cfg), in_axes=(0, 0, None)), donate_argnums=0)
 
 
 class _Members:
@@ -142,13 +142,12 @@ class _Members:
 
     def __init__(self, model: Model, cfg: TrainConfig, k: int, n_train: int):
         self.seeds = distributed.put_replicated(np.arange(k, dtype=np.uint32))
-        self.lrs = distributed.put_replicated(np.full(k, 1e-3, np.float32))
-        self.n = distributed.put_replicated(np.full(k, n_train, np.int32))
-        self.state = compiled_init(model, cfg, self.seeds, self.lrs)(self.seeds, self.lrs)
+        self.members = Members.of([1e-3] * k, [n_train] * k, [10**6] * k)
+        self.state = compiled_init(model, cfg, self.seeds)(self.seeds)
 
     def fused(self, program, data: Data):
         def call():
-            self.state, losses = program(self.state, self.lrs, self.n, data)
+            self.state, losses = program(self.state, self.members, data)
             return losses
 
         return call
@@ -157,7 +156,7 @@ class _Members:
         def call():
             loss = None
             for _ in range(length):
-                self.state, loss = step(self.state, self.lrs, self.n, data)
+                self.state, loss = step(self.state, self.members, data)
             return loss
 
         return call
@@ -175,7 +174,7 @@ def measure_cell(
         return cell
     task = splits.task
     model = Model.create(arch, task, sized.shape)
-    tcfg = TrainConfig(steps=10**6, batch_size=cfg.batch_size, eval_every=cfg.scan_length, warmup_frac=0.0,
+    tcfg = TrainConfig(batch_size=cfg.batch_size, eval_every=cfg.scan_length, warmup_frac=0.0,
                        weight_decay=1e-4, precision=cfg.precision, shard_params=distributed.shard_params())
     cell.params, cell.shape = sized.params, sized.shape.as_dict()
     cell.flops_per_example = sizing.flops_per_example(arch, task, sized.shape)
@@ -191,16 +190,16 @@ def measure_cell(
     one = _Members(model, tcfg, 1, cfg.data_size)
     options = _run_options()  # the trainer's compiler options
     t0 = time.perf_counter()
-    fused = fused_program(model, tcfg, length).lower(one.state, one.lrs, one.n, data).compile(compiler_options=options)
+    fused = fused_program(model, tcfg, length).lower(one.state, one.members, data).compile(compiler_options=options)
     cell.compile_s = time.perf_counter() - t0
     calls = {"fused": (one.fused(fused, data), length)}
     if with_ratios:
-        step = step_program(model, tcfg).lower(one.state, one.lrs, one.n, data).compile(compiler_options=options)
+        step = step_program(model, tcfg).lower(one.state, one.members, data).compile(compiler_options=options)
         calls["stepwise"] = (one.stepwise(step, data, length), length)
         if cfg.seeds > 1:
             many = _Members(model, tcfg, cfg.seeds, cfg.data_size)
             program = fused_program(model, tcfg, length)
-            fused_k = program.lower(many.state, many.lrs, many.n, data).compile(compiler_options=options)
+            fused_k = program.lower(many.state, many.members, data).compile(compiler_options=options)
             calls["vmap"] = (many.fused(fused_k, data), length)
     rates = best_rates(calls, window, reps)
 

@@ -1,9 +1,13 @@
 """Execute one RunSpec: data -> sizing -> build -> train -> RunRecord.
 
-Learning-rate policy: with `lr_trials`, every trial trains (all seeds, in the
-same compiled program) and the one with the lowest mean validation loss is
-kept; the test split is never looked at to choose. The record states the
-chosen rate and every trial's validation loss.
+Learning-rate policy (benchmarks/running/protocol.py): with `lr_trials`, every
+trial trains (all seeds, in the same compiled program), then `lr_extend` more
+trials (outward from an edge holding the best, else refining it, in a second
+program call); the trial with the lowest mean best validation loss is kept.
+Each seed is scored at its evaluation with the lowest validation loss. The test
+split is never looked at to choose. The record states the chosen rate, every
+trial's validation loss, whether the choice sits on an edge of all the trials,
+and whether the run converged.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import functools
 import importlib.metadata
 import platform
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import jax
@@ -21,8 +25,8 @@ import numpy as np
 
 import architectures
 from benchmarks import data as datasets_
-from benchmarks.running import distributed, sizing
-from benchmarks.running.train import Checkpoint, Model, TrainConfig, device_data, train
+from benchmarks.running import distributed, protocol, sizing
+from benchmarks.running.train import Checkpoint, Model, TrainConfig, TrainOutput, device_data, train
 from benchmarks.spec import RESULTS_VERSION, Curves, RunRecord, RunSpec, SeedResult, Splits, finite_or_null
 
 
@@ -70,6 +74,44 @@ def run_id(spec: RunSpec) -> str:
     return spec.run_id(arch_version=architectures.get(spec.arch).version, data_version=load_splits(spec.dataset).version)
 
 
+def _concat(a: TrainOutput, b: TrainOutput) -> TrainOutput:
+    """Two phases' members side by side (same evaluation steps)."""
+    return TrainOutput(
+        curves={k: np.concatenate([a.curves[k], b.curves[k]]) for k in a.curves},
+        steps=a.steps, diverged_step=np.concatenate([a.diverged_step, b.diverged_step]), state=a.state,
+        compile_s=a.compile_s + b.compile_s, train_s=a.train_s + b.train_s,
+    )
+
+
+def _history(out: TrainOutput) -> list[dict[str, np.ndarray]]:
+    n = len(out.steps)
+    return [{k: v[:, i] for k, v in out.curves.items()} for i in range(n)]
+
+
+def _seed_results(seeds: Sequence[int], out: TrainOutput, members: range) -> list[SeedResult]:
+    """Each seed's figures at its best evaluation on validation, and at the last step."""
+    c = out.curves
+    best = protocol.best_eval(c["val_loss"])
+    results = []
+    for seed, m in zip(seeds, members):
+        b = int(best[m])
+        results.append(SeedResult(
+            seed=seed,
+            train_loss=finite_or_null(c["train_loss"][m, b]),
+            val_loss=finite_or_null(c["val_loss"][m, b]),
+            val_acc=finite_or_null(c["val_acc"][m, b]),
+            test_loss=finite_or_null(c["test_loss"][m, b]),
+            test_acc=finite_or_null(c["test_acc"][m, b]),
+            diverged_step=int(out.diverged_step[m]) if out.diverged_step[m] >= 0 else None,
+            best_step=out.steps[b],
+            converged=protocol.has_converged(c["val_loss"][m]),
+            final_val_loss=finite_or_null(c["val_loss"][m, -1]),
+            final_test_loss=finite_or_null(c["test_loss"][m, -1]),
+            final_test_acc=finite_or_null(c["test_acc"][m, -1]),
+        ))
+    return results
+
+
 def execute(
     spec: RunSpec,
     on_progress: Callable[[int, int], None] | None = None,
@@ -89,39 +131,47 @@ def execute(
     sized = solve_size(spec.arch, splits.task, spec.target_params, spec.param_tolerance)
     model = Model.create(spec.arch, splits.task, sized.shape)
     cfg = TrainConfig.from_spec(spec, shard_params=distributed.shard_params())
-    lrs = spec.lr_trials or (spec.lr,)
-    members = [(lr, seed) for lr in lrs for seed in spec.seeds]
-    out = train(
-        model, cfg, device_data(view, capacity),
-        seeds=[s for _, s in members], lrs=[lr for lr, _ in members], n_train=[spec.data_size] * len(members),
-        on_eval=on_progress, checkpoint=checkpoint,
-    )
+    data = device_data(view, capacity)
     k = len(spec.seeds)
-    val = out.final("val_loss").reshape(len(lrs), k)
-    mean_val = np.where(np.isfinite(val).all(axis=1), val.mean(axis=1), np.inf)
+    n_evals = spec.steps // spec.eval_every
+    extend = spec.lr_extend if spec.lr_trials else 0
+    phases = 2 if extend else 1
+
+    def phase(rates: Sequence[float], index: int) -> TrainOutput:
+        progress = None if on_progress is None else (lambda done, total: on_progress(index * n_evals + done, phases * n_evals))
+        ck = checkpoint.phase(f"phase{index}") if checkpoint is not None else None
+        out = train(model, cfg, data, seeds=[s for _ in rates for s in spec.seeds], lrs=[lr for lr in rates for _ in spec.seeds],
+                    n_train=[spec.data_size] * (len(rates) * k), steps=spec.steps, on_eval=progress, checkpoint=ck)
+        if ck is not None and index + 1 < phases:  # a kill in a later phase must not train this one again
+            ck.save(n_evals, n_evals, out.state, _history(out), out.train_s)
+        return out
+
+    def scores(out: TrainOutput, n_rates: int) -> np.ndarray:
+        best_val = np.min(np.where(np.isfinite(out.curves["val_loss"]), out.curves["val_loss"], np.inf), axis=1)
+        best_val = np.where(out.diverged_step >= 0, np.inf, best_val)
+        return protocol.trial_scores(best_val.reshape(n_rates, k))
+
+    rates = list(spec.lr_trials or (spec.lr,))
+    out = phase(rates, 0)
+    if extend:
+        more = protocol.extension_rates(rates, scores(out, len(rates)), extend)
+        out = _concat(out, phase(more, 1))
+        rates += more
+    mean_val = scores(out, len(rates))
     best = int(np.argmin(mean_val))
-    chosen = slice(best * k, (best + 1) * k)
-    diverged = out.diverged_step[chosen]
-    seeds = [
-        SeedResult(
-            seed=seed,
-            train_loss=finite_or_null(out.final("train_loss")[m]),
-            val_loss=finite_or_null(out.final("val_loss")[m]),
-            val_acc=finite_or_null(out.final("val_acc")[m]),
-            test_loss=finite_or_null(out.final("test_loss")[m]),
-            test_acc=finite_or_null(out.final("test_acc")[m]),
-            diverged_step=int(out.diverged_step[m]) if out.diverged_step[m] >= 0 else None,
-        )
-        for seed, m in zip(spec.seeds, range(chosen.start, chosen.stop))
-    ]
+    chosen = range(best * k, (best + 1) * k)
+    seeds = _seed_results(spec.seeds, out, chosen)
+    diverged = out.diverged_step[best * k:(best + 1) * k]
     status, reason = "ok", ""
     if (diverged >= 0).any():
         first = int(diverged[diverged >= 0].min())
-        status, reason = "diverged", f"loss became non-finite at step {first} (lr {lrs[best]:g})"
+        status, reason = "diverged", f"loss became non-finite at step {first} (lr {rates[best]:g})"
     curves = Curves(
         step=out.steps,
-        **{m: [[finite_or_null(v) for v in row] for row in out.curves[m][chosen]] for m in ("train_loss", "test_loss", "test_acc")},
+        **{m: [[finite_or_null(v) for v in out.curves[m][i]] for i in chosen]
+           for m in ("train_loss", "test_loss", "test_acc", "val_loss", "val_acc")},
     )
+    train_s = max(out.train_s, 1e-9)
     return RunRecord(
         run_id=spec.run_id(arch_version=architectures.get(spec.arch).version, data_version=splits.version),
         spec=spec,
@@ -130,14 +180,17 @@ def execute(
         shape=sized.shape.as_dict(),
         params=sized.params,
         flops_per_example=_flops(spec.arch, splits.task, sized.shape),
-        lr=float(lrs[best]),
-        lr_trials={f"{lr:g}": finite_or_null(v) for lr, v in zip(lrs, mean_val)},
+        lr=float(rates[best]),
+        lr_trials={f"{lr:g}": finite_or_null(v) for lr, v in zip(rates, mean_val)},
+        lr_at_edge=bool(spec.lr_trials) and protocol.at_edge(rates, mean_val),
+        converged=all(s.converged for s in seeds),
+        epochs=spec.steps * spec.batch_size / spec.data_size,
         seeds=seeds,
         curves=curves,
         wall_s=out.compile_s + out.train_s,
         compile_s=out.compile_s,
-        steps_per_s=spec.steps / out.train_s,
-        examples_per_s=spec.steps * spec.batch_size / out.train_s,  # per member, as steps_per_s
+        steps_per_s=phases * spec.steps / train_s,
+        examples_per_s=phases * spec.steps * spec.batch_size / train_s,  # per member, as steps_per_s
         data_version=splits.version,
         env=environment(),
         created_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

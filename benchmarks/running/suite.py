@@ -11,13 +11,16 @@ the file and line; `Suite.run_specs()` expands it into the sweep's RunSpecs.
     data_sizes = [1000, 4000]
     seeds = [0, 1]
 
-    [training]                       # the same budget for every architecture
-    steps = 1000
+    [training]                       # the same budget rule for every architecture
+    epochs = 20                      # passes over the training set (a run's steps follow its data size)
+    min_steps = 200                  # floor: small training sets still get enough steps
+    max_steps = 2000                 # cap: at least one epoch of the smallest data size
     batch_size = 128
-    eval_every = 100
+    eval_every = 100                 # steps are rounded up to whole evaluation intervals
 
     [lr]                             # tuned per run on the validation split:
-    trials = [1e-3, 3e-3]            # the same trials for every architecture
+    trials = [1e-3, 3e-3, 1e-2]      # log-spaced; the same trials for every architecture
+    extend = 2                       # then 2 more for every run: outward from an edge, else refining
 
     [logging]                        # optional
     wandb = "offline"                # online | offline | disabled (default); --wandb overrides
@@ -33,6 +36,7 @@ from itertools import product
 from pathlib import Path
 
 import architectures
+from benchmarks.running import protocol
 from benchmarks.spec import RunSpec, UserError
 
 SUITES_DIR = Path(__file__).parent.parent / "suites"
@@ -40,7 +44,9 @@ SUITES_DIR = Path(__file__).parent.parent / "suites"
 
 @dataclass(frozen=True)
 class Training:
-    steps: int = 1000
+    epochs: float = 20.0  # budget in passes over the training set (benchmarks.running.protocol.steps_for)
+    min_steps: int = 200
+    max_steps: int = 2000
     batch_size: int = 128
     eval_every: int = 100
     warmup_frac: float = 0.05
@@ -53,6 +59,7 @@ class Training:
 class LrPolicy:
     value: float = 1e-3  # used when trials is empty
     trials: tuple[float, ...] = ()
+    extend: int = 0  # trials every run adds after the grid (benchmarks.running.protocol.extension_rates)
 
 
 @dataclass(frozen=True)
@@ -88,13 +95,19 @@ class Suite:
                 raise UserError(f"{self.path or self.name}: {e}") from e
         return list(self.architectures)
 
+    def steps_for(self, data_size: int) -> int:
+        """The steps the budget gives a training set of this size."""
+        t = self.training
+        return protocol.steps_for(data_size, t.batch_size, t.epochs, t.min_steps, t.max_steps, t.eval_every)
+
     def run_specs(self) -> list[RunSpec]:
         """Every run of the suite, grouped by dataset, architecture and size (so compiled programs are reused)."""
         t = self.training
         return [
             RunSpec(
                 arch=arch, dataset=ds, target_params=n, data_size=d, seeds=self.seeds,
-                steps=t.steps, batch_size=t.batch_size, lr=self.lr.value, lr_trials=self.lr.trials,
+                steps=self.steps_for(d), batch_size=t.batch_size, lr=self.lr.value, lr_trials=self.lr.trials,
+                lr_extend=self.lr.extend, budget_epochs=t.epochs,
                 weight_decay=t.weight_decay, warmup_frac=t.warmup_frac, eval_every=t.eval_every,
                 param_tolerance=t.param_tolerance, precision=t.precision, suite=self.name,
             )
@@ -115,6 +128,33 @@ def _check_keys(table: dict, allowed: set[str], where: str, text: str, path: str
             raise UserError(
                 f"{path}:{_line_of(text, key)}: unknown key {key!r} in {where} (accepted: {', '.join(sorted(allowed))})"
             )
+
+
+def _check_budget(training: dict, lr: dict, data_sizes: tuple[int, ...], text: str, path: str) -> None:
+    """Refuse a budget that cannot be honoured, naming the key and its line."""
+    t = Training(**{k: v for k, v in training.items() if k in {f.name for f in fields(Training)}})
+
+    def fail(key: str, message: str) -> None:
+        raise UserError(f"{path}:{_line_of(text, key)}: {message}")
+
+    if t.epochs <= 0:
+        fail("epochs", f"[training] epochs must be positive, got {t.epochs:g}")
+    if t.min_steps <= 0 or t.max_steps <= 0:
+        fail("min_steps" if t.min_steps <= 0 else "max_steps", "[training] min_steps and max_steps must be positive")
+    if t.min_steps > t.max_steps:
+        fail("min_steps", f"[training] min_steps ({t.min_steps}) is above max_steps ({t.max_steps})")
+    if data_sizes and t.batch_size > 0 and t.max_steps * t.batch_size < min(data_sizes):
+        fail("max_steps", f"[training] max_steps ({t.max_steps}) x batch_size ({t.batch_size}) is less than one epoch of the "
+             f"smallest data size ({min(data_sizes)})")
+    if "trials" in lr:
+        trials = lr["trials"]
+        if not isinstance(trials, list) or not trials:
+            fail("trials", "[lr] trials must be a non-empty list of learning rates")
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in trials):
+            fail("trials", f"[lr] trials must all be positive numbers, got {trials!r}")
+    extend = lr.get("extend", 0)
+    if not isinstance(extend, int) or isinstance(extend, bool) or extend < 0:
+        fail("extend", f"[lr] extend must be a whole number, 0 or more, got {extend!r}")
 
 
 def resolve_path(name_or_path: str) -> Path:
@@ -143,6 +183,11 @@ def load_suite(name_or_path: str) -> Suite:
         "name", "description", "datasets", "architectures", "target_params", "data_sizes", "seeds", "training", "lr", "logging",
     }
     _check_keys(raw, top, "the suite", text, str(path))
+    if "steps" in raw.get("training", {}):
+        raise UserError(
+            f"{path}:{_line_of(text, 'steps')}: [training] steps: a fixed number of steps trains a larger training set "
+            "for fewer epochs; state the budget as epochs = E with min_steps and max_steps"
+        )
     _check_keys(raw.get("training", {}), {f.name for f in fields(Training)}, "[training]", text, str(path))
     _check_keys(raw.get("lr", {}), {f.name for f in fields(LrPolicy)}, "[lr]", text, str(path))
     _check_keys(raw.get("logging", {}), {f.name for f in fields(Logging)}, "[logging]", text, str(path))
@@ -169,8 +214,9 @@ def load_suite(name_or_path: str) -> Suite:
             raise UserError(f"{path}:{_line_of(text, key)}: {key!r} must be a list of integers")
         return tuple(values)
 
+    lr_raw = raw.get("lr", {})
+    _check_budget(raw.get("training", {}), lr_raw, ints("data_sizes"), text, str(path))
     try:
-        lr_raw = raw.get("lr", {})
         suite = Suite(
             name=str(raw.get("name", path.stem)),
             description=str(raw.get("description", "")),
@@ -180,7 +226,8 @@ def load_suite(name_or_path: str) -> Suite:
             data_sizes=ints("data_sizes"),
             seeds=ints("seeds"),
             training=Training(**raw.get("training", {})),
-            lr=LrPolicy(value=float(lr_raw.get("value", 1e-3)), trials=tuple(float(v) for v in lr_raw.get("trials", ()))),
+            lr=LrPolicy(value=float(lr_raw.get("value", 1e-3)), trials=tuple(float(v) for v in lr_raw.get("trials", ())),
+                        extend=int(lr_raw.get("extend", 0))),
             logging=Logging(**raw.get("logging", {})),
             path=str(path),
         )

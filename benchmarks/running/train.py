@@ -1,7 +1,10 @@
 """One training loop for every architecture.
 
 A run trains M members at once: every (learning rate, seed) pair of a RunSpec,
-stacked with `jax.vmap` into one compiled program. Between two held-out
+stacked with `jax.vmap` into one compiled program. What differs between members
+(seed, learning rate, training-set size, length of the schedule) is an argument
+of the program, never a constant baked into it, so one compiled program serves
+every run of a family at one shape, batch size and precision. Between two held-out
 evaluations the steps run fused in one `lax.scan` (no Python per step), with
 minibatches drawn on the device; the Python driver only loops over evaluation
 intervals, to record learning curves and to checkpoint (`Checkpoint`).
@@ -41,9 +44,12 @@ from benchmarks.spec import ArchShape, RunSpec, TaskSpec
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything about training that changes the compiled program (static under jit)."""
+    """Everything about training that changes the compiled program (static under jit).
 
-    steps: int
+    The length of training is not here: it is a per-member argument (`Members.steps`), so runs of
+    different lengths (a budget in epochs gives each data size its own) share one program.
+    """
+
     batch_size: int
     eval_every: int
     warmup_frac: float
@@ -55,12 +61,25 @@ class TrainConfig:
 
     @classmethod
     def from_spec(cls, spec: RunSpec, shard_params: bool = False) -> TrainConfig:
-        return cls(spec.steps, spec.batch_size, spec.eval_every, spec.warmup_frac, spec.weight_decay, spec.precision,
+        return cls(spec.batch_size, spec.eval_every, spec.warmup_frac, spec.weight_decay, spec.precision,
                    shard_params=shard_params)
 
-    @property
-    def n_evals(self) -> int:
-        return self.steps // self.eval_every
+
+class Members(NamedTuple):
+    """What differs between the members of one program, one entry per member (arrays of length M)."""
+
+    lr: jax.Array  # float32: peak learning rate
+    n_train: jax.Array  # int32: minibatches are drawn from the first n_train training examples
+    steps: jax.Array  # int32: length of the member's schedule (warm-up, then cosine decay to 0 at `steps`)
+
+    @classmethod
+    def of(cls, lrs: Sequence[float], n_train: Sequence[int], steps: Sequence[int]) -> Members:
+        """Members from host values, placed on every device."""
+        return cls(
+            lr=distributed.put_replicated(np.asarray(lrs, np.float32)),
+            n_train=distributed.put_replicated(np.asarray(n_train, np.int32)),
+            steps=distributed.put_replicated(np.asarray(steps, np.int32)),
+        )
 
 
 class TrainState(NamedTuple):
@@ -109,14 +128,25 @@ class Model:
         return nnx.merge(self.graphdef, state)(x).astype(jnp.float32)
 
 
-def optimizer(lr: jax.Array | float, cfg: TrainConfig) -> optax.GradientTransformation:
+def schedule(step: jax.Array, steps: jax.Array, warmup_frac: float) -> jax.Array:
+    """Multiplier of the peak rate: linear warm-up over `warmup_frac` of `steps`, then cosine decay to 0.
+
+    The same curve as `optax.warmup_cosine_decay_schedule(0, 1, warmup, steps)`, with `steps` a traced
+    value, so the schedule's length is an argument of the compiled program.
+    """
+    step = jnp.asarray(step, jnp.float32)
+    total = jnp.asarray(steps, jnp.float32)
+    warmup = jnp.maximum(1.0, jnp.floor(warmup_frac * total))
+    progress = jnp.clip((step - warmup) / jnp.maximum(total - warmup, 1.0), 0.0, 1.0)
+    return jnp.where(step < warmup, step / warmup, 0.5 * (1.0 + jnp.cos(jnp.pi * progress)))
+
+
+def optimizer(lr: jax.Array | float, steps: jax.Array | int, cfg: TrainConfig) -> optax.GradientTransformation:
     """AdamW, linear warm-up then cosine decay to zero; decay on matrices only; global-norm clipping."""
-    warmup = max(1, int(cfg.warmup_frac * cfg.steps))
-    shape = optax.warmup_cosine_decay_schedule(0.0, 1.0, warmup, cfg.steps, end_value=0.0)
     return optax.chain(
         optax.clip_by_global_norm(cfg.grad_clip),
         optax.adamw(
-            learning_rate=lambda step: lr * shape(step),
+            learning_rate=lambda step: lr * schedule(step, steps, cfg.warmup_frac),
             weight_decay=cfg.weight_decay,
             mask=lambda params: jax.tree.map(lambda p: p.ndim > 1, params),
         ),
@@ -128,12 +158,12 @@ def loss_fn(model: Model, precision: str, params: nnx.State, x: jax.Array, y: ja
     return optax.softmax_cross_entropy_with_integer_labels(model.apply(params, x, precision), y).mean()
 
 
-def init_state(model: Model, cfg: TrainConfig, seed: jax.Array, lr: jax.Array) -> TrainState:
+def init_state(model: Model, cfg: TrainConfig, seed: jax.Array) -> TrainState:
     key = jax.random.key(seed)
     params = model.init(jax.random.fold_in(key, 0))
     state = TrainState(
         params=params,
-        opt_state=optimizer(lr, cfg).init(params),
+        opt_state=optimizer(0.0, 1, cfg).init(params),  # AdamW's state does not depend on the schedule
         data_key=jax.random.fold_in(key, 1),
         step=jnp.zeros((), jnp.int32),
         diverged_step=jnp.full((), -1, jnp.int32),
@@ -142,15 +172,15 @@ def init_state(model: Model, cfg: TrainConfig, seed: jax.Array, lr: jax.Array) -
 
 
 def train_step(
-    model: Model, cfg: TrainConfig, state: TrainState, lr: jax.Array, n_train: jax.Array, data: Data
+    model: Model, cfg: TrainConfig, state: TrainState, member: Members, data: Data
 ) -> tuple[TrainState, jax.Array]:
     """One optimiser step on a minibatch drawn (with replacement) from the first n_train examples."""
     data_key, batch_key = jax.random.split(state.data_key)
-    idx = jax.random.randint(batch_key, (cfg.batch_size,), 0, n_train)
+    idx = jax.random.randint(batch_key, (cfg.batch_size,), 0, member.n_train)
     grad_fn = jax.value_and_grad(partial(loss_fn, model, cfg.precision))
     x_B, y_B = distributed.constrain_batch(data.x_train[idx]), distributed.constrain_batch(data.y_train[idx])
     loss, grads = grad_fn(state.params, x_B, y_B)
-    updates, opt_state = optimizer(lr, cfg).update(grads, state.opt_state, state.params)
+    updates, opt_state = optimizer(member.lr, member.steps, cfg).update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     first_bad = (state.diverged_step < 0) & ~jnp.isfinite(loss)
     diverged_step = jnp.where(first_bad, state.step, state.diverged_step)
@@ -178,10 +208,10 @@ def evaluate(model: Model, cfg: TrainConfig, params: nnx.State, x_N: jax.Array, 
 
 
 def run_interval(
-    model: Model, cfg: TrainConfig, state: TrainState, lr: jax.Array, n_train: jax.Array, data: Data
+    model: Model, cfg: TrainConfig, state: TrainState, member: Members, data: Data
 ) -> tuple[TrainState, dict[str, jax.Array]]:
     """`eval_every` fused steps, then held-out evaluation: one point of the learning curve."""
-    step = partial(train_step, model, cfg, lr=lr, n_train=n_train, data=data)
+    step = partial(train_step, model, cfg, member=member, data=data)
     state, losses = jax.lax.scan(lambda s, _: step(s), state, None, length=cfg.eval_every)
     state = distributed.constrain_state(state, cfg.shard_params)
     val_loss, val_acc = evaluate(model, cfg, state.params, data.x_val, data.y_val)
@@ -198,8 +228,8 @@ def run_interval(
 
 # Compiled entry points: members stacked on axis 0; the model and config are static, so the
 # compiled program is reused for every run of the same family, shape and budget.
-init_members = jax.jit(jax.vmap(init_state, in_axes=(None, None, 0, 0)), static_argnums=(0, 1))
-run_members = jax.jit(jax.vmap(run_interval, in_axes=(None, None, 0, 0, 0, None)), static_argnums=(0, 1))
+init_members = jax.jit(jax.vmap(init_state, in_axes=(None, None, 0)), static_argnums=(0, 1))
+run_members = jax.jit(jax.vmap(run_interval, in_axes=(None, None, 0, 0, None)), static_argnums=(0, 1))
 
 # Initialisation runs once per run, so it is compiled without LLVM's optimisations: on CPU that
 # cuts its compile from ~15 s to ~1 s (the random-number kernels are costly to optimise).
@@ -219,17 +249,17 @@ def _shapes(*trees) -> tuple:
     return tuple((x.shape, str(x.dtype)) for x in jax.tree.leaves(trees))
 
 
-def compiled_init(model: Model, cfg: TrainConfig, seeds_M: jax.Array, lrs_M: jax.Array) -> jax.stages.Compiled:
-    key = ("init", model, cfg, _shapes(seeds_M, lrs_M))
+def compiled_init(model: Model, cfg: TrainConfig, seeds_M: jax.Array) -> jax.stages.Compiled:
+    key = ("init", model, cfg, _shapes(seeds_M))
     if key not in _compiled:
-        _compiled[key] = init_members.lower(model, cfg, seeds_M, lrs_M).compile(compiler_options=_INIT_OPTIONS)
+        _compiled[key] = init_members.lower(model, cfg, seeds_M).compile(compiler_options=_INIT_OPTIONS)
     return _compiled[key]
 
 
-def compiled_run(model: Model, cfg: TrainConfig, state: TrainState, lrs_M, n_M, data: Data) -> jax.stages.Compiled:
-    key = ("run", model, cfg, _shapes(state, lrs_M, n_M, data))
+def compiled_run(model: Model, cfg: TrainConfig, state: TrainState, members: Members, data: Data) -> jax.stages.Compiled:
+    key = ("run", model, cfg, _shapes(state, members, data))
     if key not in _compiled:
-        _compiled[key] = run_members.lower(model, cfg, state, lrs_M, n_M, data).compile(compiler_options=_run_options())
+        _compiled[key] = run_members.lower(model, cfg, state, members, data).compile(compiler_options=_run_options())
     return _compiled[key]
 
 
@@ -251,6 +281,14 @@ class Checkpoint(Protocol):
 
     def on_interval(self, done: int, total: int, state: TrainState, history: list[dict[str, jax.Array]], train_s: float) -> None:
         """Called after every interval but the last; saves when its clock says so."""
+        ...
+
+    def save(self, done: int, total: int, state: TrainState, history: list[dict[str, jax.Array]], train_s: float) -> None:
+        """Save now (a finished phase, so a later phase's interruption does not train it again)."""
+        ...
+
+    def phase(self, name: str) -> Checkpoint:
+        """The checkpoints of one phase of the run."""
         ...
 
 
@@ -287,22 +325,25 @@ def train(
     seeds: Sequence[int],
     lrs: Sequence[float],
     n_train: Sequence[int],
+    steps: int,
     on_eval: Callable[[int, int], None] | None = None,
     checkpoint: Checkpoint | None = None,
 ) -> TrainOutput:
-    """Train members (seeds[m], lrs[m], n_train[m]) together; `on_eval(done, total)` after each interval.
+    """Train members (seeds[m], lrs[m], n_train[m]) together for `steps` steps; `on_eval(done, total)` after each interval.
 
     With `checkpoint`, a run resumes from the last saved interval and saves at interval boundaries.
     The compiled program is the same either way and every input of an interval (parameters, optimiser
     state, step, data key) is restored exactly, so a resumed run ends bitwise equal to an uninterrupted one.
     """
     distributed.check_batch(cfg.batch_size)
+    if steps <= 0 or steps % cfg.eval_every:
+        raise ValueError(f"steps ({steps}) must be a positive multiple of eval_every ({cfg.eval_every})")
+    n_evals = steps // cfg.eval_every
     seeds_M = distributed.put_replicated(np.asarray(seeds, np.uint32))
-    lrs_M = distributed.put_replicated(np.asarray(lrs, np.float32))
-    n_M = distributed.put_replicated(np.asarray(n_train, np.int32))
+    members = Members.of(lrs, n_train, [steps] * len(seeds))
     t0 = time.perf_counter()
-    state = compiled_init(model, cfg, seeds_M, lrs_M)(seeds_M, lrs_M)
-    run = compiled_run(model, cfg, state, lrs_M, n_M, data)  # compiled apart from training, to time it
+    state = compiled_init(model, cfg, seeds_M)(seeds_M)
+    run = compiled_run(model, cfg, state, members, data)  # compiled apart from training, to time it
     jax.block_until_ready(state)
     compile_s = time.perf_counter() - t0
     history: list[dict[str, jax.Array]] = []
@@ -311,21 +352,21 @@ def train(
     if resumed is not None:
         state, history, spent_s = resumed.state, list(resumed.history), resumed.train_s
         if on_eval is not None:
-            on_eval(len(history), cfg.n_evals)
+            on_eval(len(history), n_evals)
     t1 = time.perf_counter()
-    for i in range(len(history), cfg.n_evals):
-        state, metrics = run(state, lrs_M, n_M, data)
+    for i in range(len(history), n_evals):
+        state, metrics = run(state, members, data)
         jax.block_until_ready(metrics)  # one sync per interval: progress and checkpoints follow real time
         history.append(metrics)
         if on_eval is not None:
-            on_eval(i + 1, cfg.n_evals)
-        if checkpoint is not None and i + 1 < cfg.n_evals:
-            checkpoint.on_interval(i + 1, cfg.n_evals, state, history, spent_s + time.perf_counter() - t1)
+            on_eval(i + 1, n_evals)
+        if checkpoint is not None and i + 1 < n_evals:
+            checkpoint.on_interval(i + 1, n_evals, state, history, spent_s + time.perf_counter() - t1)
     curves = {k: np.stack([np.asarray(h[k]) for h in history], axis=1) for k in history[0]}
     diverged = np.asarray(state.diverged_step)
     train_s = spent_s + time.perf_counter() - t1
     return TrainOutput(
         curves=curves,
-        steps=[(i + 1) * cfg.eval_every for i in range(cfg.n_evals)],
+        steps=[(i + 1) * cfg.eval_every for i in range(n_evals)],
         diverged_step=diverged, state=state, compile_s=compile_s, train_s=train_s,
     )

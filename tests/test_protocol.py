@@ -1,0 +1,95 @@
+"""The training protocol's rules: budgets tied to the data, the scored checkpoint, convergence, the rate search."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from benchmarks.running import protocol
+from benchmarks.running.runner import _seed_results, execute
+from benchmarks.running.train import TrainOutput
+from benchmarks.spec import RunSpec, Splits
+from tests.conftest import make_view
+
+
+@pytest.mark.parametrize("epochs,lo,hi", [(5, 50, 2000), (20, 200, 1000), (0.5, 10, 50)])
+def test_a_larger_training_set_never_gets_fewer_steps_or_fewer_epochs_below_the_cap(epochs, lo, hi):
+    sizes = [100, 400, 1000, 2000, 4000, 12000]
+    steps = [protocol.steps_for(n, 64, epochs, lo, hi, 10) for n in sizes]
+    assert steps == sorted(steps)
+    assert all(s % 10 == 0 and lo <= s <= hi + 9 for s in steps)
+    uncapped = [(s, n) for s, n in zip(steps, sizes) if s < hi]
+    assert all(s * 64 / n >= epochs - 1e-9 for s, n in uncapped)  # the epoch budget is honoured below the cap
+
+
+def test_the_scored_checkpoint_is_the_best_on_validation_not_the_last():
+    # Planted curves: member 0's validation loss is lowest at the 2nd evaluation, then it overfits.
+    val = np.array([[1.0, 0.5, 0.7, 0.9], [1.0, 0.8, 0.6, 0.4]])
+    test = np.array([[1.1, 0.6, 0.8, 1.2], [1.1, 0.9, 0.7, 0.5]])
+    curves = {"val_loss": val, "val_acc": 1 - val / 2, "test_loss": test, "test_acc": 1 - test / 2, "train_loss": val / 2}
+    out = TrainOutput(curves=curves, steps=[10, 20, 30, 40], diverged_step=np.array([-1, -1]), state=None,
+                      compile_s=0.0, train_s=1.0)
+    first, second = _seed_results([0, 1], out, range(2))
+    assert first.best_step == 20 and first.test_loss == pytest.approx(0.6) and first.final_test_loss == pytest.approx(1.2)
+    assert second.best_step == 40 and second.test_loss == pytest.approx(0.5)
+    assert first.converged and not second.converged  # 0.6 -> 0.4 in the last quarter is still learning
+
+
+def test_convergence_needs_a_plateau_in_the_last_quarter():
+    assert protocol.has_converged([2.0, 1.0, 0.8, 0.79, 0.7899, 0.79, 0.791, 0.7901])
+    assert not protocol.has_converged([2.0, 1.5, 1.2, 1.0, 0.9, 0.8, 0.7, 0.6])
+    assert not protocol.has_converged([1.0, float("nan"), 0.5, 0.5])
+
+
+def _surface(optimum: float):
+    """A planted validation loss over log learning rate, lowest at `optimum`."""
+    return lambda lr: (np.log10(lr) - np.log10(optimum)) ** 2
+
+
+@pytest.mark.parametrize("optimum", [1e-5, 3e-1, 2e-3])
+def test_the_search_extends_toward_an_edge_optimum_and_every_search_has_the_same_size(optimum):
+    grid = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2]
+    loss = _surface(optimum)
+    extra = protocol.extension_rates(grid, [loss(r) for r in grid], extend=3)
+    rates = grid + extra
+    assert len(rates) == 8 and len(set(rates)) == 8
+    scores = [loss(r) for r in rates]
+    best = rates[int(np.argmin(scores))]
+    if optimum < grid[0]:
+        assert max(extra) < grid[0] and best == pytest.approx(1e-5, rel=0.3)  # found below the grid...
+        assert not protocol.at_edge(rates, scores)  # ...and inside the extended search
+    elif optimum > grid[-1]:
+        assert min(extra) > grid[-1]
+        assert best == pytest.approx(3e-1, rel=0.3)  # three steps of ~3.16 up from 1e-2 reach the optimum
+    else:
+        assert grid[0] < min(extra) and max(extra) < grid[-1]  # refining inside
+        assert not protocol.at_edge(rates, scores)
+
+
+def test_a_search_where_every_trial_diverged_goes_down():
+    extra = protocol.extension_rates([1e-2, 3e-2], [np.inf, np.inf], extend=2)
+    assert max(extra) < 1e-2
+
+
+def _splits() -> Splits:
+    v = make_view(n_train=512, n_eval=128, length=16)
+    return Splits(v.task, v.x_train, v.y_train, v.x_val, v.y_val, v.x_test, v.y_test, version="toy-1")
+
+
+def test_a_run_on_an_edge_extends_its_grid_and_records_every_trial():
+    spec = RunSpec(arch="mlp", dataset="toy", target_params=10_000, data_size=256, seeds=(0, 1), steps=60,
+                   batch_size=32, eval_every=20, lr_trials=(1e-6, 3e-6), lr_extend=2)
+    record = execute(spec, splits=_splits())
+    assert len(record.lr_trials) == 4  # the grid's two and two more, upward: the tiny rates are far too low
+    assert max(float(k) for k in record.lr_trials) > 3e-6 * 2
+    assert record.lr == max(float(k) for k in record.lr_trials) and record.lr_at_edge
+    assert all(s.best_step is not None for s in record.seeds) and record.curves.val_loss
+    assert record.epochs == pytest.approx(60 * 32 / 256)
+
+
+def test_two_families_get_the_same_number_of_trials():
+    base = RunSpec(arch="mlp", dataset="toy", target_params=10_000, data_size=256, seeds=(0,), steps=40,
+                   batch_size=32, eval_every=20, lr_trials=(1e-4, 1e-3, 1e-2), lr_extend=1)
+    counts = {arch: len(execute(dataclasses.replace(base, arch=arch), splits=_splits()).lr_trials)
+              for arch in ("mlp", "gru")}
+    assert set(counts.values()) == {4}
