@@ -119,3 +119,18 @@ def test_leaderboard_of_an_unknown_suite_is_a_one_line_error(tmp_path, capsys):
     assert cli.main(["leaderboard", "--results-dir", str(results), "nosuch"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "nosuch" in err and SUITE in err
+
+
+def test_unconverged_runs_and_rates_on_an_edge_are_marked():
+    import dataclasses
+
+    from benchmarks.analysis.leaderboard_formats import from_json, summary_markdown, to_json
+
+    slow = dataclasses.replace(make_record("gru", [0.9, 0.91]), converged=False)
+    edgy = dataclasses.replace(make_record("convnet", [0.4, 0.41]), converged=True, lr_at_edge=True)
+    lb = build_leaderboard([slow, edgy])
+    md = to_markdown(lb)
+    assert "| gru ~ " in md and "| convnet ^ " in md
+    assert "1 of 2 runs had not converged" in summary_markdown(lb)
+    back = from_json(to_json(lb))
+    assert {e.arch: (e.converged, e.lr_at_edge) for e in back.cells[0].entries} == {"gru": (False, False), "convnet": (True, True)}

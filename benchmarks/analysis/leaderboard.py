@@ -52,6 +52,8 @@ class Entry:
     created_at: str
     device: str  # e.g. "cpu ×1"; "" when the record does not say
     measurement: dict[str, MeasurementValue]  # what was measured: budget, schedule, data and results versions
+    converged: bool | None = None  # every seed converged (None: the record does not say, before results v3)
+    lr_at_edge: bool = False  # the chosen learning rate is the smallest or largest of the search
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,8 @@ def _entry(record: RunRecord) -> Entry:
         created_at=record.created_at,
         device=_device(record.env),
         measurement=measurement_of(record),
+        converged=record.converged,
+        lr_at_edge=record.lr_at_edge,
     )
 
 

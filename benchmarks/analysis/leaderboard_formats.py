@@ -29,6 +29,11 @@ def _rank_label(e: Entry) -> str:
     return f"={e.rank}" if e.tied else str(e.rank)
 
 
+def arch_label(e: Entry) -> str:
+    """The family's name with the protocol's warnings: `~` did not converge, `^` rate on an edge of the search."""
+    return e.arch + (" ~" if e.converged is False else "") + (" ^" if e.lr_at_edge else "")
+
+
 def cell_title(cell: Cell) -> str:
     return f"{cell.dataset} · {human(cell.target_params)} params · {cell.data_size:,} train examples"
 
@@ -62,7 +67,9 @@ def differing_measurements(entries: Sequence[Entry]) -> list[str]:
 LEGEND = (
     f"Ranked by held-out test loss (lower is better). Numbers are mean ± half-width of the "
     f"{LEVEL:.0%} Student-t interval over seeds; `=` marks entries whose interval overlaps the "
-    "leader's (tied, not ranked apart); one seed gives no interval (nan) and ties with everything."
+    "leader's (tied, not ranked apart); one seed gives no interval (nan) and ties with everything. "
+    "Each seed is scored at its best checkpoint on validation; `~` marks a run that had not converged "
+    "when its budget ended, `^` one whose learning rate is on an edge of the search (docs/protocol.md)."
 )
 
 
@@ -89,7 +96,7 @@ def _cell_md(cell: Cell, *, compact: bool = False) -> list[str]:
             metrics = [outcome, ""]
         else:
             metrics = [fmt_estimate(e.test_loss), fmt_estimate(e.test_acc, percent=True)]
-        row = [_rank_label(e), e.arch, *metrics, str(e.n_seeds), human(e.params)]
+        row = [_rank_label(e), arch_label(e), *metrics, str(e.n_seeds), human(e.params)]
         if not compact:
             row += [human(e.flops_per_example), human(e.examples_per_s)]
         rows.append(row)
@@ -121,6 +128,12 @@ def summary_markdown(lb: Leaderboard) -> str:
     for c in lb.cells:
         largest[c.dataset] = max(largest.get(c.dataset, 0), c.data_size)
     lines = [f"## Leaderboard · suite `{lb.suite}` (mean rank over cells; `=` tied with the leader)", ""]
+    entries = [e for c in lb.cells for e in c.entries if e.status == "ok"]
+    unconverged = sum(e.converged is False for e in entries)
+    edge = sum(e.lr_at_edge for e in entries)
+    if unconverged or edge:
+        lines += [f"{unconverged} of {len(entries)} runs had not converged when their budget ended (`~`); "
+                  f"{edge} chose a learning rate on an edge of the search (`^`).", ""]
     lines += _overall_md(lb)
     for cell in lb.cells:
         if cell.data_size == largest[cell.dataset]:
@@ -170,7 +183,7 @@ def to_html(lb: Leaderboard, full_page: bool = True) -> str:
             else:
                 metrics = [Num(fmt_estimate(e.test_loss)), Num(fmt_estimate(e.test_acc, percent=True))]
             classes.append("bad" if e.rank is None else ("tied" if e.tied else ""))
-            rows.append([Num(_rank_label(e)), e.arch, *metrics, e.n_seeds, Num(f"{e.params:,}"),
+            rows.append([Num(_rank_label(e)), arch_label(e), *metrics, e.n_seeds, Num(f"{e.params:,}"),
                          Num(human(e.flops_per_example)), Num(human(e.examples_per_s))])
         header = ["rank", "arch", "test loss", "test acc %", "seeds", "params", "FLOPs/ex", "train ex/s"]
         parts.append(html_table(header, rows, classes=classes))
@@ -216,6 +229,7 @@ def to_json(lb: Leaderboard) -> str:
                         "n_seeds": e.n_seeds, "params": e.params, "flops_per_example": e.flops_per_example,
                         "examples_per_s": e.examples_per_s, "run_id": e.run_id, "created_at": e.created_at,
                         "device": e.device, "measurement": e.measurement,
+                        "converged": e.converged, "lr_at_edge": e.lr_at_edge,
                     }  # fmt: skip
                     for e in c.entries
                 ],
@@ -253,6 +267,7 @@ def _leaderboard_from(doc: dict) -> Leaderboard:
                     n_seeds=int(e["n_seeds"]), params=int(e["params"]),
                     flops_per_example=float(e["flops_per_example"]), examples_per_s=float(e["examples_per_s"]),
                     run_id=e["run_id"], created_at=e["created_at"], device=e["device"], measurement=e["measurement"],
+                    converged=e.get("converged"), lr_at_edge=bool(e.get("lr_at_edge", False)),
                 )  # fmt: skip
                 for e in c["entries"]
             ),
