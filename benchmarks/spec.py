@@ -73,6 +73,7 @@ class RunSpec:
     lr: float = 1e-3  # peak learning rate, used when lr_trials is empty
     lr_trials: tuple[float, ...] = ()  # if set: train all, keep the best on validation loss
     lr_extend: int = 0  # trials added after lr_trials: outward from the edge holding the best, else refining it
+    lr_tune_seeds: int = 0  # how many of the seeds (the first) try every rate; the others train at the chosen one (0: all)
     budget_epochs: float = 0.0  # the suite's budget in epochs that set `steps` (0: steps given directly)
     weight_decay: float = 1e-4
     warmup_frac: float = 0.05  # linear warm-up over this fraction of steps, then cosine decay to 0
@@ -94,6 +95,7 @@ class RunSpec:
             (self.lr > 0 and all(lr > 0 for lr in self.lr_trials), "learning rates must be positive"),
             (len(set(self.lr_trials)) == len(self.lr_trials), "learning-rate trials must be distinct"),
             (self.lr_extend >= 0, "lr_extend must be 0 or more"),
+            (0 <= self.lr_tune_seeds <= len(self.seeds), "lr_tune_seeds must be between 0 (all) and the number of seeds"),
             (self.budget_epochs >= 0, "budget_epochs must be 0 or more"),
             (self.eval_every > 0, "eval_every must be positive"),
             (self.steps % self.eval_every == 0, f"steps ({self.steps}) must be a multiple of eval_every ({self.eval_every})"),
@@ -189,8 +191,8 @@ class RunRecord:
     curves: Curves | None = None
     wall_s: float = 0.0
     compile_s: float = 0.0
-    steps_per_s: float = 0.0
-    examples_per_s: float = 0.0  # per seed and trial
+    steps_per_s: float = 0.0  # member-steps per second of training: every trial and seed's steps, over train time
+    examples_per_s: float = 0.0  # training examples per second, all members together
     data_version: str = ""
     env: dict[str, str] = field(default_factory=dict)  # versions, git SHA, device kind and count
     created_at: str = ""

@@ -93,3 +93,13 @@ def test_two_families_get_the_same_number_of_trials():
     counts = {arch: len(execute(dataclasses.replace(base, arch=arch), splits=_splits()).lr_trials)
               for arch in ("mlp", "gru")}
     assert set(counts.values()) == {4}
+
+
+def test_with_one_tuning_seed_the_others_train_at_the_chosen_rate_only():
+    spec = RunSpec(arch="mlp", dataset="toy", target_params=10_000, data_size=256, seeds=(0, 1, 2), steps=40,
+                   batch_size=32, eval_every=20, lr_trials=(1e-4, 1e-3, 1e-2), lr_extend=1, lr_tune_seeds=1)
+    record = execute(spec, splits=_splits())
+    assert len(record.lr_trials) == 4 and [s.seed for s in record.seeds] == [0, 1, 2]
+    full = execute(dataclasses.replace(spec, lr_trials=(record.lr,), lr_extend=0, lr_tune_seeds=0), splits=_splits())
+    for tuned, direct in zip(record.seeds, full.seeds):  # the same members, trained in another order
+        assert tuned.val_loss == pytest.approx(direct.val_loss, rel=1e-4)

@@ -95,3 +95,15 @@ def test_one_program_serves_runs_of_different_lengths(toy_view):
     long = train(model, CFG, data, seeds=[0], lrs=[1e-3], n_train=[256], steps=80)
     assert len(train_module._compiled) - before <= 2  # one init and one interval program, for both runs
     assert short.steps == [20, 40] and long.steps == [20, 40, 60, 80]
+
+
+def test_packing_members_changes_the_speed_not_the_results(toy_view):
+    model = Model.create("mlp", toy_view.task, SHAPE)
+    data = device_data(toy_view)
+    members = dict(seeds=[0, 1, 2], lrs=[1e-3, 3e-3, 1e-2], n_train=[256, 128, 256], steps=STEPS)
+    together = train(model, CFG, data, **members, pack=None)
+    for pack in (1, 2):  # one at a time, and two chunks of which the last is padded
+        chunked = train(model, CFG, data, **members, pack=pack)
+        for metric in ("val_loss", "test_acc"):
+            np.testing.assert_allclose(chunked.curves[metric], together.curves[metric], rtol=1e-5, atol=1e-6)
+        assert jax.tree.leaves(chunked.state.params)[0].shape[0] == 3

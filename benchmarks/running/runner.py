@@ -26,7 +26,7 @@ import numpy as np
 import architectures
 from benchmarks import data as datasets_
 from benchmarks.running import distributed, protocol, sizing
-from benchmarks.running.train import Checkpoint, Model, TrainConfig, TrainOutput, device_data, train
+from benchmarks.running.train import Checkpoint, Model, TrainConfig, TrainOutput, default_pack, device_data, train
 from benchmarks.spec import RESULTS_VERSION, Curves, RunRecord, RunSpec, SeedResult, Splits, finite_or_null
 
 
@@ -88,7 +88,7 @@ def _history(out: TrainOutput) -> list[dict[str, np.ndarray]]:
     return [{k: v[:, i] for k, v in out.curves.items()} for i in range(n)]
 
 
-def _seed_results(seeds: Sequence[int], out: TrainOutput, members: range) -> list[SeedResult]:
+def _seed_results(seeds: Sequence[int], out: TrainOutput, members: Sequence[int]) -> list[SeedResult]:
     """Each seed's figures at its best evaluation on validation, and at the last step."""
     c = out.curves
     best = protocol.best_eval(c["val_loss"])
@@ -132,17 +132,21 @@ def execute(
     model = Model.create(spec.arch, splits.task, sized.shape)
     cfg = TrainConfig.from_spec(spec, shard_params=distributed.shard_params())
     data = device_data(view, capacity)
-    k = len(spec.seeds)
+    tuners = spec.seeds[:spec.lr_tune_seeds or len(spec.seeds)]  # the seeds that try every rate
+    others = spec.seeds[len(tuners):]  # trained at the chosen rate only
+    k = len(tuners)
     n_evals = spec.steps // spec.eval_every
     extend = spec.lr_extend if spec.lr_trials else 0
-    phases = 2 if extend else 1
+    phases = 1 + bool(extend) + bool(others)
+    pack = default_pack()
 
-    def phase(rates: Sequence[float], index: int) -> TrainOutput:
+    def phase(members: list[tuple[float, int]], index: int) -> TrainOutput:
+        """Train (rate, seed) members; a finished phase is saved, so a kill in a later one does not train it again."""
         progress = None if on_progress is None else (lambda done, total: on_progress(index * n_evals + done, phases * n_evals))
         ck = checkpoint.phase(f"phase{index}") if checkpoint is not None else None
-        out = train(model, cfg, data, seeds=[s for _ in rates for s in spec.seeds], lrs=[lr for lr in rates for _ in spec.seeds],
-                    n_train=[spec.data_size] * (len(rates) * k), steps=spec.steps, on_eval=progress, checkpoint=ck)
-        if ck is not None and index + 1 < phases:  # a kill in a later phase must not train this one again
+        out = train(model, cfg, data, seeds=[s for _, s in members], lrs=[lr for lr, _ in members],
+                    n_train=[spec.data_size] * len(members), steps=spec.steps, on_eval=progress, checkpoint=ck, pack=pack)
+        if ck is not None and index + 1 < phases:
             ck.save(n_evals, n_evals, out.state, _history(out), out.train_s)
         return out
 
@@ -152,16 +156,20 @@ def execute(
         return protocol.trial_scores(best_val.reshape(n_rates, k))
 
     rates = list(spec.lr_trials or (spec.lr,))
-    out = phase(rates, 0)
+    out = phase([(lr, s) for lr in rates for s in tuners], 0)
     if extend:
         more = protocol.extension_rates(rates, scores(out, len(rates)), extend)
-        out = _concat(out, phase(more, 1))
+        out = _concat(out, phase([(lr, s) for lr in more for s in tuners], 1))
         rates += more
     mean_val = scores(out, len(rates))
     best = int(np.argmin(mean_val))
-    chosen = range(best * k, (best + 1) * k)
+    chosen = list(range(best * k, (best + 1) * k))
+    if others:
+        n_tried = len(rates) * k
+        out = _concat(out, phase([(rates[best], s) for s in others], phases - 1))
+        chosen += list(range(n_tried, n_tried + len(others)))
     seeds = _seed_results(spec.seeds, out, chosen)
-    diverged = out.diverged_step[best * k:(best + 1) * k]
+    diverged = out.diverged_step[chosen]
     status, reason = "ok", ""
     if (diverged >= 0).any():
         first = int(diverged[diverged >= 0].min())
@@ -189,8 +197,8 @@ def execute(
         curves=curves,
         wall_s=out.compile_s + out.train_s,
         compile_s=out.compile_s,
-        steps_per_s=phases * spec.steps / train_s,
-        examples_per_s=phases * spec.steps * spec.batch_size / train_s,  # per member, as steps_per_s
+        steps_per_s=len(out.diverged_step) * spec.steps / train_s,  # member-steps: every trial and seed counted
+        examples_per_s=len(out.diverged_step) * spec.steps * spec.batch_size / train_s,
         data_version=splits.version,
         env=environment(),
         created_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

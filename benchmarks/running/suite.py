@@ -21,6 +21,7 @@ the file and line; `Suite.run_specs()` expands it into the sweep's RunSpecs.
     [lr]                             # tuned per run on the validation split:
     trials = [1e-3, 3e-3, 1e-2]      # log-spaced; the same trials for every architecture
     extend = 2                       # then 2 more for every run: outward from an edge, else refining
+    tune_seeds = 1                   # seed 0 tries every rate; the other seeds train at the chosen one
 
     [logging]                        # optional
     wandb = "offline"                # online | offline | disabled (default); --wandb overrides
@@ -60,6 +61,7 @@ class LrPolicy:
     value: float = 1e-3  # used when trials is empty
     trials: tuple[float, ...] = ()
     extend: int = 0  # trials every run adds after the grid (benchmarks.running.protocol.extension_rates)
+    tune_seeds: int = 0  # how many seeds (the first) try every rate; the others train at the chosen one (0: all)
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ class Suite:
             RunSpec(
                 arch=arch, dataset=ds, target_params=n, data_size=d, seeds=self.seeds,
                 steps=self.steps_for(d), batch_size=t.batch_size, lr=self.lr.value, lr_trials=self.lr.trials,
-                lr_extend=self.lr.extend, budget_epochs=t.epochs,
+                lr_extend=self.lr.extend, lr_tune_seeds=self.lr.tune_seeds, budget_epochs=t.epochs,
                 weight_decay=t.weight_decay, warmup_frac=t.warmup_frac, eval_every=t.eval_every,
                 param_tolerance=t.param_tolerance, precision=t.precision, suite=self.name,
             )
@@ -152,9 +154,10 @@ def _check_budget(training: dict, lr: dict, data_sizes: tuple[int, ...], text: s
             fail("trials", "[lr] trials must be a non-empty list of learning rates")
         if not all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in trials):
             fail("trials", f"[lr] trials must all be positive numbers, got {trials!r}")
-    extend = lr.get("extend", 0)
-    if not isinstance(extend, int) or isinstance(extend, bool) or extend < 0:
-        fail("extend", f"[lr] extend must be a whole number, 0 or more, got {extend!r}")
+    for key in ("extend", "tune_seeds"):
+        value = lr.get(key, 0)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            fail(key, f"[lr] {key} must be a whole number, 0 or more, got {value!r}")
 
 
 def resolve_path(name_or_path: str) -> Path:
@@ -227,7 +230,7 @@ def load_suite(name_or_path: str) -> Suite:
             seeds=ints("seeds"),
             training=Training(**raw.get("training", {})),
             lr=LrPolicy(value=float(lr_raw.get("value", 1e-3)), trials=tuple(float(v) for v in lr_raw.get("trials", ())),
-                        extend=int(lr_raw.get("extend", 0))),
+                        extend=int(lr_raw.get("extend", 0)), tune_seeds=int(lr_raw.get("tune_seeds", 0))),
             logging=Logging(**raw.get("logging", {})),
             path=str(path),
         )
@@ -237,7 +240,8 @@ def load_suite(name_or_path: str) -> Suite:
     except UserError as e:
         message = str(e).removeprefix(f"{path}: ")
         first = message.split()[0]  # the message names the setting it is about
-        key = {"learning": "lr", "at": "seeds", "unknown": "architectures", "data_size": "data_sizes"}.get(first, first)
+        key = {"learning": "lr", "learning-rate": "trials", "lr_tune_seeds": "tune_seeds", "at": "seeds",
+               "unknown": "architectures", "data_size": "data_sizes"}.get(first, first)
         raise UserError(f"{path}:{_line_of(text, key)}: {message}") from e
     from benchmarks import data
 

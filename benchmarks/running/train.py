@@ -318,6 +318,22 @@ def device_data(view: TrainingView, capacity: int | None = None) -> Data:
     return Data(*(distributed.put_replicated(a) for a in arrays))
 
 
+def _join(states: Sequence[TrainState]) -> TrainState:
+    """Chunks of members as one state (members along axis 0)."""
+    return states[0] if len(states) == 1 else jax.tree.map(lambda *xs: jnp.concatenate(xs), *states)
+
+
+def _split(state: TrainState, pack: int) -> list[TrainState]:
+    m = jax.tree.leaves(state)[0].shape[0]
+    return [jax.tree.map(lambda x, j=j: x[j:j + pack], state) for j in range(0, m, pack)]
+
+
+def default_pack() -> int | None:
+    """Members per compiled call: on a CPU one (vmap gains nothing there, and a single-member program serves
+    every phase and seed count); on an accelerator all of a call's members, packed to fill the device."""
+    return 1 if jax.default_backend() == "cpu" else None
+
+
 def train(
     model: Model,
     cfg: TrainConfig,
@@ -328,9 +344,13 @@ def train(
     steps: int,
     on_eval: Callable[[int, int], None] | None = None,
     checkpoint: Checkpoint | None = None,
+    pack: int | None = None,
 ) -> TrainOutput:
-    """Train members (seeds[m], lrs[m], n_train[m]) together for `steps` steps; `on_eval(done, total)` after each interval.
+    """Train members (seeds[m], lrs[m], n_train[m]) for `steps` steps; `on_eval(done, total)` after each interval.
 
+    Members run `pack` at a time through one compiled program (None: all at once); the last chunk is
+    padded with copies of its last member, whose results are dropped. Members are independent, so the
+    packing changes the speed, never the results (up to float rounding of vmapped kernels).
     With `checkpoint`, a run resumes from the last saved interval and saves at interval boundaries.
     The compiled program is the same either way and every input of an interval (parameters, optimiser
     state, step, data key) is restored exactly, so a resumed run ends bitwise equal to an uninterrupted one.
@@ -339,34 +359,41 @@ def train(
     if steps <= 0 or steps % cfg.eval_every:
         raise ValueError(f"steps ({steps}) must be a positive multiple of eval_every ({cfg.eval_every})")
     n_evals = steps // cfg.eval_every
-    seeds_M = distributed.put_replicated(np.asarray(seeds, np.uint32))
-    members = Members.of(lrs, n_train, [steps] * len(seeds))
+    n = len(seeds)
+    pack = n if pack is None else min(pack, n)
+    order = list(range(n)) + [n - 1] * (-n % pack)  # padded to whole chunks
+    chunks = [order[j:j + pack] for j in range(0, len(order), pack)]
+    seeds_C = [distributed.put_replicated(np.asarray([seeds[i] for i in c], np.uint32)) for c in chunks]
+    members_C = [Members.of([lrs[i] for i in c], [n_train[i] for i in c], [steps] * pack) for c in chunks]
     t0 = time.perf_counter()
-    state = compiled_init(model, cfg, seeds_M)(seeds_M)
-    run = compiled_run(model, cfg, state, members, data)  # compiled apart from training, to time it
-    jax.block_until_ready(state)
+    init = compiled_init(model, cfg, seeds_C[0])
+    states = [init(s) for s in seeds_C]
+    run = compiled_run(model, cfg, states[0], members_C[0], data)  # compiled apart from training, to time it
+    jax.block_until_ready(states)
     compile_s = time.perf_counter() - t0
     history: list[dict[str, jax.Array]] = []
     spent_s = 0.0  # training time of the run before it was resumed
-    resumed = checkpoint.restore(state) if checkpoint is not None else None
+    resumed = checkpoint.restore(_join(states)) if checkpoint is not None else None
     if resumed is not None:
-        state, history, spent_s = resumed.state, list(resumed.history), resumed.train_s
+        states, history, spent_s = _split(resumed.state, pack), list(resumed.history), resumed.train_s
         if on_eval is not None:
             on_eval(len(history), n_evals)
     t1 = time.perf_counter()
     for i in range(len(history), n_evals):
-        state, metrics = run(state, members, data)
+        outs = [run(state, members, data) for state, members in zip(states, members_C)]
+        states = [state for state, _ in outs]
+        metrics = outs[0][1] if len(outs) == 1 else {k: jnp.concatenate([m[k] for _, m in outs]) for k in outs[0][1]}
         jax.block_until_ready(metrics)  # one sync per interval: progress and checkpoints follow real time
         history.append(metrics)
         if on_eval is not None:
             on_eval(i + 1, n_evals)
         if checkpoint is not None and i + 1 < n_evals:
-            checkpoint.on_interval(i + 1, n_evals, state, history, spent_s + time.perf_counter() - t1)
-    curves = {k: np.stack([np.asarray(h[k]) for h in history], axis=1) for k in history[0]}
-    diverged = np.asarray(state.diverged_step)
+            checkpoint.on_interval(i + 1, n_evals, _join(states), history, spent_s + time.perf_counter() - t1)
+    curves = {k: np.stack([np.asarray(h[k])[:n] for h in history], axis=1) for k in history[0]}
+    state = jax.tree.map(lambda x: x[:n], _join(states))
     train_s = spent_s + time.perf_counter() - t1
     return TrainOutput(
         curves=curves,
         steps=[(i + 1) * cfg.eval_every for i in range(n_evals)],
-        diverged_step=diverged, state=state, compile_s=compile_s, train_s=train_s,
+        diverged_step=np.asarray(state.diverged_step), state=state, compile_s=compile_s, train_s=train_s,
     )
