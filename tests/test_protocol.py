@@ -37,8 +37,16 @@ def test_the_scored_checkpoint_is_the_best_on_validation_not_the_last():
 
 def test_convergence_needs_a_plateau_in_the_last_quarter():
     assert protocol.has_converged([2.0, 1.0, 0.8, 0.79, 0.7899, 0.79, 0.791, 0.7901])
+    assert protocol.has_converged([2.0, 1.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0])  # overfits: the best is kept
     assert not protocol.has_converged([2.0, 1.5, 1.2, 1.0, 0.9, 0.8, 0.7, 0.6])
     assert not protocol.has_converged([1.0, float("nan"), 0.5, 0.5])
+    # Measured curves (quick, 20k params, 4,000 examples): the ConvNet's last quarter brought 0.35% of its gain,
+    # the Transformer's 5.3%.
+    conv = [2.149, 1.93, 1.552, 1.459, 1.38, 1.278, 1.09, 0.896, 0.796, 0.755, 0.754, 0.539, 0.437, 0.538, 0.343,
+            0.312, 0.268, 0.213, 0.185, 0.186, 0.161, 0.183, 0.158, 0.154, 0.155, 0.155]
+    trf = [2.051, 1.882, 1.639, 1.579, 1.571, 1.531, 1.393, 1.395, 1.335, 1.334, 1.301, 1.191, 1.094, 1.068, 1.069,
+           0.997, 0.962, 0.929, 0.916, 0.875, 0.838, 0.86, 0.824, 0.815, 0.811, 0.809]
+    assert protocol.has_converged(conv) and not protocol.has_converged(trf)
 
 
 def _surface(optimum: float):

@@ -89,6 +89,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     spec = RunSpec(
         arch=args.arch, dataset=args.dataset, target_params=args.params, data_size=args.data_size,
         seeds=args.seeds, steps=args.steps, batch_size=args.batch_size, lr=args.lr, lr_trials=args.lr_trials,
+        lr_extend=args.lr_extend, lr_tune_seeds=args.lr_tune_seeds,
         weight_decay=args.weight_decay, warmup_frac=args.warmup_frac, eval_every=args.eval_every,
         precision=args.precision, suite=args.suite,
     )
@@ -253,6 +254,10 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (when --lr-trials is not given)")
     p.add_argument("--lr-trials", type=_floats, default=(), help="comma-separated rates; the best on validation loss is kept")
+    p.add_argument("--lr-extend", type=int, default=0,
+                   help="trials added after --lr-trials: outward from an edge holding the best, else refining it")
+    p.add_argument("--lr-tune-seeds", type=int, default=0,
+                   help="how many of the seeds (the first) try every rate; the others train at the chosen one (0: all)")
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--warmup-frac", type=float, default=0.05, help="fraction of steps of linear warm-up before cosine decay")
     p.add_argument("--eval-every", type=int, default=100, help="steps between held-out evaluations")

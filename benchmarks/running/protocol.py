@@ -10,9 +10,9 @@ scored, whether it converged, and which learning rates the search tries.
   the lowest validation loss is scored (its step is the record's `best_step`); the test split
   never chooses anything.
 - **Convergence** (`has_converged`): a member converged when the last quarter of its
-  evaluations improved its best validation loss by less than `CONVERGENCE_TOL` (relative): the
-  run ended on a plateau, or after its validation loss had turned up (it overfits, and the best
-  checkpoint is kept).
+  evaluations brought less than `CONVERGENCE_TOL` (2%) of its whole improvement in best
+  validation loss: the run ended on a plateau, or after its validation loss had turned up (it
+  overfits, and the best checkpoint is kept).
 - **Learning-rate search** (`extension_rates`, `at_edge`): the suite's log-spaced grid, then
   `extend` more trials for every run: outward, one grid step at a time, from the edge where the
   best rate sits; where the best is inside the grid, the extra trials refine it (geometric
@@ -29,7 +29,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-CONVERGENCE_TOL = 0.01  # relative improvement of the best validation loss over the last quarter
+CONVERGENCE_TOL = 0.02  # share of the run's validation-loss improvement that the last quarter may still bring
 
 
 def steps_for(data_size: int, batch_size: int, epochs: float, min_steps: int, max_steps: int, eval_every: int) -> int:
@@ -46,15 +46,18 @@ def best_eval(val_loss_MxE: np.ndarray) -> np.ndarray:
 
 
 def has_converged(val_loss_E: Sequence[float], tol: float = CONVERGENCE_TOL) -> bool:
-    """Whether the last quarter of the evaluations improved the best validation loss by less than `tol`."""
+    """Whether the last quarter of the evaluations brought less than `tol` of the run's improvement.
+
+    The improvement is the drop of the best validation loss from the first evaluation; the last
+    quarter's share is how much of that drop came after the first three quarters.
+    """
     v = np.asarray(val_loss_E, dtype=np.float64)
     if v.size < 4 or not np.isfinite(v).all():
         return False
     head = v[: v.size - max(1, v.size // 4)]
-    before, overall = head.min(), v.min()
-    return bool(before - overall <= tol * abs(before))
-
-
+    total = v[0] - v.min()
+    late = head.min() - v.min()
+    return bool(late <= tol * total) if total > 0 else True
 def trial_scores(best_val_TxS: np.ndarray) -> np.ndarray:
     """A trial's score: the mean over seeds of each seed's best validation loss (inf if any is not finite)."""
     finite = np.isfinite(best_val_TxS).all(axis=1)
