@@ -41,6 +41,7 @@ def config_from_args(args: argparse.Namespace) -> PerfConfig:
         data_size=max(suite.data_sizes), batch_size=args.batch_size or suite.training.batch_size,
         precision=precision, seeds=args.seeds, scan_length=args.scan_length, window_s=args.window,
         peak_n=args.peak_n or (2048 if not accelerator else 8192), ratios_at_every_size=args.ratios_at_every_size,
+        shard_params=args.shard_params,
     )
 
 

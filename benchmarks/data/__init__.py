@@ -19,7 +19,8 @@ Names a user can give (`--dataset`, suite files):
 
 The cache key holds everything that changes the prepared arrays: the dataset,
 its version, every option (defaults included) and, for files, each file's
-path, size and modification time.
+path, size and modification time. `version(name)` (the name and that key) is
+the prepared arrays' version, known without preparing or reading them.
 """
 
 from __future__ import annotations
@@ -220,8 +221,18 @@ def _cache_key(ref: DatasetRef) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
 
 
+def _version(ref: DatasetRef) -> str:
+    return f"{ref.info.name}-{_cache_key(ref)}"
+
+
+def version(name: str) -> str:
+    """The version of a dataset's prepared arrays (part of every run id), known without preparing or reading
+    them: it changes whenever they would (the dataset's version, its options, the user's files)."""
+    return _version(parse(name))
+
+
 def _cache_path(ref: DatasetRef) -> Path:
-    return cache_root() / f"{ref.info.name}-{_cache_key(ref)}"
+    return cache_root() / _version(ref)
 
 
 def balanced_order(y: np.ndarray, fixed_prefixes: tuple[int, ...] = ()) -> np.ndarray:
@@ -343,7 +354,7 @@ def load(name: str) -> Splits:
             task=dataclasses.replace(splits.task, name=ref.name),
             x_train=splits.x_train[order],
             y_train=splits.y_train[order],
-            version=f"{ds.name}-{path.name.rsplit('-', 1)[1]}",
+            version=path.name,  # `version(name)`: known before preparing, part of every run id
         )
         _save(splits, path)
     return _read(path)

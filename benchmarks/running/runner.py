@@ -14,14 +14,16 @@ import importlib.metadata
 import platform
 import subprocess
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import jax
 import numpy as np
 
 import architectures
-from benchmarks import data as datasets_
+from benchmarks import data
 from benchmarks.running import distributed, sizing
+from benchmarks.running.checkpoint import DEFAULT_EVERY_S
 from benchmarks.running.train import Checkpoint, Model, TrainConfig, device_data, train
 from benchmarks.spec import RESULTS_VERSION, Curves, RunRecord, RunSpec, SeedResult, Splits, finite_or_null
 
@@ -59,19 +61,33 @@ _flops = functools.lru_cache(maxsize=256)(sizing.flops_per_example)
 solve_size = sizing.solve  # cached there: a sweep checks every run's size before training, then trains it
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """How this process trains runs: choices that never change a run's result, so not part of its RunSpec."""
+
+    shard_params: bool = False  # split parameters and optimizer state over the devices instead of replicating them
+    checkpoint_every_s: float = DEFAULT_EVERY_S  # checkpoint a run in progress this often (0: every interval)
+
+
 @functools.lru_cache(maxsize=64)
 def load_splits(dataset: str) -> Splits:
     """A dataset's prepared splits, once per process (the Arrow cache makes the first call cheap too)."""
-    return datasets_.load(dataset)
+    return data.load(dataset)
 
 
-def run_id(spec: RunSpec) -> str:
-    """The spec's content hash, with the family's version and the prepared data's version."""
-    return spec.run_id(arch_version=architectures.get(spec.arch).version, data_version=load_splits(spec.dataset).version)
+_data_version = functools.lru_cache(maxsize=64)(data.version)  # once per process, as the splits
+
+
+def run_id(spec: RunSpec, data_version: str | None = None) -> str:
+    """The spec's content hash, with the family's version and the dataset's version (from its name and
+    options, without loading it; `data_version` where the splits are given rather than named)."""
+    return spec.run_id(arch_version=architectures.get(spec.arch).version,
+                       data_version=data_version or _data_version(spec.dataset))
 
 
 def execute(
     spec: RunSpec,
+    options: RunOptions = RunOptions(),
     on_progress: Callable[[int, int], None] | None = None,
     capacity: int | None = None,
     splits: Splits | None = None,
@@ -83,12 +99,13 @@ def execute(
     data size share one compiled program (sampling never reaches the padding; results are unchanged).
     `splits` replaces the dataset named by the spec (tests, notebooks).
     `checkpoint` resumes the run from its last checkpoint and saves new ones as it trains.
+    `options` say how to train it (parameter sharding), never what it computes.
     """
     splits = splits if splits is not None else load_splits(spec.dataset)
-    view = datasets_.training_view(splits, spec.data_size)
+    view = data.training_view(splits, spec.data_size)
     sized = solve_size(spec.arch, splits.task, spec.target_params, spec.param_tolerance)
     model = Model.create(spec.arch, splits.task, sized.shape)
-    cfg = TrainConfig.from_spec(spec, shard_params=distributed.shard_params())
+    cfg = TrainConfig.from_spec(spec, shard_params=options.shard_params)
     lrs = spec.lr_trials or (spec.lr,)
     members = [(lr, seed) for lr in lrs for seed in spec.seeds]
     out = train(
@@ -123,7 +140,7 @@ def execute(
         **{m: [[finite_or_null(v) for v in row] for row in out.curves[m][chosen]] for m in ("train_loss", "test_loss", "test_acc")},
     )
     return RunRecord(
-        run_id=spec.run_id(arch_version=architectures.get(spec.arch).version, data_version=splits.version),
+        run_id=run_id(spec, splits.version),
         spec=spec,
         status=status,
         reason=reason,
