@@ -22,9 +22,9 @@ DEFAULT_SUITE = {"cpu": "quick"}  # any other platform: "standard" (the suite me
 
 
 def config_from_args(args: argparse.Namespace) -> PerfConfig:
-    platform_ = jax.devices()[0].platform
-    accelerator = platform_ != "cpu"
-    suite = load_suite(args.suite or DEFAULT_SUITE.get(platform_, "standard"))
+    device_platform = jax.devices()[0].platform
+    accelerator = device_platform != "cpu"
+    suite = load_suite(args.suite or DEFAULT_SUITE.get(device_platform, "standard"))
     known = architectures.names()
     archs = tuple(args.arch) if args.arch else tuple(known)
     for a in archs:

@@ -237,7 +237,7 @@ def device_description() -> dict[str, str]:
 def targets(report: dict) -> list[dict]:
     """The issue's performance targets that apply to this device, each with what was measured."""
     cells = [c for c in report["results"] if not c["skipped"]]
-    platform_ = report["device"]["platform"]
+    device_platform = report["device"]["platform"]
     out = []
 
     def add(what: str, value: float | None, threshold: float) -> None:
@@ -248,7 +248,7 @@ def targets(report: dict) -> list[dict]:
         return out
     smallest = min(c["target_params"] for c in cells)
     largest = max(c["target_params"] for c in cells)
-    if platform_ == "cpu":
+    if device_platform == "cpu":
         for arch in ("mlp", "convnet"):
             got = [c["fraction_of_peak"] for c in cells if c["arch"] == arch and c["target_params"] == largest]
             if got:
