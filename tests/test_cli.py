@@ -1,8 +1,10 @@
 """The command line end to end: `archbench run` and `archbench sweep` on real MNIST-1D data."""
 
+import dataclasses
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from benchmarks.cli import main
-from benchmarks.running.store import ResultsStore
+from benchmarks.running.runner import run_id
+from benchmarks.running.store import Owner, ResultsStore, _process_start
+from benchmarks.spec import RunSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,6 +39,28 @@ def test_run_writes_one_ok_record_and_prints_it_with_json(tmp_path, capsys):
 
     assert main(args) == 0  # the same run again is not trained twice
     assert len(ResultsStore(tmp_path, "adhoc").records()) == 1
+    assert f"already recorded as {record.run_id}" in capsys.readouterr().err
+
+
+def test_run_of_a_run_another_process_trains_is_one_line_exit_2_and_trains_nothing(tmp_path, capsys):
+    args = ["run", "--arch", "mlp", "--params", "10k", "--data-size", "300", "--steps", "40", "--eval-every", "20",
+            "--results-dir", str(tmp_path)]
+    spec = RunSpec(arch="mlp", dataset="mnist1d", target_params=10_000, data_size=300, steps=40, eval_every=20,
+                   suite="adhoc")
+    store = ResultsStore(tmp_path, "adhoc")
+    owner = subprocess.Popen(["sleep", "60"])  # a live process on this host holds the run
+    try:
+        path = store.claim_path(run_id(spec))
+        path.parent.mkdir(parents=True)
+        held = Owner(owner.pid, socket.gethostname(), _process_start(owner.pid), "2026-01-01T00:00:00+00:00")
+        path.write_text(json.dumps(dataclasses.asdict(held)))
+        assert main(args) == 2
+    finally:
+        owner.kill()
+        owner.wait()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"is being trained right now by pid {owner.pid}" in err
+    assert store.records() == []
 
 
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path):

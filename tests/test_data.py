@@ -24,7 +24,7 @@ from benchmarks.spec import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUIRED = {"mnist1d", "mnist1d-shuffled", "digits", "listops", "recall", "mnist", "fashion_mnist", "cifar10", "imdb"}
-EMBEDDED = ["mnist1d", "mnist1d-shuffled", "digits", "listops", "recall"]
+EMBEDDED = [n for n in data.names() if data.info(n).offline]  # a new embedded dataset is tested with no edit here
 
 
 @pytest.fixture(autouse=True)
@@ -76,6 +76,14 @@ def test_embedded_datasets_load_with_network_cut_and_match_their_description(emb
         assert got["sizes"] == [d["max_train_size"], d["val_size"], d["test_size"]], name
         assert got["shape"] == d["input_shape"], name
         assert got["seconds"] < 30, (name, got["seconds"])  # the largest default size generates in seconds
+
+
+def test_version_is_known_without_preparing_and_is_the_loaded_arrays_version(embedded_cache, tmp_path, monkeypatch):
+    _, loaded = embedded_cache
+    monkeypatch.setenv("ARCHBENCH_CACHE", str(tmp_path / "empty"))
+    assert {n: data.version(n) for n in EMBEDDED} == {n: got["version"] for n, got in loaded.items()}
+    assert not (tmp_path / "empty").exists()  # nothing prepared, nothing read
+    assert data.version("listops?length=512") not in (data.version("listops"), loaded["listops"]["version"])
 
 
 def test_second_load_of_a_prepared_dataset_is_well_under_a_second(embedded_cache, monkeypatch):
@@ -369,6 +377,7 @@ def test_user_parquet_with_x_column_and_string_labels_loads_through_the_cache(tm
     df.iloc[:6].to_parquet(tmp_path / "mine" / "test.parquet")  # the user's data changes: so does the dataset
     changed = data.load(f"parquet:{tmp_path / 'mine'}")
     assert changed.version != splits.version and len(changed.y_test) == 6
+    assert data.version(f"parquet:{tmp_path / 'mine'}") == changed.version  # known from the files' sizes and times
 
 
 def test_user_image_folder_loads_with_class_names_as_labels(tmp_path):

@@ -3,8 +3,11 @@
 import dataclasses
 
 import numpy as np
+import pytest
 
-from benchmarks.running.runner import execute
+import architectures
+from benchmarks import data
+from benchmarks.running.runner import execute, run_id
 from benchmarks.spec import RunSpec, Splits
 from tests.conftest import make_view
 
@@ -40,3 +43,16 @@ def test_a_run_that_blows_up_is_recorded_as_diverged_with_its_step():
     record = execute(spec, splits=_splits())
     assert record.status == "diverged" and "non-finite at step" in record.reason
     assert any(s.diverged_step is not None for s in record.seeds)
+
+
+def test_run_id_hashes_the_dataset_version_without_loading_its_arrays(monkeypatch):
+    monkeypatch.setattr(data, "load", lambda name: pytest.fail(f"run_id loaded {name}"))
+    spec = dataclasses.replace(SPEC, dataset="listops?length=64&train=2000")
+    mlp = architectures.get("mlp").version
+    assert run_id(spec) == spec.run_id(arch_version=mlp, data_version=data.version(spec.dataset))
+    assert run_id(spec) != run_id(dataclasses.replace(spec, dataset="listops?length=64&train=3000"))
+
+
+def test_the_record_of_given_splits_carries_the_run_id_of_their_version():
+    record = execute(SPEC, splits=_splits())
+    assert record.run_id == run_id(SPEC, "toy-1") and record.data_version == "toy-1"

@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
+from wandb_offline import read_offline_run
 
 import architectures
 from benchmarks.cli import main
 from benchmarks.running.store import ResultsStore
-from benchmarks.running.wandb_log import read_offline_run
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY_SUITE = """

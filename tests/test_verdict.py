@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 from synthetic_results import Law, planted_records
 
+from benchmarks.analysis import verdict_statistics
+from benchmarks.analysis.stats import Estimate
 from benchmarks.analysis.verdict import verdict
-from benchmarks.analysis.verdict_text import bias_paragraph, dataset_paragraph, verdict_paragraph
+from benchmarks.analysis.verdict_statistics import RegisteredStatistic
+from benchmarks.analysis.verdict_text import bias_paragraph, dataset_paragraph, fmt_loss_change, verdict_dict, verdict_paragraph
 
 NO_EFFECT = {"conv": 0.0, "mlp": 0.0, "transformer": 0.0}
 SHRINKING = Law(effect={"conv": 0.0, "mlp": 0.3, "transformer": 0.1}, gamma=0.5)
@@ -98,3 +102,39 @@ def test_one_seed_per_run_gives_numbers_without_intervals_or_claims():
     text = dataset_paragraph(v)
     assert "no estimate of seed noise" in text and "[no interval]" in text
     assert "clearly best" not in text and "has an effect" not in text and "shrinks" not in text
+
+
+@dataclasses.dataclass(frozen=True)
+class ArchSpread:  # the example of docs/adding-a-statistic.md
+    spread: Estimate | None
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {"arch_spread": self.spread.to_dict() if self.spread else None}
+
+
+def _arch_spread(runs, earlier) -> ArchSpread:
+    _, means, _ = runs.arch_means()
+    sd = means.std(axis=1, ddof=1)
+    return ArchSpread(spread=Estimate.recentred(sd[0], sd[1:]))
+
+
+def _describe_spread(s: ArchSpread, dataset) -> list[str]:
+    return [f"The architectures' losses spread by {fmt_loss_change(s.spread)} (one standard deviation)."]
+
+
+def test_a_registered_statistic_is_computed_stored_and_described_and_moves_nothing_else(monkeypatch):
+    records = planted_records(SHRINKING)
+    before = verdict_dict(verdict(records, n_boot=100))
+    verdict_statistics.registered()  # the built-in statistics, imported once
+    monkeypatch.setitem(verdict_statistics._REGISTRY, "arch_spread",
+                        RegisteredStatistic("arch_spread", 50, _arch_spread, _describe_spread))
+    after = verdict_dict(verdict(records, n_boot=100))
+    spread = after["datasets"][0].pop("arch_spread")
+    assert spread["lo"] < spread["value"] < spread["hi"]
+    assert "The architectures' losses spread by" in after["datasets"][0]["paragraph"]
+    for d in (before, after):
+        for ds in d["datasets"]:
+            ds.pop("paragraph")
+        d.pop("paragraph")
+    assert json.dumps(after) == json.dumps(before)

@@ -6,8 +6,9 @@ from pathlib import Path
 import matplotlib
 import pandas as pd
 import pytest
+from wandb_offline import read_offline_run
 
-from benchmarks.running.wandb_log import WandbLogger, log_report, read_offline_run, resolve_mode
+from benchmarks.running.wandb_log import WandbLogger, log_report, resolve_mode
 from benchmarks.spec import UserError
 from tests.record_factory import make_record
 

@@ -45,12 +45,12 @@ def measured_on(cell: Cell) -> str:
         seen = list(dict.fromkeys(str(get(e)) for e in cell.entries if str(get(e))))
         return " / ".join(seen) or "?"
 
-    m = lambda key: (lambda e: e.measurement.get(key, ""))
+    field = lambda key: (lambda e: e.measurement.get(key, ""))
     parts = [
-        f"{values(m('steps'))} steps × batch {values(m('batch_size'))}",
-        values(m("precision")),
-        f"data v{values(m('data_version'))}",
-        f"results v{values(m('results_version'))}",
+        f"{values(field('steps'))} steps × batch {values(field('batch_size'))}",
+        values(field("precision")),
+        f"data v{values(field('data_version'))}",
+        f"results v{values(field('results_version'))}",
     ]
     devices = values(lambda e: e.device)
     if devices != "?":

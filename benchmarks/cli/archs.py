@@ -19,34 +19,6 @@ from benchmarks.spec import TaskSpec, UserError
 TEMPLATE = Path(architectures.__file__).parent / "_template.py"
 
 
-def task_of(dataset: str) -> TaskSpec:
-    """The dataset's TaskSpec; from its layout where known, so nothing is downloaded or prepared."""
-    d = data.describe(dataset)
-    return TaskSpec(d["name"], d["input_kind"], tuple(d["input_shape"]), d["num_classes"], d["vocab_size"] or 0)
-
-
-def rows(task: TaskSpec, archs: list[str], targets: list[int], tolerance: float) -> list[dict]:
-    """One row per family and target: the solved shape, measured count, deviation, FLOPs per example.
-
-    A target a family cannot reach gives a row with `error` (naming the nearest
-    feasible target) and null numbers, so the other rows still show.
-    """
-    out = []
-    for arch in archs:
-        for target in targets:
-            row: dict = {"arch": arch, "target_params": target, "dataset": task.name}
-            try:
-                sized = sizing.solve(arch, task, target, tolerance)
-            except UserError as e:
-                out.append(row | {"params": None, "deviation": None, "flops_per_example": None, "shape": None,
-                                  "error": str(e)})
-                continue
-            flops = sizing.flops_per_example(arch, task, sized.shape)
-            out.append(row | {"params": sized.params, "deviation": sized.deviation, "flops_per_example": flops,
-                              "shape": sized.shape.as_dict(), "error": None})
-    return out
-
-
 def _table(task: TaskSpec, rows: list[dict], tolerance: float):
     from rich import box
     from rich.table import Table
@@ -73,8 +45,8 @@ def _table(task: TaskSpec, rows: list[dict], tolerance: float):
 def cmd_archs(args: argparse.Namespace) -> int:
     targets = sizing.parse_counts(args.params)
     archs = [architectures.get(a).name for a in args.arch.split(",") if a.strip()] or architectures.names()
-    task = task_of(args.dataset)
-    listing = rows(task, archs, targets, args.tolerance)
+    task = data.task(args.dataset)
+    listing = sizing.matched_shapes(task, archs, targets, args.tolerance)
     if args.json:
         print(json.dumps(listing, indent=2))
     else:

@@ -12,21 +12,6 @@ from benchmarks.formatting import table_console
 from benchmarks.spec import UserError
 
 
-def rows(names: list[str]) -> list[dict]:
-    """describe() of each name; with no names, every dataset and the user-file sources."""
-    if names:
-        return [data.describe(n) for n in names]
-    out = [data.describe(n) for n in data.names()]
-    for ds in data.file_sources():
-        out.append({
-            "name": f"{ds.name}:PATH", "description": ds.description, "source": "files", "input_kind": None,
-            "input_shape": None, "num_classes": None, "vocab_size": None, "max_train_size": None, "val_size": None,
-            "test_size": None, "available_offline": True, "prepared": False, "options": dict(ds.options),
-            "hub_id": "",
-        })
-    return out
-
-
 def _offline_cell(row: dict) -> str:
     if row["source"] != "hub":
         return "yes"
@@ -36,7 +21,7 @@ def _offline_cell(row: dict) -> str:
 def _table(rows: list[dict]):
     from rich.table import Table
 
-    def n(v: int | None) -> str:
+    def count(v: int | None) -> str:
         return "-" if v is None else f"{v:,}"
 
     from rich import box
@@ -48,8 +33,9 @@ def _table(rows: list[dict]):
         table.add_column(col, justify=justify, no_wrap=True)
     for r in rows:
         shape = "x".join(map(str, r["input_shape"])) if r["input_shape"] else "-"
-        table.add_row(r["name"], r["input_kind"] or "-", shape, n(r["num_classes"]), n(r["vocab_size"] or None),
-                      n(r["max_train_size"]), n(r["val_size"]), n(r["test_size"]), _offline_cell(r))
+        table.add_row(r["name"], r["input_kind"] or "-", shape, count(r["num_classes"]),
+                      count(r["vocab_size"] or None), count(r["max_train_size"]), count(r["val_size"]),
+                      count(r["test_size"]), _offline_cell(r))
     return table
 
 
@@ -64,7 +50,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
                   f"{len(splits.y_test):,} test, prepared in {data.cache_root()} "
                   f"({time.perf_counter() - start:.1f} s)")
         return 0
-    listing = rows(args.names)
+    listing = data.listing(args.names)
     if args.json:
         print(json.dumps(listing, indent=2))
     else:

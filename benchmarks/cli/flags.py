@@ -30,10 +30,10 @@ def add_device_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def setup_devices(args: argparse.Namespace) -> None:
-    """Apply the flags of `add_device_flags`; call before anything touches a device."""
+    """Apply the flags of `add_device_flags` that set up this process; call before anything touches a device.
+    `--shard-params` is not one of them: it travels with the runs (`RunOptions`, `PerfConfig`)."""
     if not args.no_compile_cache:
         distributed.enable_compilation_cache()
-    distributed.set_shard_params(args.shard_params)
     if args.distributed:
         distributed.initialize(args.coordinator, args.num_processes, args.process_id)
     elif args.coordinator or args.num_processes or args.process_id is not None:

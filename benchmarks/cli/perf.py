@@ -22,9 +22,9 @@ DEFAULT_SUITE = {"cpu": "quick"}  # any other platform: "standard" (the suite me
 
 
 def config_from_args(args: argparse.Namespace) -> PerfConfig:
-    platform_ = jax.devices()[0].platform
-    accelerator = platform_ != "cpu"
-    suite = load_suite(args.suite or DEFAULT_SUITE.get(platform_, "standard"))
+    device_platform = jax.devices()[0].platform
+    accelerator = device_platform != "cpu"
+    suite = load_suite(args.suite or DEFAULT_SUITE.get(device_platform, "standard"))
     known = architectures.names()
     archs = tuple(args.arch) if args.arch else tuple(known)
     for a in archs:
@@ -41,6 +41,7 @@ def config_from_args(args: argparse.Namespace) -> PerfConfig:
         data_size=max(suite.data_sizes), batch_size=args.batch_size or suite.training.batch_size,
         precision=precision, seeds=args.seeds, scan_length=args.scan_length, window_s=args.window,
         peak_n=args.peak_n or (2048 if not accelerator else 8192), ratios_at_every_size=args.ratios_at_every_size,
+        shard_params=args.shard_params,
     )
 
 

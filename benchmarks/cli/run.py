@@ -11,12 +11,12 @@ from benchmarks.analysis.leaderboard import build_leaderboard
 from benchmarks.analysis.leaderboard_formats import summary_markdown
 from benchmarks.cli.flags import add_device_flags, add_executor_flags, job_options, setup_devices
 from benchmarks.layout import JOBS_DIR
-from benchmarks.running import distributed, executors
-from benchmarks.running import sweep as sweep_
+from benchmarks.running import distributed, executors, sweep
 from benchmarks.running.checkpoint import DEFAULT_EVERY_S
+from benchmarks.running.runner import RunOptions
 from benchmarks.running.sizing import parse_count
 from benchmarks.running.store import Owner, ResultsStore
-from benchmarks.running.suite import load_suite
+from benchmarks.running.suite import Suite, load_suite
 from benchmarks.running.wandb_log import MODES, WandbLogger, resolve_mode
 from benchmarks.spec import RunRecord, RunSpec, UserError
 
@@ -66,10 +66,11 @@ def _progress() -> Progress:
     )
 
 
-def _checkpoint_every(args: argparse.Namespace) -> float:
+def run_options(args: argparse.Namespace) -> RunOptions:
+    """How this process trains its runs: `--shard-params`, `--checkpoint-every-s`."""
     if args.checkpoint_every_s < 0:
         raise UserError(f"--checkpoint-every-s must be 0 (every interval) or more seconds, got {args.checkpoint_every_s:g}")
-    return args.checkpoint_every_s
+    return RunOptions(shard_params=args.shard_params, checkpoint_every_s=args.checkpoint_every_s)
 
 
 def _setup(args: argparse.Namespace) -> bool:
@@ -93,29 +94,31 @@ def cmd_run(args: argparse.Namespace) -> int:
         weight_decay=args.weight_decay, warmup_frac=args.warmup_frac, eval_every=args.eval_every,
         precision=args.precision, suite=args.suite,
     )
-    every_s = _checkpoint_every(args)
+    options = run_options(args)
     logger = WandbLogger(_wandb_mode(args), args.results_dir, args.suite)
     store = ResultsStore(args.results_dir, args.suite)
-    sweep_.check([spec])  # all input checked before anything is written
-    run_id = sweep_.run_id(spec)
+    sweep.check([spec])  # all input checked before anything is written
     store.records()  # a damaged results file is refused before anything is written
     store.ensure_writable()
-    claim = store.claim(run_id, redo=args.force) if main else None
-    # In a multi-host job process 0 decides: 0 recorded already, 1 train, 2 held by another process.
-    decision = int(distributed.agree([2 if isinstance(claim, Owner) else int(claim is not None)])[0])
-    if decision == 2:
-        raise UserError(f"run {run_id} is being trained right now by {claim}; its record will appear in {store.path}")
-    if decision == 0:
-        record = [r for r in store.records() if r.run_id == run_id][-1]
-        console.print(f"already recorded as {run_id} in {store.path} (use --force to train again)")
+    progress = _progress()
+    bar = progress.add_task(sweep.describe(spec), total=spec.steps // spec.eval_every)
+    try:
+        attempt = sweep.claim_and_train(
+            spec, store, options, force=args.force, on_start=lambda _: progress.start(),
+            on_progress=lambda done, total: progress.update(bar, completed=done),
+        )
+    finally:
+        if progress.live.is_started:  # started only when the run trains
+            progress.stop()
+    if attempt.outcome == "held":
+        raise UserError(f"run {attempt.run_id} is being trained right now by {attempt.owner}; "
+                        f"its record will appear in {store.path}")
+    if attempt.outcome == "recorded":
+        record = [r for r in store.records() if r.run_id == attempt.run_id][-1]
+        console.print(f"already recorded as {attempt.run_id} in {store.path} (use --force to train again)")
         logger.catch_up([record])
     else:
-        with _progress() as progress:
-            task = progress.add_task(sweep_.describe(spec), total=spec.steps // spec.eval_every)
-            record, _ = sweep_.train_claimed(
-                spec, store, claim, checkpoint_every_s=every_s, force=args.force,
-                on_progress=lambda done, total: progress.update(task, completed=done),
-            )
+        record = attempt.record
         if main:
             store.tidy()
         logger.log_record(record)
@@ -129,18 +132,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.executor != "local":  # the submitting host joins no job: each job sets itself up (executors.run_group)
         return _submit_sweep(args)
     main = _setup(args)
-    suite = load_suite(args.suite)
-    every_s = _checkpoint_every(args)
-    logger = WandbLogger(_wandb_mode(args, suite.logging.wandb), args.results_dir, suite.name, suite.logging.project)
-    store = ResultsStore(args.results_dir, suite.name)
-    with console.status(f"checking {suite.name}: datasets, sizes"):
-        plan = sweep_.plan(suite, store)  # all input checked, the results file read, before anything is written
-    store.ensure_writable()
-    console.print(
-        f"suite [bold]{suite.name}[/]: {len(plan.specs)} runs, {plan.skipped} already in {store.path}, "
-        f"{len(plan.todo)} to train"
-    )
-    ids = {sweep_.run_id(s) for s in plan.specs}
+    options = run_options(args)
+    suite, store, plan, logger = _plan(args, "to train")
+    ids = {sweep.run_id(s) for s in plan.specs}
     if logger.enabled and (caught := logger.catch_up([r for r in store.records() if r.run_id in ids])):
         console.print(f"wandb: logged {caught} recorded runs that were not logged yet")
     with _progress() as progress:
@@ -148,7 +142,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         current = progress.add_task("", total=1, visible=False)
 
         def on_start(spec: RunSpec) -> None:
-            progress.update(current, description=sweep_.describe(spec), completed=0,
+            progress.update(current, description=sweep.describe(spec), completed=0,
                             total=spec.steps // spec.eval_every, visible=True)
 
         def on_record(record: RunRecord) -> None:
@@ -156,14 +150,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             progress.console.print(summary_line(record))
             logger.log_record(record)
 
-        def on_wait(held: dict[str, Owner]) -> None:
+        def on_wait(held: dict[str, Owner | None]) -> None:
             owners = sorted({str(o) for o in held.values()})
             progress.update(current, description=f"waiting for {len(held)} runs held by {'; '.join(owners)}",
                             completed=0, total=1, visible=True)
 
-        sweep_.run_sweep(
-            plan, store, on_start, lambda done, total: progress.update(current, completed=done), on_record,
-            checkpoint_every_s=every_s, on_wait=on_wait,
+        sweep.run_sweep(
+            plan, store, options, on_start, lambda done, total: progress.update(current, completed=done), on_record,
+            on_wait=on_wait,
         )
         records = store.records()
         progress.update(overall, completed=len(ids & {r.run_id for r in records}))  # runs other sweeps recorded too
@@ -171,6 +165,19 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if main:
         _summary(records, ids, store, suite.name, logger)
     return 0
+
+
+def _plan(args: argparse.Namespace, todo: str) -> tuple[Suite, ResultsStore, sweep.SweepPlan, WandbLogger]:
+    """The suite, its store and what to do: all input checked, the results file read, before anything is written."""
+    suite = load_suite(args.suite)
+    logger = WandbLogger(_wandb_mode(args, suite.logging.wandb), args.results_dir, suite.name, suite.logging.project)
+    store = ResultsStore(args.results_dir, suite.name)
+    with console.status(f"checking {suite.name}: datasets, sizes"):
+        plan = sweep.plan(suite, store)
+    store.ensure_writable()
+    console.print(f"suite [bold]{suite.name}[/]: {len(plan.specs)} runs, {plan.skipped} already in {store.path}, "
+                  f"{len(plan.todo)} {todo}")
+    return suite, store, plan, logger
 
 
 def _summary(records: list[RunRecord], ids: set[str], store: ResultsStore, suite_name: str, logger: WandbLogger) -> None:
@@ -184,26 +191,16 @@ def _summary(records: list[RunRecord], ids: set[str], store: ResultsStore, suite
 
 def _submit_sweep(args: argparse.Namespace) -> int:
     """`sweep --executor slurm|submitit-local`: the runs to do go out as one job array; follow it to the end."""
-    options = job_options(args)
-    suite = load_suite(args.suite)
-    every_s = _checkpoint_every(args)
-    logger = WandbLogger(_wandb_mode(args, suite.logging.wandb), args.results_dir, suite.name, suite.logging.project)
-    store = ResultsStore(args.results_dir, suite.name)
-    with console.status(f"checking {suite.name}: datasets, sizes"):
-        plan = sweep_.plan(suite, store)
-    store.ensure_writable()
-    devices = max(1, options.gpus_per_node) * options.nodes
+    jobs = job_options(args)
+    options = run_options(args)
+    suite, store, plan, logger = _plan(args, f"to submit ({args.executor})")
+    devices = max(1, jobs.gpus_per_node) * jobs.nodes
     for spec in plan.specs:
         if spec.batch_size % devices:
             raise UserError(f"batch size {spec.batch_size} does not split evenly over the {devices} GPUs of a job")
     context = executors.JobContext(
-        results_dir=str(args.results_dir), suite=suite.name, capacity=sweep_.capacities(plan.specs),
-        plugins=tuple(args.plugin), shard_params=args.shard_params, distributed=args.distributed,
-        compile_cache=not args.no_compile_cache, checkpoint_every_s=every_s,
-    )
-    console.print(
-        f"suite [bold]{suite.name}[/]: {len(plan.specs)} runs, {plan.skipped} already in {store.path}, "
-        f"{len(plan.todo)} to submit ({args.executor})"
+        results_dir=str(args.results_dir), suite=suite.name, capacity=sweep.capacities(plan.specs), options=options,
+        plugins=tuple(args.plugin), distributed=args.distributed, compile_cache=not args.no_compile_cache,
     )
 
     def on_submit(n_jobs: int, job_id: str) -> None:
@@ -214,13 +211,13 @@ def _submit_sweep(args: argparse.Namespace) -> int:
         console.print(summary_line(record))
         logger.log_record(record)
 
-    failures = executors.submit_sweep(args.executor, plan.todo, store, context, options, on_submit, on_record,
+    failures = executors.submit_sweep(args.executor, plan.todo, store, context, jobs, on_submit, on_record,
                                       wait=not args.no_wait)
     for line in failures:
         console.print(f"[red]{line}[/]")
     if args.no_wait:
         return 0
-    ids = {sweep_.run_id(s) for s in plan.specs}
+    ids = {sweep.run_id(s) for s in plan.specs}
     _summary(store.records(), ids, store, suite.name, logger)
     return 1 if failures else 0
 

@@ -19,7 +19,8 @@ Names a user can give (`--dataset`, suite files):
 
 The cache key holds everything that changes the prepared arrays: the dataset,
 its version, every option (defaults included) and, for files, each file's
-path, size and modification time.
+path, size and modification time. `version(name)` (the name and that key) is
+the prepared arrays' version, known without preparing or reading them.
 """
 
 from __future__ import annotations
@@ -28,20 +29,18 @@ import dataclasses
 import hashlib
 import importlib
 import json
-import math
 import os
 import pkgutil
 import re
-import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.data._arrow import SPLIT_NAMES, read_meta, read_splits, save_splits
 from benchmarks.spec import Splits, TaskSpec, UserError
 
-SPLIT_NAMES = ("train", "val", "test")
 _PREPARE_VERSION = "2"  # bump when load() changes what it stores (ordering, layout)
 
 Option = int | float | str
@@ -220,8 +219,18 @@ def _cache_key(ref: DatasetRef) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
 
 
+def _version(ref: DatasetRef) -> str:
+    return f"{ref.info.name}-{_cache_key(ref)}"
+
+
+def version(name: str) -> str:
+    """The version of a dataset's prepared arrays (part of every run id), known without preparing or reading
+    them: it changes whenever they would (the dataset's version, its options, the user's files)."""
+    return _version(parse(name))
+
+
 def _cache_path(ref: DatasetRef) -> Path:
-    return cache_root() / f"{ref.info.name}-{_cache_key(ref)}"
+    return cache_root() / _version(ref)
 
 
 def balanced_order(y: np.ndarray, fixed_prefixes: tuple[int, ...] = ()) -> np.ndarray:
@@ -241,78 +250,6 @@ def balanced_order(y: np.ndarray, fixed_prefixes: tuple[int, ...] = ()) -> np.nd
         rank[by_class] = np.arange(len(seg)) - np.searchsorted(seg[by_class], seg[by_class], side="left")
         parts.append(lo + np.lexsort((seg, rank)))  # primary key: rank within class; then the class
     return np.concatenate(parts) if parts else np.arange(0)
-
-
-def _to_table(x: np.ndarray, y: np.ndarray):
-    import pyarrow as pa
-
-    n_features = math.prod(x.shape[1:])
-    flat = pa.array(np.ascontiguousarray(x).reshape(-1))
-    return pa.table({"x": pa.FixedSizeListArray.from_arrays(flat, n_features), "y": pa.array(y.astype(np.int32))})
-
-
-def _save(splits: Splits, path: Path) -> None:
-    import datasets
-
-    datasets.disable_progress_bars()
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    columns = {
-        "train": (splits.x_train, splits.y_train),
-        "val": (splits.x_val, splits.y_val),
-        "test": (splits.x_test, splits.y_test),
-    }
-    dd = datasets.DatasetDict(
-        {split: datasets.Dataset(datasets.table.InMemoryTable(_to_table(x, y))) for split, (x, y) in columns.items()}
-    )
-    dd.save_to_disk(str(tmp))
-    meta = {
-        "task": {**splits.task.__dict__, "input_shape": list(splits.task.input_shape)},
-        "version": splits.version,
-        "sizes": {split: len(y) for split, (_, y) in columns.items()},
-    }
-    (tmp / "archbench.json").write_text(json.dumps(meta))
-    try:
-        os.replace(tmp, path)  # atomic: a killed prepare never leaves a half-written cache
-    except OSError:
-        if not (path / "archbench.json").exists():
-            raise
-        shutil.rmtree(tmp, ignore_errors=True)  # another process prepared it first: same arrays, keep theirs
-
-
-def _read_meta(path: Path) -> tuple[TaskSpec, dict]:
-    meta = json.loads((path / "archbench.json").read_text())
-    task_d = meta["task"]
-    return TaskSpec(**{**task_d, "input_shape": tuple(task_d["input_shape"])}), meta
-
-
-def _read(path: Path) -> Splits:
-    """Memory-map the Arrow files `save_to_disk` wrote (the layout `datasets.load_from_disk` reads), without
-    importing `datasets`: a cached load then costs milliseconds, not the library's import time."""
-    import pyarrow as pa
-
-    task, meta = _read_meta(path)
-    arrays: dict[str, np.ndarray] = {}
-    for split in SPLIT_NAMES:
-        state = json.loads((path / split / "state.json").read_text())
-        table = pa.concat_tables(
-            pa.ipc.open_stream(pa.memory_map(str(path / split / f["filename"]))).read_all()
-            for f in state["_data_files"]
-        )
-        x = _view(table.column("x").combine_chunks().flatten())
-        arrays["x_" + split] = x.reshape(len(table), *task.input_shape)
-        arrays["y_" + split] = _view(table.column("y").combine_chunks())
-    return Splits(task=task, version=meta["version"], **arrays)
-
-
-def _view(arr) -> np.ndarray:
-    """Read-only numpy view of a primitive Arrow array with no nulls (`to_numpy` would import pandas)."""
-    import pyarrow as pa
-
-    dtype = {pa.uint8(): np.uint8, pa.int32(): np.int32, pa.float32(): np.float32}[arr.type]
-    assert arr.null_count == 0
-    view = np.frombuffer(arr.buffers()[1], dtype=dtype, count=len(arr), offset=arr.offset * np.dtype(dtype).itemsize)
-    view.flags.writeable = False  # the file is mapped read-only: writing would crash, not copy
-    return view
 
 
 def _check(splits: Splits, ref: DatasetRef) -> None:
@@ -343,10 +280,10 @@ def load(name: str) -> Splits:
             task=dataclasses.replace(splits.task, name=ref.name),
             x_train=splits.x_train[order],
             y_train=splits.y_train[order],
-            version=f"{ds.name}-{path.name.rsplit('-', 1)[1]}",
+            version=path.name,  # `version(name)`: known before preparing, part of every run id
         )
-        _save(splits, path)
-    return _read(path)
+        save_splits(splits, path)
+    return read_splits(path)
 
 
 def describe(name: str) -> dict:
@@ -356,7 +293,7 @@ def describe(name: str) -> dict:
     path = _cache_path(ref)
     prepared = (path / "archbench.json").exists()
     if prepared:
-        task, meta = _read_meta(path)
+        task, meta = read_meta(path)
         sizes = meta["sizes"]
     elif ds.layout is not None:
         layout = ds.layout(**ref.options)
@@ -384,6 +321,27 @@ def describe(name: str) -> dict:
         "options": dict(ds.options),
         "hub_id": ds.hub_id,
     }
+
+
+def listing(wanted: list[str]) -> list[dict]:
+    """describe() of each name wanted; with none, every dataset and the user-file sources."""
+    if wanted:
+        return [describe(n) for n in wanted]
+    out = [describe(n) for n in names()]
+    for ds in file_sources():
+        out.append({
+            "name": f"{ds.name}:PATH", "description": ds.description, "source": "files", "input_kind": None,
+            "input_shape": None, "num_classes": None, "vocab_size": None, "max_train_size": None, "val_size": None,
+            "test_size": None, "available_offline": True, "prepared": False, "options": dict(ds.options),
+            "hub_id": "",
+        })
+    return out
+
+
+def task(name: str) -> TaskSpec:
+    """The dataset's TaskSpec; from its layout where known, so nothing is downloaded or prepared."""
+    d = describe(name)
+    return TaskSpec(d["name"], d["input_kind"], tuple(d["input_shape"]), d["num_classes"], d["vocab_size"] or 0)
 
 
 @dataclass(frozen=True)

@@ -59,18 +59,6 @@ def enable_compilation_cache(path: str | None = None) -> None:
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
-_shard_params = False  # this process's choice (the --shard-params flag); runs read it when they build their config
-
-
-def set_shard_params(on: bool) -> None:
-    global _shard_params
-    _shard_params = bool(on)
-
-
-def shard_params() -> bool:
-    return _shard_params
-
-
 # ---- processes ---------------------------------------------------------------------------------
 
 def is_main_process() -> bool:

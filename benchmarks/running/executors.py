@@ -21,6 +21,7 @@ from pathlib import Path
 
 from benchmarks.layout import JOBS_DIR
 from benchmarks.running import distributed
+from benchmarks.running.runner import RunOptions
 from benchmarks.running.store import ResultsStore
 from benchmarks.spec import RunRecord, RunSpec, UserError
 
@@ -49,11 +50,10 @@ class JobContext:
     results_dir: str
     suite: str
     capacity: dict[str, int]  # per dataset: the padded training pool, as in a local sweep
+    options: RunOptions = RunOptions()  # how this process trains: the job trains the same way
     plugins: tuple[str, ...] = ()
-    shard_params: bool = False
     distributed: bool = False  # one job spans several processes (nodes x tasks), joined by jax.distributed
     compile_cache: bool = True
-    checkpoint_every_s: float = 300.0
 
 
 def group_runs(specs: list[RunSpec], runs_per_job: int) -> list[list[RunSpec]]:
@@ -74,13 +74,12 @@ def run_group(context: JobContext, specs: list[dict]) -> list[str]:
         distributed.enable_compilation_cache()
     if context.distributed:
         distributed.initialize()
-    distributed.set_shard_params(context.shard_params)
     for plugin in context.plugins:
         architectures.load_plugin(plugin)
     store = ResultsStore(context.results_dir, context.suite)
     todo = [RunSpec.from_dict(d) for d in specs]
     plan = sweep.SweepPlan(todo, todo)
-    written = sweep.run_sweep(plan, store, capacity=context.capacity, checkpoint_every_s=context.checkpoint_every_s)
+    written = sweep.run_sweep(plan, store, context.options, capacity=context.capacity)
     return [r.run_id for r in written]
 
 

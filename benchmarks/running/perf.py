@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks import data as datasets_
+from benchmarks.data import load, training_view
 from benchmarks.running import distributed, sizing
 from benchmarks.running.train import Data, Members, Model, TrainConfig, _run_options, compiled_init, device_data, train_step
 from benchmarks.spec import UserError
@@ -52,6 +52,7 @@ class PerfConfig:
     scan_length: int  # most steps per call of the fused program (fewer for slow models, to keep calls short)
     window_s: float  # timed seconds per measurement, split over `repeats`
     ratios_at_every_size: bool = False  # else the loop and vmap comparisons run at the smallest size only
+    shard_params: bool = False  # split parameters and optimizer state over the devices (--shard-params)
     repeats: int = 3
     peak_n: int = 2048  # side of the square matmul that measures the peak
 
@@ -175,7 +176,7 @@ def measure_cell(
     task = splits.task
     model = Model.create(arch, task, sized.shape)
     tcfg = TrainConfig(batch_size=cfg.batch_size, eval_every=cfg.scan_length, warmup_frac=0.0,
-                       weight_decay=1e-4, precision=cfg.precision, shard_params=distributed.shard_params())
+                       weight_decay=1e-4, precision=cfg.precision, shard_params=cfg.shard_params)
     cell.params, cell.shape = sized.params, sized.shape.as_dict()
     cell.flops_per_example = sizing.flops_per_example(arch, task, sized.shape)
     cell.train_flops_per_step = 3.0 * cell.flops_per_example * cfg.batch_size
@@ -235,7 +236,7 @@ def device_description() -> dict[str, str]:
 def targets(report: dict) -> list[dict]:
     """The issue's performance targets that apply to this device, each with what was measured."""
     cells = [c for c in report["results"] if not c["skipped"]]
-    platform_ = report["device"]["platform"]
+    device_platform = report["device"]["platform"]
     out = []
 
     def add(what: str, value: float | None, threshold: float) -> None:
@@ -246,7 +247,7 @@ def targets(report: dict) -> list[dict]:
         return out
     smallest = min(c["target_params"] for c in cells)
     largest = max(c["target_params"] for c in cells)
-    if platform_ == "cpu":
+    if device_platform == "cpu":
         for arch in ("mlp", "convnet"):
             got = [c["fraction_of_peak"] for c in cells if c["arch"] == arch and c["target_params"] == largest]
             if got:
@@ -272,8 +273,8 @@ def run_perf(cfg: PerfConfig, on_cell: Callable[[CellResult], None] | None = Non
     # the device may be busier at one moment than the other. Fractions are of that best peak.
     dtypes = ["float32"] + (["bfloat16"] if cfg.precision == "bfloat16" else [])
     before = {dtype: matmul_peak(dtype, cfg.peak_n) for dtype in dtypes}
-    splits = datasets_.load(cfg.dataset)
-    view = datasets_.training_view(splits, cfg.data_size)
+    splits = load(cfg.dataset)
+    view = training_view(splits, cfg.data_size)
     distributed.check_batch(cfg.batch_size)
     data = device_data(view)
     results = []

@@ -18,14 +18,16 @@ import importlib.metadata
 import platform
 import subprocess
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import jax
 import numpy as np
 
 import architectures
-from benchmarks import data as datasets_
+from benchmarks import data
 from benchmarks.running import distributed, protocol, sizing
+from benchmarks.running.checkpoint import DEFAULT_EVERY_S
 from benchmarks.running.train import Checkpoint, Model, TrainConfig, TrainOutput, default_pack, device_data, train
 from benchmarks.spec import RESULTS_VERSION, Curves, RunRecord, RunSpec, SeedResult, Splits, finite_or_null
 
@@ -63,15 +65,28 @@ _flops = functools.lru_cache(maxsize=256)(sizing.flops_per_example)
 solve_size = sizing.solve  # cached there: a sweep checks every run's size before training, then trains it
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """How this process trains runs: choices that never change a run's result, so not part of its RunSpec."""
+
+    shard_params: bool = False  # split parameters and optimizer state over the devices instead of replicating them
+    checkpoint_every_s: float = DEFAULT_EVERY_S  # checkpoint a run in progress this often (0: every interval)
+
+
 @functools.lru_cache(maxsize=64)
 def load_splits(dataset: str) -> Splits:
     """A dataset's prepared splits, once per process (the Arrow cache makes the first call cheap too)."""
-    return datasets_.load(dataset)
+    return data.load(dataset)
 
 
-def run_id(spec: RunSpec) -> str:
-    """The spec's content hash, with the family's version and the prepared data's version."""
-    return spec.run_id(arch_version=architectures.get(spec.arch).version, data_version=load_splits(spec.dataset).version)
+_data_version = functools.lru_cache(maxsize=64)(data.version)  # once per process, as the splits
+
+
+def run_id(spec: RunSpec, data_version: str | None = None) -> str:
+    """The spec's content hash, with the family's version and the dataset's version (from its name and
+    options, without loading it; `data_version` where the splits are given rather than named)."""
+    return spec.run_id(arch_version=architectures.get(spec.arch).version,
+                       data_version=data_version or _data_version(spec.dataset))
 
 
 def _concat(a: TrainOutput, b: TrainOutput) -> TrainOutput:
@@ -114,6 +129,7 @@ def _seed_results(seeds: Sequence[int], out: TrainOutput, members: Sequence[int]
 
 def execute(
     spec: RunSpec,
+    options: RunOptions = RunOptions(),
     on_progress: Callable[[int, int], None] | None = None,
     capacity: int | None = None,
     splits: Splits | None = None,
@@ -125,13 +141,14 @@ def execute(
     data size share one compiled program (sampling never reaches the padding; results are unchanged).
     `splits` replaces the dataset named by the spec (tests, notebooks).
     `checkpoint` resumes the run from its last checkpoint and saves new ones as it trains.
+    `options` say how to train it (parameter sharding), never what it computes.
     """
     splits = splits if splits is not None else load_splits(spec.dataset)
-    view = datasets_.training_view(splits, spec.data_size)
+    view = data.training_view(splits, spec.data_size)
     sized = solve_size(spec.arch, splits.task, spec.target_params, spec.param_tolerance)
     model = Model.create(spec.arch, splits.task, sized.shape)
-    cfg = TrainConfig.from_spec(spec, shard_params=distributed.shard_params())
-    data = device_data(view, capacity)
+    cfg = TrainConfig.from_spec(spec, shard_params=options.shard_params)
+    device = device_data(view, capacity)
     tuners = spec.seeds[:spec.lr_tune_seeds or len(spec.seeds)]  # the seeds that try every rate
     others = spec.seeds[len(tuners):]  # trained at the chosen rate only
     k = len(tuners)
@@ -144,7 +161,7 @@ def execute(
         """Train (rate, seed) members; a finished phase is saved, so a kill in a later one does not train it again."""
         progress = None if on_progress is None else (lambda done, total: on_progress(index * n_evals + done, phases * n_evals))
         ck = checkpoint.phase(f"phase{index}") if checkpoint is not None else None
-        out = train(model, cfg, data, seeds=[s for _, s in members], lrs=[lr for lr, _ in members],
+        out = train(model, cfg, device, seeds=[s for _, s in members], lrs=[lr for lr, _ in members],
                     n_train=[spec.data_size] * len(members), steps=spec.steps, on_eval=progress, checkpoint=ck, pack=pack)
         if ck is not None and index + 1 < phases:
             ck.save(n_evals, n_evals, out.state, _history(out), out.train_s)
@@ -181,7 +198,7 @@ def execute(
     )
     train_s = max(out.train_s, 1e-9)
     return RunRecord(
-        run_id=spec.run_id(arch_version=architectures.get(spec.arch).version, data_version=splits.version),
+        run_id=run_id(spec, splits.version),
         spec=spec,
         status=status,
         reason=reason,

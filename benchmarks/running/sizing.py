@@ -270,3 +270,25 @@ def parse_counts(text: str) -> list[int]:
     if not counts:
         raise UserError(f"no parameter counts in {text!r} (e.g. 10k,100k,1M)")
     return counts
+
+
+def matched_shapes(task: TaskSpec, archs: list[str], targets: list[int], tolerance: float) -> list[dict]:
+    """One row per family and target: the solved shape, measured count, deviation, FLOPs per example.
+
+    A target a family cannot reach gives a row with `error` (naming the nearest
+    feasible target) and null numbers, so the other rows still show.
+    """
+    out = []
+    for arch in archs:
+        for target in targets:
+            row: dict = {"arch": arch, "target_params": target, "dataset": task.name}
+            try:
+                sized = solve(arch, task, target, tolerance)
+            except UserError as e:
+                out.append(row | {"params": None, "deviation": None, "flops_per_example": None, "shape": None,
+                                  "error": str(e)})
+                continue
+            flops = flops_per_example(arch, task, sized.shape)
+            out.append(row | {"params": sized.params, "deviation": sized.deviation, "flops_per_example": flops,
+                              "shape": sized.shape.as_dict(), "error": None})
+    return out

@@ -26,13 +26,14 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import jax
 
 from benchmarks import data
-from benchmarks.running import checkpoint as checkpoint_
 from benchmarks.running import distributed
-from benchmarks.running.runner import environment, execute, load_splits, run_id, solve_size
+from benchmarks.running.checkpoint import RunCheckpoint, remove_stale
+from benchmarks.running.runner import RunOptions, environment, execute, load_splits, run_id, solve_size
 from benchmarks.running.store import Claim, Owner, ResultsStore
 from benchmarks.running.suite import Suite
 from benchmarks.running.train import Checkpoint
@@ -89,13 +90,14 @@ def failed_record(spec: RunSpec, error: BaseException) -> RunRecord:
 
 def run_one(
     spec: RunSpec,
+    options: RunOptions,
     on_progress: Callable[[int, int], None] | None = None,
     capacity: int | None = None,
     checkpoint: Checkpoint | None = None,
 ) -> RunRecord:
     """Execute a spec; anything but bad input or an interrupt becomes a `failed` record."""
     try:
-        return execute(spec, on_progress, capacity, checkpoint=checkpoint)
+        return execute(spec, options, on_progress, capacity, checkpoint=checkpoint)
     except (UserError, KeyboardInterrupt):
         raise
     except Exception as e:  # out-of-memory, a bug in one family: record it, keep sweeping
@@ -110,9 +112,9 @@ def train_claimed(
     spec: RunSpec,
     store: ResultsStore,
     claim: Claim | None,
+    options: RunOptions,
     *,
     capacity: int | None = None,
-    checkpoint_every_s: float = checkpoint_.DEFAULT_EVERY_S,
     on_progress: Callable[[int, int], None] | None = None,
     force: bool = False,
 ) -> tuple[RunRecord, bool]:
@@ -122,9 +124,8 @@ def train_claimed(
     The run's checkpoint is deleted once its record is stored; an interrupt keeps it and frees the claim.
     In a multi-host job the other processes train beside process 0 with no claim and write nothing.
     """
-    rid = run_id(spec)
     single = jax.process_count() == 1
-    checkpoint = checkpoint_.RunCheckpoint.for_run(store.dir, rid, checkpoint_every_s) if single else None
+    checkpoint = RunCheckpoint.for_run(store.dir, run_id(spec), options.checkpoint_every_s) if single else None
 
     def progress(done: int, total: int) -> None:
         if claim is not None:
@@ -133,7 +134,7 @@ def train_claimed(
             on_progress(done, total)
 
     try:
-        record = run_one(spec, progress, capacity, checkpoint)
+        record = run_one(spec, options, progress, capacity, checkpoint)
     except BaseException:  # an interrupt (or bad input): keep the checkpoint, free the run for others
         if checkpoint is not None:
             checkpoint.close()
@@ -153,15 +154,56 @@ def train_claimed(
     return record, written
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """What `claim_and_train` did with one run."""
+
+    run_id: str
+    outcome: Literal["trained", "recorded", "held"]  # recorded: already in the store; held: another process trains it
+    record: RunRecord | None = None  # the record trained (outcome "trained")
+    written: bool = False  # this process appended it (False: another process recorded it first)
+    owner: Owner | None = None  # who holds it (outcome "held"; known on process 0 only)
+
+
+# Process 0 decides for the whole job, and every process follows (`distributed.agree`).
+_RECORDED, _TRAIN, _HELD = 0, 1, 2
+
+
+def claim_and_train(
+    spec: RunSpec,
+    store: ResultsStore,
+    options: RunOptions,
+    *,
+    force: bool = False,
+    capacity: int | None = None,
+    on_start: Callable[[RunSpec], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> Attempt:
+    """The one way a run is trained (`archbench run`, a sweep, a cluster job): claim it in the store,
+    train it unless it is recorded already (or `force`) or another process holds it, record it."""
+    rid = run_id(spec)
+    claim = store.claim(rid, redo=force) if distributed.is_main_process() else None
+    decision = int(distributed.agree([_HELD if isinstance(claim, Owner) else int(claim is not None)])[0])
+    if decision == _RECORDED:
+        return Attempt(rid, "recorded")
+    if decision == _HELD:
+        return Attempt(rid, "held", owner=claim if isinstance(claim, Owner) else None)
+    if on_start:
+        on_start(spec)
+    record, written = train_claimed(spec, store, claim, options, capacity=capacity, on_progress=on_progress,
+                                    force=force)
+    return Attempt(rid, "trained", record, written)
+
+
 def run_sweep(
     sweep: SweepPlan,
     store: ResultsStore,
+    options: RunOptions,
     on_start: Callable[[RunSpec], None] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     on_record: Callable[[RunRecord], None] | None = None,
     *,
-    checkpoint_every_s: float = checkpoint_.DEFAULT_EVERY_S,
-    on_wait: Callable[[dict[str, Owner]], None] | None = None,
+    on_wait: Callable[[dict[str, Owner | None]], None] | None = None,
     poll_s: float = POLL_S,
     capacity: dict[str, int] | None = None,
 ) -> list[RunRecord]:
@@ -171,33 +213,22 @@ def run_sweep(
     main = distributed.is_main_process()
     if main:
         store.remove_stale_claims()
-        checkpoint_.remove_stale(store.dir, store.done_ids())
+        remove_stale(store.dir, store.done_ids())
     pending = list(sweep.todo)
     while pending:
-        held: dict[str, Owner] = {}
+        held: dict[str, Owner | None] = {}
         for spec in pending:
-            rid = run_id(spec)
-            claim = store.claim(rid) if main else None
-            # Process 0 decides for the whole job: 0 recorded meanwhile, 1 train it now, 2 held by another sweep.
-            decision = int(distributed.agree([2 if isinstance(claim, Owner) else int(claim is not None)])[0])
-            if decision == 0:  # recorded meanwhile by another process
-                continue
-            if decision == 2:
-                held[rid] = claim  # None on processes other than 0, which show nothing
-                continue
-            if on_start:
-                on_start(spec)
-            record, fresh = train_claimed(
-                spec, store, claim, capacity=capacity[spec.dataset], checkpoint_every_s=checkpoint_every_s,
-                on_progress=on_progress,
-            )
-            if fresh:
-                written.append(record)
+            attempt = claim_and_train(spec, store, options, capacity=capacity[spec.dataset], on_start=on_start,
+                                      on_progress=on_progress)
+            if attempt.outcome == "held":
+                held[attempt.run_id] = attempt.owner  # None on processes other than 0, which show nothing
+            elif attempt.written:
+                written.append(attempt.record)
                 if on_record:
-                    on_record(record)
-            elif distributed.is_main_process():  # a claim taken over from a live but silent owner (lease run out)
-                print(f"archbench: warning: run {rid} was recorded by another process meanwhile; this copy is dropped",
-                      file=sys.stderr)
+                    on_record(attempt.record)
+            elif attempt.outcome == "trained" and main:  # a claim taken over from a live but silent owner
+                print(f"archbench: warning: run {attempt.run_id} was recorded by another process meanwhile; "
+                      "this copy is dropped", file=sys.stderr)
         pending = [s for s in pending if run_id(s) in held]
         if pending:
             if on_wait:
