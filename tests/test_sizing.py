@@ -98,3 +98,42 @@ def test_transformer_heads_are_64_wide_where_the_width_allows():
 
     assert num_heads_for(384) == 6 and num_heads_for(1280) == 20  # 64-wide heads
     assert num_heads_for(368) == 23 and num_heads_for(64) == 4 and num_heads_for(40) == 2  # else >= 16 wide
+
+
+def test_a_scanned_layer_counts_the_flops_of_its_unrolled_twin():
+    """XLA's cost analysis counts one iteration of a loop: the count unrolls scans first."""
+    import jax
+    import jax.numpy as jnp
+    from flax import nnx
+
+    import architectures
+    from benchmarks.spec import ArchShape, TaskSpec
+
+    class Recur(nnx.Module):
+        def __init__(self, task, shape, rngs, scanned):
+            self.w = nnx.Linear(shape.width, shape.width, rngs=rngs)
+            self.inp = nnx.Linear(task.input_shape[-1], shape.width, rngs=rngs)
+            self.scanned = scanned
+
+        def __call__(self, x_BxLx1):
+            x = self.inp(x_BxLx1).swapaxes(0, 1)
+            h = jnp.zeros(x.shape[1:])
+            if self.scanned:
+                h, _ = jax.lax.scan(lambda h, xt: (jnp.tanh(self.w(h) + xt), None), h, x)
+            else:
+                for xt in x:
+                    h = jnp.tanh(self.w(h) + xt)
+            return h
+
+    for scanned in (True, False):
+        architectures.register(f"recur_{scanned}", depth_for=lambda n: 1)(
+            lambda task, shape, rngs, scanned=scanned: Recur(task, shape, rngs, scanned))
+    try:
+        task = TaskSpec(name="toy", input_kind="signal1d", input_shape=(12, 1), num_classes=3)
+        shape = ArchShape(width=16, depth=1, hidden=16)
+        scanned, unrolled = (sizing.flops_per_example(f"recur_{s}", task, shape) for s in (True, False))
+        assert unrolled > 12 * 2 * 16 * 16  # every step's matrix product counted
+        assert abs(scanned / unrolled - 1) < 0.01
+    finally:
+        for scanned in (True, False):
+            architectures._REGISTRY.pop(f"recur_{scanned}", None)

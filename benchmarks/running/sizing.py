@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
+from jax.extend import core as jcore
 
 import architectures
 from benchmarks.spec import ArchShape, TaskSpec, UserError
@@ -229,7 +230,8 @@ def flops_per_example(arch: str, task: TaskSpec, shape: ArchShape, batch: int = 
     count comes from the optimised HLO, so it is the same as at the default level.
     Always compiled for the host CPU, whatever the default device: the count is then
     the same on every machine (a GPU's compiler hands some matmuls to libraries whose
-    FLOPs its cost analysis leaves out).
+    FLOPs its cost analysis leaves out). Scans are unrolled for the count: XLA's cost
+    analysis counts one iteration of a loop, so a recurrent layer would count one step.
     """
     cpu = jax.sharding.SingleDeviceSharding(jax.devices("cpu")[0])
     abstract = nnx.eval_shape(lambda: architectures.build(arch, task, shape, nnx.Rngs(0)))
@@ -240,12 +242,44 @@ def flops_per_example(arch: str, task: TaskSpec, shape: ArchShape, batch: int = 
     def fwd(state, x):
         return nnx.merge(graphdef, state)(x)
 
-    compiled = jax.jit(fwd).lower(state, x).compile(compiler_options={"xla_backend_optimization_level": 0})
+    traced = jax.make_jaxpr(fwd)(state, x)
+    unrolled = jax.jit(lambda *args: _with_scans_unrolled(traced.jaxpr, traced.consts, *jax.tree.leaves(args)))
+    compiled = unrolled.lower(state, x).compile(compiler_options={"xla_backend_optimization_level": 0})
     cost = compiled.cost_analysis()
     if isinstance(cost, list):  # older jax returns one dict per device program
         cost = cost[0]
     flops = float((cost or {}).get("flops", float("nan")))
     return flops / batch if np.isfinite(flops) else float("nan")
+
+
+_CALLS = frozenset({"jit", "pjit", "closed_call", "core_call", "remat", "checkpoint", "custom_jvp_call", "custom_vjp_call"})
+
+
+def _with_scans_unrolled(jaxpr: jcore.Jaxpr, consts: list, *args: jax.Array) -> list[jax.Array]:
+    """Evaluate a jaxpr with every top-level `lax.scan` (also inside nested calls) fully unrolled.
+
+    The result is the same; the compiled program has the loop's steps written out, so its cost
+    analysis counts every step. (A scan nested in a scan's body is still counted once per outer step.)
+    """
+    env: dict = {}
+
+    def read(v):
+        return v.val if isinstance(v, jcore.Literal) else env[v]
+
+    env.update(zip(jaxpr.constvars, consts))
+    env.update(zip(jaxpr.invars, args))
+    for eqn in jaxpr.eqns:
+        invals = [read(v) for v in eqn.invars]
+        inner = next((p for p in eqn.params.values() if isinstance(p, jcore.ClosedJaxpr)), None)
+        if eqn.primitive.name == "scan":
+            outs = eqn.primitive.bind(*invals, **{**eqn.params, "unroll": eqn.params["length"]})
+        elif inner is not None and eqn.primitive.name in _CALLS:
+            outs = _with_scans_unrolled(inner.jaxpr, inner.consts, *invals)
+        else:
+            outs = eqn.primitive.bind(*invals, **eqn.params)
+            outs = outs if eqn.primitive.multiple_results else [outs]
+        env.update(zip(eqn.outvars, outs))
+    return [read(v) for v in jaxpr.outvars]
 
 
 def parse_count(text: str) -> int:
