@@ -19,7 +19,7 @@ import functools
 import importlib
 import pkgutil
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -46,6 +46,7 @@ class DatasetRuns:
     seeds: list[np.ndarray]  # per run: its seeds' log losses
     y_Bxn: np.ndarray  # bootstrap replicates of y: the seeds of each run resampled, shared seeds together
     means_1BxR: np.ndarray  # mean log loss of each run: observed (row 0), then the B replicates
+    seed_n: np.ndarray = field(default_factory=lambda: np.zeros(0, int))  # seed id of each observation
 
     @classmethod
     def of(cls, records: Sequence[RunRecord], n_boot: int, rng: np.random.Generator, draws: dict) -> DatasetRuns:
@@ -53,6 +54,8 @@ class DatasetRuns:
         keys = [lambda r: r.spec.arch, lambda r: r.spec.target_params, lambda r: r.spec.data_size]
         levels = [sorted({key(r) for r in records}) for key in keys]
         seeds = [run_log_losses(r) for r in records]
+        seed_ids = [np.array([s.seed for s in r.seeds if s.test_loss is not None and np.isfinite(s.test_loss)
+                              and s.test_loss > 0], dtype=int) for r in records]
         codes = np.array([[lv.index(key(r)) for lv, key in zip(levels, keys, strict=True)]
                           for r, s in zip(records, seeds, strict=True) for _ in s], dtype=int).reshape(-1, 3)
         run_n = np.repeat(np.arange(len(records)), [s.size for s in seeds])
@@ -63,7 +66,19 @@ class DatasetRuns:
         average_nxR = np.eye(len(records))[run_n]
         run_means = lambda y: (y @ average_nxR) / average_nxR.sum(axis=0)
         means = np.concatenate([run_means(y_n[None]), run_means(y_Bxn)])
-        return cls(list(records), levels, codes, run_n, y_n, seeds, y_Bxn, means)
+        return cls(list(records), levels, codes, run_n, y_n, seeds, y_Bxn, means, np.concatenate(seed_ids))
+
+    def subset(self, keep: Callable[[RunRecord], bool]) -> DatasetRuns | None:
+        """The runs `keep` accepts, without bootstrap replicates (for statistics with intervals of their own);
+        None where it accepts none."""
+        kept = [r for r in self.records if keep(r)]
+        return DatasetRuns.of(kept, 0, np.random.default_rng(0), {}) if kept else None
+
+    @property
+    def plot_n(self) -> list[tuple]:
+        """The init of each observation: (family, model size, seed). One init trains at every data size of
+        its family and size, so seeds of one plot share its effect (`benchmarks.analysis.seed_noise`)."""
+        return [(int(a), int(n), int(s)) for (a, n, _), s in zip(self.codes_nx3, self.seed_n, strict=True)]
 
     @property
     def archs(self) -> list[str]:
