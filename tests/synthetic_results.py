@@ -1,9 +1,11 @@
 """RunRecords built from a known law, so fits and verdicts can be checked against the truth.
 
-log L(arch, N, D, seed) = log(E + A·N^−α + B·D^−β) + effect[arch]·(D/D_min)^−γ + ε,   ε ~ N(0, σ²)
+log L(arch, N, D, seed) = log(E + A·N^−α + B·D^−β) + effect[arch]·(D/D_min)^−γ + u + ε
 
 `effect` plants an architecture effect (0 for all: none) that shrinks with the
-training set when γ > 0.
+training set when γ > 0. Seed noise as the trainer makes it: u ~ N(0, τ²) is the
+init's effect, one per (arch, N, seed) and shared by every data size, ε ~ N(0, σ²)
+each seed's own; `noise_scale` makes some families noisier than others.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ class Law:
     beta: float = 0.3
     effect: Mapping[str, float] = field(default_factory=lambda: {"conv": 0.0, "mlp": 0.0, "transformer": 0.0})
     gamma: float = 0.0  # how fast the architecture effect shrinks with data
-    sigma: float = 0.01  # seed noise, in log loss
+    sigma: float = 0.01  # each seed's own noise, in log loss
+    tau: float = 0.0  # the init's effect, shared by the data sizes of one (arch, size, seed)
+    noise_scale: Mapping[str, float] = field(default_factory=dict)  # per arch: × sigma and tau (default 1)
 
     def log_loss(self, arch: str, n: float, d: float, d_min: float) -> float:
         clean = np.log(self.E + self.A * n**-self.alpha + self.B * d**-self.beta)
@@ -49,15 +53,17 @@ def planted_records(
     gen = np.random.default_rng(rng)
     records = []
     for arch in law.effect:
+        scale = law.noise_scale.get(arch, 1.0)
         for n in sizes:
             params = int(round(n * (1 + 0.01 * gen.uniform(-1, 1))))
+            init = {s: scale * law.tau * gen.standard_normal() for s in seeds} if law.tau else dict.fromkeys(seeds, 0.0)
             for d in data_sizes:
                 spec = RunSpec(arch=arch, dataset=dataset, target_params=n, data_size=d, seeds=tuple(seeds),
                                steps=1000, batch_size=128, suite="synthetic")
                 mean = law.log_loss(arch, params, d, min(data_sizes))
                 results = []
                 for s in seeds:
-                    loss = float(np.exp(mean + law.sigma * gen.standard_normal()))
+                    loss = float(np.exp(mean + init[s] + scale * law.sigma * gen.standard_normal()))
                     results.append(SeedResult(seed=s, train_loss=loss * 0.9, val_loss=loss, val_acc=0.5,
                                               test_loss=loss, test_acc=0.5))
                 records.append(RunRecord(

@@ -44,7 +44,6 @@ from benchmarks.analysis.verdict import DatasetVerdict, Verdict, verdict  # noqa
 from benchmarks.analysis.verdict_text import (  # noqa: E402
     fmt_loss_change,
     fmt_share,
-    pct,
     short_count,
     verdict_dict,
     verdict_paragraph,
@@ -252,23 +251,37 @@ def _joint_rows(df: DatasetFits) -> tuple[list[list[object]], list[str]]:
 def _verdict_tables(v: DatasetVerdict) -> str:
     """The tables of the built-in statistics (a statistic of its own shows in the verdict paragraph)."""
     parts = []
-    shares, gaps, trend = (v.statistics.get(name) for name in ("shares", "gaps", "gap_trend"))
+    shares, contrasts, gaps, trend = (v.statistics.get(n) for n in ("shares", "contrasts", "gaps", "gap_trend"))
     if shares is not None and shares.shares:
-        rows = [[s.term, fmt_share(s.share), f"{100 * s.eta2:.3g}%", s.df] for s in shares.shares]
-        rows.append(["seed noise (residual)", "—", f"{100 * shares.seed_share:.3g}%", "—"])
+        rows = [[s.term, fmt_share(s.share), f"{100 * s.raw:.3g}%", s.df] for s in shares.shares]
+        if shares.confounded is not None:
+            rows.append(["several factors together, none alone", fmt_share(shares.confounded), "—", "—"])
+        rows.append(["seed noise (inits and seeds)", fmt_share(shares.seed_share), "—", "—"])
+        rows += [[f"{t} (not separable in this design)", "—", "—", 0] for t in shares.aliased]
         parts.append("<h3>Variance of log test loss, by factor</h3>" + html_table(
-            ["term", "share beyond seed noise [95% CI]", "raw share (eta²)", "df"], rows))
+            ["term", "share beyond seed noise [95% CI], within 0–100%", "estimate before the cut at 0", "df"], rows))
+    if contrasts is not None and contrasts.contrasts:
+        rows = [[c.higher, c.lower, fmt_loss_change(c.difference), f"{c.p_holm:.2g}", "yes" if c.separated else "no",
+                 c.cells, c.matched] for c in contrasts.contrasts]
+        parts.append("<h3>Family against family (paired by seed and cell, Holm-adjusted)</h3>" + html_table(
+            ["higher loss", "lower loss", "loss above [95% CI]", "Holm p", "separated", "cells", "matched by"], rows))
     if gaps is not None and gaps.gaps:
-        rows = [[f"{g.data_size:,}", g.best, g.worst, fmt_loss_change(g.gap),
-                 f"{pct(g.noise_floor):.2g}%"] for g in gaps.gaps]
-        per_decade = ""
-        if trend is not None and trend.trend is not None:
-            t = trend.trend
-            per_decade = (f"<p class=note>Trend: the gap changes ×{np.exp(t.value):.2f} "
-                          f"[×{np.exp(t.lo):.2f}, ×{np.exp(t.hi):.2f}] per tenfold more data.</p>")
-        parts.append("<h3>Best against worst architecture, by training-set size</h3>" + html_table(
-            ["training examples", "best", "worst", "worst's loss above best [95% CI]", "seed-noise level"], rows)
-            + per_decade)
+        sizes = sorted({g.data_size for g in gaps.gaps})
+        rows = [[other] + [next((fmt_loss_change(g.gap) for g in gaps.of(other) if g.data_size == d), "—")
+                           for d in sizes] for other in gaps.others]
+        if trend is not None and trend.trends:
+            per = {t.other: t for t in trend.trends}
+            for row, other in zip(rows, gaps.others, strict=True):
+                t = per.get(other)
+                row.append("—" if t is None else f"×{np.exp(t.per_decade.value):.2f} [×{np.exp(t.per_decade.lo):.2f}, "
+                           f"×{np.exp(t.per_decade.hi):.2f}]" + (" (beyond noise)" if t.separated else ""))
+            header_trend = ["per tenfold more data [95% CI]"]
+        else:
+            header_trend = []
+        note = (f"<p class=note>Trend with data not estimated: {html.escape(trend.not_given)}.</p>"
+                if trend is not None and trend.not_given else "")
+        parts.append(f"<h3>Loss above {html.escape(gaps.leader)}'s, by training-set size</h3>" + html_table(
+            ["family"] + [f"{d:,} examples" for d in sizes] + header_trend, rows) + note)
     return "".join(parts)
 
 
@@ -329,8 +342,10 @@ def render_html(suite: str, fitted: dict[str, DatasetFits], verdict: Verdict,
     parts += [f'<p class="verdict-text">{_esc(p)}</p>' for p in verdict_paragraph(verdict).split("\n\n")]
     parts.append('<p class="note">How to read it: shares are of the variance of log test loss across all seeds, '
                  "from an ANOVA with architecture, model size and data size as factors, minus what seed noise "
-                 "alone would put in each term, so a factor without effect sits near zero. Intervals come from "
-                 "a bootstrap over each run's seeds.</p></section>")
+                 "alone would put in each term, so a factor without effect sits near zero; their intervals come "
+                 "from a parametric bootstrap. Families are compared pair by pair, seed by seed in the cells both "
+                 "ran, Holm-adjusted; an init's effect is shared by every data size it trained at, and the "
+                 "intervals count it once (docs/statistics.md).</p></section>")
     for ds, df in fitted.items():
         parts.append(_dataset_section(df, by_ds.get(ds), plots.get(ds, [])))
     parts.append('<section id="leaderboard"><h2>Leaderboard</h2>')

@@ -1,19 +1,24 @@
-"""The verdict: how much of the held-out loss the architecture explains, and how that changes with data.
+"""The verdict: how much of the held-out loss the architecture explains, which families differ, and how that
+changes with data.
 
 Per dataset, the usable runs become seed-level arrays (`DatasetRuns`) and every
 statistic of `benchmarks/analysis/verdict_statistics/` is computed on them, in
 order: the share of the variance in log test loss each factor explains beyond
-seed noise (`shares`), the architectures ranked against the best (`ranking`), the
-gap between the best and the worst at each training-set size (`gaps`) and its
-trend with data (`gap_trend`). When the suite holds a dataset and its `-shuffled`
-twin, each architecture's loss change between the two measures how much it relies
-on the input order (its inductive bias: `BiasComparison`).
+seed noise (`shares`), every pair of families compared seed by seed and
+Holm-adjusted (`contrasts`), the families ranked by those contrasts (`ranking`),
+each family's gap to the leader at each training-set size (`gaps`) and its trend
+with data (`gap_trend`), and the scope the claims rest on (`scope`). Every
+statement about which families differ comes from the one set of contrasts. When
+the suite holds a dataset and its `-shuffled` twin, each architecture's loss
+change between the two measures how much it relies on the input order (its
+inductive bias: `BiasComparison`).
 
-Intervals come from a bootstrap over the seeds of each run, re-centred on the
-estimate (a bootstrap replicate adds its own seed noise on top of the data's,
-which the re-centring takes out again). Runs that share a seed's initialisation
-(one architecture and size, across data sizes and datasets) are resampled
-together, so a lucky seed counts once, not once per run.
+Seed noise follows the design (`benchmarks.analysis.seed_noise`): an init is
+shared by every data size its family and size trained at, so it is counted once.
+The shares get a parametric bootstrap, the contrasts t intervals from the noise of
+the pair's own seed-by-seed differences. The inductive-bias comparison keeps a
+bootstrap over each run's seeds (runs sharing a seed's initialisation resampled
+together), re-centred on the estimate.
 
 Everything here is numbers; `benchmarks.analysis.verdict_text` says them in words.
 """
@@ -25,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from benchmarks.analysis.seed_noise import one_blas_thread
 from benchmarks.analysis.stats import LEVEL, Estimate, usable
 from benchmarks.analysis.verdict_statistics import DatasetRuns, Statistic, registered
 from benchmarks.spec import RunRecord
@@ -134,6 +140,7 @@ def bias_comparison(base: DatasetVerdict, base_runs: DatasetRuns, shuffled: Data
                           advantage=advantage)
 
 
+@one_blas_thread
 def verdict(records: Sequence[RunRecord], *, n_boot: int = N_BOOT, rng: int = 0) -> Verdict:
     """The verdict of a suite's records: per dataset, and per dataset/-shuffled pair."""
     gen = np.random.default_rng(rng)

@@ -4,7 +4,7 @@ The statistics themselves are numbers (`benchmarks.analysis.verdict` and the
 modules of `benchmarks.analysis.verdict_statistics`, each with its `describe`);
 this module holds the words they share (a log-loss difference as a percentage,
 a share, a size at a glance), the paragraph of one dataset around the statistics'
-sentences, the inductive-bias paragraph, and the verdict as fits.json holds it,
+sentences (the scope, order CLOSING_ORDER and up, last), the inductive-bias paragraph, and the verdict as fits.json holds it,
 numbers and words together.
 """
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from benchmarks.analysis.verdict import BiasComparison, DatasetVerdict, Verdict
 
 LEVEL_WORDS = f"{100 * LEVEL:g}%"
+CLOSING_ORDER = 100  # statistics of this order or more (the scope) close the paragraph, after the notes
 
 
 def pct(log_diff: float) -> float:
@@ -63,8 +64,15 @@ def short_count(x: float) -> str:
 
 
 def count_of(n: float, word: str) -> str:
-    """'3 runs', '1 run'."""
-    return f"{n:g} {word}{'' if n == 1 else 's'}"
+    """'3 runs', '1 run', '2 families'."""
+    plural = word[:-1] + "ies" if word.endswith("y") and word[-2:-1] not in "aeiou" else word + "s"
+    return f"{n:g} {word if n == 1 else plural}"
+
+
+def join_words(items) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1] if items else ""
 
 
 def span(values: Sequence[float], fmt: Callable[[float], str]) -> str:
@@ -82,12 +90,12 @@ def dataset_paragraph(v: DatasetVerdict) -> str:
     if not v.has_intervals:
         out.append("With one seed per run there is no estimate of seed noise, so nothing below has an interval "
                    "and none of it supports a claim that one architecture beats another.")
+    closing = []
     for statistic in registered():
-        out += statistic.describe(v.statistics[statistic.name], v)
+        said = statistic.describe(v.statistics[statistic.name], v)
+        (closing if statistic.order >= CLOSING_ORDER else out).extend(said)
     out += [n[0].upper() + n[1:] + "." for n in v.notes]
-    out.append(f"All of this holds for the sizes measured ({span(v.sizes, short_count)} parameters, "
-               f"{span(v.data_sizes, lambda d: f'{d:,}')} examples) and says nothing beyond them.")
-    return " ".join(out)
+    return " ".join(out + closing)
 
 
 def bias_paragraph(b: BiasComparison) -> str:

@@ -1,65 +1,80 @@
-"""The gap between the best and the worst architecture at each training-set size, and the gap seed
-noise alone would produce there (its noise floor)."""
+"""Each family against the one with the lowest loss, at each training-set size: how far behind, with its interval.
+
+The leader is the ranking's. Each gap is the mean, over the model sizes both ran at that data size, of
+the seed-by-seed log-loss difference (other minus leader; `contrasts.PairedDifferences`), with its own
+95% interval (init and seed noise of the pair's differences). A gap per family, never the best minus the
+worst alone: the worst family at one size is often not the worst at another, and a single spread says
+nothing about the families between.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import numpy as np
-
-from benchmarks.analysis.stats import Estimate, expected_range
+from benchmarks.analysis.stats import Estimate
 from benchmarks.analysis.verdict_statistics import DatasetRuns, register_statistic
-from benchmarks.analysis.verdict_text import fmt_loss_change, pct
+from benchmarks.analysis.verdict_statistics.contrasts import PairedDifferences
+from benchmarks.analysis.verdict_statistics.ranking import Ranking
+from benchmarks.analysis.verdict_text import fmt_loss_change, join_words
 
 
 @dataclass(frozen=True)
 class Gap:
-    """Best vs worst architecture at one training-set size, in log loss (mean over model sizes)."""
+    """One family's log loss above the leader's at one training-set size (mean over the model sizes both ran)."""
 
+    other: str
     data_size: int
     gap: Estimate
-    best: str
-    worst: str
-    noise_floor: float  # the gap seed noise alone would produce here
 
     def to_dict(self) -> dict:
-        return {"data_size": self.data_size, "gap": self.gap.to_dict(), "best": self.best, "worst": self.worst,
-                "noise_floor": self.noise_floor}
+        return {"other": self.other, "data_size": self.data_size, "log_loss_above_leader": self.gap.to_dict()}
 
 
 @dataclass(frozen=True)
 class Gaps:
-    gaps: tuple[Gap, ...]  # by increasing data size; empty with one architecture
-    values_1BxG: np.ndarray = field(repr=False)  # each gap observed (row 0), then its B replicates
+    leader: str
+    gaps: tuple[Gap, ...]  # by family (ranking order), then data size
     notes: tuple[str, ...] = ()
 
+    def of(self, other: str) -> tuple[Gap, ...]:
+        return tuple(g for g in self.gaps if g.other == other)
+
+    @property
+    def others(self) -> list[str]:
+        return list(dict.fromkeys(g.other for g in self.gaps))
+
     def to_dict(self) -> dict:
-        return {"gaps": [g.to_dict() for g in self.gaps]}
+        return {"gaps_leader": self.leader, "gaps": [g.to_dict() for g in self.gaps]}
 
 
 def describe(g: Gaps, dataset) -> list[str]:
-    if not g.gaps:
+    if not g.gaps or not dataset.has_intervals:
         return []
-    at = [f"{fmt_loss_change(x.gap)} at {x.data_size:,}" for x in g.gaps]
-    noise = f" (seed noise alone would give about {pct(g.gaps[-1].noise_floor):.2g}%)" if dataset.has_intervals else ""
-    return [f"The worst architecture's loss exceeds the best one's by {', '.join(at)} training examples{noise}."]
+    parts = []
+    for other in g.others:
+        mine = g.of(other)
+        first, last = mine[0], mine[-1]
+        if first is last:
+            parts.append(f"{other} {fmt_loss_change(first.gap)} at {first.data_size:,}")
+        else:
+            parts.append(f"{other} {fmt_loss_change(first.gap)} at {first.data_size:,} and "
+                         f"{fmt_loss_change(last.gap)} at {last.data_size:,}")
+    return [f"Loss above {g.leader}'s, at the smallest and the largest training set ({len(dataset.data_sizes)} sizes "
+            f"in all; 95% intervals): {join_words(parts)} examples."]
+
+
+def pair_gaps(runs: DatasetRuns, other: str, leader: str) -> tuple[Gap, ...]:
+    pd = PairedDifferences.of(runs, other, leader)
+    if pd is None:
+        return ()
+    return tuple(Gap(other=other, data_size=d, gap=pd.estimate(pd.mean_weights(d))[0]) for d in pd.data_sizes)
 
 
 @register_statistic("gaps", order=30, describe=describe)
 def gaps_by_data_size(runs: DatasetRuns, earlier: Mapping) -> Gaps:
-    archs = runs.archs
-    gaps, values = [], []
-    if len(archs) > 1 and runs.arch_means() is not None:
-        for d in runs.levels[2]:
-            at = runs.arch_means(d)
-            if at is None:
-                continue
-            _, m, n_cells = at
-            g = m.max(axis=1) - m.min(axis=1)
-            values.append(g)
-            # the gap seed noise alone would give: the expected range of the archs' means over n_cells runs each
-            floor = expected_range(len(archs)) * runs.seed_sd / np.sqrt(runs.seeds_per_run * n_cells)
-            gaps.append(Gap(data_size=d, gap=Estimate.recentred(g[0], g[1:]), best=archs[int(m[0].argmin())],
-                            worst=archs[int(m[0].argmax())], noise_floor=float(floor)))
-    return Gaps(gaps=tuple(gaps), values_1BxG=np.stack(values, axis=1) if values else np.zeros((1, 0)))
+    ranking: Ranking = earlier["ranking"]
+    if len(ranking.ranking) < 2:
+        return Gaps(leader=ranking.leader, gaps=())
+    gaps = [g for other, _ in ranking.ranking[1:] for g in pair_gaps(runs, other, ranking.leader)]
+    return Gaps(leader=ranking.leader, gaps=tuple(gaps))

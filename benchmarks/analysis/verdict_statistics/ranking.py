@@ -1,51 +1,79 @@
-"""The architectures ranked by mean log loss over the runs every one of them has, each against the best."""
+"""The families ranked by their contrasts, each against the lowest: is one family clearly best?
+
+Built on `contrasts` (the same paired, Holm-adjusted tests), so the ranking never claims a separation
+the contrasts do not make. The order is by how many families each has a lower mean loss than (over the
+cells both ran), then by its mean log loss: in a full grid, simply the order of the mean log loss.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import numpy as np
-
 from benchmarks.analysis.stats import Estimate
 from benchmarks.analysis.verdict_statistics import DatasetRuns, register_statistic
-from benchmarks.analysis.verdict_text import fmt_loss_change
+from benchmarks.analysis.verdict_statistics.contrasts import PairwiseContrasts
+from benchmarks.analysis.verdict_text import fmt_loss_change, join_words
 
 
 @dataclass(frozen=True)
 class Ranking:
-    ranking: tuple[tuple[str, Estimate], ...]  # arch, log-loss excess over the best (best first); empty: no ranking
+    ranking: tuple[tuple[str, Estimate], ...]  # arch, log loss above the leader (95% interval); leader first
+    separated: tuple[str, ...] = ()  # families separated from the leader beyond noise
     notes: tuple[str, ...] = ()
 
     @property
     def leader(self) -> str:
         return self.ranking[0][0] if self.ranking else ""
 
+    @property
+    def clear(self) -> bool:
+        """The leader is separated from every other family."""
+        return len(self.ranking) > 1 and len(self.separated) == len(self.ranking) - 1
+
     def to_dict(self) -> dict:
-        return {"ranking": [{"arch": a, "log_loss_above_best": e.to_dict()} for a, e in self.ranking]}
+        return {"ranking": [{"arch": a, "log_loss_above_best": e.to_dict(), "separated": a in self.separated}
+                            for a, e in self.ranking],
+                "clearly_best": self.leader if self.clear else None}
 
 
 def describe(r: Ranking, dataset) -> list[str]:
     if len(r.ranking) < 2:
         return []
-    (best, _), (second, gap2) = r.ranking[0], r.ranking[1]
-    last, gap_last = r.ranking[-1]
-    others = (f"{fmt_loss_change(gap2)} ({second})" if len(r.ranking) == 2 else
-              f"{fmt_loss_change(gap2)} ({second}) to {fmt_loss_change(gap_last)} ({last})")
     if not dataset.has_intervals:
-        return [f"Lowest mean loss over the common runs: {best}; the others' loss is higher by {others}."]
-    if gap2.lo > 0:
-        return [f"Lowest loss over the common runs: {best}; the others' loss is higher by {others}."]
-    return [f"No architecture is clearly best: {best} leads {second} by {fmt_loss_change(gap2)}, "
-            "an interval that includes zero."]
+        return [f"Lowest mean loss: {r.leader} (with one seed per run this supports no claim)."]
+    if r.clear:
+        return [f"{r.leader} has the lowest loss, beyond seed noise from every other family."]
+    tied = [(a, e) for a, e in r.ranking[1:] if a not in r.separated]
+    return [f"No family is clearly best: {r.leader} has the lowest mean loss but is not separated from "
+            + join_words(f"{a} ({fmt_loss_change(e)})" for a, e in tied) + "."]
 
 
 @register_statistic("ranking", order=20, describe=describe)
 def arch_ranking(runs: DatasetRuns, earlier: Mapping) -> Ranking:
-    overall = runs.arch_means()
-    if len(runs.archs) < 2 or overall is None:
+    c: PairwiseContrasts = earlier["contrasts"]
+    if len(runs.archs) < 2 or not c.contrasts:
         return Ranking(ranking=())
-    archs, m, _ = overall
-    order = np.argsort(m[0])
-    return Ranking(ranking=tuple((archs[j], Estimate.recentred(m[0, j] - m[0, order[0]], m[1:, j] - m[1:, order[0]]))
-                                 for j in order))
+    own = {a: float(runs.y_n[runs.codes_nx3[:, 0] == i].mean()) for i, a in enumerate(runs.archs)}
+    common = runs.arch_means()
+    if common is not None:
+        own = {a: float(m) for a, m in zip(common[0], common[1][0], strict=True)}
+    wins = {a: sum(x.lower == a for x in c.contrasts) for a in runs.archs}
+    order = sorted(runs.archs, key=lambda a: (-wins[a], own[a], a))
+    leader = order[0]
+    ranking: list[tuple[str, Estimate]] = [(leader, Estimate(0.0, 0.0, 0.0))]
+    separated = []
+    for a in order[1:]:
+        x = c.between(a, leader)
+        if x is None:
+            continue
+        sign = 1.0 if x.higher == a else -1.0
+        e = x.difference
+        ranking.append((a, Estimate(sign * e.value, *sorted((sign * e.lo, sign * e.hi)))))
+        if x.separated:
+            separated.append(a)
+    notes = ()
+    missing = [a for a in order[1:] if c.between(a, leader) is None]
+    if missing:
+        notes = (f"{join_words(missing)} cannot be ranked against {leader}: no training-set size in common",)
+    return Ranking(ranking=tuple(ranking), separated=tuple(separated), notes=notes)

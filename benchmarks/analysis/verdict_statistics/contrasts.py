@@ -1,0 +1,212 @@
+"""Which families differ beyond seed noise, and by how much: every pair, paired by seed and cell, Holm-adjusted.
+
+For two families, each seed's log loss of one minus the same seed's of the other in the same cell
+(model size × data size), over the cells both ran: pairing takes out whatever a seed shares between
+families (its minibatch order). The contrast is the mean of those differences over the cells, with the
+seed noise of the differences themselves as `benchmarks.analysis.seed_noise` models it (an init
+shared across data sizes; estimated from this pair alone, so a noisy family does not borrow a quiet
+one's noise). Families that never ran in the same cell (different model sizes, as the MNIST-1D paper
+compares an MLP with others) are compared at the data sizes both ran, each at its own sizes: the
+contrast says so (`matched = "data size"`).
+
+The pairs are one family of tests: a pair is *separated* (differs beyond seed noise) when Holm's
+step-down procedure rejects it at 1 − LEVEL. Each contrast carries its own 95% interval
+(`difference`, the one shown and the one whose coverage `tests/test_verdict_coverage.py` checks) and
+the interval at the level of the Holm step that decided it (`adjusted`, in fits.json), which excludes
+zero exactly when the pair is separated. Where a pair's own interval excludes zero but Holm's procedure
+does not separate it, the verdict says both in one clause, so the words never contradict the numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from benchmarks.analysis.seed_noise import SplitPlotNoise, holm, holm_levels, t_estimate, t_p
+from benchmarks.analysis.stats import LEVEL, Estimate
+from benchmarks.analysis.verdict_statistics import DatasetRuns, register_statistic
+from benchmarks.analysis.verdict_text import fmt_loss_change, join_words
+
+ALPHA = 1 - LEVEL
+
+
+@dataclass(frozen=True)
+class PairedDifferences:
+    """Seed-by-seed differences in log loss, family `a` minus family `b`, in the cells both ran."""
+
+    a: str
+    b: str
+    matched: str  # "cell": same model size and data size; "data size": each family at its own model sizes
+    diff_m: np.ndarray  # one per (cell, seed) both have
+    cell_m: list[tuple]  # (model size, data size) or (data size,)
+    data_m: np.ndarray  # data size of each difference
+    noise: SplitPlotNoise
+
+    @classmethod
+    def of(cls, runs: DatasetRuns, a: str, b: str) -> PairedDifferences | None:
+        """None where the two families share no data size (nothing to pair)."""
+        ia, ib = runs.archs.index(a), runs.archs.index(b)
+        sizes, data = runs.levels[1], runs.levels[2]
+        y: dict[tuple, float] = {}
+        for (f, n, d), s, v in zip(runs.codes_nx3, runs.seed_n, runs.y_n, strict=True):
+            y[(int(f), sizes[n], data[d], int(s))] = float(v)
+        mine = lambda f: {k[1:] for k in y if k[0] == f}
+        common = sorted(mine(ia) & mine(ib))  # (size, data size, seed) both ran
+        if common:
+            diff = [y[(ia, *k)] - y[(ib, *k)] for k in common]
+            return cls._of(a, b, "cell", diff, [k[:2] for k in common], [k[1] for k in common],
+                           [(k[0], k[2]) for k in common])
+        # never in the same cell: at each data size and seed, each family's mean over its own model sizes
+        at = lambda f: {(k[1], k[2]): [v for kk, v in y.items() if kk[0] == f and kk[2:] == k[1:]] for k in mine(f)}
+        ya, yb = at(ia), at(ib)
+        shared = sorted(set(ya) & set(yb))
+        if not shared:
+            return None
+        diff = [np.mean(ya[k]) - np.mean(yb[k]) for k in shared]
+        return cls._of(a, b, "data size", diff, [(k[0],) for k in shared], [k[0] for k in shared],
+                       [(k[1],) for k in shared])
+
+    @classmethod
+    def _of(cls, a, b, matched, diff, cells, data, plots) -> PairedDifferences:
+        diff_m = np.asarray(diff, dtype=float)
+        return cls(a, b, matched, diff_m, cells, np.asarray(data), SplitPlotNoise.of(diff_m, cells, plots))
+
+    @property
+    def data_sizes(self) -> list[int]:
+        return sorted({int(d) for d in self.data_m})
+
+    def weights(self, cell_weight: Mapping[tuple, float]) -> np.ndarray:
+        """k_i of the combination that weights each cell's mean difference by cell_weight[cell]."""
+        counts: dict[tuple, int] = {}
+        for c in self.cell_m:
+            counts[c] = counts.get(c, 0) + 1
+        return np.array([cell_weight.get(c, 0.0) / counts[c] for c in self.cell_m])
+
+    def mean_weights(self, data_size: int | None = None) -> np.ndarray:
+        """The mean over cells (at one data size, or all) of the cell's mean difference."""
+        cells = sorted({c for c, d in zip(self.cell_m, self.data_m, strict=True) if data_size in (None, d)})
+        return self.weights({c: 1 / len(cells) for c in cells})
+
+    def estimate(self, k_m: np.ndarray, level: float = LEVEL) -> tuple[Estimate, float]:
+        """Σ k·diff with its interval at `level`, and its two-sided p-value against zero."""
+        value = float(k_m @ self.diff_m)
+        var, df = self.noise.variance(k_m)
+        return t_estimate(value, var, df, level), t_p(value, var, df)
+
+
+@dataclass(frozen=True)
+class Contrast:
+    """The mean log-loss difference of two families, `higher` minus `lower` (≥ 0), over the cells both ran."""
+
+    higher: str
+    lower: str
+    difference: Estimate  # LEVEL interval of its own
+    adjusted: Estimate  # interval at the level of the Holm step that decided it: excludes 0 iff separated
+    p: float
+    p_holm: float
+    cells: int  # cells (or data sizes, when matched by data size) it averages over
+    matched: str  # "cell" or "data size"
+
+    @property
+    def separated(self) -> bool:
+        return bool(self.p_holm < ALPHA)
+
+    def to_dict(self) -> dict:
+        return {"higher": self.higher, "lower": self.lower, "log_loss_difference": self.difference.to_dict(),
+                "adjusted": self.adjusted.to_dict(), "p": self.p, "p_holm": self.p_holm, "separated": self.separated,
+                "cells": self.cells, "matched": self.matched}
+
+
+@dataclass(frozen=True)
+class PairwiseContrasts:
+    contrasts: tuple[Contrast, ...]  # largest difference first
+    not_comparable: tuple[tuple[str, str], ...] = ()  # pairs that share no data size
+    notes: tuple[str, ...] = ()
+
+    def between(self, a: str, b: str) -> Contrast | None:
+        return next((c for c in self.contrasts if {c.higher, c.lower} == {a, b}), None)
+
+    @property
+    def separated(self) -> tuple[Contrast, ...]:
+        return tuple(c for c in self.contrasts if c.separated)
+
+    def decisions(self) -> dict[frozenset, int]:
+        """Per pair: +1/−1 when separated (the sign says which is higher, by name order), 0 when not."""
+        out = {}
+        for c in self.contrasts:
+            sign = 1 if c.higher < c.lower else -1
+            out[frozenset((c.higher, c.lower))] = sign if c.separated else 0
+        return out
+
+    def to_dict(self) -> dict:
+        return {"contrasts": [c.to_dict() for c in self.contrasts],
+                "contrasts_not_comparable": [list(p) for p in self.not_comparable]}
+
+
+def pairwise_contrasts(runs: DatasetRuns) -> PairwiseContrasts:
+    """Every pair of families, Holm-adjusted together."""
+    raw = []
+    missing = []
+    for i, a in enumerate(runs.archs):
+        for b in runs.archs[i + 1:]:
+            pd = PairedDifferences.of(runs, a, b)
+            if pd is None:
+                missing.append((a, b))
+                continue
+            k = pd.mean_weights()
+            est, p = pd.estimate(k)
+            raw.append((pd, k, est, p))
+    p_holm = holm([p for *_, p in raw])
+    levels = holm_levels([p for *_, p in raw])
+    out = []
+    for (pd, k, est, p), ph, level in zip(raw, p_holm, levels, strict=True):
+        adj, _ = pd.estimate(k, level)
+        flip = est.value < 0
+        neg = lambda e, flip=flip: Estimate(-e.value, -e.hi, -e.lo) if flip else e
+        higher, lower = (pd.b, pd.a) if flip else (pd.a, pd.b)
+        out.append(Contrast(higher=higher, lower=lower, difference=neg(est), adjusted=neg(adj), p=p,
+                            p_holm=float(ph), cells=len(set(pd.cell_m)), matched=pd.matched))
+    out.sort(key=lambda c: (-c.difference.value, c.higher, c.lower))
+    notes = ()
+    if missing:
+        notes = (f"{join_words(f'{a} and {b}' for a, b in missing)} never ran at a common training-set size, "
+                 "so they are not compared",)
+    return PairwiseContrasts(contrasts=tuple(out), not_comparable=tuple(missing), notes=notes)
+
+
+def describe(c: PairwiseContrasts, dataset) -> list[str]:
+    if not c.contrasts or not dataset.has_intervals:
+        return []
+    m = len(c.contrasts)
+    words = lambda x: f"{x.higher} above {x.lower} by {fmt_loss_change(x.difference)}"
+    head = (f"Family against family, seed by seed over the cells both ran (95% intervals; a pair is separated when "
+            f"Holm's procedure over the {m} pair{'s' if m > 1 else ''} says so)")
+    out = []
+    if c.separated:
+        out.append(f"{head}: beyond seed noise, {join_words(words(x) for x in c.separated)}.")
+    else:
+        out.append(f"{head}: no two families differ beyond seed noise.")
+    tied = [x for x in c.contrasts if not x.separated]
+    if tied and c.separated:
+        out.append("Not separated: " + join_words(f"{x.higher} and {x.lower} ({fmt_loss_change(x.difference)})"
+                                                 for x in tied) + ".")
+    close = [x for x in tied if x.difference.lo > 0]
+    if close:
+        which = (join_words(f"{x.higher} and {x.lower}" for x in close) if len(close) <= 2
+                 else f"{len(close)} of these pairs")
+        out.append(f"For {which} the pair's own interval excludes zero, but not at the level that {m} comparisons "
+                   "need: a lead, not a finding.")
+    by_size = [x for x in c.contrasts if x.matched == "data size"]
+    if by_size:
+        out.append(f"{join_words(f'{x.higher} and {x.lower}' for x in by_size)} never ran at the same model size: "
+                   "they are compared at each training-set size, each at its own model sizes.")
+    return out
+
+
+@register_statistic("contrasts", order=15, describe=describe)
+def contrasts(runs: DatasetRuns, earlier: Mapping) -> PairwiseContrasts:
+    if len(runs.archs) < 2:
+        return PairwiseContrasts(contrasts=())
+    return pairwise_contrasts(runs)
