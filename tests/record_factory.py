@@ -73,7 +73,7 @@ def make_record(
 
 
 # Mean test loss per arch at 10k params / 4000 examples; the others shift from it with size.
-BASE_LOSS = {"convnet": 0.42, "transformer": 0.55, "mixer": 0.57, "rnn": 0.80, "mlp": 1.05}
+BASE_LOSS = {"convnet": 0.42, "transformer": 0.55, "mixer": 0.65, "rnn": 0.80, "mlp": 1.05}
 SPREAD = (-0.012, 0.004, 0.008)  # per-seed offsets: sd 0.0106, 95% half-width ≈ 0.026
 
 

@@ -50,9 +50,11 @@ def test_a_single_seed_never_beats_anyone():
         make_record("mlp", [0.90, 0.91, 0.93]),
     ])  # fmt: skip
     cell = lb.cells[0]
-    assert [e.rank for e in cell.entries] == [1, 1, 1]
+    # mixer ties with both; convnet is better than mlp beyond noise, so mlp has one entry above it
+    assert [(e.arch, e.rank) for e in cell.entries] == [("mixer", 1), ("convnet", 1), ("mlp", 2)]
     mixer = cell.entries[0]
     assert math.isnan(mixer.test_loss.lo) and "0.300 ± nan" in to_markdown(lb)
+    assert not any(e.separated for e in cell.entries)
 
 
 def test_newest_record_of_a_cell_and_arch_counts():
@@ -82,16 +84,18 @@ def test_an_ok_record_without_finite_losses_is_shown_as_failed_not_dropped():
     assert [(e.arch, e.status, e.rank) for e in lb.cells[0].entries] == [("mlp", "ok", 1), ("mixer", "failed", None)]
 
 
-def test_overall_table_is_the_mean_rank_over_the_cells_each_arch_ran_in():
+def test_overall_table_is_the_mean_rank_over_the_cells_where_every_family_ran():
     records = grid_records()
-    # rnn diverges in one cell: ranked in the other three only, and mlp moves up to 4th there.
+    # rnn diverges in one cell: that cell is not complete, so no family's mean rank counts it
+    # (mlp would otherwise move up to 4th there by rnn's failure alone).
     records[-2] = make_record("rnn", [math.nan] * 3, status="diverged", target_params=40_000, data_size=4000)
     lb = build_leaderboard(records)
     overall = {o.arch: (o.mean_rank, o.cells, o.wins, o.not_ok) for o in lb.overall}
     assert overall["convnet"] == (1.0, 4, 4, 0)
     assert overall["rnn"] == (4.0, 3, 0, 1)
-    assert overall["mlp"] == (pytest.approx((5 + 5 + 5 + 4) / 4), 4, 0, 0)
+    assert overall["mlp"] == (5.0, 4, 0, 0)
     assert [o.arch for o in lb.overall] == ["convnet", "transformer", "mixer", "rnn", "mlp"]
+    assert lb.friedman.cells == 3 and lb.friedman.families == 5
 
 
 def test_leaderboard_command_renders_every_format_from_a_results_folder(tmp_path, capsys):
@@ -134,3 +138,71 @@ def test_unconverged_runs_and_rates_on_an_edge_are_marked():
     assert "1 of 2 runs had not converged" in summary_markdown(lb)
     back = from_json(to_json(lb))
     assert {e.arch: (e.converged, e.lr_at_edge) for e in back.cells[0].entries} == {"gru": (False, False), "convnet": (True, True)}
+
+
+def planted_suite(effect: dict[str, float], rng: int = 0):
+    """The quick suite's design (3 sizes × 4 data sizes × 3 seeds) with an init shared across data sizes."""
+    from synthetic_results import Law, planted_records
+
+    law = Law(effect=effect, sigma=0.02, tau=0.03)
+    return planted_records(law, sizes=(2_500, 5_000, 10_000), data_sizes=(400, 1_000, 2_000, 4_000), rng=rng)
+
+
+def test_three_seeds_rank_apart_what_overlapping_t_intervals_would_tie():
+    """8% apart with 3 seeds: each entry's own Student-t interval (t with 2 df) overlaps the other's, but the family's
+    noise pooled over its 12 cells separates them."""
+    lb = build_leaderboard(planted_suite({"conv": 0.0, "mlp": 0.08}))
+    from benchmarks.analysis.stats import intervals_overlap, mean_ci
+
+    apart = 0
+    for cell in lb.cells:
+        conv, mlp = (next(e for e in cell.entries if e.arch == a) for a in ("conv", "mlp"))
+        own = [mean_ci(e.test_loss.values)[1:] for e in (conv, mlp)]
+        apart += (conv.rank, mlp.rank) == (1, 2) and intervals_overlap(*own)
+    assert apart >= 6  # at least half the cells: ranked apart where the old rule tied them
+
+
+def test_no_difference_is_rarely_ranked_apart():
+    """No planted difference between 6 families: Holm over each cell's 15 pairs keeps cells with any separation rare."""
+    cells = separated = 0
+    for rng in range(12):
+        lb = build_leaderboard(planted_suite(dict.fromkeys(("a", "b", "c", "d", "e", "f"), 0.0), rng=rng))
+        for cell in lb.cells:
+            cells += 1
+            separated += any(e.rank > 1 for e in cell.ranked)
+    # at most 5% of cells in expectation (100 such suites: 4.5%); 144 cells of 12 suites scatter by about ±2%
+    assert separated / cells <= 0.08
+
+
+def test_wins_count_only_entries_separated_from_every_other_entry():
+    records = [
+        make_record("convnet", [0.40, 0.41, 0.42], data_size=1000),  # alone at the top: a win
+        make_record("mlp", [0.90, 0.91, 0.93], data_size=1000),
+        make_record("convnet", [0.40, 0.41, 0.42], data_size=2000),  # tied at the top: no win
+        make_record("transformer", [0.40, 0.42, 0.41], data_size=2000),
+        make_record("mlp", [0.90, 0.91, 0.93], data_size=2000),
+        make_record("convnet", [0.40, 0.41, 0.42], data_size=4000),  # alone in its cell: no win
+    ]
+    lb = build_leaderboard(records)
+    wins = {o.arch: o.wins for o in lb.overall}
+    assert wins == {"convnet": 1, "transformer": 0, "mlp": 0}
+    tied = lb.cells[1]
+    assert {(e.arch, e.rank, e.tied) for e in tied.entries[:2]} == {("convnet", 1, True), ("transformer", 1, True)}
+
+
+def test_accuracy_intervals_never_leave_0_to_100_percent():
+    lb = build_leaderboard([make_record("convnet", [0.05, 0.06, 0.30], [1.0, 1.0, 0.90]),
+                            make_record("mlp", [2.2, 2.3, 2.1], [0.0, 0.0, 0.12])])
+    for e in lb.cells[0].entries:
+        assert 0.0 <= e.test_acc.lo <= e.test_acc.value <= e.test_acc.hi <= 1.0
+
+
+def test_overall_mean_ranks_carry_friedman_nemenyi_intervals():
+    lb = build_leaderboard(planted_suite({"conv": 0.0, "mlp": 0.3, "transformer": 0.1}))
+    f = lb.friedman
+    assert f.cells == 12 and f.families == 3 and f.p < 0.001
+    rows = {o.arch: o for o in lb.overall}
+    assert [o.arch for o in lb.overall] == ["conv", "transformer", "mlp"]
+    assert rows["conv"].mean_rank == 1.0 and rows["conv"].rank_hi < rows["mlp"].rank_lo  # apart by Nemenyi
+    assert all(1.0 <= o.rank_lo <= o.mean_rank <= o.rank_hi <= 3.0 for o in lb.overall)
+    assert "Friedman test over 12 cells × 3 families" in to_markdown(lb)

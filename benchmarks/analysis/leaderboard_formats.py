@@ -8,13 +8,14 @@ which `from_json` reads back so `archbench compare` can take a leaderboard file.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import html
 import io
 import json
 import math
 from collections.abc import Sequence
 
-from benchmarks.analysis.leaderboard import Cell, Entry, Leaderboard, OverallRow
+from benchmarks.analysis.leaderboard import Cell, Entry, Friedman, Leaderboard, OverallRow
 from benchmarks.analysis.stats import LEVEL, Estimate
 from benchmarks.formatting import Num, fmt_estimate, html_page, html_table, human, md_table
 from benchmarks.spec import UserError, finite_or_null
@@ -65,25 +66,50 @@ def differing_measurements(entries: Sequence[Entry]) -> list[str]:
 
 
 LEGEND = (
-    f"Ranked by held-out test loss (lower is better). Numbers are mean ± half-width of the "
-    f"{LEVEL:.0%} Student-t interval over seeds; `=` marks entries whose interval overlaps the "
-    "leader's (tied, not ranked apart); one seed gives no interval (nan) and ties with everything. "
-    "Each seed is scored at its best checkpoint on validation; `~` marks a run that had not converged "
-    "when its budget ended, `^` one whose learning rate is on an edge of the search (docs/protocol.md)."
+    "Ranked by held-out test loss (lower is better). Numbers are mean ± half-width of the "
+    f"{LEVEL:.0%} interval; a test-loss interval uses the family's seed noise pooled over every cell of the dataset "
+    "(inits shared across data sizes counted once), an accuracy interval the entry's own seeds, cut to [0, 100]. "
+    "Rank = 1 + the entries of the cell better beyond seed noise (t-tests on log loss, Holm-adjusted over the "
+    "cell's pairs); `=` marks entries that share a rank (not separated); one seed gives no interval (nan) and ties "
+    "with everything. Each seed is scored at its best checkpoint on validation; `~` marks a run that had not "
+    "converged when its budget ended, `^` one whose learning rate is on an edge of the search (docs/protocol.md)."
 )
+
+OVERALL_NOTE = (
+    "Mean rank by loss over the cells where every family was ranked, with the Nemenyi interval of a Friedman test: "
+    "two families whose intervals do not overlap rank differently beyond noise (95%). Wins: cells where the family "
+    "is better than every other entry beyond noise; a tie or a cell with one entry is no win."
+)
+
+
+def _rank_interval(o: OverallRow) -> str:
+    if math.isnan(o.mean_rank):
+        return "—"
+    if math.isnan(o.rank_lo):
+        return f"{o.mean_rank:.2f}"
+    return f"{o.mean_rank:.2f} [{o.rank_lo:.2f}, {o.rank_hi:.2f}]"
+
+
+def friedman_line(lb: Leaderboard) -> str:
+    f = lb.friedman
+    if f is None:
+        return "No Friedman test: fewer than two families or two cells where every family was ranked."
+    p = "n/a with two families" if math.isnan(f.p) else f"p = {f.p:.2g}"
+    stat = "" if math.isnan(f.statistic) else f"χ² = {f.statistic:.3g}, "
+    return (f"Friedman test over {f.cells} cells × {f.families} families: {stat}{p}; "
+            f"Nemenyi critical difference {f.critical_difference:.2f}.")
 
 
 def _md_escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+OVERALL_HEADER = ["arch", "mean rank [95%]", "cells ranked", "wins", "diverged/failed"]
+
+
 def _overall_md(lb: Leaderboard) -> list[str]:
-    rows = [
-        [o.arch, f"{o.mean_rank:.2f}" if o.cells else "—", str(o.cells), str(o.wins), str(o.not_ok)]
-        for o in lb.overall
-    ]
-    header = ["arch", "mean rank", "cells ranked", "wins", "diverged/failed"]
-    return md_table(header, rows, [False, True, True, True, True])
+    rows = [[o.arch, _rank_interval(o), str(o.cells), str(o.wins), str(o.not_ok)] for o in lb.overall]
+    return md_table(OVERALL_HEADER, rows, [False, True, True, True, True])
 
 
 def _cell_md(cell: Cell, *, compact: bool = False) -> list[str]:
@@ -114,7 +140,8 @@ def _cell_md(cell: Cell, *, compact: bool = False) -> list[str]:
 
 def to_markdown(lb: Leaderboard) -> str:
     """The whole leaderboard: overall mean ranks, then every cell."""
-    lines = [f"# archbench leaderboard · suite `{lb.suite}`", "", LEGEND, "", "## Overall (mean rank over cells)", ""]
+    lines = [f"# archbench leaderboard · suite `{lb.suite}`", "", LEGEND, "", "## Overall (mean rank over cells)", "",
+             OVERALL_NOTE, "", friedman_line(lb), ""]
     lines += _overall_md(lb)
     lines += ["", "## Cells"]
     for cell in lb.cells:
@@ -127,7 +154,7 @@ def summary_markdown(lb: Leaderboard) -> str:
     largest: dict[str, int] = {}
     for c in lb.cells:
         largest[c.dataset] = max(largest.get(c.dataset, 0), c.data_size)
-    lines = [f"## Leaderboard · suite `{lb.suite}` (mean rank over cells; `=` tied with the leader)", ""]
+    lines = [f"## Leaderboard · suite `{lb.suite}` (mean rank over complete cells; `=` not separated)", ""]
     entries = [e for c in lb.cells for e in c.entries if e.status == "ok"]
     unconverged = sum(e.converged is False for e in entries)
     edge = sum(e.lr_at_edge for e in entries)
@@ -135,6 +162,7 @@ def summary_markdown(lb: Leaderboard) -> str:
         lines += [f"{unconverged} of {len(entries)} runs had not converged when their budget ended (`~`); "
                   f"{edge} chose a learning rate on an edge of the search (`^`).", ""]
     lines += _overall_md(lb)
+    lines += ["", friedman_line(lb)]
     for cell in lb.cells:
         if cell.data_size == largest[cell.dataset]:
             lines += ["", *_cell_md(cell, compact=True)]
@@ -169,8 +197,9 @@ def to_html(lb: Leaderboard, full_page: bool = True) -> str:
     esc = html.escape
     parts = [f"<h2>archbench leaderboard · suite {esc(lb.suite)}</h2>"]
     parts.append(f'<p class="note">{esc(LEGEND.replace("`", ""))}</p><h3>Overall (mean rank over cells)</h3>')
-    overall = [[o.arch, Num(f"{o.mean_rank:.2f}" if o.cells else "—"), o.cells, o.wins, o.not_ok] for o in lb.overall]
-    parts.append(html_table(["arch", "mean rank", "cells ranked", "wins", "diverged/failed"], overall))
+    parts.append(f'<p class="note">{esc(OVERALL_NOTE)} {esc(friedman_line(lb))}</p>')
+    overall = [[o.arch, Num(_rank_interval(o)), o.cells, o.wins, o.not_ok] for o in lb.overall]
+    parts.append(html_table(OVERALL_HEADER, overall))
     for c in lb.cells:
         parts.append(f"<h3>{esc(cell_title(c))}</h3><p class=note>{esc(measured_on(c))}</p>")
         differ = differing_measurements(c.entries)
@@ -214,9 +243,11 @@ def to_json(lb: Leaderboard) -> str:
         "suite": lb.suite,
         "confidence_level": LEVEL,
         "overall": [
-            {"arch": o.arch, "mean_rank": finite_or_null(o.mean_rank), "cells": o.cells, "wins": o.wins, "not_ok": o.not_ok}
+            {"arch": o.arch, "mean_rank": finite_or_null(o.mean_rank), "cells": o.cells, "wins": o.wins, "not_ok": o.not_ok,
+             "rank_lo": finite_or_null(o.rank_lo), "rank_hi": finite_or_null(o.rank_hi)}
             for o in lb.overall
         ],
+        "friedman": None if lb.friedman is None else finite_or_null(dataclasses.asdict(lb.friedman)),
         "cells": [
             {
                 "dataset": c.dataset,
@@ -229,7 +260,8 @@ def to_json(lb: Leaderboard) -> str:
                         "n_seeds": e.n_seeds, "params": e.params, "flops_per_example": e.flops_per_example,
                         "examples_per_s": e.examples_per_s, "run_id": e.run_id, "created_at": e.created_at,
                         "device": e.device, "measurement": e.measurement,
-                        "converged": e.converged, "lr_at_edge": e.lr_at_edge,
+                        "converged": e.converged, "lr_at_edge": e.lr_at_edge, "seed_ids": list(e.seed_ids),
+                        "log_var": finite_or_null(e.log_var), "log_df": e.log_df, "separated": e.separated,
                     }  # fmt: skip
                     for e in c.entries
                 ],
@@ -268,6 +300,8 @@ def _leaderboard_from(doc: dict) -> Leaderboard:
                     flops_per_example=float(e["flops_per_example"]), examples_per_s=float(e["examples_per_s"]),
                     run_id=e["run_id"], created_at=e["created_at"], device=e["device"], measurement=e["measurement"],
                     converged=e.get("converged"), lr_at_edge=bool(e.get("lr_at_edge", False)),
+                    seed_ids=tuple(int(s) for s in e.get("seed_ids", ())), log_var=_unnum(e.get("log_var")),
+                    log_df=float(e.get("log_df", 0.0)), separated=bool(e.get("separated", False)),
                 )  # fmt: skip
                 for e in c["entries"]
             ),
@@ -275,9 +309,14 @@ def _leaderboard_from(doc: dict) -> Leaderboard:
         for c in doc["cells"]
     )
     overall = tuple(
-        OverallRow(o["arch"], _unnum(o["mean_rank"]), o["cells"], o["wins"], o["not_ok"]) for o in doc["overall"]
+        OverallRow(o["arch"], _unnum(o["mean_rank"]), o["cells"], o["wins"], o["not_ok"], _unnum(o.get("rank_lo")),
+                   _unnum(o.get("rank_hi")))
+        for o in doc["overall"]
     )
-    return Leaderboard(suite=doc["suite"], cells=cells, overall=overall)
+    f = doc.get("friedman")
+    friedman = None if f is None else Friedman(f["families"], f["cells"], _unnum(f["statistic"]), _unnum(f["p"]),
+                                               _unnum(f["critical_difference"]))
+    return Leaderboard(suite=doc["suite"], cells=cells, overall=overall, friedman=friedman)
 
 
 RENDERERS = {"md": to_markdown, "csv": to_csv, "html": to_html, "json": to_json}
