@@ -11,12 +11,22 @@ budget and schedule (every spec field but the arch, seeds and learning rate),
 dataset version and results version (a missing results version is unknown and
 matches any); otherwise they are shown as *not comparable*.
 
-A change is *beyond seed noise* when Welch's t-test over the per-seed values
-gives a two-sided p < 0.05. Welch rather than "non-overlapping intervals": it
-is the test the intervals approximate, without their conservatism (two 95%
-intervals stop overlapping only near p ≈ 0.005). With one seed on either side
-there is no test and nothing is beyond noise. A *regression* is test loss up or
-test accuracy down beyond noise, or a run that was ok and now diverged or failed.
+A change is *beyond seed noise* when its test says so after Holm's correction,
+at a family-wise error of ALPHA (1%) over every test of the comparison: rerun
+unchanged, a suite shows no change beyond noise in 99% of reruns, whatever its
+size. Each entry's test-loss change is tested on log loss (a relative change),
+its accuracy change on accuracy; and each family's mean change over its entries
+is tested too, so a small change of a whole family (+10% loss everywhere) is
+caught where no single entry's few seeds could show it. The entries' tests and
+the families' are two Holm families, each at ALPHA/2 (the adjusted p-values shown
+are doubled, so each reads against ALPHA). Where A and B ran the same seeds, the
+test is paired by seed (B's seed minus A's); otherwise it compares the means. The
+variance of a change is the seed noise of its family (per dataset), pooled over
+the family's cells as a split plot (`benchmarks.analysis.seed_noise`: one init
+serves every data size, so cells are not independent and the degrees of freedom
+say so). With one seed on either side there is no test and nothing is beyond
+noise. A *regression* is test loss up or test accuracy down beyond noise (an
+entry or a family), or a run that was ok and now diverged or failed.
 """
 
 from __future__ import annotations
@@ -27,34 +37,33 @@ import os
 import subprocess
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+
+import numpy as np
 
 from benchmarks.analysis.leaderboard import Entry, Leaderboard, load_leaderboards
 from benchmarks.analysis.leaderboard_formats import from_json
-from benchmarks.analysis.stats import Estimate, welch_p
+from benchmarks.analysis.seed_noise import SplitPlotNoise, holm, one_blas_thread, t_p
 from benchmarks.formatting import fmt_estimate, human, md_table
 from benchmarks.layout import RUNS_FILE
 from benchmarks.spec import UserError, finite_or_null
 
-ALPHA = 0.05
+ALPHA = 0.01  # family-wise: the chance that an unchanged suite shows any change beyond noise
 VERDICTS = ("regression", "improvement", "within noise", "changed", "unchanged", "added", "removed", "not comparable")
+METRICS = ("test_loss", "test_acc")
 
 
 @dataclass(frozen=True)
 class MetricChange:
-    """B minus A for one metric over seeds."""
+    """B minus A for one metric over seeds, and its test."""
 
-    delta: float
-    p: float  # Welch's two-sided p-value; NaN when either side has a single seed
+    delta: float  # B's mean minus A's (loss: in loss; accuracy: as a fraction)
+    p: float  # two-sided p-value of the change (loss: in log loss); NaN without a test (one seed on a side)
     worse: bool  # in the direction that is worse for this metric
-    beyond_noise: bool  # p < ALPHA
-
-    @classmethod
-    def of(cls, a: Estimate, b: Estimate, *, higher_is_better: bool) -> MetricChange:
-        delta = b.value - a.value
-        p = welch_p(a.values, b.values)
-        return cls(delta=delta, p=p, worse=(delta < 0) if higher_is_better else (delta > 0), beyond_noise=p < ALPHA)
+    beyond_noise: bool  # Holm-adjusted p < ALPHA over every test of the comparison
+    p_holm: float = math.nan
+    paired: bool = False  # tested seed by seed (A and B ran the same seeds)
 
 
 @dataclass(frozen=True)
@@ -77,10 +86,25 @@ class EntryChange:
 
 
 @dataclass(frozen=True)
+class FamilyChange:
+    """One family's mean change over its comparable entries of one dataset (loss: mean change in log loss)."""
+
+    suite: str
+    dataset: str
+    arch: str
+    entries: int
+    verdict: str  # regression | improvement | within noise | unchanged
+    test_loss: MetricChange
+    test_acc: MetricChange
+
+
+@dataclass(frozen=True)
 class Comparison:
     a_label: str
     b_label: str
     changes: tuple[EntryChange, ...]
+    families: tuple[FamilyChange, ...] = ()
+    tests: int = 0  # tests in the Holm family
 
     def count(self, verdict: str) -> int:
         return sum(c.verdict == verdict for c in self.changes)
@@ -88,6 +112,15 @@ class Comparison:
     @property
     def regressions(self) -> tuple[EntryChange, ...]:
         return tuple(c for c in self.changes if c.verdict == "regression")
+
+    @property
+    def family_regressions(self) -> tuple[FamilyChange, ...]:
+        return tuple(f for f in self.families if f.verdict == "regression")
+
+    @property
+    def regressed(self) -> bool:
+        """Any entry or family worse beyond noise, or a run that no longer finishes."""
+        return bool(self.regressions or self.family_regressions)
 
 
 # --------------------------------------------------------------------------- comparing
@@ -105,27 +138,92 @@ def measurement_differences(a: Entry, b: Entry) -> tuple[str, ...]:
     return tuple(out)
 
 
-def compare_entries(a: Entry, b: Entry) -> tuple[str, MetricChange | None, MetricChange | None]:
-    """(verdict, loss change, accuracy change) of two comparable entries of the same cell and arch."""
-    if a.status == "ok" and b.status != "ok":
-        return "regression", None, None
-    if a.status != "ok":
-        if b.status == "ok":
-            return "improvement", None, None
-        return ("unchanged" if a.status == b.status else "changed"), None, None
-    loss = MetricChange.of(a.test_loss, b.test_loss, higher_is_better=False)
-    acc = MetricChange.of(a.test_acc, b.test_acc, higher_is_better=True)
+def _seeds(e: Entry, metric: str) -> list[tuple[int | None, float]]:
+    """The metric's per-seed values on the test's scale (loss: log), with their seed where the entry says which."""
+    values = getattr(e, metric).values
+    scaled = [math.log(v) for v in values] if metric == "test_loss" else list(values)
+    ids = list(e.seed_ids) if len(e.seed_ids) == len(values) else [None] * len(values)
+    return list(zip(ids, scaled, strict=True))
+
+
+@dataclass(frozen=True)
+class _Pair:
+    """A comparable ok/ok entry pair, one metric: the observations its family's noise is estimated from."""
+
+    key: tuple  # (suite, dataset, target_params, data_size, arch)
+    paired: bool  # A and B ran the same seeds
+    diff: list[tuple[int | None, float]]  # paired: (seed, B − A) per seed
+    a: list[tuple[int | None, float]]  # each side's (seed, value)
+    b: list[tuple[int | None, float]]
+
+    @classmethod
+    def of(cls, key: tuple, x: Entry, y: Entry, metric: str) -> _Pair:
+        a, b = _seeds(x, metric), _seeds(y, metric)
+        va, vb = dict(a), dict(b)
+        paired = None not in va and len(va) == len(a) and set(va) == set(vb) and len(vb) == len(b) and len(va) > 1
+        return cls(key, paired, [(s, vb[s] - va[s]) for s in sorted(va)] if paired else [], a, b)
+
+    @property
+    def testable(self) -> bool:
+        return len(self.a) > 1 and len(self.b) > 1
+
+
+def _noise(pairs: list[_Pair], side: str) -> SplitPlotNoise:
+    """Seed noise of one family's changes (side "diff") or of one side's values ("a", "b"), over its cells:
+    a seed's init is shared by its family's data sizes at one model size (unknown seeds: each its own)."""
+    ys, cells, plots = [], [], []
+    for p in pairs:
+        for i, (seed, v) in enumerate(getattr(p, side)):
+            ys.append(v)
+            cells.append(p.key[2:4])
+            plots.append((p.key[2], seed) if seed is not None else (p.key[2], p.key[3], i))
+    return SplitPlotNoise.of(np.array(ys), cells, plots)
+
+
+def _family_tests(pairs: list[_Pair]) -> tuple[list[tuple[float, float]], tuple[float, float, bool]]:
+    """(per pair: (change, p)), and the family's (mean change, p, paired): t-tests with the family's noise."""
+    testable = [p for p in pairs if p.testable]
+    if not testable:
+        return [(math.nan, math.nan)] * len(pairs), (math.nan, math.nan, False)
+    paired = all(p.paired for p in testable)  # else every pair of the family is compared by its means
+    sides = ("diff",) if paired else ("a", "b")
+    noises = {side: _noise(testable, side) for side in sides}
+
+    def combination(share: dict[int, float]) -> tuple[float, float, float]:
+        """Σ share[i] × (pair i's mean change): its value, variance and Welch-Satterthwaite df."""
+        value, parts = 0.0, []
+        for side in sides:
+            sign = -1.0 if side == "a" else 1.0
+            k = []
+            for i, p in enumerate(testable):
+                values = [v for _, v in getattr(p, side)]
+                k += [sign * share.get(i, 0.0) / len(values)] * len(values)
+                value += sign * share.get(i, 0.0) * float(np.mean(values))
+            parts.append(noises[side].variance(np.array(k)))
+        var = sum(v for v, _ in parts)
+        terms = sum(v * v / df for v, df in parts if df > 0)
+        return value, var, (var * var / terms if terms > 0 else math.inf)
+
+    per = {}
+    for i, p in enumerate(testable):
+        value, var, df = combination({i: 1.0})
+        per[id(p)] = (value, t_p(value, var, df))
+    value, var, df = combination({i: 1 / len(testable) for i in range(len(testable))})
+    return [per.get(id(p), (math.nan, math.nan)) for p in pairs], (value, t_p(value, var, df), paired)
+
+
+def _verdict(loss: MetricChange, acc: MetricChange, same: bool) -> str:
     beyond = [m for m in (loss, acc) if m.beyond_noise]
     if any(m.worse for m in beyond):
-        return "regression", loss, acc
+        return "regression"
     if beyond:
-        return "improvement", loss, acc
-    same = a.test_loss.values == b.test_loss.values and a.test_acc.values == b.test_acc.values
-    return ("unchanged" if same else "within noise"), loss, acc
+        return "improvement"
+    return "unchanged" if same else "within noise"
 
 
+@one_blas_thread
 def compare(a: Sequence[Leaderboard], b: Sequence[Leaderboard], a_label: str = "A", b_label: str = "B") -> Comparison:
-    """Match the entries of A and B and say how each changed."""
+    """Match the entries of A and B, test each change and each family's, Holm-adjusted together."""
     # One suite on each side: pair them even if named differently (the suite is then a measured difference).
     pair_suites = len(a) == 1 and len(b) == 1
 
@@ -138,7 +236,8 @@ def compare(a: Sequence[Leaderboard], b: Sequence[Leaderboard], a_label: str = "
         }
 
     ea, eb = entries(a), entries(b)
-    changes = []
+    changes: dict[tuple, EntryChange] = {}
+    both_ok: list[tuple] = []
     for key in sorted(set(ea) | set(eb)):
         suite, dataset, target, size, arch = key
         x, y = ea.get(key), eb.get(key)
@@ -146,15 +245,67 @@ def compare(a: Sequence[Leaderboard], b: Sequence[Leaderboard], a_label: str = "
             suite = (b[0] if y is not None else a[0]).suite
         fields = dict(suite=suite, dataset=dataset, target_params=target, data_size=size, arch=arch, a=x, b=y)
         if x is None:
-            changes.append(EntryChange(verdict="added", **fields))
+            changes[key] = EntryChange(verdict="added", **fields)
         elif y is None:
-            changes.append(EntryChange(verdict="removed", **fields))
+            changes[key] = EntryChange(verdict="removed", **fields)
         elif differences := measurement_differences(x, y):
-            changes.append(EntryChange(verdict="not comparable", differences=differences, **fields))
+            changes[key] = EntryChange(verdict="not comparable", differences=differences, **fields)
+        elif x.status == "ok" and y.status != "ok":
+            changes[key] = EntryChange(verdict="regression", **fields)
+        elif x.status != "ok":
+            verdict = "improvement" if y.status == "ok" else ("unchanged" if x.status == y.status else "changed")
+            changes[key] = EntryChange(verdict=verdict, **fields)
         else:
-            verdict, loss, acc = compare_entries(x, y)
-            changes.append(EntryChange(verdict=verdict, test_loss=loss, test_acc=acc, **fields))
-    return Comparison(a_label, b_label, tuple(changes))
+            changes[key] = EntryChange(verdict="", **fields)
+            both_ok.append(key)
+
+    # every ok/ok pair's tests, by family (dataset and arch), then Holm over all of them together
+    by_family: dict[tuple, list[tuple]] = {}
+    for key in both_ok:
+        by_family.setdefault((key[0], key[1], key[4]), []).append(key)
+    tests: list[tuple] = []  # (what, metric, value, p)
+    family_values: dict[tuple, dict[str, tuple]] = {}
+    for fam, keys in by_family.items():
+        family_values[fam] = {}
+        for metric in METRICS:
+            pairs = [_Pair.of(k, ea[k], eb[k], metric) for k in keys]
+            per, (value, p, paired) = _family_tests(pairs)
+            for k, pair, (_, pk) in zip(keys, pairs, per, strict=True):
+                tests.append((("entry", k), metric, pk, pair.paired))
+            if len(keys) > 1:
+                tests.append((("family", fam), metric, p, paired))
+            family_values[fam][metric] = (value, p, paired)
+    # two Holm families, entries and families, each at ALPHA/2 (Bonferroni between them): a family's test then
+    # does not compete with every entry's, so a whole family's small change is caught where entries' few seeds miss it
+    adjusted = {}
+    for level in ("entry", "family"):
+        mine = [t for t in tests if t[0][0] == level]
+        p_holm = np.minimum(1.0, 2 * holm([t[2] for t in mine]))
+        adjusted |= {(what, metric): (p, ph, paired) for (what, metric, p, paired), ph in zip(mine, p_holm, strict=True)}
+
+    def metric_change(what, metric: str, delta: float) -> MetricChange:
+        p, ph, paired = adjusted.get((what, metric), (math.nan, math.nan, False))
+        worse = delta < 0 if metric == "test_acc" else delta > 0
+        return MetricChange(delta=delta, p=p, worse=worse, beyond_noise=bool(ph < ALPHA), p_holm=ph, paired=paired)
+
+    for key in both_ok:
+        x, y = ea[key], eb[key]
+        loss = metric_change(("entry", key), "test_loss", y.test_loss.value - x.test_loss.value)
+        acc = metric_change(("entry", key), "test_acc", y.test_acc.value - x.test_acc.value)
+        same = x.test_loss.values == y.test_loss.values and x.test_acc.values == y.test_acc.values
+        changes[key] = replace(changes[key], verdict=_verdict(loss, acc, same), test_loss=loss, test_acc=acc)
+    families = []
+    for fam, keys in by_family.items():
+        if len(keys) < 2:
+            continue
+        loss_value, acc_value = family_values[fam]["test_loss"][0], family_values[fam]["test_acc"][0]
+        loss = metric_change(("family", fam), "test_loss", loss_value)
+        acc = metric_change(("family", fam), "test_acc", acc_value)
+        same = all(changes[k].verdict == "unchanged" for k in keys)
+        suite = changes[keys[0]].suite
+        families.append(FamilyChange(suite=suite, dataset=fam[1], arch=fam[2], entries=len(keys),
+                                     verdict=_verdict(loss, acc, same), test_loss=loss, test_acc=acc))
+    return Comparison(a_label, b_label, tuple(changes[k] for k in sorted(changes)), tuple(families), len(tests))
 
 
 # --------------------------------------------------------------------------- loading A and B
@@ -265,26 +416,48 @@ def _metric(m: MetricChange | None, a: Entry, b: Entry, *, percent: bool) -> tup
 
     if m is None:
         return f"{value(a)} → {value(b)}", ""
-    p = "p=n/a" if math.isnan(m.p) else f"p={m.p:.2g}"
-    return f"{value(a)} → {value(b)}", f"{m.delta * scale:+.{digits}f} ({p}){' !' if m.beyond_noise else ''}"
+    return f"{value(a)} → {value(b)}", f"{m.delta * scale:+.{digits}f} ({_p(m)}){' !' if m.beyond_noise else ''}"
+
+
+def _p(m: MetricChange) -> str:
+    """The Holm-adjusted p-value, and 'paired' where the test went seed by seed."""
+    return ("p=n/a" if math.isnan(m.p_holm) else f"p={m.p_holm:.2g}") + (", paired" if m.paired else "")
 
 
 def summary_line(cmp: Comparison) -> str:
     counts = " · ".join(f"{v}: {cmp.count(v)}" for v in VERDICTS)
     if all(c.verdict == "unchanged" and not c.rank_changed for c in cmp.changes):
         return f"**No change**: every entry has the same per-seed results and rank ({counts})."
-    return f"**{len(cmp.regressions)} regression(s)** ({counts})."
+    families = f", {len(cmp.family_regressions)} family regression(s)" if cmp.family_regressions else ""
+    return f"**{len(cmp.regressions)} regression(s){families}** ({counts})."
+
+
+def _family_rows(cmp: Comparison) -> list[list[str]]:
+    rows = []
+    for f in cmp.families:
+        loss, acc = f.test_loss, f.test_acc
+        rows.append([f.verdict, f.dataset, f.arch, str(f.entries),
+                     f"{100 * math.expm1(loss.delta):+.1f}% ({_p(loss)}){' !' if loss.beyond_noise else ''}",
+                     f"{100 * acc.delta:+.1f} ({_p(acc)}){' !' if acc.beyond_noise else ''}"])
+    return rows
 
 
 def to_markdown(cmp: Comparison) -> str:
     lines = [
         f"# archbench compare: {cmp.a_label} → {cmp.b_label}",
         "",
-        f"Beyond seed noise (`!`): Welch's t-test over seeds, two-sided p < {ALPHA}. A regression is test loss "
-        "up or test accuracy down beyond noise, or a run that no longer finishes.",
+        f"Beyond seed noise (`!`): a t-test per entry and per family (its mean change over its entries), with the "
+        "family's seed noise pooled over its cells, paired by seed where A and B ran the same seeds; p-values "
+        f"Holm-adjusted over all {cmp.tests} tests, beyond noise at p < {ALPHA} (an unchanged suite rerun shows "
+        f"nothing beyond noise {100 * (1 - ALPHA):g}% of the time). A regression is test loss up or test accuracy "
+        "down beyond noise, or a run that no longer finishes.",
         "",
         summary_line(cmp),
     ]
+    moved = [r for r, f in zip(_family_rows(cmp), cmp.families, strict=True) if f.verdict != "unchanged"]
+    if moved:
+        header = ["verdict", "dataset", "family", "entries", "mean Δ loss", "mean Δ acc (points)"]
+        lines += ["", *md_table(header, moved, [False, False, False, True, True, True])]
     shown = [c for c in cmp.changes if c.verdict in ("regression", "improvement", "within noise", "changed")
              or (c.verdict == "unchanged" and c.rank_changed)]  # fmt: skip
     shown.sort(key=lambda c: VERDICTS.index(c.verdict))
@@ -318,12 +491,15 @@ def to_markdown(cmp: Comparison) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _metric_json(m: MetricChange | None) -> dict | None:
+    if m is None:
+        return None
+    return {"delta": finite_or_null(m.delta), "p": finite_or_null(m.p), "p_holm": finite_or_null(m.p_holm),
+            "worse": m.worse, "beyond_noise": m.beyond_noise, "paired": m.paired}
+
+
 def _change_json(c: EntryChange) -> dict:
-    def metric(m: MetricChange | None) -> dict | None:
-        if m is None:
-            return None
-        return {"delta": m.delta, "p": finite_or_null(m.p), "worse": m.worse,
-                "beyond_noise": m.beyond_noise}  # fmt: skip
+    metric = _metric_json
 
     return {
         "verdict": c.verdict, "suite": c.suite, "dataset": c.dataset, "target_params": c.target_params,
@@ -334,12 +510,20 @@ def _change_json(c: EntryChange) -> dict:
     }  # fmt: skip
 
 
+def _family_json(f: FamilyChange) -> dict:
+    return {"verdict": f.verdict, "suite": f.suite, "dataset": f.dataset, "arch": f.arch, "entries": f.entries,
+            "test_loss": _metric_json(f.test_loss), "test_acc": _metric_json(f.test_acc)}
+
+
 def to_json(cmp: Comparison) -> str:
     doc = {
         "a": cmp.a_label,
         "b": cmp.b_label,
         "alpha": ALPHA,
+        "tests": cmp.tests,
         "counts": {v: cmp.count(v) for v in VERDICTS},
+        "family_regressions": len(cmp.family_regressions),
         "changes": [_change_json(c) for c in cmp.changes],
+        "families": [_family_json(f) for f in cmp.families],
     }
     return json.dumps(doc, indent=1, allow_nan=False) + "\n"

@@ -14,8 +14,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     b = select_suite(load_side(args.b, args.results_dir), args.suite, args.b)
     comparison = compare(a, b, args.a, args.b)
     emit(to_json(comparison) if args.format == "json" else to_markdown(comparison), args.output)
-    if comparison.regressions:
-        print(f"archbench: {len(comparison.regressions)} regression(s) beyond seed noise", file=sys.stderr)
+    if comparison.regressed:
+        print(f"archbench: {len(comparison.regressions)} regression(s) and {len(comparison.family_regressions)} "
+              "family regression(s) beyond seed noise", file=sys.stderr)
         if args.fail_on_regression:
             return 1
     return 0

@@ -1,0 +1,148 @@
+"""Coverage of the verdict's intervals, and compare's false alarms, by simulation at the shipped suites' designs.
+
+Each simulation plants a known law (`synthetic_results`: per-family effects, an init's effect
+shared across data sizes, families unequally noisy), draws every seed, analyses the runs as
+the verdict does, and checks each interval against the planted truth. The truth of a share
+is the variance its term carries among the noise-free means, over the total with seed noise
+(`benchmarks.analysis.anova`); of a contrast, the mean over the cells both families ran of
+the difference of their noise-free log losses.
+
+`tests/test_verdict_coverage.py` and `tests/test_compare.py` run a few dozen simulations;
+`scripts/coverage.py` runs the full count and writes the figures in `docs/coverage.md`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from synthetic_results import Law, planted_records
+
+from benchmarks.analysis.anova import Anova
+from benchmarks.analysis.compare import compare
+from benchmarks.analysis.leaderboard import build_leaderboard
+from benchmarks.analysis.seed_noise import one_blas_thread
+from benchmarks.analysis.verdict_statistics import DatasetRuns
+from benchmarks.analysis.verdict_statistics.contrasts import pairwise_contrasts
+from benchmarks.analysis.verdict_statistics.shares import shares_of, term_name
+from benchmarks.spec import RunRecord
+
+
+@dataclass(frozen=True)
+class Design:
+    name: str
+    sizes: tuple[int, ...]
+    data_sizes: tuple[int, ...]
+    seeds: tuple[int, ...]
+
+
+DESIGNS = {
+    "quick": Design("quick", (2_500, 5_000, 10_000), (400, 1_000, 2_000, 4_000), (0, 1, 2)),
+    "reference": Design("reference (committed, 2 seeds)", (5_000, 10_000, 20_000), (1_000, 2_000, 4_000), (0, 1)),
+    "inductive": Design("inductive", (30_000,), (1_000, 4_000, 16_000), (0, 1, 2)),
+    "standard": Design("standard", (100_000, 300_000, 1_000_000, 3_000_000, 10_000_000),
+                       (1_250, 2_500, 5_000, 10_000, 20_000), (0, 1, 2)),
+}
+
+# Six families as the committed reference has them: effects of its size (mixer and mlp far behind, the
+# others within a few percent), shrinking with data; init noise (sd 0.044) larger than each seed's own
+# (0.023); families up to 2.8× noisier than others.
+REALISTIC = Law(E=0.5, A=30.0, alpha=0.4, B=3.0, beta=0.3,
+                effect={"convnet": 0.0, "gru": 0.03, "mingru": -0.02, "mixer": 0.3, "mlp": 0.15, "transformer": 0.08},
+                gamma=0.2, sigma=0.023, tau=0.044,
+                noise_scale={"convnet": 1.3, "mingru": 1.4, "mixer": 0.7, "mlp": 0.5})
+NULL = dataclasses.replace(REALISTIC, effect=dict.fromkeys(REALISTIC.effect, 0.0))
+
+
+def records_of(law: Law, design: Design, rng: int) -> list[RunRecord]:
+    return planted_records(law, sizes=design.sizes, data_sizes=design.data_sizes, seeds=design.seeds, rng=rng)
+
+
+def true_means(law: Law, runs: DatasetRuns) -> np.ndarray:
+    """The noise-free log loss of every observation."""
+    d_min = min(runs.levels[2])
+    per_run = np.array([law.log_loss(r.spec.arch, r.params, r.spec.data_size, d_min) for r in runs.records])
+    return per_run[runs.run_n]
+
+
+def true_shares(law: Law, runs: DatasetRuns) -> dict[str, float]:
+    """Per term, and for seed noise: its share of the total variance, as the statistic defines it."""
+    mu = true_means(law, runs)
+    anova = Anova.of(runs.codes_nx3)
+    ss, model, _ = anova.sums_of_squares(mu[None])
+    scale = np.array([law.noise_scale.get(r.spec.arch, 1.0) for r in runs.records])[runs.run_n]
+    noise = float(np.mean(scale**2 * (law.tau**2 + law.sigma**2)))
+    total = float(model[0]) / mu.size + noise
+    out = {term_name(t): float(ss[0, j]) / mu.size / total for j, t in enumerate(anova.terms)}
+    return out | {"seed noise": noise / total}
+
+
+def covered(truth: float, lo: float, hi: float) -> bool:
+    return bool(lo - 1e-12 <= truth <= hi + 1e-12)
+
+
+@one_blas_thread
+def share_coverage(law: Law, design: Design, n_sims: int, n_boot: int = 200, rng: int = 0) -> dict[str, float]:
+    """Share of simulations whose 95% interval covers the planted truth, per term and for seed noise."""
+    hits: dict[str, int] = {}
+    for i in range(n_sims):
+        runs = DatasetRuns.of(records_of(law, design, rng + i), 0, np.random.default_rng(0), {})
+        truth = true_shares(law, runs)
+        v = shares_of(runs, ("coverage", rng + i), n_sim=n_boot)
+        got = {s.term: s.share for s in v.shares} | {"seed noise": v.seed_share}
+        for term, e in got.items():
+            hits[term] = hits.get(term, 0) + covered(truth[term], e.lo, e.hi)
+    return {term: h / n_sims for term, h in hits.items()}
+
+
+@one_blas_thread
+def contrast_coverage(law: Law, design: Design, n_sims: int, rng: int = 0) -> dict[str, float]:
+    """Per pair, the share of simulations whose plain 95% interval covers the planted difference ("a−b"), and
+    "all (Holm-step intervals)": the share in which every pair's adjusted interval covers at once."""
+    hits: dict[str, int] = {}
+    joint = 0
+    for i in range(n_sims):
+        runs = DatasetRuns.of(records_of(law, design, rng + i), 0, np.random.default_rng(0), {})
+        mu = true_means(law, runs)
+        mean_of = {a: mu[runs.codes_nx3[:, 0] == j].mean() for j, a in enumerate(runs.archs)}  # full grid
+        all_in = True
+        for c in pairwise_contrasts(runs).contrasts:
+            truth = mean_of[c.higher] - mean_of[c.lower]
+            key = "−".join(sorted((c.higher, c.lower)))
+            hits[key] = hits.get(key, 0) + covered(truth, c.difference.lo, c.difference.hi)
+            all_in &= covered(truth, c.adjusted.lo, c.adjusted.hi)
+        joint += all_in
+    return {k: h / n_sims for k, h in sorted(hits.items())} | {"all (Holm-step intervals)": joint / n_sims}
+
+
+def jittered(records: list[RunRecord], sd: float, gen: np.random.Generator,
+             worse: Mapping[str, float] | None = None) -> list[RunRecord]:
+    """A rerun as the issue's check builds it: every seed's loss × exp(sd·z), one family's × a factor on top."""
+    worse = worse or {}
+    return [dataclasses.replace(r, seeds=[
+        dataclasses.replace(s, test_loss=s.test_loss * float(np.exp(sd * gen.standard_normal()))
+                            * worse.get(r.spec.arch, 1.0)) for s in r.seeds]) for r in records]
+
+
+def pooled_seed_sd(records: list[RunRecord]) -> float:
+    """The seed noise of log loss, pooled over every run (the within-run standard deviation)."""
+    logs = [np.log([s.test_loss for s in r.seeds]) for r in records if len(r.seeds) > 1]
+    return float(np.sqrt(sum(((x - x.mean()) ** 2).sum() for x in logs) / sum(x.size - 1 for x in logs)))
+
+
+def compare_rates(law: Law, design: Design, n_sims: int, worse: str = "gru", rng: int = 0) -> dict[str, float]:
+    """Share of simulated reruns (every seed jittered by the pooled seed noise) that `compare` calls a regression:
+    unchanged ("false alarms"), and with `worse`'s losses × 1.1 ("caught")."""
+    alarms = caught = 0
+    for i in range(n_sims):
+        records = records_of(law, design, rng + i)
+        before = build_leaderboard(records)
+        sd = pooled_seed_sd(records)
+        gen = np.random.default_rng(10_000 + rng + i)
+        alarms += compare([before], [build_leaderboard(jittered(records, sd, gen))]).regressed
+        after = compare([before], [build_leaderboard(jittered(records, sd, gen, {worse: 1.1}))])
+        caught += any(f.arch == worse and f.verdict == "regression" for f in after.families) or any(
+            c.arch == worse and c.verdict == "regression" for c in after.changes)
+    return {"false alarms": alarms / n_sims, "caught": caught / n_sims}
