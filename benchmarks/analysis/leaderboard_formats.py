@@ -35,6 +35,13 @@ def arch_label(e: Entry) -> str:
     return e.arch + (" ~" if e.converged is False else "") + (" ^" if e.lr_at_edge else "")
 
 
+def fmt_accuracy(est: Estimate) -> str:
+    """'75.2 ± 1.3', or '75.2 [17.4, 100.0]' where the interval was cut at 0 or 100% (no longer symmetric)."""
+    if math.isfinite(est.lo) and (est.lo <= 0.0 or est.hi >= 1.0):
+        return f"{100 * est.value:.1f} [{100 * est.lo:.1f}, {100 * est.hi:.1f}]"
+    return fmt_estimate(est, percent=True)
+
+
 def cell_title(cell: Cell) -> str:
     return f"{cell.dataset} · {human(cell.target_params)} params · {cell.data_size:,} train examples"
 
@@ -121,7 +128,7 @@ def _cell_md(cell: Cell, *, compact: bool = False) -> list[str]:
                 outcome = outcome[:43] + "…"
             metrics = [outcome, ""]
         else:
-            metrics = [fmt_estimate(e.test_loss), fmt_estimate(e.test_acc, percent=True)]
+            metrics = [fmt_estimate(e.test_loss), fmt_accuracy(e.test_acc)]
         row = [_rank_label(e), arch_label(e), *metrics, str(e.n_seeds), human(e.params)]
         if not compact:
             row += [human(e.flops_per_example), human(e.examples_per_s)]
@@ -210,7 +217,7 @@ def to_html(lb: Leaderboard, full_page: bool = True) -> str:
             if e.rank is None:
                 metrics = [f"{e.status}: {e.reason}" if e.reason else e.status, ""]
             else:
-                metrics = [Num(fmt_estimate(e.test_loss)), Num(fmt_estimate(e.test_acc, percent=True))]
+                metrics = [Num(fmt_estimate(e.test_loss)), Num(fmt_accuracy(e.test_acc))]
             classes.append("bad" if e.rank is None else ("tied" if e.tied else ""))
             rows.append([Num(_rank_label(e)), arch_label(e), *metrics, e.n_seeds, Num(f"{e.params:,}"),
                          Num(human(e.flops_per_example)), Num(human(e.examples_per_s))])
