@@ -8,7 +8,7 @@ is the variance its term carries among the noise-free means, over the total with
 the difference of their noise-free log losses.
 
 `tests/test_verdict_coverage.py` and `tests/test_compare.py` run a few dozen simulations;
-`scripts/coverage.py` runs the full count and writes the figures in `docs/coverage.md`.
+`scripts/verdict_coverage.py` runs the full count and writes the figures in `docs/verdict-coverage.md`.
 """
 
 from __future__ import annotations

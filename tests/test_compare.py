@@ -242,6 +242,6 @@ def test_simulated_reruns_raise_no_regression_while_one_family_10_percent_worse_
     """At the quick suite's design (6 families × 3 sizes × 4 data sizes × 3 seeds, an init shared across data
     sizes, families unequally noisy): a rerun with every seed jittered by the pooled seed noise is called a
     regression in at most 5% of simulations; with one family's losses × 1.1 on top, it is caught in at least 95%.
-    (20 simulations here; `scripts/coverage.py` runs 200.)"""
+    (20 simulations here; `scripts/verdict_coverage.py` runs 200.)"""
     rates = compare_rates(REALISTIC, DESIGNS["quick"], n_sims=20)
     assert rates["false alarms"] <= 0.05 and rates["caught"] >= 0.95

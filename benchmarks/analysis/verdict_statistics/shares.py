@@ -6,16 +6,17 @@ variance a term carries among the noise-free means of these runs, out of the tot
 seed's log loss: it describes *these* families, sizes and data sizes, and changes with them (the
 architecture's share is given again without the weakest family to show by how much).
 
-Intervals: a parametric bootstrap. Each replicate draws every seed again around its run's mean, with
-the init and seed noise estimated for its family (`ShareModel.simulate`), and is analysed like the data;
-the means are first shrunk term by term to the estimated shares (`ShareModel.debiased`: a run's mean
-carries seed noise too, which would put more into every term than the data show). A term's interval is
-the replicates' central 95%; seed noise's share, a ratio of variances, gets the pivotal interval of
-its ratio to the estimate (estimate² / the replicates' upper and lower ends). Neither collapses with two
-or three seeds as resampling the seeds does. `tests/test_verdict_coverage.py` checks, at the shipped
-suites' designs, that the intervals cover the planted shares at their nominal rate. A share estimated
-below zero (the term explains less than seed noise alone would put in it) is shown as 0 with its
-interval cut at 0; the truth is never below 0, so the cut loses no coverage.
+Intervals: a parametric bootstrap. Each replicate draws every seed again around the runs' means, with
+the init and seed noise estimated for its family (`ShareModel.simulate`), and is analysed like the data.
+The means are first shrunk term by term halfway towards the estimated shares (`ShareModel.world`: a
+run's mean carries seed noise, which would put more into every term than the data show). A term's
+interval is the replicates' central 95%, re-centred on the estimate; the seed noise's share gets the
+pivotal interval of a variance (for the seed variance itself: estimate² over the replicates' upper
+and lower ends), divided by the estimated total. Neither collapses with two or three seeds as
+resampling the seeds does. `tests/test_verdict_coverage.py` checks, at the shipped suites' designs, that the intervals cover the
+planted shares at their nominal rate. A share estimated below zero (the term explains less than seed
+noise alone would put in it) is shown as 0 with its interval cut at 0; the truth is never below 0, so
+the cut loses no coverage.
 """
 
 from __future__ import annotations
@@ -39,10 +40,10 @@ def clipped(value: float, lo: float, hi: float) -> tuple[Estimate, float]:
     return Estimate(cut(value), cut(lo), cut(hi)), float(value)
 
 
-def central(samples: np.ndarray) -> tuple[float, float]:
-    """The central LEVEL share of the finite samples (NaN without any)."""
-    samples = samples[np.isfinite(samples)]
-    return tuple(float(v) for v in percentiles(samples)) if samples.size else (np.nan, np.nan)
+def central(samples: np.ndarray, value: float) -> tuple[float, float]:
+    """The central LEVEL share of the finite samples, re-centred on `value` (NaN without any)."""
+    e = Estimate.recentred(value, samples)
+    return e.lo, e.hi
 
 
 @dataclass(frozen=True)
@@ -94,23 +95,31 @@ def shares_of(runs: DatasetRuns, key: object, n_sim: int = N_SIM) -> VarianceSha
         return VarianceShares(shares=(), interactions=None, seed_share=None, confounded=None)
     obs = model.shares(runs.y_n[None])
     if runs.has_intervals:
-        means = runs.means_1BxR[0][runs.run_n]
-        world = model.debiased(means, runs.y_n)
+        world = model.world(runs.means_1BxR[0][runs.run_n], runs.y_n)
         rep = model.shares(model.simulate(world, runs.plot_n, n_sim, keyed_rng("shares", key), runs.y_n))
     else:  # one seed per run: no noise estimate, no interval
         rep = {k: np.full((0, *v.shape[1:]), np.nan) for k, v in obs.items()}
     terms = model.anova.terms
     shares = []
     for j, t in enumerate(terms):
-        est, raw = clipped(obs["terms"][0, j], *central(rep["terms"][:, j]))
+        value = obs["terms"][0, j]
+        est, raw = clipped(value, *central(rep["terms"][:, j], value))
         shares.append(Share(term=term_name(t), share=est, raw=raw, df=model.anova.df[j]))
     inter = [j for j, t in enumerate(terms) if len(t) > 1]
-    interactions = (clipped(obs["terms"][0, inter].sum(), *central(rep["terms"][:, inter].sum(axis=1)))[0]
-                    if inter else None)
-    noise = float(obs["noise"][0])
-    lo, hi = central(rep["noise"])
-    seed = clipped(noise, noise * noise / hi, noise * noise / lo)[0]  # a ratio: the pivot is estimate / replicate
-    confounded = clipped(obs["confounded"][0], *central(rep["confounded"]))[0] if model.anova.aliased else None
+    interactions = None
+    if inter:
+        value = obs["terms"][0, inter].sum()
+        interactions = clipped(value, *central(rep["terms"][:, inter].sum(axis=1), value))[0]
+    # seed noise: a variance, whose pivot is estimate / replicate (exact for a χ²), over the estimated total
+    noise, noise_var = float(obs["noise"][0]), float(obs["noise_var"][0])
+    samples = rep["noise_var"][np.isfinite(rep["noise_var"])]
+    lo, hi = percentiles(samples) if samples.size else (np.nan, np.nan)
+    per_total = noise / noise_var if noise_var > 0 else np.nan
+    seed = clipped(noise, noise_var * noise_var / hi * per_total, noise_var * noise_var / lo * per_total)[0]
+    confounded = None
+    if model.anova.aliased:
+        value = obs["confounded"][0]
+        confounded = clipped(value, *central(rep["confounded"], value))[0]
     sizes = np.array([f.index.size for f in model.families])
     parts = (float(np.clip(obs["tau2"][0], 0, None) @ sizes / sizes.sum()),
              float(obs["sigma2"][0] @ sizes / sizes.sum()))
