@@ -129,6 +129,11 @@ def test_summary_fits_a_100_column_terminal():
     assert any("40k params" in line for line in lines) and not any("1,000 train" in line for line in lines)
 
 
+def test_summary_of_no_records_is_a_table_without_rows():
+    """A sweep whose every worker failed before recording anything still ends with its summary."""
+    assert summary_markdown(build_leaderboard([]))
+
+
 def test_html_page_is_self_contained_and_escaped():
     records = grid_records() + [make_record("rnn", [math.nan] * 2, status="failed", reason="<script>boom</script>",
                                             data_size=123)]  # fmt: skip
