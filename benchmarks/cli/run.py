@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from benchmarks.analysis.leaderboard import build_leaderboard, summary_markdown
+from benchmarks.cli import sweep_workers
 from benchmarks.cli.flags import add_device_flags, add_executor_flags, job_options, setup_devices
 from benchmarks.layout import JOBS_DIR
 from benchmarks.running import distributed, executors
@@ -133,6 +134,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     store = ResultsStore(args.results_dir, suite.name)
     with console.status(f"checking {suite.name}: datasets, sizes"):
         plan = sweep_.plan(suite, store)  # all input checked, the results file read, before anything is written
+    n_workers = sweep_workers.count(args, len(plan.todo))
     store.ensure_writable()
     console.print(
         f"suite [bold]{suite.name}[/]: {len(plan.specs)} runs, {plan.skipped} already in {store.path}, "
@@ -159,16 +161,20 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             progress.update(current, description=f"waiting for {len(held)} runs held by {'; '.join(owners)}",
                             completed=0, total=1, visible=True)
 
-        sweep_.run_sweep(
-            plan, store, on_start, lambda done, total: progress.update(current, completed=done), on_record,
-            checkpoint_every_s=every_s, on_wait=on_wait,
-        )
+        failures: list[str] = []
+        if n_workers > 1:  # the runs train in worker processes (benchmarks/cli/sweep_workers.py)
+            failures = sweep_workers.train_in_workers(args, plan, store, n_workers, progress, current, on_record)
+        else:
+            sweep_.run_sweep(
+                plan, store, on_start, lambda done, total: progress.update(current, completed=done), on_record,
+                checkpoint_every_s=every_s, on_wait=on_wait,
+            )
         records = store.records()
         progress.update(overall, completed=len(ids & {r.run_id for r in records}))  # runs other sweeps recorded too
         progress.update(current, visible=False)
     if main:
         _summary(records, ids, store, suite.name, logger)
-    return 0
+    return 1 if failures else 0
 
 
 def _summary(records: list[RunRecord], ids: set[str], store: ResultsStore, suite_name: str, logger: WandbLogger) -> None:
@@ -271,6 +277,7 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     )
     p.add_argument("suite", help="suite name (e.g. quick) or path to a suite .toml")
     p.add_argument("--no-wait", action="store_true", help="with a submitit executor: submit and return at once")
+    sweep_workers.add_workers_flag(p)
     _add_reliability_flags(p)
     add_device_flags(p)
     add_executor_flags(p)
