@@ -9,6 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from benchmarks.analysis.leaderboard import build_leaderboard
 from benchmarks.analysis.leaderboard_formats import summary_markdown
+from benchmarks.cli import sweep_workers
 from benchmarks.cli.flags import add_device_flags, add_executor_flags, job_options, setup_devices
 from benchmarks.layout import JOBS_DIR
 from benchmarks.running import distributed, executors, sweep
@@ -133,7 +134,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return _submit_sweep(args)
     main = _setup(args)
     options = run_options(args)
+    sweep_workers.requested(args)  # a bad --workers is refused before anything is written
     suite, store, plan, logger = _plan(args, "to train")
+    n_workers = sweep_workers.count(args, len(plan.todo))
     ids = {sweep.run_id(s) for s in plan.specs}
     if logger.enabled and (caught := logger.catch_up([r for r in store.records() if r.run_id in ids])):
         console.print(f"wandb: logged {caught} recorded runs that were not logged yet")
@@ -155,16 +158,20 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             progress.update(current, description=f"waiting for {len(held)} runs held by {'; '.join(owners)}",
                             completed=0, total=1, visible=True)
 
-        sweep.run_sweep(
-            plan, store, options, on_start, lambda done, total: progress.update(current, completed=done), on_record,
-            on_wait=on_wait,
-        )
+        failures: list[str] = []
+        if n_workers > 1:  # the runs train in worker processes (benchmarks/cli/sweep_workers.py)
+            failures = sweep_workers.train_in_workers(args, options, plan, store, n_workers, progress, current, on_record)
+        else:
+            sweep.run_sweep(
+                plan, store, options, on_start, lambda done, total: progress.update(current, completed=done), on_record,
+                on_wait=on_wait,
+            )
         records = store.records()
         progress.update(overall, completed=len(ids & {r.run_id for r in records}))  # runs other sweeps recorded too
         progress.update(current, visible=False)
     if main:
         _summary(records, ids, store, suite.name, logger)
-    return 0
+    return 1 if failures else 0
 
 
 def _plan(args: argparse.Namespace, todo: str) -> tuple[Suite, ResultsStore, sweep.SweepPlan, WandbLogger]:
@@ -274,6 +281,7 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     )
     p.add_argument("suite", help="suite name (e.g. quick) or path to a suite .toml")
     p.add_argument("--no-wait", action="store_true", help="with a submitit executor: submit and return at once")
+    sweep_workers.add_workers_flag(p)
     _add_reliability_flags(p)
     add_device_flags(p)
     add_executor_flags(p)

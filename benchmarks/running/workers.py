@@ -45,6 +45,7 @@ from dataclasses import asdict, dataclass
 from itertools import groupby
 
 from benchmarks.running.executors import JobContext
+from benchmarks.running.runner import RunOptions
 from benchmarks.spec import RunRecord, RunSpec, UserError
 
 STOP_GRACE_S = 20.0  # how long interrupted workers get to release their claims before SIGKILL
@@ -130,7 +131,8 @@ class WorkerJob:
     @classmethod
     def from_json(cls, text: str) -> WorkerJob:
         d = json.loads(text)
-        context = JobContext(**d["context"] | {"plugins": tuple(d["context"]["plugins"])})
+        raw = d["context"]
+        context = JobContext(**raw | {"plugins": tuple(raw["plugins"]), "options": RunOptions(**raw["options"])})
         return cls(**d | {"context": context, "specs": [RunSpec.from_dict(s) for s in d["specs"]]})
 
 
@@ -303,12 +305,12 @@ def worker_main() -> int:
 
         store = executors.prepare(job.context, job.compile_cache_dir)
         sweep.run_sweep(
-            sweep.SweepPlan(job.specs, job.specs), store,
+            sweep.SweepPlan(job.specs, job.specs), store, job.context.options,
             on_start=lambda s: send("start", run_id=sweep.run_id(s), what=sweep.describe(s), total=s.steps // s.eval_every),
             on_progress=lambda done, total: send("progress", done=done, total=total),
             on_record=lambda r: send("record", record=json.loads(r.to_json())),
             on_wait=lambda held: send("wait", runs=len(held)),
-            checkpoint_every_s=job.context.checkpoint_every_s, capacity=job.context.capacity,
+            capacity=job.context.capacity,
         )
     except UserError as e:
         print("archbench: error: " + " ".join(str(e).split()), file=sys.stderr)
