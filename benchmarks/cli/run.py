@@ -18,7 +18,7 @@ from benchmarks.running.sizing import parse_count
 from benchmarks.running.store import Owner, ResultsStore
 from benchmarks.running.suite import load_suite
 from benchmarks.running.wandb_log import MODES, WandbLogger, resolve_mode
-from benchmarks.spec import RunRecord, RunSpec, UserError
+from benchmarks.spec import SCORED_AT, RunRecord, RunSpec, UserError
 
 console = Console(stderr=True)
 
@@ -90,7 +90,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         arch=args.arch, dataset=args.dataset, target_params=args.params, data_size=args.data_size,
         seeds=args.seeds, steps=args.steps, batch_size=args.batch_size, lr=args.lr, lr_trials=args.lr_trials,
         weight_decay=args.weight_decay, warmup_frac=args.warmup_frac, eval_every=args.eval_every,
-        precision=args.precision, suite=args.suite,
+        precision=args.precision, scored_at=args.scored_at, suite=args.suite,
     )
     every_s = _checkpoint_every(args)
     logger = WandbLogger(_wandb_mode(args), args.results_dir, args.suite)
@@ -257,6 +257,8 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("--warmup-frac", type=float, default=0.05, help="fraction of steps of linear warm-up before cosine decay")
     p.add_argument("--eval-every", type=int, default=100, help="steps between held-out evaluations")
     p.add_argument("--precision", choices=["float32", "bfloat16"], default="float32", help="compute dtype")
+    p.add_argument("--scored-at", choices=SCORED_AT, default="best_val_loss",
+                   help="evaluation each seed is scored at: the lowest validation loss, or the last step (a paper's rule)")
     p.add_argument("--suite", default="adhoc", help="results go to RESULTS_DIR/SUITE/runs.jsonl")
     p.add_argument("--force", action="store_true", help="train again even if this exact run is recorded")
     p.add_argument("--json", action="store_true", help="print the record written as one JSON line on stdout")

@@ -88,10 +88,10 @@ def _history(out: TrainOutput) -> list[dict[str, np.ndarray]]:
     return [{k: v[:, i] for k, v in out.curves.items()} for i in range(n)]
 
 
-def _seed_results(seeds: Sequence[int], out: TrainOutput, members: range) -> list[SeedResult]:
-    """Each seed's figures at its best evaluation on validation, and at the last step."""
+def _seed_results(seeds: Sequence[int], out: TrainOutput, members: range, scored_at: str) -> list[SeedResult]:
+    """Each seed's figures at its scored evaluation (best on validation, or the last), and at the last step."""
     c = out.curves
-    best = protocol.best_eval(c["val_loss"])
+    best = protocol.scored_eval(c["val_loss"], scored_at)
     results = []
     for seed, m in zip(seeds, members):
         b = int(best[m])
@@ -147,7 +147,9 @@ def execute(
         return out
 
     def scores(out: TrainOutput, n_rates: int) -> np.ndarray:
-        best_val = np.min(np.where(np.isfinite(out.curves["val_loss"]), out.curves["val_loss"], np.inf), axis=1)
+        val_MxE = np.where(np.isfinite(out.curves["val_loss"]), out.curves["val_loss"], np.inf)
+        scored = protocol.scored_eval(val_MxE, spec.scored_at)
+        best_val = np.take_along_axis(val_MxE, scored[:, None], axis=1)[:, 0]  # the scored evaluation's loss
         best_val = np.where(out.diverged_step >= 0, np.inf, best_val)
         return protocol.trial_scores(best_val.reshape(n_rates, k))
 
@@ -160,7 +162,7 @@ def execute(
     mean_val = scores(out, len(rates))
     best = int(np.argmin(mean_val))
     chosen = range(best * k, (best + 1) * k)
-    seeds = _seed_results(spec.seeds, out, chosen)
+    seeds = _seed_results(spec.seeds, out, chosen, spec.scored_at)
     diverged = out.diverged_step[best * k:(best + 1) * k]
     status, reason = "ok", ""
     if (diverged >= 0).any():

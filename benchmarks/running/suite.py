@@ -53,6 +53,7 @@ class Training:
     weight_decay: float = 1e-4
     precision: str = "float32"
     param_tolerance: float = 0.02
+    scored_at: str = "best_val_loss"  # or "last_step": a paper's rule, to reproduce its numbers (docs/protocol.md)
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ class Suite:
                 steps=self.steps_for(d), batch_size=t.batch_size, lr=self.lr.value, lr_trials=self.lr.trials,
                 lr_extend=self.lr.extend, budget_epochs=t.epochs,
                 weight_decay=t.weight_decay, warmup_frac=t.warmup_frac, eval_every=t.eval_every,
-                param_tolerance=t.param_tolerance, precision=t.precision, suite=self.name,
+                param_tolerance=t.param_tolerance, precision=t.precision, scored_at=t.scored_at, suite=self.name,
             )
             for ds, arch, n, d in product(self.datasets, self.resolved_architectures(), self.target_params, self.data_sizes)
         ]
