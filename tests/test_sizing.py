@@ -98,3 +98,11 @@ def test_transformer_heads_are_64_wide_where_the_width_allows():
 
     assert num_heads_for(384) == 6 and num_heads_for(1280) == 20  # 64-wide heads
     assert num_heads_for(368) == 23 and num_heads_for(64) == 4 and num_heads_for(40) == 2  # else >= 16 wide
+
+
+def test_fixed_size_family_reports_its_real_count_whatever_the_target():
+    task = _task("fixed")
+    for target in (100, 410, 50_000):
+        sized = sizing.solve("linear", task, target)
+        assert sized.fixed and sized.params == 410 and sized.shape == ArchShape(0, 1, 0)
+    assert not sizing.solve("mlp", task, 10_000).fixed

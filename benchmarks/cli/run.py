@@ -7,6 +7,7 @@ import argparse
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+import architectures
 from benchmarks.analysis.leaderboard import build_leaderboard
 from benchmarks.analysis.leaderboard_formats import summary_markdown
 from benchmarks.cli.flags import add_device_flags, add_executor_flags, job_options, setup_devices
@@ -87,7 +88,7 @@ def _wandb_mode(args: argparse.Namespace, suite_setting: str | None = None) -> s
 def cmd_run(args: argparse.Namespace) -> int:
     main = _setup(args)
     spec = RunSpec(
-        arch=args.arch, dataset=args.dataset, target_params=args.params, data_size=args.data_size,
+        arch=architectures.canonical(args.arch), dataset=args.dataset, target_params=args.params, data_size=args.data_size,
         seeds=args.seeds, steps=args.steps, batch_size=args.batch_size, lr=args.lr, lr_trials=args.lr_trials,
         weight_decay=args.weight_decay, warmup_frac=args.warmup_frac, eval_every=args.eval_every,
         precision=args.precision, scored_at=args.scored_at, suite=args.suite,
@@ -244,7 +245,8 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
         "run", parents=[common], formatter_class=fmt, help="train one architecture at one size on one dataset",
         description="Train one RunSpec (several seeds at once) and append its record to RESULTS_DIR/SUITE/runs.jsonl.",
     )
-    p.add_argument("--arch", required=True, help="architecture family (see `archbench archs`)")
+    p.add_argument("--arch", required=True, help="architecture family, options allowed: convnet?head=dense "
+                   "(see `archbench archs`)")
     p.add_argument("--dataset", default="mnist1d", help="dataset name (see `archbench datasets`)")
     p.add_argument("--params", type=_count, default=parse_count("30k"), help="target parameter count, e.g. 30k, 1.5M")
     p.add_argument("--data-size", type=int, default=4000, help="training examples (a prefix of the training pool)")

@@ -87,14 +87,13 @@ class Suite:
     path: str = ""
 
     def resolved_architectures(self) -> list[str]:
+        """The suite's architectures by canonical name; `"*"` is every family registered for it."""
         if "*" in self.architectures:
-            return architectures.names()
-        for a in self.architectures:
-            try:
-                architectures.get(a)
-            except architectures.PluginError as e:
-                raise UserError(f"{self.path or self.name}: {e}") from e
-        return list(self.architectures)
+            return architectures.wildcard_names()
+        try:
+            return list(dict.fromkeys(architectures.canonical(a) for a in self.architectures))
+        except architectures.PluginError as e:
+            raise UserError(f"{self.path or self.name}: {e}") from e
 
     def steps_for(self, data_size: int) -> int:
         """The steps the budget gives a training set of this size."""
