@@ -26,7 +26,8 @@ def config_from_args(args: argparse.Namespace) -> PerfConfig:
     accelerator = platform_ != "cpu"
     suite = load_suite(args.suite or DEFAULT_SUITE.get(platform_, "standard"))
     archs = tuple(architectures.canonical(a) for a in args.arch) if args.arch else tuple(suite.resolved_architectures())
-    sizes = tuple(sizing.parse_counts(args.params)) if args.params else (min(suite.target_params), max(suite.target_params))
+    suite_sizes = suite.all_target_params()
+    sizes = tuple(sizing.parse_counts(args.params)) if args.params else (min(suite_sizes), max(suite_sizes))
     precision = suite.training.precision if args.precision == "suite" else args.precision
     for name, value in (("--seeds", args.seeds), ("--scan-length", args.scan_length), ("--batch-size", args.batch_size or 1)):
         if value < 1:
