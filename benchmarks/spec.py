@@ -30,6 +30,8 @@ RESULTS_VERSION = "3"  # 3: best-validation checkpoint scored, schedule length p
 
 Status = Literal["ok", "diverged", "failed"]
 Precision = Literal["float32", "bfloat16"]
+ScoredAt = Literal["best_val_loss", "last_step"]
+SCORED_AT: tuple[ScoredAt, ...] = ("best_val_loss", "last_step")
 
 
 class UserError(Exception):
@@ -59,6 +61,10 @@ class Splits:
         return int(len(self.y_train))
 
 
+_ALWAYS = object()  # equal to no value: a field not in _HASH_DEFAULTS is always hashed
+_HASH_DEFAULTS: dict[str, object] = {"scored_at": "best_val_loss"}
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """One training run (several seeds trained together) on one dataset at one size."""
@@ -82,6 +88,9 @@ class RunSpec:
     eval_every: int = 100  # steps between held-out evaluations (learning curves)
     param_tolerance: float = 0.02  # measured parameter count within this fraction of target
     precision: Precision = "float32"
+    # Which evaluation a seed is scored at: the lowest validation loss (the protocol's rule), or the last
+    # step (a paper's rule, to reproduce its numbers; benchmarks/suites/paper.toml).
+    scored_at: ScoredAt = "best_val_loss"
     suite: str = ""  # the suite it belongs to (for grouping in wandb and reports)
 
     def __post_init__(self) -> None:
@@ -102,6 +111,7 @@ class RunSpec:
             (0 <= self.warmup_frac < 1, "warmup_frac must be in [0, 1)"),
             (0 < self.param_tolerance < 1, "param_tolerance must be in (0, 1)"),
             (self.precision in ("float32", "bfloat16"), "precision must be float32 or bfloat16"),
+            (self.scored_at in SCORED_AT, f"scored_at must be one of {', '.join(SCORED_AT)}, got {self.scored_at!r}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -118,8 +128,12 @@ class RunSpec:
         return cls(**d)
 
     def run_id(self, *, arch_version: str, data_version: str) -> str:
-        """Content hash of the spec and of everything else that changes its result."""
-        payload = {k: v for k, v in self.to_dict().items() if k != "suite"}
+        """Content hash of the spec and of everything else that changes its result.
+
+        A field added after records existed leaves out its default (`_HASH_DEFAULTS`), so the run ids of
+        specs that do not use it stay what they were.
+        """
+        payload = {k: v for k, v in self.to_dict().items() if k != "suite" and _HASH_DEFAULTS.get(k, _ALWAYS) != v}
         payload |= {"arch_version": arch_version, "data_version": data_version, "results_version": RESULTS_VERSION}
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
@@ -129,19 +143,20 @@ class RunSpec:
 class SeedResult:
     """Metrics of one seed at the chosen learning rate, at its best checkpoint on validation.
 
-    The scored evaluation is the one with the lowest validation loss (`best_step`); the final
-    step's figures are kept beside it. The test split chooses nothing.
+    The scored evaluation is the one with the lowest validation loss (`best_step`), or the last
+    where the spec says `scored_at = "last_step"`; the final step's figures are kept beside it.
+    The test split chooses nothing.
     """
 
     seed: int
     # Non-finite values are stored as None (JSON null).
     train_loss: float | None  # mean over the minibatches of the interval ending at best_step
-    val_loss: float | None  # the lowest validation loss of the run
+    val_loss: float | None  # at best_step: the lowest validation loss of the run (unless scored at the last step)
     val_acc: float | None
     test_loss: float | None  # at best_step
     test_acc: float | None
     diverged_step: int | None = None  # first step whose loss was not finite
-    best_step: int | None = None  # step of the evaluation with the lowest validation loss
+    best_step: int | None = None  # step of the scored evaluation: the lowest validation loss (or the last step)
     converged: bool | None = None  # the last quarter of evaluations improved the best validation loss by < 1%
     final_val_loss: float | None = None  # at the last step
     final_test_loss: float | None = None

@@ -86,3 +86,19 @@ def test_new_arch_refuses_to_overwrite_or_to_take_a_bad_name(tmp_path):
     with pytest.raises(UserError, match="already registered"):
         new_arch("transformer", tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.py"]
+
+
+def test_archs_says_a_fixed_size_family_is_fixed_and_lists_options(capsys):
+    assert main(["archs", "--params", "10k", "--arch", "linear,convnet?head=dense"]) == 0
+    out = capsys.readouterr().out
+    assert "fixed size" in out and "410" in out and "convnet?head=dense" in out
+    assert "convnet?KEY=VALUE options (default first): head=pool|dense" in out and 'not in architectures = ["*"]' in out
+    assert main(["archs", "--params", "10k", "--arch", "linear", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["fixed_size"] and row["params"] == 410 and row["error"] is None
+
+
+def test_an_unknown_option_is_a_one_line_error(capsys):
+    assert main(["archs", "--params", "10k", "--arch", "convnet?head=max"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "must be one of pool, dense" in err

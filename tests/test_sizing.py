@@ -137,3 +137,11 @@ def test_a_scanned_layer_counts_the_flops_of_its_unrolled_twin():
     finally:
         for scanned in (True, False):
             architectures._REGISTRY.pop(f"recur_{scanned}", None)
+
+
+def test_fixed_size_family_reports_its_real_count_whatever_the_target():
+    task = _task("fixed")
+    for target in (100, 410, 50_000):
+        sized = sizing.solve("linear", task, target)
+        assert sized.fixed and sized.params == 410 and sized.shape == ArchShape(0, 1, 0)
+    assert not sizing.solve("mlp", task, 10_000).fixed

@@ -27,11 +27,11 @@ def test_quick_suite_covers_every_architecture_three_sizes_four_data_sizes_three
 
     suite = load_suite("quick")
     specs = suite.run_specs()
-    assert set(s.arch for s in specs) == set(architectures.names())
+    assert set(s.arch for s in specs) == set(architectures.wildcard_names())  # "*": not the named-only linear, bigru
     assert len(suite.target_params) >= 3 and len(suite.data_sizes) >= 4 and len(suite.seeds) >= 3
     steps = [suite.steps_for(d) for d in sorted(suite.data_sizes)]
     assert steps == sorted(steps)  # a larger training set never trains for fewer steps
-    assert len(specs) == len(architectures.names()) * len(suite.target_params) * len(suite.data_sizes)
+    assert len(specs) == len(architectures.wildcard_names()) * len(suite.target_params) * len(suite.data_sizes)
 
 
 def test_suite_file_expands_into_run_specs(tmp_path):
@@ -71,3 +71,65 @@ def test_bad_suite_files_fail_with_a_clear_message(tmp_path, edit, message):
 def test_unknown_suite_name_lists_the_known_ones():
     with pytest.raises(UserError, match="known: .*quick"):
         load_suite("no-such-suite")
+
+
+SIZED = """
+name = "sized"
+datasets = ["mnist1d"]
+architectures = ["mlp", "convnet?head=dense", "linear"]
+target_params = [10_000]
+data_sizes = [100]
+seeds = [0]
+[sizes]
+convnet = [5_000, 8_000]
+linear = [410]
+[training]
+epochs = 1
+min_steps = 40
+max_steps = 40
+eval_every = 20
+"""
+
+
+def test_sizes_table_gives_a_family_its_own_sizes_and_the_rest_keep_target_params(tmp_path):
+    path = tmp_path / "sized.toml"
+    path.write_text(SIZED)
+    specs = load_suite(str(path)).run_specs()
+    assert [(s.arch, s.target_params) for s in specs] == [
+        ("mlp", 10_000), ("convnet?head=dense", 5_000), ("convnet?head=dense", 8_000), ("linear", 410)
+    ]
+
+
+def test_a_fixed_size_family_named_at_a_target_it_cannot_match_still_expands_and_checks(tmp_path):
+    from benchmarks.running import sweep
+
+    path = tmp_path / "sized.toml"
+    path.write_text(SIZED.replace("linear = [410]\n", ""))
+    specs = load_suite(str(path)).run_specs()
+    assert ("linear", 10_000) in [(s.arch, s.target_params) for s in specs]
+    sweep.check([s for s in specs if s.arch == "linear"])  # no size error: its one size, whatever the target
+
+
+def test_options_at_their_defaults_name_the_same_runs_as_the_bare_family(tmp_path):
+    path = tmp_path / "sized.toml"
+    path.write_text(SIZED.replace('"convnet?head=dense"', '"convnet?head=pool"'))
+    assert [s.arch for s in load_suite(str(path)).run_specs()][1] == "convnet"
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (("convnet = [5_000, 8_000]", "transformer = [5_000]"), ":9: [sizes] transformer: not an architecture of this suite"),
+        (("convnet = [5_000, 8_000]", "convnet = [5_000, -8]"), ":9: [sizes] convnet must be a non-empty list of positive"),
+        (("convnet = [5_000, 8_000]", "convnet = []"), ":9: [sizes] convnet must be a non-empty list"),
+        (("convnet = [5_000, 8_000]", '"convnet?head=max" = [5_000]'), ":9: [sizes] convnet?head=max: option head"),
+        (('"convnet?head=dense"', '"convnet?head=max"'), ":4: option head of convnet must be one of pool, dense"),
+        (("target_params = [10_000]\n", ""), "'target_params' must be a non-empty list ([sizes] gives no size to mlp)"),
+        (("eval_every = 20", 'eval_every = 20\nscored_at = "best"'), ":16: scored_at must be one of best_val_loss, last_step"),
+    ],
+)
+def test_bad_sizes_options_and_scoring_fail_with_file_and_line(tmp_path, edit, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(SIZED.replace(*edit))
+    with pytest.raises(UserError, match=re.escape(message)):
+        load_suite(str(path))

@@ -52,6 +52,9 @@ def measured_on(cell: Cell) -> str:
         f"data v{values(field('data_version'))}",
         f"results v{values(field('results_version'))}",
     ]
+    scored = values(field("scored_at"))
+    if scored not in ("?", "best_val_loss"):  # a paper's rule (docs/protocol.md): say so beside the numbers
+        parts.append(f"scored at the {scored.replace('_', ' ')}")
     devices = values(lambda e: e.device)
     if devices != "?":
         parts.append(devices)
@@ -68,7 +71,8 @@ LEGEND = (
     f"Ranked by held-out test loss (lower is better). Numbers are mean ± half-width of the "
     f"{LEVEL:.0%} Student-t interval over seeds; `=` marks entries whose interval overlaps the "
     "leader's (tied, not ranked apart); one seed gives no interval (nan) and ties with everything. "
-    "Each seed is scored at its best checkpoint on validation; `~` marks a run that had not converged "
+    "Each seed is scored at its best checkpoint on validation (at its last step where a cell says so); "
+    "`~` marks a run that had not converged "
     "when its budget ended, `^` one whose learning rate is on an edge of the search (docs/protocol.md)."
 )
 

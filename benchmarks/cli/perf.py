@@ -25,11 +25,9 @@ def config_from_args(args: argparse.Namespace) -> PerfConfig:
     device_platform = jax.devices()[0].platform
     accelerator = device_platform != "cpu"
     suite = load_suite(args.suite or DEFAULT_SUITE.get(device_platform, "standard"))
-    known = architectures.names()
-    archs = tuple(args.arch) if args.arch else tuple(known)
-    for a in archs:
-        architectures.get(a)  # unknown names: one clear error
-    sizes = tuple(sizing.parse_counts(args.params)) if args.params else (min(suite.target_params), max(suite.target_params))
+    archs = tuple(architectures.canonical(a) for a in args.arch) if args.arch else tuple(suite.resolved_architectures())
+    suite_sizes = suite.all_target_params()
+    sizes = tuple(sizing.parse_counts(args.params)) if args.params else (min(suite_sizes), max(suite_sizes))
     precision = suite.training.precision if args.precision == "suite" else args.precision
     for name, value in (("--seeds", args.seeds), ("--scan-length", args.scan_length), ("--batch-size", args.batch_size or 1)):
         if value < 1:
@@ -118,7 +116,8 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     )
     p.add_argument("--suite", help="sizes, dataset, batch size and precision come from this suite "
                    "(default: quick on CPU, standard on GPU/TPU)")
-    p.add_argument("--arch", action="append", help="measure only this family (repeatable; default: every family)")
+    p.add_argument("--arch", action="append", help="measure only this family, options allowed "
+                   "(repeatable; default: the suite's families)")
     p.add_argument("--params",
                    help="comma-separated sizes instead of the suite's smallest and largest, e.g. 10k,10M")
     p.add_argument("--dataset", help="dataset (default: the suite's first)")

@@ -7,6 +7,7 @@ import argparse
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+import architectures
 from benchmarks.analysis.leaderboard import build_leaderboard
 from benchmarks.analysis.leaderboard_formats import summary_markdown
 from benchmarks.cli import sweep_workers
@@ -19,7 +20,7 @@ from benchmarks.running.sizing import parse_count
 from benchmarks.running.store import Owner, ResultsStore
 from benchmarks.running.suite import Suite, load_suite
 from benchmarks.running.wandb_log import MODES, WandbLogger, resolve_mode
-from benchmarks.spec import RunRecord, RunSpec, UserError
+from benchmarks.spec import SCORED_AT, RunRecord, RunSpec, UserError
 
 console = Console(stderr=True)
 
@@ -89,11 +90,11 @@ def _wandb_mode(args: argparse.Namespace, suite_setting: str | None = None) -> s
 def cmd_run(args: argparse.Namespace) -> int:
     main = _setup(args)
     spec = RunSpec(
-        arch=args.arch, dataset=args.dataset, target_params=args.params, data_size=args.data_size,
+        arch=architectures.canonical(args.arch), dataset=args.dataset, target_params=args.params, data_size=args.data_size,
         seeds=args.seeds, steps=args.steps, batch_size=args.batch_size, lr=args.lr, lr_trials=args.lr_trials,
         lr_extend=args.lr_extend, lr_tune_seeds=args.lr_tune_seeds,
         weight_decay=args.weight_decay, warmup_frac=args.warmup_frac, eval_every=args.eval_every,
-        precision=args.precision, suite=args.suite,
+        precision=args.precision, scored_at=args.scored_at, suite=args.suite,
     )
     options = run_options(args)
     logger = WandbLogger(_wandb_mode(args), args.results_dir, args.suite)
@@ -249,7 +250,8 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
         "run", parents=[common], formatter_class=fmt, help="train one architecture at one size on one dataset",
         description="Train one RunSpec (several seeds at once) and append its record to RESULTS_DIR/SUITE/runs.jsonl.",
     )
-    p.add_argument("--arch", required=True, help="architecture family (see `archbench archs`)")
+    p.add_argument("--arch", required=True, help="architecture family, options allowed: convnet?head=dense "
+                   "(see `archbench archs`)")
     p.add_argument("--dataset", default="mnist1d", help="dataset name (see `archbench datasets`)")
     p.add_argument("--params", type=_count, default=parse_count("30k"), help="target parameter count, e.g. 30k, 1.5M")
     p.add_argument("--data-size", type=int, default=4000, help="training examples (a prefix of the training pool)")
@@ -266,6 +268,8 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("--warmup-frac", type=float, default=0.05, help="fraction of steps of linear warm-up before cosine decay")
     p.add_argument("--eval-every", type=int, default=100, help="steps between held-out evaluations")
     p.add_argument("--precision", choices=["float32", "bfloat16"], default="float32", help="compute dtype")
+    p.add_argument("--scored-at", choices=SCORED_AT, default="best_val_loss",
+                   help="evaluation each seed is scored at: the lowest validation loss, or the last step (a paper's rule)")
     p.add_argument("--suite", default="adhoc", help="results go to RESULTS_DIR/SUITE/runs.jsonl")
     p.add_argument("--force", action="store_true", help="train again even if this exact run is recorded")
     p.add_argument("--json", action="store_true", help="print the record written as one JSON line on stdout")

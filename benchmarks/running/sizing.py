@@ -8,6 +8,13 @@ measured builds (parameter dimensions are affine in width and hidden) and the
 shape it picks is measured; a family the prediction misses is searched on
 measured counts. Counts are measured on the abstract module (`jax.eval_shape`),
 never estimated by formula, so every parameter counts.
+
+A family registered `fixed_size` (the `linear` baseline) has no knob to solve: it is
+built at width and hidden 0 and its real count reported, whatever the target
+(`SizedArch.fixed`); no tolerance applies, and `archbench archs` says so. A family
+registered with `hidden_ratio=0` has no hidden knob (`bigru`): width alone is searched
+(hidden 0), and a target between two widths' counts by more than the tolerance is an
+error naming the nearest feasible target, as for any family.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ class SizedArch:
     target_params: int
     shape: ArchShape
     params: int
+    fixed: bool = False  # the family has one size: `params` is its count, whatever the target
 
     @property
     def deviation(self) -> float:
@@ -55,10 +63,8 @@ LeafShapes = tuple[tuple[str, tuple[int, ...]], ...]  # (path, shape) of every p
 @functools.lru_cache(maxsize=1 << 14)
 def param_shapes(arch: str, task: TaskSpec, shape: ArchShape) -> LeafShapes:
     """Path and shape of every parameter of `arch` at `shape` (traced abstractly: no arrays are allocated)."""
-    family = architectures.get(arch)
-
     def param_state() -> nnx.State:
-        return nnx.state(family.build(task, shape, nnx.Rngs(0)), nnx.Param)
+        return nnx.state(architectures.build(arch, task, shape, nnx.Rngs(0)), nnx.Param)
 
     # jax.eval_shape of the parameter state: ~3x faster than nnx.eval_shape of the module.
     leaves = jax.tree_util.tree_leaves_with_path(jax.eval_shape(param_state))
@@ -195,19 +201,27 @@ def solve(arch: str, task: TaskSpec, target_params: int, tolerance: float = 0.02
     def measured(width: int, hidden: int) -> int:
         return count_params(arch, task, ArchShape(width, depth, hidden))
 
+    if family.fixed_size:
+        return SizedArch(arch, target_params, ArchShape(0, depth, 0), measured(0, 0), fixed=True)
     smallest = measured(lo_k * m, hm)
     if smallest > target_params * (1 + tolerance):
         raise UserError(
             f"{arch} cannot be as small as {target_params:,} parameters on {task.name} "
             f"(depth {depth}); the nearest feasible target is {smallest:,}"
         )
-    model = _affine_model(arch, task, depth)
-    found = _search(family, model, target_params, tolerance, lo_k, hi_k, m, hm) if model is not None else None
-    if found is None or measured(found[0], found[1]) != found[2]:
-        found = _search(family, measured, target_params, tolerance, lo_k, hi_k, m, hm)
-    width, hidden, params = found
+    if family.hidden_ratio == 0:  # width is the only knob: the closer of the widths either side of the target
+        by_width = lambda k: measured(k * m, 0)
+        k = lo_k if by_width(lo_k) > target_params else last_at_most(by_width, target_params, lo_k, hi_k)
+        k = min((kk for kk in (k, k + 1) if kk <= hi_k), key=lambda kk: abs(by_width(kk) / target_params - 1))
+        width, hidden, params = k * m, 0, by_width(k)
+    else:
+        model = _affine_model(arch, task, depth)
+        found = _search(family, model, target_params, tolerance, lo_k, hi_k, m, hm) if model is not None else None
+        if found is None or measured(found[0], found[1]) != found[2]:
+            found = _search(family, measured, target_params, tolerance, lo_k, hi_k, m, hm)
+        width, hidden, params = found
     wide = math.lcm(m, WIDE_MULTIPLE)
-    if target_params >= TILE_FROM_PARAMS and width >= WIDE_FROM and width % wide:
+    if family.hidden_ratio and target_params >= TILE_FROM_PARAMS and width >= WIDE_FROM and width % wide:
         k = max(1, round(width / wide))  # the nearest multiple of 64; only hidden is searched there
         rounded = _search(family, measured, target_params, tolerance, k, k, wide, hm)
         if abs(rounded[2] / target_params - 1) <= tolerance:
@@ -324,5 +338,5 @@ def matched_shapes(task: TaskSpec, archs: list[str], targets: list[int], toleran
                 continue
             flops = flops_per_example(arch, task, sized.shape)
             out.append(row | {"params": sized.params, "deviation": sized.deviation, "flops_per_example": flops,
-                              "shape": sized.shape.as_dict(), "error": None})
+                              "shape": sized.shape.as_dict(), "fixed_size": sized.fixed, "error": None})
     return out

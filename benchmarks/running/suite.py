@@ -6,10 +6,15 @@ the file and line; `Suite.run_specs()` expands it into the sweep's RunSpecs.
 
     name = "quick"
     datasets = ["mnist1d"]
-    architectures = ["*"]            # "*" = every registered family
-    target_params = [10_000, 30_000]
+    architectures = ["*"]            # "*" = every family registered for it; or names, options allowed:
+                                     # ["convnet?head=dense", "mlp", "linear"]
+    target_params = [10_000, 30_000] # sizes of every family not in [sizes]
     data_sizes = [1000, 4000]
     seeds = [0, 1]
+
+    [sizes]                          # optional: sizes of one family (every variant of it), or of one
+    convnet = [5_000]                # variant (quoted: "convnet?head=dense" = [5_000]); replaces
+                                     # target_params for it (target_params may then be left out)
 
     [training]                       # the same budget rule for every architecture
     epochs = 20                      # passes over the training set (a run's steps follow its data size)
@@ -54,6 +59,7 @@ class Training:
     weight_decay: float = 1e-4
     precision: str = "float32"
     param_tolerance: float = 0.02
+    scored_at: str = "best_val_loss"  # or "last_step": a paper's rule, to reproduce its numbers (docs/protocol.md)
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,7 @@ class Suite:
     target_params: tuple[int, ...]
     data_sizes: tuple[int, ...]
     seeds: tuple[int, ...]
+    sizes: tuple[tuple[str, tuple[int, ...]], ...] = ()  # [sizes]: architecture or family -> its targets
     training: Training = field(default_factory=Training)
     lr: LrPolicy = field(default_factory=LrPolicy)
     logging: Logging = field(default_factory=Logging)
@@ -88,14 +95,22 @@ class Suite:
     path: str = ""
 
     def resolved_architectures(self) -> list[str]:
+        """The suite's architectures by canonical name; `"*"` is every family registered for it."""
         if "*" in self.architectures:
-            return architectures.names()
-        for a in self.architectures:
-            try:
-                architectures.get(a)
-            except architectures.PluginError as e:
-                raise UserError(f"{self.path or self.name}: {e}") from e
-        return list(self.architectures)
+            return architectures.wildcard_names()
+        try:
+            return list(dict.fromkeys(architectures.canonical(a) for a in self.architectures))
+        except architectures.PluginError as e:
+            raise UserError(f"{self.path or self.name}: {e}") from e
+
+    def target_params_for(self, arch: str) -> tuple[int, ...]:
+        """The sizes an architecture trains at: its own `[sizes]` entry, else its family's, else target_params."""
+        sizes = dict(self.sizes)
+        return sizes.get(arch) or sizes.get(architectures.get(arch).name) or self.target_params
+
+    def all_target_params(self) -> tuple[int, ...]:
+        """Every size some architecture of the suite trains at, ascending."""
+        return tuple(sorted({n for a in self.resolved_architectures() for n in self.target_params_for(a)}))
 
     def steps_for(self, data_size: int) -> int:
         """The steps the budget gives a training set of this size."""
@@ -111,17 +126,52 @@ class Suite:
                 steps=self.steps_for(d), batch_size=t.batch_size, lr=self.lr.value, lr_trials=self.lr.trials,
                 lr_extend=self.lr.extend, lr_tune_seeds=self.lr.tune_seeds, budget_epochs=t.epochs,
                 weight_decay=t.weight_decay, warmup_frac=t.warmup_frac, eval_every=t.eval_every,
-                param_tolerance=t.param_tolerance, precision=t.precision, suite=self.name,
+                param_tolerance=t.param_tolerance, precision=t.precision, scored_at=t.scored_at, suite=self.name,
             )
-            for ds, arch, n, d in product(self.datasets, self.resolved_architectures(), self.target_params, self.data_sizes)
+            for ds, arch in product(self.datasets, self.resolved_architectures())
+            for n, d in product(self.target_params_for(arch), self.data_sizes)
         ]
 
 
 def _line_of(text: str, key: str) -> int:
     for i, line in enumerate(text.splitlines(), start=1):
-        if re.match(rf"\s*\[?\s*{re.escape(key)}\s*[=\]]", line):
+        if re.match(rf"""\s*\[?\s*["']?{re.escape(key)}["']?\s*[=\]]""", line):
             return i
     return 0
+
+
+def _check_sizes(raw: dict, text: str, path: str) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """`[sizes]`: each key names an architecture of the suite (or its family), each value positive integers."""
+    sizes = raw.get("sizes", {})
+    if not isinstance(sizes, dict):
+        raise UserError(f"{path}:{_line_of(text, 'sizes')}: [sizes] must be a table: architecture = [sizes]")
+    named = raw.get("architectures", ["*"])
+    try:
+        listed = {architectures.canonical(a) for a in named if isinstance(a, str) and a != "*"}
+        if "*" in named:
+            listed |= set(architectures.wildcard_names())
+        families = {architectures.get(a).name for a in listed}
+    except architectures.PluginError as e:
+        raise UserError(f"{path}:{_line_of(text, 'architectures')}: {e}") from e
+    out = []
+    for key, values in sizes.items():
+        where = f"{path}:{_line_of(text, key)}: [sizes] {key}"
+        try:
+            name = architectures.canonical(key)
+        except architectures.PluginError as e:
+            raise UserError(f"{where}: {e}") from e
+        if name not in listed and name not in families:
+            raise UserError(f"{where}: not an architecture of this suite (its architectures: {', '.join(sorted(listed))})")
+        if not isinstance(values, list) or not values or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values
+        ):
+            raise UserError(f"{where} must be a non-empty list of positive integers, got {values!r}")
+        out.append((name, tuple(values)))
+    sized = {name for name, _ in out}
+    unsized = sorted(a for a in listed if a not in sized and architectures.get(a).name not in sized)
+    if unsized and not raw.get("target_params"):
+        raise UserError(f"{path}: 'target_params' must be a non-empty list ([sizes] gives no size to {', '.join(unsized)})")
+    return tuple(out)
 
 
 def _check_keys(table: dict, allowed: set[str], where: str, text: str, path: str) -> None:
@@ -183,7 +233,8 @@ def load_suite(name_or_path: str) -> Suite:
         line = re.search(r"at line (\d+)", str(e))
         raise UserError(f"{path}:{line.group(1) if line else len(text.splitlines())}: malformed TOML: {e}") from e
     top = {
-        "name", "description", "datasets", "architectures", "target_params", "data_sizes", "seeds", "training", "lr", "logging",
+        "name", "description", "datasets", "architectures", "target_params", "sizes", "data_sizes", "seeds", "training",
+        "lr", "logging",
     }
     _check_keys(raw, top, "the suite", text, str(path))
     if "steps" in raw.get("training", {}):
@@ -207,9 +258,10 @@ def load_suite(name_or_path: str) -> Suite:
         ):
             what = {int: "an integer", float: "a number", str: "a string"}[kind]
             raise UserError(f"{path}:{_line_of(text, f.name)}: [training] {f.name} must be {what}, got {value!r}")
-    for key in ("datasets", "target_params", "data_sizes", "seeds"):
+    for key in ("datasets", "data_sizes", "seeds"):
         if not raw.get(key):
             raise UserError(f"{path}: {key!r} must be a non-empty list")
+    sizes = _check_sizes(raw, text, str(path))
 
     def ints(key: str) -> tuple[int, ...]:
         values = raw[key]
@@ -225,7 +277,8 @@ def load_suite(name_or_path: str) -> Suite:
             description=str(raw.get("description", "")),
             datasets=tuple(raw["datasets"]),
             architectures=tuple(raw.get("architectures", ["*"])),
-            target_params=ints("target_params"),
+            target_params=ints("target_params") if "target_params" in raw else (),
+            sizes=sizes,
             data_sizes=ints("data_sizes"),
             seeds=ints("seeds"),
             training=Training(**raw.get("training", {})),
