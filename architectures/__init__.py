@@ -38,13 +38,22 @@ def register(
     min_width: int | None = None,
     version: str = "1",
     description: str = "",
+    hidden_min: int = 1,
+    hidden_step: int = 1,
 ) -> Callable[[Builder], Builder]:
-    """Decorator: register `build(task, shape, rngs) -> nnx.Module` as family `name`."""
+    """Decorator: register `build(task, shape, rngs) -> nnx.Module` as family `name`.
+
+    `hidden_min` and `hidden_step` are the fine knob's limits, as `min_width` and `width_multiple` are
+    the coarse one's: the solver only tries `hidden` >= hidden_min that are multiples of hidden_step
+    (e.g. `hidden_step=2` for a block that splits `hidden` in two halves).
+    """
 
     def decorate(build: Builder) -> Builder:
         source = getattr(build, "__module__", "?")
         if name in _REGISTRY and _REGISTRY[name].source != source:
             raise PluginError(f"architecture {name!r} is registered twice ({_REGISTRY[name].source} and {source})")
+        if hidden_min < 1 or hidden_step < 1:
+            raise PluginError(f"architecture {name!r}: hidden_min and hidden_step must be positive integers")
         _REGISTRY[name] = Family(
             name=name,
             build=build,
@@ -55,6 +64,8 @@ def register(
             version=version,
             description=description or (build.__doc__ or "").strip().split("\n")[0],
             source=source,
+            hidden_min=hidden_min,
+            hidden_step=hidden_step,
         )
         return build
 

@@ -82,4 +82,6 @@ class Family:
     version: str  # bump when a change to the module changes trained results
     description: str
     source: str  # module or file it was registered from
+    hidden_min: int = 1  # the smallest `hidden` the builder takes
+    hidden_step: int = 1  # `hidden` is a multiple of this (2: even only)
 

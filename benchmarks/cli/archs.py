@@ -29,7 +29,8 @@ def rows(task: TaskSpec, archs: list[str], targets: list[int], tolerance: float)
     """One row per family and target: the solved shape, measured count, deviation, FLOPs per example.
 
     A target a family cannot reach gives a row with `error` (naming the nearest
-    feasible target) and null numbers, so the other rows still show.
+    feasible target) and null numbers, so the other rows still show; a builder that
+    fails (`sizing.BuilderFailed`) is an error of the whole command.
     """
     out = []
     for arch in archs:
@@ -37,6 +38,8 @@ def rows(task: TaskSpec, archs: list[str], targets: list[int], tolerance: float)
             row: dict = {"arch": arch, "target_params": target, "dataset": task.name}
             try:
                 sized = sizing.solve(arch, task, target, tolerance)
+            except sizing.BuilderFailed:
+                raise
             except UserError as e:
                 out.append(row | {"params": None, "deviation": None, "flops_per_example": None, "shape": None,
                                   "error": str(e)})
