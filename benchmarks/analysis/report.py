@@ -1,7 +1,8 @@
 """`archbench report SUITE`: scaling fits, plots, the verdict and one self-contained HTML page.
 
 Writes under `results/SUITE/`: `fits.json` (every fit and the verdict),
-`plots/DATASET-loss-vs-{params,data,compute}.png`, and `report.html` with the
+`plots/SLUG-loss-vs-{params,data,compute}.png` (SLUG: the dataset's
+name made safe for a file name, `benchmarks.layout.slug`), and `report.html` with the
 plots embedded (base64), the fit tables, the leaderboard and the verdict, so the
 page can be mailed or archived as one file. Fits and verdict are pure functions
 of the records (`benchmarks.analysis.fits`, `benchmarks.analysis.verdict`); this module only draws
@@ -50,7 +51,7 @@ from benchmarks.analysis.verdict_text import (  # noqa: E402
     verdict_paragraph,
 )
 from benchmarks.formatting import html_page, html_table, write_text  # noqa: E402
-from benchmarks.layout import FITS_FILE, PLOTS_DIR, REPORT_FILE  # noqa: E402
+from benchmarks.layout import FITS_FILE, PLOTS_DIR, REPORT_FILE, plot_file, slug  # noqa: E402
 from benchmarks.running.store import ResultsStore  # noqa: E402
 from benchmarks.spec import RunRecord, UserError, finite_or_null  # noqa: E402
 
@@ -188,6 +189,13 @@ def _png(fig: plt.Figure, path: Path) -> bytes:
     return data
 
 
+_FIGURES: tuple[tuple[str, str, Callable[[DatasetFits], plt.Figure]], ...] = (
+    ("params", "parameters", lambda df: _panel_figure(df, by="params")),
+    ("data", "training examples", lambda df: _panel_figure(df, by="data")),
+    ("compute", "training compute", _compute_figure),
+)  # (file kind, caption, draw)
+
+
 def write_plots(fitted: dict[str, DatasetFits], plots_dir: Path) -> dict[str, list[tuple[str, Path, bytes]]]:
     """Three figures per dataset: {dataset: [(caption, path, png bytes)]}."""
     plots_dir.mkdir(parents=True, exist_ok=True)
@@ -195,14 +203,8 @@ def write_plots(fitted: dict[str, DatasetFits], plots_dir: Path) -> dict[str, li
     for ds, df in fitted.items():
         if not df.runs:
             continue
-        out[ds] = [
-            (f"{ds}: loss against parameters", plots_dir / f"{ds}-loss-vs-params.png",
-             _png(_panel_figure(df, by="params"), plots_dir / f"{ds}-loss-vs-params.png")),
-            (f"{ds}: loss against training examples", plots_dir / f"{ds}-loss-vs-data.png",
-             _png(_panel_figure(df, by="data"), plots_dir / f"{ds}-loss-vs-data.png")),
-            (f"{ds}: loss against training compute", plots_dir / f"{ds}-loss-vs-compute.png",
-             _png(_compute_figure(df), plots_dir / f"{ds}-loss-vs-compute.png")),
-        ]
+        out[ds] = [(f"{ds}: loss against {what}", path, _png(draw(df), path))
+                   for kind, what, draw in _FIGURES for path in [plots_dir / plot_file(ds, kind)]]
     return out
 
 
@@ -274,7 +276,7 @@ def _verdict_tables(v: DatasetVerdict) -> str:
 
 def _dataset_section(df: DatasetFits, v: DatasetVerdict | None,
                      plots: Sequence[tuple[str, Path, bytes]]) -> str:
-    parts = [f'<section class="dataset" id="ds-{_esc(df.dataset)}"><h2>{_esc(df.dataset)}</h2>']
+    parts = [f'<section class="dataset" id="ds-{_esc(slug(df.dataset))}"><h2>{_esc(df.dataset)}</h2>']
     if not df.runs:
         parts.append("<p>No usable runs: every run of this dataset failed or diverged, so there is nothing to "
                      "fit or plot.</p>")
