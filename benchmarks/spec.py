@@ -29,6 +29,7 @@ __all__ = [
 RESULTS_VERSION = "3"  # 3: best-validation checkpoint scored, schedule length per run (benchmarks.running.protocol)
 
 Status = Literal["ok", "diverged", "failed"]
+_NOT_IN_RUN_ID = frozenset({"suite", "dataset_as_given"})  # labels: they do not change what a run trains to
 Precision = Literal["float32", "bfloat16"]
 
 
@@ -83,6 +84,7 @@ class RunSpec:
     param_tolerance: float = 0.02  # measured parameter count within this fraction of target
     precision: Precision = "float32"
     suite: str = ""  # the suite it belongs to (for grouping in wandb and reports)
+    dataset_as_given: str = ""  # the dataset as the user spelled it, where `dataset` differs (not in the run id)
 
     def __post_init__(self) -> None:
         checks = [
@@ -117,9 +119,15 @@ class RunSpec:
             d[key] = tuple(d.get(key, ()))
         return cls(**d)
 
-    def run_id(self, *, arch_version: str, data_version: str) -> str:
-        """Content hash of the spec and of everything else that changes its result."""
-        payload = {k: v for k, v in self.to_dict().items() if k != "suite"}
+    def run_id(self, *, arch_version: str, data_version: str, dataset_identity: str | None = None) -> str:
+        """Content hash of the spec and of everything else that changes its result.
+
+        `dataset_identity` stands for `dataset` in the hash where the name holds something that does
+        not change the result (the path to the user's files: their content is in `data_version`).
+        """
+        payload = {k: v for k, v in self.to_dict().items() if k not in _NOT_IN_RUN_ID}
+        if dataset_identity is not None:
+            payload["dataset"] = dataset_identity
         payload |= {"arch_version": arch_version, "data_version": data_version, "results_version": RESULTS_VERSION}
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()[:16]

@@ -4,7 +4,7 @@ import dataclasses
 
 import numpy as np
 
-from benchmarks.running.runner import execute
+from benchmarks.running.runner import execute, run_id
 from benchmarks.spec import RunSpec, Splits
 from tests.conftest import make_view
 
@@ -40,3 +40,9 @@ def test_a_run_that_blows_up_is_recorded_as_diverged_with_its_step():
     record = execute(spec, splits=_splits())
     assert record.status == "diverged" and "non-finite at step" in record.reason
     assert any(s.diverged_step is not None for s in record.seeds)
+
+
+def test_run_id_of_a_built_in_dataset_is_what_it_was_before_user_files_were_known_by_content():
+    """The value was computed before the change; reference results and old records keep their ids."""
+    spec = RunSpec(arch="mlp", dataset="mnist1d", target_params=10_000, data_size=1000)
+    assert run_id(spec) == "935011d0bb6c0048"

@@ -7,6 +7,7 @@ import argparse
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from benchmarks import data
 from benchmarks.analysis.leaderboard import build_leaderboard
 from benchmarks.analysis.leaderboard_formats import summary_markdown
 from benchmarks.cli.flags import add_device_flags, add_executor_flags, job_options, setup_devices
@@ -87,7 +88,7 @@ def _wandb_mode(args: argparse.Namespace, suite_setting: str | None = None) -> s
 def cmd_run(args: argparse.Namespace) -> int:
     main = _setup(args)
     spec = RunSpec(
-        arch=args.arch, dataset=args.dataset, target_params=args.params, data_size=args.data_size,
+        arch=args.arch, **data.spec_fields(args.dataset), target_params=args.params, data_size=args.data_size,
         seeds=args.seeds, steps=args.steps, batch_size=args.batch_size, lr=args.lr, lr_trials=args.lr_trials,
         lr_extend=args.lr_extend, lr_tune_seeds=args.lr_tune_seeds,
         weight_decay=args.weight_decay, warmup_frac=args.warmup_frac, eval_every=args.eval_every,

@@ -69,9 +69,14 @@ def load_splits(dataset: str) -> Splits:
     return datasets_.load(dataset)
 
 
-def run_id(spec: RunSpec) -> str:
-    """The spec's content hash, with the family's version and the prepared data's version."""
-    return spec.run_id(arch_version=architectures.get(spec.arch).version, data_version=load_splits(spec.dataset).version)
+def run_id(spec: RunSpec, data_version: str | None = None) -> str:
+    """The spec's content hash, with the family's version and the prepared data's version (your files by
+    their content, never by the spelling of their path: `benchmarks.data.run_identity`)."""
+    return spec.run_id(
+        arch_version=architectures.get(spec.arch).version,
+        data_version=load_splits(spec.dataset).version if data_version is None else data_version,
+        dataset_identity=datasets_.run_identity(spec.dataset),
+    )
 
 
 def _concat(a: TrainOutput, b: TrainOutput) -> TrainOutput:
@@ -181,7 +186,7 @@ def execute(
     )
     train_s = max(out.train_s, 1e-9)
     return RunRecord(
-        run_id=spec.run_id(arch_version=architectures.get(spec.arch).version, data_version=splits.version),
+        run_id=run_id(spec, splits.version),
         spec=spec,
         status=status,
         reason=reason,

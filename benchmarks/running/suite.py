@@ -37,6 +37,7 @@ from itertools import product
 from pathlib import Path
 
 import architectures
+from benchmarks import data
 from benchmarks.running import protocol
 from benchmarks.spec import RunSpec, UserError
 
@@ -107,7 +108,7 @@ class Suite:
         t = self.training
         return [
             RunSpec(
-                arch=arch, dataset=ds, target_params=n, data_size=d, seeds=self.seeds,
+                arch=arch, **data.spec_fields(ds), target_params=n, data_size=d, seeds=self.seeds,
                 steps=self.steps_for(d), batch_size=t.batch_size, lr=self.lr.value, lr_trials=self.lr.trials,
                 lr_extend=self.lr.extend, lr_tune_seeds=self.lr.tune_seeds, budget_epochs=t.epochs,
                 weight_decay=t.weight_decay, warmup_frac=t.warmup_frac, eval_every=t.eval_every,
@@ -243,8 +244,6 @@ def load_suite(name_or_path: str) -> Suite:
         key = {"learning": "lr", "learning-rate": "trials", "lr_tune_seeds": "tune_seeds", "at": "seeds",
                "unknown": "architectures", "data_size": "data_sizes"}.get(first, first)
         raise UserError(f"{path}:{_line_of(text, key)}: {message}") from e
-    from benchmarks import data
-
     for ds in suite.datasets:
         try:
             data.info(ds)
