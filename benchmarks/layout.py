@@ -12,6 +12,7 @@
         wandb/                       offline W&B runs (running/wandb_log.py)
           logged.txt                 run_ids logged completely, one a line
           .pending/RUN_ID            the run folder being logged, until it is in logged.txt
+        contrasts.json               the suite's declared contrasts, kept by each sweep (running/suite.py)
         fits.json                    scaling fits and the verdict (analysis/report.py)
         plots/SLUG-loss-vs-*.png     SLUG: the dataset's name made safe for a file name (`slug`)
         report.html
@@ -38,6 +39,7 @@ JOBS_DIR = "jobs"
 WANDB_DIR = "wandb"
 WANDB_LEDGER = "logged.txt"  # under WANDB_DIR
 WANDB_PENDING_DIR = ".pending"  # under WANDB_DIR
+CONTRASTS_FILE = "contrasts.json"
 FITS_FILE = "fits.json"
 PLOTS_DIR = "plots"
 REPORT_FILE = "report.html"

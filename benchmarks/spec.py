@@ -4,6 +4,7 @@
 - `Splits`: what a dataset loader returns.
 - `RunSpec`: one point of a sweep (what to train, on what, for how long).
 - `RunRecord`: what one RunSpec produced; one JSON line in the results store.
+- `DatasetContrast`: a pair of a suite's datasets whose difference the report measures per family.
 - `UserError`: the one exception a user can cause; the CLI prints it as one line, exit 2.
 """
 
@@ -22,7 +23,7 @@ from architectures.spec import ArchShape, Family, InputKind, TaskSpec
 
 __all__ = [
     "ArchShape", "Family", "InputKind", "TaskSpec", "Splits", "RunSpec", "RunRecord",
-    "SeedResult", "Curves", "UserError", "RESULTS_VERSION", "finite_or_null",
+    "SeedResult", "Curves", "UserError", "RESULTS_VERSION", "finite_or_null", "DatasetContrast",
 ]
 
 # Bump when a harness change alters what a RunSpec trains to (so old records are not reused).
@@ -216,3 +217,16 @@ class RunRecord:
         d["seeds"] = [SeedResult(**s) for s in d.get("seeds", [])]
         d["curves"] = Curves(**d["curves"]) if d.get("curves") else None
         return cls(**d)
+
+
+@dataclass(frozen=True)
+class DatasetContrast:
+    """Two datasets of a suite that differ in one declared way (MNIST-1D and its shuffled twin; your data and
+    a corrupted copy): the report states, per family, what the variant does to the held-out loss."""
+
+    base: str  # dataset names as RunSpecs record them (`benchmarks.data.spec_name`)
+    variant: str
+    label: str = ""  # what the variant changes, in words ("input order destroyed")
+
+    def to_dict(self) -> dict[str, str]:
+        return {"base": self.base, "variant": self.variant, "label": self.label}

@@ -17,7 +17,7 @@ from benchmarks.running import sweep as sweep_
 from benchmarks.running.checkpoint import DEFAULT_EVERY_S
 from benchmarks.running.sizing import parse_count
 from benchmarks.running.store import Owner, ResultsStore
-from benchmarks.running.suite import load_suite
+from benchmarks.running.suite import load_suite, save_contrasts
 from benchmarks.running.wandb_log import MODES, WandbLogger, resolve_mode
 from benchmarks.spec import RunRecord, RunSpec, UserError
 
@@ -137,6 +137,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     with console.status(f"checking {suite.name}: datasets, sizes"):
         plan = sweep_.plan(suite, store)  # all input checked, the results file read, before anything is written
     store.ensure_writable()
+    if main:
+        save_contrasts(suite, args.results_dir)
     console.print(
         f"suite [bold]{suite.name}[/]: {len(plan.specs)} runs, {plan.skipped} already in {store.path}, "
         f"{len(plan.todo)} to train"
@@ -193,6 +195,7 @@ def _submit_sweep(args: argparse.Namespace) -> int:
     with console.status(f"checking {suite.name}: datasets, sizes"):
         plan = sweep_.plan(suite, store)
     store.ensure_writable()
+    save_contrasts(suite, args.results_dir)
     devices = max(1, options.gpus_per_node) * options.nodes
     for spec in plan.specs:
         if spec.batch_size % devices:
