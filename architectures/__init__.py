@@ -55,6 +55,8 @@ def register(
     options: Mapping[str, Option | tuple[str, ...]] | None = None,
     fixed_size: bool = False,
     wildcard: bool = True,
+    hidden_min: int = 1,
+    hidden_step: int = 1,
 ) -> Callable[[Builder], Builder]:
     """Decorator: register `build(task, shape, rngs, **options) -> nnx.Module` as family `name`.
 
@@ -64,6 +66,9 @@ def register(
     hidden 0 and reports its real count, whatever the target); `hidden_ratio=0`: it has no
     hidden knob (the solver searches width alone, hidden 0). `wildcard=False` keeps the
     family out of `architectures = ["*"]`: a suite runs it only where it names it.
+    `hidden_min` and `hidden_step` are the fine knob's limits, as `min_width` and `width_multiple` are
+    the coarse one's: the solver only tries `hidden` >= hidden_min that are multiples of hidden_step
+    (e.g. `hidden_step=2` for a block that splits `hidden` in two halves).
     """
     declared = dict(options or {})
     defaults = {k: v[0] if isinstance(v, tuple) else v for k, v in declared.items()}
@@ -75,6 +80,8 @@ def register(
             raise PluginError(f"architecture {name!r} is registered twice ({_REGISTRY[name].source} and {source})")
         if any(not v or not all(isinstance(c, str) for c in v) for v in choices.values()):
             raise PluginError(f"architecture {name!r}: a choice option is a non-empty tuple of strings")
+        if hidden_min < 1 or hidden_step < 1:
+            raise PluginError(f"architecture {name!r}: hidden_min and hidden_step must be positive integers")
         _REGISTRY[name] = Family(
             name=name,
             build=build,
@@ -89,6 +96,8 @@ def register(
             choices=choices,
             fixed_size=fixed_size,
             wildcard=wildcard,
+            hidden_min=hidden_min,
+            hidden_step=hidden_step,
         )
         return build
 

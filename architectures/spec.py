@@ -94,4 +94,6 @@ class Family:
     choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # the values a choice option accepts
     fixed_size: bool = False  # no width or hidden knob: one size whatever the target (the solver says so)
     wildcard: bool = True  # picked by `architectures = ["*"]` in suites (False: only when named)
+    hidden_min: int = 1  # the smallest `hidden` the builder takes
+    hidden_step: int = 1  # `hidden` is a multiple of this (2: even only)
 

@@ -4,6 +4,7 @@
 - `Splits`: what a dataset loader returns.
 - `RunSpec`: one point of a sweep (what to train, on what, for how long).
 - `RunRecord`: what one RunSpec produced; one JSON line in the results store.
+- `DatasetContrast`: a pair of a suite's datasets whose difference the report measures per family.
 - `UserError`: the one exception a user can cause; the CLI prints it as one line, exit 2.
 """
 
@@ -22,13 +23,14 @@ from architectures.spec import ArchShape, Family, InputKind, TaskSpec
 
 __all__ = [
     "ArchShape", "Family", "InputKind", "TaskSpec", "Splits", "RunSpec", "RunRecord",
-    "SeedResult", "Curves", "UserError", "RESULTS_VERSION", "finite_or_null",
+    "SeedResult", "Curves", "UserError", "RESULTS_VERSION", "finite_or_null", "DatasetContrast",
 ]
 
 # Bump when a harness change alters what a RunSpec trains to (so old records are not reused).
 RESULTS_VERSION = "3"  # 3: best-validation checkpoint scored, schedule length per run (benchmarks.running.protocol)
 
 Status = Literal["ok", "diverged", "failed"]
+_NOT_IN_RUN_ID = frozenset({"suite", "dataset_as_given"})  # labels: they do not change what a run trains to
 Precision = Literal["float32", "bfloat16"]
 ScoredAt = Literal["best_val_loss", "last_step"]
 SCORED_AT: tuple[ScoredAt, ...] = ("best_val_loss", "last_step")
@@ -92,6 +94,7 @@ class RunSpec:
     # step (a paper's rule, to reproduce its numbers; benchmarks/suites/paper.toml).
     scored_at: ScoredAt = "best_val_loss"
     suite: str = ""  # the suite it belongs to (for grouping in wandb and reports)
+    dataset_as_given: str = ""  # the dataset as the user spelled it, where `dataset` differs (not in the run id)
 
     def __post_init__(self) -> None:
         checks = [
@@ -127,13 +130,18 @@ class RunSpec:
             d[key] = tuple(d.get(key, ()))
         return cls(**d)
 
-    def run_id(self, *, arch_version: str, data_version: str) -> str:
+    def run_id(self, *, arch_version: str, data_version: str, dataset_identity: str | None = None) -> str:
         """Content hash of the spec and of everything else that changes its result.
 
         A field added after records existed leaves out its default (`_HASH_DEFAULTS`), so the run ids of
-        specs that do not use it stay what they were.
+        specs that do not use it stay what they were. `dataset_identity` stands for `dataset` in the hash
+        where the name holds something that does not change the result (the path to the user's files:
+        their content is in `data_version`).
         """
-        payload = {k: v for k, v in self.to_dict().items() if k != "suite" and _HASH_DEFAULTS.get(k, _ALWAYS) != v}
+        payload = {k: v for k, v in self.to_dict().items()
+                   if k not in _NOT_IN_RUN_ID and _HASH_DEFAULTS.get(k, _ALWAYS) != v}
+        if dataset_identity is not None:
+            payload["dataset"] = dataset_identity
         payload |= {"arch_version": arch_version, "data_version": data_version, "results_version": RESULTS_VERSION}
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
@@ -223,3 +231,16 @@ class RunRecord:
         d["seeds"] = [SeedResult(**s) for s in d.get("seeds", [])]
         d["curves"] = Curves(**d["curves"]) if d.get("curves") else None
         return cls(**d)
+
+
+@dataclass(frozen=True)
+class DatasetContrast:
+    """Two datasets of a suite that differ in one declared way (MNIST-1D and its shuffled twin; your data and
+    a corrupted copy): the report states, per family, what the variant does to the held-out loss."""
+
+    base: str  # dataset names as RunSpecs record them (`benchmarks.data.spec_name`)
+    variant: str
+    label: str = ""  # what the variant changes, in words ("input order destroyed")
+
+    def to_dict(self) -> dict[str, str]:
+        return {"base": self.base, "variant": self.variant, "label": self.label}

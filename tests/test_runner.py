@@ -56,3 +56,7 @@ def test_run_id_hashes_the_dataset_version_without_loading_its_arrays(monkeypatc
 def test_the_record_of_given_splits_carries_the_run_id_of_their_version():
     record = execute(SPEC, splits=_splits())
     assert record.run_id == run_id(SPEC, "toy-1") and record.data_version == "toy-1"
+def test_run_id_of_a_built_in_dataset_is_what_it_was_before_user_files_were_known_by_content():
+    """The value was computed before the change; reference results and old records keep their ids."""
+    spec = RunSpec(arch="mlp", dataset="mnist1d", target_params=10_000, data_size=1000)
+    assert run_id(spec) == "935011d0bb6c0048"

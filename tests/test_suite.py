@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from benchmarks.running.suite import load_suite
+from benchmarks.running.suite import declared_contrasts, load_suite, save_contrasts
 from benchmarks.spec import UserError
 
 GOOD = """
@@ -114,6 +114,33 @@ def test_options_at_their_defaults_name_the_same_runs_as_the_bare_family(tmp_pat
     path = tmp_path / "sized.toml"
     path.write_text(SIZED.replace('"convnet?head=dense"', '"convnet?head=pool"'))
     assert [s.arch for s in load_suite(str(path)).run_specs()][1] == "convnet"
+CONTRASTED = GOOD.replace('datasets = ["mnist1d"]', 'datasets = ["mnist1d", "mnist1d-shuffled", "recall"]') + """
+[[contrasts]]
+base = "mnist1d"
+variant = "mnist1d-shuffled"
+label = "input order destroyed"
+"""
+
+
+def test_built_in_suites_declare_the_shuffled_twin_as_a_contrast():
+    for name in ("inductive", "standard"):
+        (c,) = load_suite(name).contrasts
+        assert (c.base, c.variant) == ("mnist1d", "mnist1d-shuffled") and "order" in c.label
+    assert load_suite("quick").contrasts == ()
+
+
+def test_declared_contrasts_are_read_with_dataset_names_as_runs_record_them(tmp_path, monkeypatch):
+    (tmp_path / "mine").mkdir()
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "c.toml"
+    path.write_text(CONTRASTED.replace('"recall"', '"parquet:mine"') + """
+[[contrasts]]
+base = "parquet:./mine"
+variant = "mnist1d"
+""")
+    first, second = load_suite(str(path)).contrasts
+    assert (first.base, first.variant, first.label) == ("mnist1d", "mnist1d-shuffled", "input order destroyed")
+    assert (second.base, second.label) == (f"parquet:{(tmp_path / 'mine').resolve()}", "")
 
 
 @pytest.mark.parametrize(
@@ -133,3 +160,48 @@ def test_bad_sizes_options_and_scoring_fail_with_file_and_line(tmp_path, edit, m
     path.write_text(SIZED.replace(*edit))
     with pytest.raises(UserError, match=re.escape(message)):
         load_suite(str(path))
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (('variant = "mnist1d-shuffled"', 'variant = "mnist1d-shufled"'),
+         ':18: [[contrasts]] variant: unknown dataset \'mnist1d-shufled\'; did you mean mnist1d-shuffled'),
+        (('variant = "mnist1d-shuffled"', 'variant = "listops"'),
+         ":18: [[contrasts]] variant = 'listops' is not one of the suite's datasets (mnist1d, mnist1d-shuffled, recall)"),
+        (('variant = "mnist1d-shuffled"', 'variant = "mnist1d"'),
+         ":18: [[contrasts]] base and variant are the same dataset ('mnist1d'): a contrast needs two"),
+        (('base = "mnist1d"\n', ''), ":16: [[contrasts]] base must name one of the suite's datasets, got None"),
+        (('label = "input order destroyed"', 'lable = "x"'), ":19: [[contrasts]] unknown key 'lable'"),
+    ],
+)
+def test_bad_contrasts_fail_naming_file_line_and_what_is_wrong(tmp_path, edit, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(CONTRASTED.replace(*edit))
+    with pytest.raises(UserError, match=re.escape(f"{path}{message}")):
+        load_suite(str(path))
+
+
+def test_a_contrast_declared_twice_is_refused_at_its_second_declaration(tmp_path):
+    path = tmp_path / "twice.toml"
+    path.write_text(CONTRASTED + CONTRASTED[CONTRASTED.index("\n[[contrasts]]"):])
+    with pytest.raises(UserError, match=re.escape(f"{path}:22: [[contrasts]] 'mnist1d' against 'mnist1d-shuffled' "
+                                                  "is declared twice")):
+        load_suite(str(path))
+
+
+def test_contrasts_that_are_not_tables_are_refused(tmp_path):
+    path = tmp_path / "flat.toml"
+    path.write_text(GOOD.replace('name = "tiny"', 'name = "tiny"\ncontrasts = ["mnist1d"]'))
+    with pytest.raises(UserError, match=re.escape(f"{path}:3: contrasts are tables: [[contrasts]] with base =")):
+        load_suite(str(path))
+
+
+def test_a_sweep_keeps_the_contrasts_for_the_report_and_old_results_fall_back_to_the_built_in_suite(tmp_path):
+    suite = load_suite("inductive")
+    save_contrasts(suite, tmp_path)
+    assert declared_contrasts(tmp_path, "inductive") == suite.contrasts
+    assert declared_contrasts(tmp_path / "elsewhere", "inductive") == suite.contrasts  # swept before the file
+    assert declared_contrasts(tmp_path, "mine") == ()
+    save_contrasts(load_suite("quick"), tmp_path)  # a suite without contrasts leaves no file
+    assert not (tmp_path / "quick" / "contrasts.json").exists()

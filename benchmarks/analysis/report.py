@@ -1,7 +1,9 @@
 """`archbench report SUITE`: scaling fits, plots, the verdict and one self-contained HTML page.
 
-Writes under `results/SUITE/`: `fits.json` (every fit and the verdict),
-`plots/DATASET-loss-vs-{params,data,compute}.png`, and `report.html` with the
+Writes under `results/SUITE/`: `fits.json` (every fit and the verdict, the declared
+contrasts between datasets included),
+`plots/SLUG-loss-vs-{params,data,compute}.png` (SLUG: the dataset's
+name made safe for a file name, `benchmarks.layout.slug`), and `report.html` with the
 plots embedded (base64), the fit tables, the leaderboard and the verdict, so the
 page can be mailed or archived as one file. Fits and verdict are pure functions
 of the records (`benchmarks.analysis.fits`, `benchmarks.analysis.verdict`); this module only draws
@@ -27,6 +29,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 
+from benchmarks.analysis.contrast import ContrastEffect  # noqa: E402
 from benchmarks.analysis.curve_fit import EXACT_NOTE  # noqa: E402
 from benchmarks.analysis.fits import (  # noqa: E402
     DatasetFits,
@@ -50,9 +53,10 @@ from benchmarks.analysis.verdict_text import (  # noqa: E402
     verdict_paragraph,
 )
 from benchmarks.formatting import html_page, html_table, write_text  # noqa: E402
-from benchmarks.layout import FITS_FILE, PLOTS_DIR, REPORT_FILE  # noqa: E402
+from benchmarks.layout import FITS_FILE, PLOTS_DIR, REPORT_FILE, plot_file, slug  # noqa: E402
 from benchmarks.running.store import ResultsStore  # noqa: E402
-from benchmarks.spec import RunRecord, UserError, finite_or_null  # noqa: E402
+from benchmarks.running.suite import declared_contrasts  # noqa: E402
+from benchmarks.spec import DatasetContrast, RunRecord, UserError, finite_or_null  # noqa: E402
 
 LOSS_LABEL = "held-out test loss (cross-entropy, nats)"
 
@@ -188,6 +192,13 @@ def _png(fig: plt.Figure, path: Path) -> bytes:
     return data
 
 
+_FIGURES: tuple[tuple[str, str, Callable[[DatasetFits], plt.Figure]], ...] = (
+    ("params", "parameters", lambda df: _panel_figure(df, by="params")),
+    ("data", "training examples", lambda df: _panel_figure(df, by="data")),
+    ("compute", "training compute", _compute_figure),
+)  # (file kind, caption, draw)
+
+
 def write_plots(fitted: dict[str, DatasetFits], plots_dir: Path) -> dict[str, list[tuple[str, Path, bytes]]]:
     """Three figures per dataset: {dataset: [(caption, path, png bytes)]}."""
     plots_dir.mkdir(parents=True, exist_ok=True)
@@ -195,14 +206,8 @@ def write_plots(fitted: dict[str, DatasetFits], plots_dir: Path) -> dict[str, li
     for ds, df in fitted.items():
         if not df.runs:
             continue
-        out[ds] = [
-            (f"{ds}: loss against parameters", plots_dir / f"{ds}-loss-vs-params.png",
-             _png(_panel_figure(df, by="params"), plots_dir / f"{ds}-loss-vs-params.png")),
-            (f"{ds}: loss against training examples", plots_dir / f"{ds}-loss-vs-data.png",
-             _png(_panel_figure(df, by="data"), plots_dir / f"{ds}-loss-vs-data.png")),
-            (f"{ds}: loss against training compute", plots_dir / f"{ds}-loss-vs-compute.png",
-             _png(_compute_figure(df), plots_dir / f"{ds}-loss-vs-compute.png")),
-        ]
+        out[ds] = [(f"{ds}: loss against {what}", path, _png(draw(df), path))
+                   for kind, what, draw in _FIGURES for path in [plots_dir / plot_file(ds, kind)]]
     return out
 
 
@@ -274,7 +279,7 @@ def _verdict_tables(v: DatasetVerdict) -> str:
 
 def _dataset_section(df: DatasetFits, v: DatasetVerdict | None,
                      plots: Sequence[tuple[str, Path, bytes]]) -> str:
-    parts = [f'<section class="dataset" id="ds-{_esc(df.dataset)}"><h2>{_esc(df.dataset)}</h2>']
+    parts = [f'<section class="dataset" id="ds-{_esc(slug(df.dataset))}"><h2>{_esc(df.dataset)}</h2>']
     if not df.runs:
         parts.append("<p>No usable runs: every run of this dataset failed or diverged, so there is nothing to "
                      "fit or plot.</p>")
@@ -313,6 +318,28 @@ def _dataset_section(df: DatasetFits, v: DatasetVerdict | None,
     return "".join(parts)
 
 
+def _contrast_section(c: ContrastEffect) -> str:
+    """One declared contrast: each family's loss change, and its gap to the base's leader on both datasets."""
+    label = f" ({_esc(c.contrast.label)})" if c.contrast.label else ""
+    parts = [f'<section class="contrast" id="contrast-{_esc(slug(c.base + "-vs-" + c.variant))}">'
+             f"<h2>Contrast: {_esc(c.variant)} against {_esc(c.base)}{label}</h2>",
+             "<p class=note>Per family: the mean over the model and data sizes it ran on both datasets of the "
+             "change in log held-out loss (variant − base), as a change in loss, with a 95% bootstrap interval "
+             "over seeds (a seed's draw shared by both datasets).</p>"]
+    rows = [[a, c.cells[a], fmt_loss_change(e)] for a, e in sorted(c.change.items(), key=lambda t: -t[1].value)]
+    parts.append(html_table(["arch", "sizes on both", "loss change, variant vs base [95% CI]"], rows))
+    if c.gaps:
+        rows = [[a, fmt_loss_change(g.base), fmt_loss_change(g.variant), fmt_loss_change(g.change)]
+                for a, g in c.gaps.items() if a != c.leader]
+        parts.append(f"<h3>Gaps to {_esc(c.leader)}, the best on {_esc(c.base)}</h3><p class=note>Over the "
+                     f"{c.shared_cells} sizes every family ran on both datasets: each family's loss above "
+                     f"{_esc(c.leader)}'s on each, and how that gap changes (negative: the variant narrows it).</p>")
+        parts.append(html_table(["arch", f"above {c.leader} on {c.base}", f"above {c.leader} on {c.variant}",
+                                 "change of the gap"], rows))
+    parts.append("</section>")
+    return "".join(parts)
+
+
 def render_html(suite: str, fitted: dict[str, DatasetFits], verdict: Verdict,
                 plots: dict[str, list[tuple[str, Path, bytes]]], leaderboard_html: str) -> str:
     by_ds = {v.dataset: v for v in verdict.datasets}
@@ -333,6 +360,7 @@ def render_html(suite: str, fitted: dict[str, DatasetFits], verdict: Verdict,
                  "a bootstrap over each run's seeds.</p></section>")
     for ds, df in fitted.items():
         parts.append(_dataset_section(df, by_ds.get(ds), plots.get(ds, [])))
+    parts += [_contrast_section(c) for c in verdict.contrasts]
     parts.append('<section id="leaderboard"><h2>Leaderboard</h2>')
     parts.append(leaderboard_html)
     parts.append("</section>")
@@ -352,15 +380,20 @@ class Written:
     leaderboard: Leaderboard
 
 
-def write_report(results_dir: str | Path, suite: str) -> Written:
-    """Fit, plot and write `fits.json`, the PNGs and `report.html` for a suite (each written whole, atomically)."""
+def write_report(results_dir: str | Path, suite: str, contrasts: Sequence[DatasetContrast] | None = None) -> Written:
+    """Fit, plot and write `fits.json`, the PNGs and `report.html` for a suite (each written whole, atomically).
+
+    `contrasts`: the pairs of datasets to contrast; by default the ones the suite's sweep declared
+    (`benchmarks.running.suite.declared_contrasts`)."""
     store = ResultsStore(results_dir, suite)
     records = store.records()
     if not records:
         raise UserError(f"no results for suite {suite!r} in {store.dir} (run `archbench sweep {suite}` first)")
     store.ensure_writable()
     fitted = fit_datasets(records)
-    stated = verdict(records)
+    if contrasts is None:
+        contrasts = declared_contrasts(results_dir, suite)
+    stated = verdict(records, contrasts=contrasts)
     doc = {"suite": suite, **fits_to_dict(fitted), "verdict": verdict_dict(stated)}
     write_text(store.dir / FITS_FILE, json.dumps(finite_or_null(doc), indent=1, allow_nan=False) + "\n")
     plots = write_plots(fitted, store.dir / PLOTS_DIR)

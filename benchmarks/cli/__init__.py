@@ -5,6 +5,7 @@ One module per command family parses its flags, calls one stage and prints:
     run.py          archbench run, archbench sweep      (benchmarks/running)
     datasets.py     archbench datasets                  (benchmarks/data)
     archs.py        archbench archs, archbench new-arch (benchmarks/running/sizing.py)
+    check_arch.py   archbench check-arch                (benchmarks/running/arch_checks.py)
     leaderboard.py  archbench leaderboard               (benchmarks/analysis)
     compare.py      archbench compare                   (benchmarks/analysis)
     report.py       archbench report                    (benchmarks/analysis)
@@ -23,11 +24,11 @@ import sys
 from collections.abc import Sequence
 
 import architectures
-from benchmarks.cli import archs, compare, datasets, leaderboard, perf, report, run
+from benchmarks.cli import archs, check_arch, compare, datasets, leaderboard, perf, report, run
 from benchmarks.spec import UserError
 
 # One module per command family; their order is the order of `--help`.
-COMMAND_MODULES = (run, datasets, archs, leaderboard, compare, report, perf)
+COMMAND_MODULES = (run, datasets, archs, check_arch, leaderboard, compare, report, perf)
 
 
 def common_parser() -> argparse.ArgumentParser:

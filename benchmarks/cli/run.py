@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 import architectures
+from benchmarks import data
 from benchmarks.analysis.leaderboard import build_leaderboard
 from benchmarks.analysis.leaderboard_formats import summary_markdown
 from benchmarks.cli import sweep_workers
@@ -18,7 +19,7 @@ from benchmarks.running.checkpoint import DEFAULT_EVERY_S
 from benchmarks.running.runner import RunOptions
 from benchmarks.running.sizing import parse_count
 from benchmarks.running.store import Owner, ResultsStore
-from benchmarks.running.suite import Suite, load_suite
+from benchmarks.running.suite import Suite, load_suite, save_contrasts
 from benchmarks.running.wandb_log import MODES, WandbLogger, resolve_mode
 from benchmarks.spec import SCORED_AT, RunRecord, RunSpec, UserError
 
@@ -90,7 +91,8 @@ def _wandb_mode(args: argparse.Namespace, suite_setting: str | None = None) -> s
 def cmd_run(args: argparse.Namespace) -> int:
     main = _setup(args)
     spec = RunSpec(
-        arch=architectures.canonical(args.arch), dataset=args.dataset, target_params=args.params, data_size=args.data_size,
+        arch=architectures.canonical(args.arch), **data.spec_fields(args.dataset), target_params=args.params,
+        data_size=args.data_size,
         seeds=args.seeds, steps=args.steps, batch_size=args.batch_size, lr=args.lr, lr_trials=args.lr_trials,
         lr_extend=args.lr_extend, lr_tune_seeds=args.lr_tune_seeds,
         weight_decay=args.weight_decay, warmup_frac=args.warmup_frac, eval_every=args.eval_every,
@@ -137,6 +139,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     options = run_options(args)
     sweep_workers.requested(args)  # a bad --workers is refused before anything is written
     suite, store, plan, logger = _plan(args, "to train")
+    if main:
+        save_contrasts(suite, args.results_dir)
     n_workers = sweep_workers.count(args, len(plan.todo))
     ids = {sweep.run_id(s) for s in plan.specs}
     if logger.enabled and (caught := logger.catch_up([r for r in store.records() if r.run_id in ids])):
@@ -202,6 +206,7 @@ def _submit_sweep(args: argparse.Namespace) -> int:
     jobs = job_options(args)
     options = run_options(args)
     suite, store, plan, logger = _plan(args, f"to submit ({args.executor})")
+    save_contrasts(suite, args.results_dir)
     devices = max(1, jobs.gpus_per_node) * jobs.nodes
     for spec in plan.specs:
         if spec.batch_size % devices:

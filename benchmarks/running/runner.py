@@ -84,9 +84,11 @@ _data_version = functools.lru_cache(maxsize=64)(data.version)  # once per proces
 
 def run_id(spec: RunSpec, data_version: str | None = None) -> str:
     """The spec's content hash, with the family's version and the dataset's version (from its name and
-    options, without loading it; `data_version` where the splits are given rather than named)."""
+    options, without loading it; `data_version` where the splits are given rather than named). Your files
+    count by their content, never by the spelling of their path (`benchmarks.data.run_identity`)."""
     return spec.run_id(arch_version=architectures.get(spec.arch).version,
-                       data_version=data_version or _data_version(spec.dataset))
+                       data_version=data_version or _data_version(spec.dataset),
+                       dataset_identity=data.run_identity(spec.dataset))
 
 
 def _concat(a: TrainOutput, b: TrainOutput) -> TrainOutput:

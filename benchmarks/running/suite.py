@@ -31,10 +31,20 @@ the file and line; `Suite.run_specs()` expands it into the sweep's RunSpecs.
     [logging]                        # optional
     wandb = "offline"                # online | offline | disabled (default); --wandb overrides
     project = "archbench"            # W&B project
+
+    [[contrasts]]                    # optional, repeatable: two of the suite's datasets that differ in
+    base = "mnist1d"                 # one known way; the report states per family what the variant does
+    variant = "mnist1d-shuffled"     # to the held-out loss, with intervals (benchmarks/analysis/contrast.py)
+    label = "input order destroyed"
+
+A sweep keeps the suite's contrasts beside its records (`RESULTS_DIR/SUITE/contrasts.json`),
+where `archbench report` finds them.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -42,8 +52,11 @@ from itertools import product
 from pathlib import Path
 
 import architectures
+from benchmarks import data
+from benchmarks.formatting import write_text
+from benchmarks.layout import CONTRASTS_FILE, suite_dir
 from benchmarks.running import protocol
-from benchmarks.spec import RunSpec, UserError
+from benchmarks.spec import DatasetContrast, RunSpec, UserError
 
 SUITES_DIR = Path(__file__).parent.parent / "suites"
 
@@ -93,6 +106,7 @@ class Suite:
     logging: Logging = field(default_factory=Logging)
     description: str = ""
     path: str = ""
+    contrasts: tuple[DatasetContrast, ...] = ()  # dataset names as the RunSpecs record them
 
     def resolved_architectures(self) -> list[str]:
         """The suite's architectures by canonical name; `"*"` is every family registered for it."""
@@ -122,7 +136,7 @@ class Suite:
         t = self.training
         return [
             RunSpec(
-                arch=arch, dataset=ds, target_params=n, data_size=d, seeds=self.seeds,
+                arch=arch, **data.spec_fields(ds), target_params=n, data_size=d, seeds=self.seeds,
                 steps=self.steps_for(d), batch_size=t.batch_size, lr=self.lr.value, lr_trials=self.lr.trials,
                 lr_extend=self.lr.extend, lr_tune_seeds=self.lr.tune_seeds, budget_epochs=t.epochs,
                 weight_decay=t.weight_decay, warmup_frac=t.warmup_frac, eval_every=t.eval_every,
@@ -210,6 +224,94 @@ def _check_budget(training: dict, lr: dict, data_sizes: tuple[int, ...], text: s
             fail(key, f"[lr] {key} must be a whole number, 0 or more, got {value!r}")
 
 
+def _contrast_line(text: str, index: int, key: str) -> int:
+    """Line of `key` in the index-th [[contrasts]] table (the table's header where the key is missing)."""
+    lines = text.splitlines()
+    headers = [i for i, line in enumerate(lines) if re.match(r"\s*\[\[\s*contrasts\s*\]\]", line)]
+    if index >= len(headers):
+        return _line_of(text, "contrasts")
+    for i in range(headers[index] + 1, len(lines)):
+        if re.match(r"\s*\[", lines[i]):
+            break
+        if re.match(rf"\s*{re.escape(key)}\s*=", lines[i]):
+            return i + 1
+    return headers[index] + 1
+
+
+CONTRAST_KEYS = ("base", "variant", "label")
+
+
+def _contrast(table: dict, index: int, datasets: tuple[str, ...], text: str, path: str) -> DatasetContrast:
+    """One [[contrasts]] table, checked: known datasets of this suite, base and variant distinct."""
+
+    def fail(key: str, message: str) -> None:
+        raise UserError(f"{path}:{_contrast_line(text, index, key)}: [[contrasts]] {message}")
+
+    for key in table:
+        if key not in CONTRAST_KEYS:
+            fail(key, f"unknown key {key!r} (accepted: {', '.join(CONTRAST_KEYS)})")
+    in_suite = {data.spec_name(d) for d in datasets}
+    names = {}
+    for key in ("base", "variant"):
+        value = table.get(key)
+        if not isinstance(value, str) or not value:
+            fail(key, f"{key} must name one of the suite's datasets, got {value!r}")
+        try:
+            data.info(value)
+        except UserError as e:
+            fail(key, f"{key}: {e}")
+        names[key] = data.spec_name(value)
+        if names[key] not in in_suite:
+            fail(key, f"{key} = {value!r} is not one of the suite's datasets ({', '.join(datasets)})")
+    if names["base"] == names["variant"]:
+        fail("variant", f"base and variant are the same dataset ({table['base']!r}): a contrast needs two")
+    label = table.get("label", "")
+    if not isinstance(label, str):
+        fail("label", f"label must be a string, got {label!r}")
+    return DatasetContrast(names["base"], names["variant"], label)
+
+
+def _contrasts(raw: object, datasets: tuple[str, ...], text: str, path: str) -> tuple[DatasetContrast, ...]:
+    """The suite's [[contrasts]] tables, each checked, none declared twice."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
+        raise UserError(f"{path}:{_line_of(text, 'contrasts')}: contrasts are tables: [[contrasts]] with "
+                        "base = \"DATASET\", variant = \"DATASET\", label = \"what differs\"")
+    out: list[DatasetContrast] = []
+    for i, table in enumerate(raw):
+        contrast = _contrast(table, i, datasets, text, path)
+        if any((c.base, c.variant) == (contrast.base, contrast.variant) for c in out):
+            raise UserError(f"{path}:{_contrast_line(text, i, 'base')}: [[contrasts]] {table['base']!r} against "
+                            f"{table['variant']!r} is declared twice")
+        out.append(contrast)
+    return tuple(out)
+
+
+def save_contrasts(suite: Suite, results_dir: str | Path) -> None:
+    """Keep the suite's contrasts beside its records, for `archbench report` (no contrasts: no file)."""
+    path = suite_dir(results_dir, suite.name) / CONTRASTS_FILE
+    if suite.contrasts:
+        doc = {"suite": suite.name, "contrasts": [c.to_dict() for c in suite.contrasts]}
+        write_text(path, json.dumps(doc, indent=1) + "\n")
+    else:
+        path.unlink(missing_ok=True)
+
+
+def declared_contrasts(results_dir: str | Path, suite_name: str) -> tuple[DatasetContrast, ...]:
+    """The contrasts the last sweep of a suite declared; for results without the file (swept before
+    contrasts were kept), those of the built-in suite of that name, if there is one."""
+    path = suite_dir(results_dir, suite_name) / CONTRASTS_FILE
+    if path.is_file():
+        try:
+            return tuple(DatasetContrast(**c) for c in json.loads(path.read_text())["contrasts"])
+        except (ValueError, KeyError, TypeError) as e:
+            raise UserError(f"{path} is damaged ({type(e).__name__}: {e}); run the suite's sweep again to rewrite it") from e
+    if (SUITES_DIR / f"{suite_name}.toml").is_file():
+        return load_suite(suite_name).contrasts
+    return ()
+
+
 def resolve_path(name_or_path: str) -> Path:
     path = Path(name_or_path)
     if path.suffix == ".toml" or path.exists():
@@ -234,7 +336,7 @@ def load_suite(name_or_path: str) -> Suite:
         raise UserError(f"{path}:{line.group(1) if line else len(text.splitlines())}: malformed TOML: {e}") from e
     top = {
         "name", "description", "datasets", "architectures", "target_params", "sizes", "data_sizes", "seeds", "training",
-        "lr", "logging",
+        "lr", "logging", "contrasts",
     }
     _check_keys(raw, top, "the suite", text, str(path))
     if "steps" in raw.get("training", {}):
@@ -296,8 +398,6 @@ def load_suite(name_or_path: str) -> Suite:
         key = {"learning": "lr", "learning-rate": "trials", "lr_tune_seeds": "tune_seeds", "at": "seeds",
                "unknown": "architectures", "data_size": "data_sizes"}.get(first, first)
         raise UserError(f"{path}:{_line_of(text, key)}: {message}") from e
-    from benchmarks import data
-
     for ds in suite.datasets:
         try:
             data.info(ds)
@@ -305,4 +405,4 @@ def load_suite(name_or_path: str) -> Suite:
             raise UserError(f"{path}:{_line_of(text, 'datasets')}: {e}") from e
     if not specs:
         raise UserError(f"{path}: the suite expands to no runs")
-    return suite
+    return dataclasses.replace(suite, contrasts=_contrasts(raw.get("contrasts"), suite.datasets, text, str(path)))
