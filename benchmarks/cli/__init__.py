@@ -42,6 +42,24 @@ def common_parser() -> argparse.ArgumentParser:
     return p
 
 
+def has_default(action: argparse.Action) -> bool:
+    """Whether an option has a default worth showing: not None, a switch's off, empty or suppressed (0 is shown)."""
+    default = action.default
+    if not action.option_strings or default is None or default is False or default == argparse.SUPPRESS:
+        return False
+    return not (isinstance(default, str | list | tuple) and not default)
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option that has a default shows it, unless its help already says what the default is."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if has_default(action) and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
 class _Parser(argparse.ArgumentParser):
     """Bad flags get one line (what was wrong, and where to read what is accepted) and exit code 2."""
 
@@ -59,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     common = common_parser()
     for module in COMMAND_MODULES:
         module.add_command(sub, common)
+    for command in sub.choices.values():  # one help style for every command, whatever its module chose
+        command.formatter_class = HelpFormatter
     return parser
 
 

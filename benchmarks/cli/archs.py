@@ -109,14 +109,15 @@ def new_arch(name: str, directory: Path) -> Path:
 
 def cmd_new_arch(args: argparse.Namespace) -> int:
     path = new_arch(args.name, Path(args.dir) if args.dir else TEMPLATE.parent)
+    plugin = f" --plugin {path}" if args.dir else ""
     print(f"""wrote {path}: a working family registered as {args.name!r} (a residual per-position MLP).
 Make it yours:
   1. {_camel(args.name)}Config: the hyperparameters, one field a line
   2. {_camel(args.name)}Block / {_camel(args.name)}Net: your layers (shared ones are in architectures/layers.py)
   3. _depth: blocks at a parameter target (the solver then fits width and hidden)
-  4. @register(...): hidden_ratio, width_multiple, min_width, description
-Check it:  archbench archs --dataset mnist1d --params 10k,100k --arch {args.name}
-Test it:   python -m pytest -q tests/test_architectures.py -k {args.name}
+  4. @register(...): hidden_ratio, width_multiple, min_width, hidden_min, hidden_step, description
+Check it:  archbench archs{plugin} --dataset mnist1d --params 10k,100k --arch {args.name}
+Test it:   archbench check-arch{plugin} --arch {args.name}
 Guide:     docs/adding-an-architecture.md""")
     return 0
 
@@ -142,5 +143,6 @@ def add_command(subparsers: argparse._SubParsersAction, common: argparse.Argumen
         "The test matrix and every command pick it up with no other change.",
     )
     p.add_argument("name", help="family name: a lower-case Python identifier")
-    p.add_argument("--dir", default="", help="folder to write into (default: the architectures package)")
+    p.add_argument("--dir", default="", help="folder to write into, e.g. one outside the repo to load with --plugin "
+                   "(default: the architectures package)")
     p.set_defaults(func=cmd_new_arch)

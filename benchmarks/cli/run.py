@@ -262,14 +262,14 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("--data-size", type=int, default=4000, help="training examples (a prefix of the training pool)")
     p.add_argument("--seeds", type=_ints, default=(0, 1), help="comma-separated seeds, trained together")
     p.add_argument("--steps", type=int, default=1000, help="optimizer steps")
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--batch-size", type=int, default=128, help="examples per optimizer step")
     p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (when --lr-trials is not given)")
     p.add_argument("--lr-trials", type=_floats, default=(), help="comma-separated rates; the best on validation loss is kept")
     p.add_argument("--lr-extend", type=int, default=0,
                    help="trials added after --lr-trials: outward from an edge holding the best, else refining it")
     p.add_argument("--lr-tune-seeds", type=int, default=0,
                    help="how many of the seeds (the first) try every rate; the others train at the chosen one (0: all)")
-    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW's decoupled weight decay")
     p.add_argument("--warmup-frac", type=float, default=0.05, help="fraction of steps of linear warm-up before cosine decay")
     p.add_argument("--eval-every", type=int, default=100, help="steps between held-out evaluations")
     p.add_argument("--precision", choices=["float32", "bfloat16"], default="float32", help="compute dtype")

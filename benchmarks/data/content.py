@@ -58,10 +58,13 @@ class DigestMemo:
         """Write the memo whole (a concurrent writer's entries may be lost: they are hashed again)."""
         if not self.changed:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f"{self.path.name}.tmp{os.getpid()}")
-        tmp.write_text(json.dumps(self.known))
-        os.replace(tmp, self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(self.known))
+            os.replace(tmp, self.path)
+        except OSError:  # a read-only cache: the digests are computed again next time, nothing else changes
+            tmp.unlink(missing_ok=True)
         self.changed = False
 
 
