@@ -40,3 +40,20 @@ def test_a_run_that_blows_up_is_recorded_as_diverged_with_its_step():
     record = execute(spec, splits=_splits())
     assert record.status == "diverged" and "non-finite at step" in record.reason
     assert any(s.diverged_step is not None for s in record.seeds)
+
+
+def test_each_model_of_the_paper_suite_trains_and_is_scored_at_its_last_step():
+    import pytest
+
+    from benchmarks.running.suite import load_suite
+
+    splits = _splits()
+    chance = 1 / splits.task.num_classes
+    for paper_spec in {s.arch: s for s in load_suite("paper").run_specs()}.values():  # one per model
+        spec = dataclasses.replace(paper_spec, dataset="toy", data_size=256, steps=60, eval_every=20, batch_size=32,
+                                   seeds=(0,))
+        record = execute(spec, splits=splits)
+        assert record.status == "ok", spec.arch
+        (seed,) = record.seeds
+        assert seed.best_step == 60 and seed.test_acc == pytest.approx(seed.final_test_acc)
+        assert seed.test_acc > chance + 0.2, (spec.arch, seed.test_acc)
