@@ -32,7 +32,7 @@ bench: $(STAMP) ## train the default suite (quick), print the leaderboard, the v
 	$(BIN)/archbench sweep $(SUITE) --results-dir $(RESULTS) $(ARGS)
 	$(BIN)/archbench report $(SUITE) --results-dir $(RESULTS)
 
-sweep: $(STAMP) ## run a suite: make sweep SUITE=standard
+sweep: $(STAMP) ## run a suite: make sweep SUITE=standard (SUITE=paper: the MNIST-1D paper's table)
 	$(BIN)/archbench sweep $(SUITE) --results-dir $(RESULTS) $(ARGS)
 
 report: $(STAMP) ## fit scaling curves, write the report and the verdict: make report SUITE=quick

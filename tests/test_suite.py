@@ -73,6 +73,30 @@ def test_unknown_suite_name_lists_the_known_ones():
         load_suite("no-such-suite")
 
 
+def test_paper_suite_runs_the_papers_four_models_at_its_sizes_and_budget_on_both_datasets():
+    suite = load_suite("paper")
+    specs = suite.run_specs()
+    assert {s.dataset for s in specs} == {"mnist1d", "mnist1d-shuffled"} and len(suite.seeds) >= 3
+    sizes = {(s.arch, s.target_params) for s in specs}
+    assert sizes == {("linear", 410), ("mlp", 15_210), ("convnet?head=dense", 5_210),
+                     ("bigru", 5_134)}
+    assert len(specs) == 2 * 4
+    for s in specs:  # 6,000 steps of batch 100 on the paper's 4,000 examples, Adam at 1e-2, scored at the end
+        assert (s.data_size, s.steps, s.batch_size, s.lr, s.lr_trials, s.weight_decay, s.scored_at) == (
+            4000, 6000, 100, 1e-2, (), 0.0, "last_step")
+
+
+def test_paper_suite_sizes_are_matched_and_linear_is_its_one_size():
+    from benchmarks.cli.archs import task_of
+    from benchmarks.running import sizing
+
+    task = task_of("mnist1d")
+    counts = {s.arch: sizing.solve(s.arch, task, s.target_params) for s in load_suite("paper").run_specs()}
+    assert {a: c.params for a, c in counts.items()} == {
+        "linear": 410, "mlp": 15_210, "convnet?head=dense": 5_236, "bigru": 5_134}  # the paper's: 410, 15,210, 5,210, 5,134
+    assert [a for a, c in counts.items() if c.fixed] == ["linear"]
+
+
 SIZED = """
 name = "sized"
 datasets = ["mnist1d"]

@@ -162,3 +162,14 @@ def test_a_contrast_with_one_seed_per_run_states_numbers_but_no_claim():
                                seeds=(0,), rng=1)
     (c,) = verdict(base + shuffled, n_boot=50, contrasts=[SHUFFLE]).contrasts
     assert not c.has_intervals and "support no claim" in contrast_paragraph(c)
+
+
+def test_architectures_each_at_their_own_size_are_said_to_be_confounded_not_without_effect():
+    law = Law(effect={"conv": 0.0, "mlp": 0.5}, sigma=0.02)  # a large planted effect
+    own_size = [r for r in planted_records(law, sizes=(10_000, 30_000), data_sizes=(1_000,))
+                if (r.spec.arch, r.spec.target_params) in {("conv", 10_000), ("mlp", 30_000)}]
+    v = verdict(own_size, n_boot=100).datasets[0]
+    assert shares(v).confounded and shares(v).to_dict()["confounded"]
+    assert "cannot be split between architecture and size" in dataset_paragraph(v)
+    assert "do not show an effect of the architecture" not in dataset_paragraph(v)
+    assert not shares(verdict(planted_records(law), n_boot=100).datasets[0]).confounded

@@ -37,6 +37,7 @@ class VarianceShares:
     interactions: Estimate | None  # all interaction terms together
     seed_share: float  # SS of seed noise / SS total
     notes: tuple[str, ...] = ()
+    confounded: bool = False  # each architecture at its own model size: the two shares cannot be told apart
 
     def share(self, term: str) -> Estimate | None:
         return next((s.share for s in self.shares if s.term == term), None)
@@ -44,7 +45,7 @@ class VarianceShares:
     def to_dict(self) -> dict:
         return {"shares": [s.to_dict() for s in self.shares],
                 "interactions": self.interactions.to_dict() if self.interactions else None,
-                "seed_share": self.seed_share}
+                "seed_share": self.seed_share, "confounded": self.confounded}
 
 
 def describe(v: VarianceShares, dataset) -> list[str]:
@@ -61,6 +62,9 @@ def describe(v: VarianceShares, dataset) -> list[str]:
     arch = v.share("architecture")
     if arch is None:
         out.append("With one architecture there is nothing to compare.")
+    elif v.confounded:
+        out.append("Each architecture was measured at its own model size, so the variance cannot be split "
+                   "between architecture and size (both shares read zero): compare the runs' own figures instead.")
     elif not dataset.has_intervals:
         pass
     elif arch.lo > 0:
@@ -83,4 +87,7 @@ def variance_shares(runs: DatasetRuns, earlier: Mapping) -> VarianceShares:
                          df=anova.df[j]) for j, name in enumerate(names))
     inter = [j for j, t in enumerate(anova.terms) if len(t) > 1]
     interactions = Estimate.recentred(ex[0, inter].sum(), ex_b[:, inter].sum(axis=1)) if inter else None
-    return VarianceShares(shares=shares, interactions=interactions, seed_share=max(0.0, float(seed[0])))
+    pairs = {(a, n) for a, n, _ in runs.codes_nx3.tolist()}  # (architecture, model size) levels measured
+    confounded = len(pairs) > 1 and len(pairs) == len({a for a, _ in pairs}) == len({n for _, n in pairs})
+    return VarianceShares(shares=shares, interactions=interactions, seed_share=max(0.0, float(seed[0])),
+                          confounded=confounded)
