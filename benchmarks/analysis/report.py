@@ -27,7 +27,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 
-from benchmarks.analysis.curve_fit import EXACT_NOTE  # noqa: E402
 from benchmarks.analysis.fits import (  # noqa: E402
     DatasetFits,
     PowerLawFit,
@@ -73,12 +72,15 @@ def _loss_points(runs: Sequence[RunRecord], x_of: Callable[[RunRecord], float]) 
 
 
 def _draw_curve(ax, fit: PowerLawFit, color: str, x_lo: float, x_hi: float) -> None:
-    if not fit.ok:
+    """The law, or the local line (dashed: it holds over the measured range only), with its band."""
+    if fit.kind is None:
         return
+    if fit.kind == "slope":  # a local line is drawn over its own points, not beyond
+        x_lo, x_hi = max(x_lo, fit.x.min()), min(x_hi, fit.x.max())
     grid = np.geomspace(x_lo, x_hi, 100)
     band_lo, band_hi = fit.band(grid)
     ax.fill_between(grid, band_lo, band_hi, color=color, alpha=0.15, linewidth=0)
-    ax.plot(grid, fit.predict(grid), color=color, linewidth=1.6)
+    ax.plot(grid, fit.predict(grid), color=color, linewidth=1.6, linestyle="-" if fit.kind == "law" else "--")
 
 
 def _style(ax, xlabel: str) -> None:
@@ -132,7 +134,7 @@ def _panel_figure(df: DatasetFits, *, by: str) -> plt.Figure:
             x, mean, below, above = _loss_points(runs, x_of)
             ax.errorbar(x, mean, yerr=[below, above], fmt="o", color=colors[arch], markersize=5, capsize=3)
             fit = curve(af, p)
-            if fit is not None and fit.ok:
+            if fit is not None and fit.kind is not None:
                 _draw_curve(ax, fit, colors[arch], x_lo, x_hi)
             else:  # no fit to draw: join the points so the trend still reads
                 ax.plot(x, mean, color=colors[arch], linewidth=0.8, linestyle=":")
@@ -144,7 +146,7 @@ def _panel_figure(df: DatasetFits, *, by: str) -> plt.Figure:
     for ax in axes[:, 0]:
         ax.set_ylabel(LOSS_LABEL)
     fig.suptitle(f"{df.dataset}: held-out loss against {what} (mean over seeds, 95% intervals; "
-                 r"lines: $L = E + A\,x^{-\alpha}$)", fontsize=11)
+                 r"solid: $L = E + A\,x^{-\alpha}$ where identified; dashed: local log-log slope)", fontsize=11)
     _legend(fig, colors)
     return fig
 
@@ -231,10 +233,9 @@ def _fit_rows(df: DatasetFits) -> tuple[list[list[object]], list[str]]:
                   + [("vs training FLOPs (own frontier)", af.vs_compute)])
         for name, f in curves:
             est = f.estimates
-            note = "; ".join(n for n in f.reason.split("; ") if n != EXACT_NOTE)
             rows.append([arch, name, int(f.x.size), f.status, _ci(est.get("E")), _ci(est.get("A")),
-                         _ci(est.get("alpha"), ".2f"), note])
-            classes.append("" if f.ok else "bad")
+                         _ci(est.get("alpha"), ".2f"), _ci(f.local_exponent, ".3f"), f.reason])
+            classes.append("" if f.kind is not None else "bad")
     return rows, classes
 
 
@@ -285,14 +286,14 @@ def _dataset_section(df: DatasetFits, v: DatasetVerdict | None,
     if v is not None:
         parts.append(_verdict_tables(v))
     rows, classes = _fit_rows(df)
-    exact = any(EXACT_NOTE in f.reason for af in df.archs.values()
-                for f in [*af.vs_params.values(), *af.vs_data.values(), af.vs_compute])
-    parts.append("<h3>Scaling fits: L = E + A·x<sup>−α</sup></h3><p class=note>Per architecture and curve; "
-                 "95% bootstrap intervals over seeds (and runs, where a curve has six or more); greyed: no fit, "
-                 "with the reason."
-                 + (" A curve of three runs has as many runs as parameters: it passes through them, and its "
-                    "intervals reflect seed noise only." if exact else "") + "</p>")
-    parts.append(html_table(["arch", "curve", "runs", "status", "E", "A", "α", "note"], rows, classes=classes))
+    parts.append("<h3>Scaling fits: L = E + A·x<sup>−α</sup>, or the local slope</h3><p class=note>Per "
+                 "architecture and curve. The law is fitted only with at least 5 runs over at least a decade, and "
+                 "called ok only where its bootstrap replicates do not pile up on a bound; elsewhere the curve is "
+                 "the local log-log slope over the measured range (status slope; local exponent = −d log L / d log "
+                 "x). 95% intervals from a parametric bootstrap with the seed noise pooled over all of an "
+                 "architecture's runs (docs/statistics.md); greyed: no fit, with the reason.</p>")
+    parts.append(html_table(["arch", "curve", "runs", "status", "E", "A", "α", "local exponent", "note"], rows,
+                            classes=classes))
     rows, classes = _joint_rows(df)
     parts.append("<h3>Joint fits: L(N, D) = E + A/N<sup>α</sup> + B/D<sup>β</sup></h3>")
     parts.append(html_table(["arch", "runs", "status", "E", "α", "β", "A", "B", "note"], rows, classes=classes))
