@@ -58,13 +58,18 @@ def test_fits_json_is_strict_json_with_fits_and_verdict(reported):
     assert [e["status"] for e in doc["datasets"]["mnist1d"]["excluded"]] == ["diverged"]
     assert doc["verdict"]["inductive_bias"][0]["leader"] == "conv"
     assert doc["datasets"]["mnist1d"]["frontier"][-1]["arch"] == "conv"
+    pairs = doc["datasets"]["mnist1d"]["pairs"]  # architecture worth k× data, per pair of families
+    assert len(pairs) == 3 and pairs[0]["stronger"] == "conv"
+    for p in pairs:
+        assert p["compute_multiplier"]["status"] == "not measured"  # 1,000 steps for every run
+        assert p["data_multiplier"]["status"] in ("ok", "beyond range")
 
 
-def test_three_readable_plots_per_dataset(reported):
+def test_four_readable_plots_per_dataset(reported):
     folder, _ = reported
     for ds in ("mnist1d", "mnist1d-shuffled"):
-        for kind in PLOT_KINDS:
-            image = matplotlib.image.imread(folder / "plots" / f"{ds}-loss-vs-{kind}.png")
+        for name in [f"{ds}-loss-vs-{kind}.png" for kind in PLOT_KINDS] + [f"{ds}-multipliers.png"]:
+            image = matplotlib.image.imread(folder / "plots" / name)
             height, width = image.shape[:2]
             assert width >= 800 and height >= 400
 
@@ -72,11 +77,17 @@ def test_three_readable_plots_per_dataset(reported):
 def test_report_embeds_every_plot_so_it_stands_alone(reported):
     folder, _ = reported
     page = (folder / "report.html").read_text()
-    assert len(re.findall(r'<img class="plot" alt="[^"]+" src="data:image/png;base64,', page)) == 6
+    assert len(re.findall(r'<img class="plot" alt="[^"]+" src="data:image/png;base64,', page)) == 8
     assert not re.search(r'src="(?!data:)', page)  # nothing fetched from elsewhere
     assert "archbench-leaderboard" in page  # the leaderboard is embedded too
     assert "No usable runs: every run of this dataset failed" in page
     assert "broken: all 9 runs failed or diverged, so there is no verdict." in page
+
+
+def test_report_tables_show_the_multipliers(reported):
+    folder, _ = reported
+    page = (folder / "report.html").read_text()
+    assert "Architecture worth k× data, parameters, compute" in page
 
 
 def test_report_of_an_unknown_suite_is_one_line_and_exit_2(tmp_path, capsys):
@@ -123,7 +134,7 @@ def test_report_renders_in_headless_chromium_with_plots_and_verdict(reported, tm
     found = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)
     assert found, "the page did not finish loading"
     probe = json.loads(found.group(1).replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">"))
-    assert len(probe["images"]) == 6
+    assert len(probe["images"]) == 8
     assert all(w >= 800 and h >= 400 and shown > 0 for w, h, shown in probe["images"])  # decoded and laid out
     texts = [t for height, t in probe["verdict"] if height > 0]
     assert any(t.startswith("mnist1d: 27 runs") and "Share of the variance" in t for t in texts)
