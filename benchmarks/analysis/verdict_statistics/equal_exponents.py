@@ -107,7 +107,8 @@ def axis_exponents(fitted: fits.DatasetFits, axis: str) -> AxisExponents | None:
 
 
 def fmt_exponent(e: Estimate) -> str:
-    return f"{e.value:.2f} [{e.lo:.2f}, {e.hi:.2f}]"
+    num = lambda v: f"{v:.2f}".replace("-", "−")
+    return f"{num(e.value)} [{num(e.lo)}, {num(e.hi)}]"
 
 
 def describe(x: EqualExponents, dataset) -> list[str]:

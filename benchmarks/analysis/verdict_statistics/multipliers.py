@@ -78,7 +78,8 @@ class Multiplier:
         if self.status == "beyond range" or self.lo is None or self.hi is None:
             ext = lambda v: float(np.exp(v)) if abs(v) < LOG_K_CAP else (None if np.isnan(v) else float(np.sign(v) * np.inf))
             d["extrapolation"] = {"value": ext(self.log_k.value), "lo": ext(self.log_k.lo), "hi": ext(self.log_k.hi),
-                                  "note": "past the measured range: the fitted curves extrapolated, not a measurement"}
+                                  "note": "past the measured range: the fitted curves extrapolated, not a measurement "
+                                          "(null: never, the curve does not fall that far)"}
         return d
 
 
@@ -106,7 +107,9 @@ def matching_factor(stronger: fits.PowerLawFit, weaker: fits.PowerLawFit, axis: 
     status, reason = "ok", ""
     if not inside:
         status = "beyond range"
-        reason = "matching needs more than the measured range: the number beside it is an extrapolation"
+        reason = ("the weaker family's curve does not fall to the stronger one's loss at any size"
+                  if abs(est.value) >= LOG_K_CAP else
+                  "matching needs more than the measured range: the number beside it is an extrapolation")
     return Multiplier(axis, status, reason, at, x0, est, window, kind)
 
 
