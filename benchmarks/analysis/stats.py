@@ -3,10 +3,13 @@
 Every number archbench shows is an `Estimate`: a value with its `LEVEL` (95%)
 interval. A mean over seeds gets a Student-t interval (`Estimate.over_seeds`);
 with one seed the spread is unknown, so the interval is NaN and callers must
-treat it as "could be anything" (it neither beats nor loses). Fitted quantities
-and the verdict's statistics get bootstrap intervals (`Estimate.bootstrap`,
-`Estimate.recentred`) from replicates that resample the seeds of every run
-(`resample_seeds`), runs that share a seed's initialisation together.
+treat it as "could be anything" (it neither beats nor loses). The verdict's
+statistics get bootstrap intervals (`Estimate.recentred`) from replicates that
+resample the seeds of every run (`resample_seeds`), runs that share a seed's
+initialisation together. Fitted curves get parametric-bootstrap intervals
+(`Estimate.bootstrap`) from `SeedNoise`: seed noise pooled over many runs plus
+the noise a run's seeds share, so a run of two or three seeds does not collapse
+its interval (docs/statistics.md).
 """
 
 from __future__ import annotations
