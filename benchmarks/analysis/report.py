@@ -30,7 +30,6 @@ import numpy as np  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 
 from benchmarks.analysis.contrast import ContrastEffect  # noqa: E402
-from benchmarks.analysis.curve_fit import EXACT_NOTE  # noqa: E402
 from benchmarks.analysis.fits import (  # noqa: E402
     DatasetFits,
     PowerLawFit,
@@ -44,6 +43,7 @@ from benchmarks.analysis.leaderboard import Leaderboard, build_leaderboard  # no
 from benchmarks.analysis.leaderboard_formats import to_html  # noqa: E402
 from benchmarks.analysis.stats import Estimate, mean_ci, run_log_losses  # noqa: E402
 from benchmarks.analysis.verdict import DatasetVerdict, Verdict, verdict  # noqa: E402
+from benchmarks.analysis.verdict_statistics.multipliers import Multipliers, fmt_factor  # noqa: E402
 from benchmarks.analysis.verdict_text import (  # noqa: E402
     fmt_loss_change,
     fmt_share,
@@ -77,12 +77,15 @@ def _loss_points(runs: Sequence[RunRecord], x_of: Callable[[RunRecord], float]) 
 
 
 def _draw_curve(ax, fit: PowerLawFit, color: str, x_lo: float, x_hi: float) -> None:
-    if not fit.ok:
+    """The law, or the local line (dashed: it holds over the measured range only), with its band."""
+    if fit.kind is None:
         return
+    if fit.kind == "slope":  # a local line is drawn over its own points, not beyond
+        x_lo, x_hi = max(x_lo, fit.x.min()), min(x_hi, fit.x.max())
     grid = np.geomspace(x_lo, x_hi, 100)
     band_lo, band_hi = fit.band(grid)
     ax.fill_between(grid, band_lo, band_hi, color=color, alpha=0.15, linewidth=0)
-    ax.plot(grid, fit.predict(grid), color=color, linewidth=1.6)
+    ax.plot(grid, fit.predict(grid), color=color, linewidth=1.6, linestyle="-" if fit.kind == "law" else "--")
 
 
 def _style(ax, xlabel: str) -> None:
@@ -136,7 +139,7 @@ def _panel_figure(df: DatasetFits, *, by: str) -> plt.Figure:
             x, mean, below, above = _loss_points(runs, x_of)
             ax.errorbar(x, mean, yerr=[below, above], fmt="o", color=colors[arch], markersize=5, capsize=3)
             fit = curve(af, p)
-            if fit is not None and fit.ok:
+            if fit is not None and fit.kind is not None:
                 _draw_curve(ax, fit, colors[arch], x_lo, x_hi)
             else:  # no fit to draw: join the points so the trend still reads
                 ax.plot(x, mean, color=colors[arch], linewidth=0.8, linestyle=":")
@@ -148,7 +151,7 @@ def _panel_figure(df: DatasetFits, *, by: str) -> plt.Figure:
     for ax in axes[:, 0]:
         ax.set_ylabel(LOSS_LABEL)
     fig.suptitle(f"{df.dataset}: held-out loss against {what} (mean over seeds, 95% intervals; "
-                 r"lines: $L = E + A\,x^{-\alpha}$)", fontsize=11)
+                 r"solid: $L = E + A\,x^{-\alpha}$ where identified; dashed: local log-log slope)", fontsize=11)
     _legend(fig, colors)
     return fig
 
@@ -199,15 +202,76 @@ _FIGURES: tuple[tuple[str, str, Callable[[DatasetFits], plt.Figure]], ...] = (
 )  # (file kind, caption, draw)
 
 
-def write_plots(fitted: dict[str, DatasetFits], plots_dir: Path) -> dict[str, list[tuple[str, Path, bytes]]]:
-    """Three figures per dataset: {dataset: [(caption, path, png bytes)]}."""
+def _multiplier_figure(dataset: str, m: Multipliers) -> plt.Figure:
+    """A forest plot: per pair of families, the factor of data (parameters, compute) the weaker one needs to reach
+    the stronger one's loss, at each slice, with its interval; an arrow at the edge of the measured range where
+    the factor (or its interval) lies past it."""
+    panels = [("data_size", "× training examples (at each model size)", lambda p: p.data),
+              ("params", "× parameters (at each training-set size)", lambda p: p.params)]
+    if any(p.compute.log_k is not None for p in m.pairs):
+        panels.append(("compute", "× training compute (own frontiers)", lambda p: {0: p.compute}))
+    rows = m.pairs
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels) + 2.2, max(4.0, 0.42 * len(rows) + 2.0)),
+                             sharey=True, squeeze=False, layout="constrained")
+    for ax, (axis, label, by) in zip(axes[0], panels, strict=True):
+        slices = sorted({k for p in rows for k in by(p)})
+        colors = plt.get_cmap("viridis")(np.linspace(0.0, 0.85, max(len(slices), 1)))
+        edge = 1.0
+        for i, p in enumerate(rows):
+            for j, s in enumerate(slices):
+                x = by(p).get(s)
+                if x is None or x.log_k is None:
+                    continue
+                y = i + (j - (len(slices) - 1) / 2) * min(0.22, 0.8 / max(len(slices), 1))
+                lo_w, hi_w = x.log_window
+                edge = max(edge, np.exp(hi_w), np.exp(-lo_w))
+                clip = lambda v, lo_w=lo_w, hi_w=hi_w: float(np.exp(np.clip(v, lo_w, hi_w)))
+                if np.isfinite(x.log_k.lo):
+                    ax.plot([clip(x.log_k.lo), clip(x.log_k.hi)], [y, y], color=colors[j], linewidth=1.4)
+                inside = x.status == "ok"
+                marker = "o" if inside else (">" if x.log_k.value > 0 else "<")
+                ax.plot(clip(x.log_k.value), y, marker=marker, color=colors[j], markersize=6,
+                        markerfacecolor=colors[j] if inside else "white", linestyle="none",
+                        label=(short_count(s) if axis == "data_size" else f"{s:,}") if i == 0 and axis != "compute"
+                        else None)
+        ax.axvline(1.0, color="grey", linewidth=0.8)
+        for x_edge in (1 / edge, edge):  # the measured range: past it, a factor is a bound
+            ax.axvline(x_edge, color="grey", linewidth=0.8, linestyle=":")
+        ax.set_xscale("log")
+        ax.set_xlim(1 / (1.3 * edge), 1.3 * edge)
+        ax.xaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}×"))
+        ax.set_title(label, fontsize=10)
+        ax.set_xlabel("factor the weaker family needs (dotted: the measured range)")
+        ax.grid(True, axis="x", alpha=0.3)
+        if axis != "compute" and slices:
+            ax.legend(title="parameters" if axis == "data_size" else "examples", fontsize=8, title_fontsize=8,
+                      loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=len(slices), frameon=False)
+    axes[0, 0].set_yticks(range(len(rows)), [f"{p.weaker} → {p.stronger}" for p in rows], fontsize=9)
+    axes[0, 0].invert_yaxis()
+    fig.suptitle(f"{dataset}: architecture worth k× data, parameters, compute (95% intervals; hollow arrow: past the "
+                 "measured range, the bound shown)", fontsize=11)
+    return fig
+
+
+def write_plots(fitted: dict[str, DatasetFits], plots_dir: Path,
+                stated: Verdict | None = None) -> dict[str, list[tuple[str, Path, bytes]]]:
+    """Three figures per dataset, and the multipliers' forest plot where the verdict has it:
+    {dataset: [(caption, path, png bytes)]}."""
     plots_dir.mkdir(parents=True, exist_ok=True)
+    by_ds = {v.dataset: v for v in stated.datasets} if stated is not None else {}
     out = {}
     for ds, df in fitted.items():
         if not df.runs:
             continue
-        out[ds] = [(f"{ds}: loss against {what}", path, _png(draw(df), path))
-                   for kind, what, draw in _FIGURES for path in [plots_dir / plot_file(ds, kind)]]
+        mult = by_ds[ds].statistics.get("multipliers") if ds in by_ds else None
+        if mult is not None and mult.pairs:
+            path = plots_dir / plot_file(ds, "multipliers")
+            out.setdefault(ds, []).append((f"{ds}: architecture worth k× data, parameters and compute", path,
+                                           _png(_multiplier_figure(ds, mult), path)))
+        out[ds] = out.get(ds, []) + [(f"{ds}: loss against {what}", path, _png(draw(df), path))
+                                     for kind, what, draw in _FIGURES for path in [plots_dir / plot_file(ds, kind)]]
     return out
 
 
@@ -236,10 +300,9 @@ def _fit_rows(df: DatasetFits) -> tuple[list[list[object]], list[str]]:
                   + [("vs training FLOPs (own frontier)", af.vs_compute)])
         for name, f in curves:
             est = f.estimates
-            note = "; ".join(n for n in f.reason.split("; ") if n != EXACT_NOTE)
             rows.append([arch, name, int(f.x.size), f.status, _ci(est.get("E")), _ci(est.get("A")),
-                         _ci(est.get("alpha"), ".2f"), note])
-            classes.append("" if f.ok else "bad")
+                         _ci(est.get("alpha"), ".2f"), _ci(f.local_exponent, ".3f"), f.reason])
+            classes.append("" if f.kind is not None else "bad")
     return rows, classes
 
 
@@ -274,7 +337,64 @@ def _verdict_tables(v: DatasetVerdict) -> str:
         parts.append("<h3>Best against worst architecture, by training-set size</h3>" + html_table(
             ["training examples", "best", "worst", "worst's loss above best [95% CI]", "seed-noise level"], rows)
             + per_decade)
+    parts += [_multiplier_table(v), _exponent_tables(v), _small_to_large_table(v)]
     return "".join(parts)
+
+
+def _multiplier_table(v: DatasetVerdict) -> str:
+    m = v.statistics.get("multipliers")
+    if m is None or not m.pairs:
+        return ""
+    cell = lambda x: fmt_factor(x) if x.log_k is not None else x.status
+    head = m.pairs[0]
+    data, params = head.headline(head.data, "data_size"), head.headline(head.params, "params")
+    rows = [[p.stronger, p.weaker, cell(p.headline(p.data, "data_size")), cell(p.headline(p.params, "params")),
+             cell(p.compute)] for p in m.pairs]
+    where = (f"data at {short_count(data.at)} parameters from {data.x0:,.0f} examples; parameters at "
+             f"{params.at:,} examples from {short_count(params.x0)}" if data.log_k is not None and
+             params.log_k is not None else "")
+    return ("<h3>Architecture worth k× data, parameters, compute</h3><p class=note>How many times the training "
+            "examples (parameters, compute) the weaker family needs to reach the stronger one's held-out loss, read "
+            f"off their fitted curves ({_esc(where)}; every model size and data size in fits.json, and in the "
+            "forest plot). Past the measured range the factor is a bound, not a number: the extrapolation is in "
+            "fits.json, labelled. 95% intervals from the curves' parametric bootstrap.</p>"
+            + html_table(["stronger", "weaker", "× training examples", "× parameters", "× compute"], rows))
+
+
+def _exponent_tables(v: DatasetVerdict) -> str:
+    x = v.statistics.get("equal_exponents")
+    if x is None or not x.axes:
+        return ""
+    parts = ["<h3>Do the families scale alike?</h3>"]
+    for a in x.axes:
+        slices = sorted({s for by in a.by_slice.values() for s in by})
+        name = (lambda s: f"at {short_count(s)} params") if a.axis == "data_size" else (lambda s: f"at {s:,} examples")
+        rows = [[arch, *(_ci(by.get(s), ".3f") for s in slices), _ci(a.pooled.get(arch), ".3f")]
+                for arch, by in a.by_slice.items()]
+        what = "α" if a.kind == "alpha" else "local exponent (−d log L / d log x)"
+        test = (f"one shared exponent per slice: Wald W = {a.statistic:.3g} on {a.df} df, p = {a.p_value:.2g}"
+                if np.isfinite(a.p_value) else "no test: fewer than two families with intervals per slice")
+        parts.append(f"<p class=note>Against {'training examples' if a.axis == 'data_size' else 'parameters'}: "
+                     f"{_esc(what)}; {_esc(test)}.</p>")
+        parts.append(html_table(["arch", *(name(s) for s in slices), "over all"], rows))
+    return "".join(parts)
+
+
+def _small_to_large_table(v: DatasetVerdict) -> str:
+    x = v.statistics.get("small_to_large")
+    if x is None or not x.axes:
+        return ""
+    pct_of = lambda d: f"{pct(d):.2g}%"
+    rows = [["training examples" if a.axis == "data_size" else "parameters", f"{a.held_out:,}",
+             pct_of(a.rms_error), pct_of(a.rms_noise), f"{a.p_value:.2g}",
+             f"{a.order_held}/{a.pairs}" if a.pairs else "—",
+             f"{a.predicted_order_held}/{a.pairs}" if a.pairs else "—"] for a in x.axes]
+    return ("<h3>Does small scale predict large?</h3><p class=note>Each curve fitted without the largest size, "
+            "its prediction there against the measurement: rms error in loss, against what noise alone gives; p of "
+            "the misses under 'as good as noise allows'; family pairs whose order at the next size held at the "
+            "largest (decision accuracy), and whose order the extrapolated curves got right.</p>"
+            + html_table(["axis", "held out", "rms error", "rms noise", "p", "order held", "predicted order held"],
+                         rows))
 
 
 def _dataset_section(df: DatasetFits, v: DatasetVerdict | None,
@@ -290,14 +410,14 @@ def _dataset_section(df: DatasetFits, v: DatasetVerdict | None,
     if v is not None:
         parts.append(_verdict_tables(v))
     rows, classes = _fit_rows(df)
-    exact = any(EXACT_NOTE in f.reason for af in df.archs.values()
-                for f in [*af.vs_params.values(), *af.vs_data.values(), af.vs_compute])
-    parts.append("<h3>Scaling fits: L = E + A·x<sup>−α</sup></h3><p class=note>Per architecture and curve; "
-                 "95% bootstrap intervals over seeds (and runs, where a curve has six or more); greyed: no fit, "
-                 "with the reason."
-                 + (" A curve of three runs has as many runs as parameters: it passes through them, and its "
-                    "intervals reflect seed noise only." if exact else "") + "</p>")
-    parts.append(html_table(["arch", "curve", "runs", "status", "E", "A", "α", "note"], rows, classes=classes))
+    parts.append("<h3>Scaling fits: L = E + A·x<sup>−α</sup>, or the local slope</h3><p class=note>Per "
+                 "architecture and curve. The law is fitted only with at least 5 runs over at least a decade, and "
+                 "called ok only where its bootstrap replicates do not pile up on a bound; elsewhere the curve is "
+                 "the local log-log slope over the measured range (status slope; local exponent = −d log L / d log "
+                 "x). 95% intervals from a parametric bootstrap with the seed noise pooled over all of an "
+                 "architecture's runs (docs/statistics.md); greyed: no fit, with the reason.</p>")
+    parts.append(html_table(["arch", "curve", "runs", "status", "E", "A", "α", "local exponent", "note"], rows,
+                            classes=classes))
     rows, classes = _joint_rows(df)
     parts.append("<h3>Joint fits: L(N, D) = E + A/N<sup>α</sup> + B/D<sup>β</sup></h3>")
     parts.append(html_table(["arch", "runs", "status", "E", "α", "β", "A", "B", "note"], rows, classes=classes))
@@ -395,8 +515,11 @@ def write_report(results_dir: str | Path, suite: str, contrasts: Sequence[Datase
         contrasts = declared_contrasts(results_dir, suite)
     stated = verdict(records, contrasts=contrasts)
     doc = {"suite": suite, **fits_to_dict(fitted), "verdict": verdict_dict(stated)}
+    for v in stated.datasets:  # the multipliers per dataset, beside its fits
+        if (m := v.statistics.get("multipliers")) is not None:
+            doc["datasets"][v.dataset]["pairs"] = m.to_dict()["pairs"]
     write_text(store.dir / FITS_FILE, json.dumps(finite_or_null(doc), indent=1, allow_nan=False) + "\n")
-    plots = write_plots(fitted, store.dir / PLOTS_DIR)
+    plots = write_plots(fitted, store.dir / PLOTS_DIR, stated)
     board = build_leaderboard(records, suite)
     path = store.dir / REPORT_FILE
     write_text(path, render_html(suite, fitted, stated, plots, to_html(board, full_page=False)))
