@@ -87,10 +87,10 @@ def test_paper_suite_runs_the_papers_four_models_at_its_sizes_and_budget_on_both
 
 
 def test_paper_suite_sizes_are_matched_and_linear_is_its_one_size():
-    from benchmarks.cli.archs import task_of
+    from benchmarks import data
     from benchmarks.running import sizing
 
-    task = task_of("mnist1d")
+    task = data.task("mnist1d")
     counts = {s.arch: sizing.solve(s.arch, task, s.target_params) for s in load_suite("paper").run_specs()}
     assert {a: c.params for a, c in counts.items()} == {
         "linear": 410, "mlp": 15_210, "convnet?head=dense": 5_236, "bigru": 5_134}  # the paper's: 410, 15,210, 5,210, 5,134
