@@ -16,7 +16,9 @@ target_params = [3_000, 5_000]
 data_sizes = [200, 400]
 seeds = [0, 1]
 [training]
-steps = 20
+epochs = 1
+min_steps = 20
+max_steps = 20
 batch_size = 32
 eval_every = 10
 [lr]

@@ -126,7 +126,8 @@ def test_report_writes_plots_with_safe_names_and_a_page_for_datasets_named_by_pa
             name = plot_file(ds, kind)
             assert "/" not in name and ":" not in name and (folder / "plots" / name).stat().st_size > 1000
     page = (folder / "report.html").read_text()
-    assert page.count('<img class="plot"') == 9 and json.loads((folder / "fits.json").read_text())["datasets"]
+    multipliers = len(list((folder / "plots").glob("*-multipliers.png")))  # where the verdict has pairs of families
+    assert page.count('<img class="plot"') == 9 + multipliers and json.loads((folder / "fits.json").read_text())["datasets"]
 
 
 def test_the_declared_pair_gets_a_per_family_effect_with_intervals(swept):

@@ -46,6 +46,8 @@ MIN_LAW_DECADES = 1.0  # ... spanning at least this many decades
 PILE_UP_SHARE = 0.025  # more replicates than this on a bound: the law is degenerate
 
 
+N_BOOT = 400  # bootstrap replicates per curve
+
 def log_model(theta_BxQ: np.ndarray, u_BxPxK: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """log(E + Σ_k A_k·exp(−α_k·u_k)) and its Jacobian: (B, P) and (B, P, Q)."""
     terms_BxPxK = np.exp(theta_BxQ[:, None, 1::2] - theta_BxQ[:, None, 2::2] * u_BxPxK)
@@ -291,3 +293,21 @@ def bootstrap_curve(point: CurvePoint, noise: SeedNoise, *, n_boot: int, rng: np
     elif point.law[0] < 1e-6 * np.exp(point.logy_P.min()):
         reason = "E = 0 fits best (a pure power law)"
     return CurveFit(status, reason, point.log_ref_K, point.law, law_boot, point.line, line_boot, noise)
+
+
+def seed_arrays(y: Sequence[Sequence[float] | float]) -> list[np.ndarray]:
+    """Per-point seed losses -> per-point arrays of finite log losses."""
+    out = []
+    for v in y:
+        a = np.atleast_1d(np.asarray(v, dtype=float))
+        a = a[np.isfinite(a) & (a > 0)]
+        if a.size == 0:
+            raise ValueError("every point needs at least one finite positive loss")
+        out.append(np.log(a))
+    return out
+
+
+def point_and_replicates(point: float, boot: np.ndarray | None) -> np.ndarray:
+    """(1 + B, ...): the point estimate, then its replicates."""
+    point = np.asarray(point, dtype=float)[None]
+    return point if boot is None else np.concatenate([point, boot])

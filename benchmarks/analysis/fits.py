@@ -23,26 +23,28 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from benchmarks.analysis.curve_fit import (
+    N_BOOT,
     CurveFit,
     bootstrap_curve,
     fit_curve_point,
     log_line,
     log_model,
+    point_and_replicates,
+    seed_arrays,
 )
+from benchmarks.analysis.frontier import FrontierPoint, compute_frontier, frontier_holders, one_dataset, training_flops
+from benchmarks.analysis.joint_fit import JointFit, fit_joint
 from benchmarks.analysis.stats import (
     LEVEL,
     Estimate,
     SeedNoise,
     keyed_rng,
-    mean_ci,
     percentiles,
     pooled_seed_noise,
     run_log_losses,
     usable,
 )
 from benchmarks.spec import RunRecord
-
-N_BOOT = 400  # bootstrap replicates per curve
 
 AXES = {
     "params": "parameters",
@@ -54,30 +56,7 @@ AXES = {
 # ---------------------------------------------------------------------------- records
 
 
-def training_flops(record: RunRecord) -> float:
-    """Training compute of one seed: forward+backward ≈ 3× the measured forward FLOPs."""
-    return 3.0 * record.flops_per_example * record.spec.steps * record.spec.batch_size
-
-
 # ---------------------------------------------------------------------------- curves
-
-
-def _seed_arrays(y: Sequence[Sequence[float] | float]) -> list[np.ndarray]:
-    """Per-point seed losses -> per-point arrays of finite log losses."""
-    out = []
-    for v in y:
-        a = np.atleast_1d(np.asarray(v, dtype=float))
-        a = a[np.isfinite(a) & (a > 0)]
-        if a.size == 0:
-            raise ValueError("every point needs at least one finite positive loss")
-        out.append(np.log(a))
-    return out
-
-
-def _rows(point: float, boot: np.ndarray | None) -> np.ndarray:
-    """(1 + B, ...): the point estimate, then its replicates."""
-    point = np.asarray(point, dtype=float)[None]
-    return point if boot is None else np.concatenate([point, boot])
 
 
 @dataclass(frozen=True)
@@ -147,11 +126,11 @@ class PowerLawFit:
         """(1 + B, len(x)) log loss at x: the fit, then each replicate (one row without replicates)."""
         u = np.log(np.asarray(x, dtype=float)) - self.log_x_ref
         if self.ok:
-            th = _rows(self.theta, self.boot)
+            th = point_and_replicates(self.theta, self.boot)
             return log_model(th, np.broadcast_to(u[None, :, None], (len(th), u.size, 1)))[0]
         if self.line is None:
             raise ValueError(f"no curve to predict from ({self.status}: {self.reason})")
-        return log_line(_rows(self.line, self.line_boot), u)
+        return log_line(point_and_replicates(self.line, self.line_boot), u)
 
     def log_x_at_rows(self, log_loss_R: np.ndarray) -> np.ndarray:
         """(R,) log x at which row r of the curve (the fit, then each replicate) reaches log_loss_R[r]; +inf
@@ -159,11 +138,11 @@ class PowerLawFit:
         log_loss_R = np.asarray(log_loss_R, dtype=float)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             if self.ok:
-                e, log_a, alpha = _rows(self.theta, self.boot)[: log_loss_R.size].T
+                e, log_a, alpha = point_and_replicates(self.theta, self.boot)[: log_loss_R.size].T
                 excess = np.exp(log_loss_R) - e
                 u = np.where(excess > 0, (log_a - np.log(np.where(excess > 0, excess, 1.0))) / alpha, np.inf)
             else:
-                c, s = _rows(self.line, self.line_boot)[: log_loss_R.size].T
+                c, s = point_and_replicates(self.line, self.line_boot)[: log_loss_R.size].T
                 u = np.where(s < 0, (log_loss_R - c) / s, np.inf)
         return u + self.log_x_ref
 
@@ -201,7 +180,7 @@ def _power_law_fit(axis: str, x: np.ndarray, seeds: Sequence[np.ndarray], fitted
 
 def _sorted_points(x: Sequence[float], y: Sequence[Sequence[float] | float]) -> tuple[np.ndarray, list[np.ndarray]]:
     x = np.asarray(x, dtype=float)
-    seeds = _seed_arrays(y)
+    seeds = seed_arrays(y)
     if x.shape != (len(seeds),) or np.any(~np.isfinite(x) | (x <= 0)):
         raise ValueError("x must be one positive finite value per point")
     order = np.argsort(x, kind="stable")
@@ -225,112 +204,7 @@ def fit_power_law(x: Sequence[float], y: Sequence[Sequence[float] | float], *, a
     return _power_law_fit(axis, x, seeds, bootstrap_curve(point, noise, n_boot=n_boot, rng=rng, names=names))
 
 
-@dataclass(frozen=True)
-class JointFit:
-    """L(N, D) = E + A/N^α + B/D^β over a grid of model and data sizes."""
-
-    status: str
-    reason: str
-    n: np.ndarray  # (P,) parameters
-    d: np.ndarray  # (P,) training examples
-    loss: np.ndarray  # (P,)
-    log_ref: np.ndarray = field(default_factory=lambda: np.zeros(2))  # log N_ref, log D_ref
-    theta: np.ndarray | None = None  # (E, log A, α, log B, β), A and B at the reference sizes
-    boot: np.ndarray | None = field(default=None, repr=False)
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-    def _params(self, th: np.ndarray) -> tuple[np.ndarray, ...]:
-        return (th[..., 0], np.exp(th[..., 1] + th[..., 2] * self.log_ref[0]), th[..., 2],
-                np.exp(th[..., 3] + th[..., 4] * self.log_ref[1]), th[..., 4])
-
-    @property
-    def estimates(self) -> dict[str, Estimate]:
-        if not self.ok or self.boot is None:
-            return {}
-        point, boot = self._params(self.theta), self._params(self.boot)
-        return {name: Estimate.bootstrap(p, b) for name, p, b in zip(("E", "A", "alpha", "B", "beta"), point, boot,
-                                                              strict=True)}
-
-    def predict(self, n: np.ndarray, d: np.ndarray) -> np.ndarray:
-        u = np.stack([np.log(n) - self.log_ref[0], np.log(d) - self.log_ref[1]], axis=-1)
-        return np.exp(log_model(self.theta[None], u[None])[0][0])
-
-    def to_dict(self) -> dict:
-        d = {"status": self.status, "reason": self.reason, "n_points": int(self.n.size),
-             "points": {"params": self.n.tolist(), "data_size": self.d.tolist(), "loss": self.loss.tolist()}}
-        return d | {name: e.to_dict() for name, e in self.estimates.items()}
-
-
-def fit_joint(n: Sequence[float], d: Sequence[float], y: Sequence[Sequence[float] | float], *,
-              n_boot: int = N_BOOT, rng: np.random.Generator | int | None = 0,
-              noise: SeedNoise | None = None) -> JointFit:
-    """Fit L(N, D) = E + A/N^α + B/D^β; needs the law's threshold of points on both axes."""
-    rng = np.random.default_rng(rng)
-    n, d = np.asarray(n, dtype=float), np.asarray(d, dtype=float)
-    seeds = _seed_arrays(y)
-    noise = noise if noise is not None else pooled_seed_noise(seeds)
-    names = ["parameters", "training examples"]
-    point = fit_curve_point(np.log(np.stack([n, d], axis=1)), seeds, names=names)
-    fitted = bootstrap_curve(point, noise, n_boot=n_boot, rng=rng, names=names)
-    return JointFit(fitted.status, fitted.reason, n, d, np.exp([s.mean() for s in seeds]),
-                    fitted.log_ref_K, fitted.law, fitted.law_boot)
-
-
 # ---------------------------------------------------------------------------- records -> fits
-
-
-@dataclass(frozen=True)
-class FrontierPoint:
-    """A run on the compute-efficient frontier: no run with less or equal compute reached a lower loss."""
-
-    compute: float  # training FLOPs per seed
-    loss: float  # mean held-out loss over seeds
-    lo: float
-    hi: float
-    arch: str
-    target_params: int
-    params: int
-    data_size: int
-
-    def to_dict(self) -> dict:
-        return dict(self.__dict__)
-
-
-def _one_dataset(records: Sequence[RunRecord]) -> str:
-    datasets = {r.spec.dataset for r in records}
-    if len(datasets) > 1:
-        raise ValueError(f"records of several datasets ({', '.join(sorted(datasets))}); split them first")
-    return datasets.pop() if datasets else ""
-
-
-def compute_frontier(records: Sequence[RunRecord]) -> list[FrontierPoint]:
-    """The best loss reached at each compute level (one dataset), in increasing compute, and who holds it."""
-    _one_dataset(records)
-    runs = [r for r in usable(records)[0] if r.flops_per_example > 0]
-    rows = []
-    for r in runs:
-        mean, lo, hi = mean_ci(np.exp(run_log_losses(r)))
-        rows.append(FrontierPoint(training_flops(r), mean, lo, hi, r.spec.arch, r.spec.target_params,
-                                  r.params, r.spec.data_size))
-    frontier: list[FrontierPoint] = []
-    for p in sorted(rows, key=lambda p: (p.compute, p.loss)):
-        if not frontier or p.loss < frontier[-1].loss:
-            frontier.append(p)
-    return frontier
-
-
-def frontier_holders(frontier: Sequence[FrontierPoint]) -> list[tuple[str, float, float]]:
-    """Consecutive stretches of the frontier held by one architecture: (arch, from FLOPs, to FLOPs)."""
-    out: list[tuple[str, float, float]] = []
-    for p in frontier:
-        if out and out[-1][0] == p.arch:
-            out[-1] = (p.arch, out[-1][1], p.compute)
-        else:
-            out.append((p.arch, p.compute, p.compute))
-    return out
 
 
 @dataclass(frozen=True)
@@ -508,7 +382,7 @@ def _fit_archs(dataset: str, runs: Sequence[RunRecord], n_boot: int) -> dict[str
 
 def fit_dataset(records: Sequence[RunRecord], *, n_boot: int = N_BOOT) -> DatasetFits:
     """Every curve of every architecture on one dataset, and the compute frontier."""
-    dataset = _one_dataset(records)
+    dataset = one_dataset(records)
     runs, excluded = usable(records)
     archs = _fit_archs(dataset, runs, n_boot)
     return DatasetFits(dataset, archs, compute_frontier(runs), runs, excluded, compute_varies(runs))

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from benchmarks.running import workers
 from benchmarks.running.executors import JobContext
+from benchmarks.running.runner import RunOptions
 from benchmarks.running.suite import Suite
 from benchmarks.running.sweep import capacities, describe
 from benchmarks.spec import RunRecord, RunSpec, UserError
@@ -90,7 +91,7 @@ def time_sweep(
 ) -> SweepTiming:
     """Sweep `specs` into `folder` (results and compilation cache) in `n_workers` processes of `threads` threads."""
     context = JobContext(results_dir=str(folder / "results"), suite=specs[0].suite, capacity=capacity, plugins=plugins,
-                         compile_cache=True, checkpoint_every_s=3600.0)
+                         compile_cache=True, options=RunOptions(checkpoint_every_s=3600.0))
     records: list[RunRecord] = []
 
     def on_event(event: workers.Event) -> None:
