@@ -1,9 +1,10 @@
 """Worker processes on one machine: a sweep's runs trained in parallel, each worker with its share of the cores.
 
-On a CPU, one process leaves cores idle with the small programs of a suite like `quick` (its
-threads wait on each other between short kernels, and compilation runs on one thread).
-`archbench sweep --workers N` starts N worker processes instead, each with its threads limited
-to cores/N (`thread_env`), and each trains runs through exactly the machinery of a sweep on its
+On a CPU, one process leaves cores idle with the small programs of a suite like `quick` (measured
+on 2 cores: 76% of them busy over a slice of `quick`, unloaded; compilation and the Python
+between intervals run on one thread). `archbench sweep --workers N` starts N worker processes
+instead, each with its threads limited to cores/N (`thread_env`, `worker_cpus`), and each
+trains runs through exactly the machinery of a sweep on its
 own (`sweep.run_sweep`): a run is claimed before it trains, checkpointed as it trains, appended
 to the store with a check that its run_id is new. So a worker killed at any moment loses at most
 the run it had in hand (which resumes from its checkpoint, in another worker or the next sweep),
