@@ -10,7 +10,7 @@ RESULTS ?= results
 ARGS   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install bench sweep report leaderboard compare perf test lint new-arch clean
+.PHONY: help install bench sweep report leaderboard compare perf test lint new-arch check-arch clean
 
 help: ## list the targets
 	@echo "archbench: does architecture matter, or only data?"
@@ -32,7 +32,7 @@ bench: $(STAMP) ## train the default suite (quick), print the leaderboard, the v
 	$(BIN)/archbench sweep $(SUITE) --results-dir $(RESULTS) $(ARGS)
 	$(BIN)/archbench report $(SUITE) --results-dir $(RESULTS)
 
-sweep: $(STAMP) ## run a suite: make sweep SUITE=standard
+sweep: $(STAMP) ## run a suite: make sweep SUITE=standard (SUITE=paper: the MNIST-1D paper's table)
 	$(BIN)/archbench sweep $(SUITE) --results-dir $(RESULTS) $(ARGS)
 
 report: $(STAMP) ## fit scaling curves, write the report and the verdict: make report SUITE=quick
@@ -48,9 +48,13 @@ compare: $(STAMP) ## compare two results: make compare A=results/reference B=res
 perf: $(STAMP) ## measure throughput, FLOP/s vs matmul peak, fused-loop and vmap speed-ups
 	$(BIN)/archbench perf --results-dir $(RESULTS) $(ARGS)
 
-new-arch: $(STAMP) ## write a template for a new family: make new-arch NAME=foo
-	@test -n "$(NAME)" || { echo "usage: make new-arch NAME=<family name>"; exit 2; }
-	$(BIN)/archbench new-arch $(NAME)
+new-arch: $(STAMP) ## write a template for a new family: make new-arch NAME=foo [DIR=folder outside the repo]
+	@test -n "$(NAME)" || { echo "usage: make new-arch NAME=<family name> [DIR=<folder>]"; exit 2; }
+	$(BIN)/archbench new-arch $(NAME) $(if $(DIR),--dir $(DIR))
+
+check-arch: $(STAMP) ## run the architecture test matrix on a plugin: make check-arch PLUGIN=my_net.py [ARCH=name]
+	@test -n "$(PLUGIN)$(ARCH)" || { echo "usage: make check-arch PLUGIN=<file.py or module> [ARCH=<family>]"; exit 2; }
+	$(BIN)/archbench check-arch $(if $(PLUGIN),--plugin $(PLUGIN)) $(if $(ARCH),--arch $(ARCH)) $(ARGS)
 
 test: $(STAMP) ## run the test suite
 	$(BIN)/python -m pytest -q $(ARGS)

@@ -3,6 +3,16 @@
 Adding a family is adding one file here that calls `register`; the registry
 imports every module of the package on first use, so nothing else changes.
 A family that lives elsewhere loads with `load_plugin(path_or_module)`.
+
+Names a user can give (`--arch`, suite files), in the syntax datasets use:
+
+    convnet                  a registered family, every option at its default
+    convnet?head=dense       the same family with options (`name?key=value&key=value`);
+                             each family declares its options and defaults in `register`
+
+`canonical(name)` leaves out options equal to their default and sorts the rest, so
+`convnet?head=pool` is `convnet`: the name (and so the run id) of a family at its
+defaults is what it was before the family had options.
 """
 
 from __future__ import annotations
@@ -11,14 +21,18 @@ import importlib
 import importlib.util
 import pkgutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from flax import nnx
 
-from architectures.spec import ArchShape, Builder, DepthRule, Family, TaskSpec
+from architectures.spec import ArchShape, Builder, DepthRule, Family, Option, TaskSpec
 
-__all__ = ["ArchShape", "Family", "TaskSpec", "build", "get", "load_plugin", "names", "register"]
+__all__ = [
+    "ArchRef", "ArchShape", "Family", "TaskSpec", "build", "canonical", "get", "load_plugin", "names", "parse",
+    "register", "wildcard_names",
+]
 
 _REGISTRY: dict[str, Family] = {}
 _NOT_FAMILIES = {"spec", "layers"}  # modules of this package that register nothing
@@ -38,13 +52,36 @@ def register(
     min_width: int | None = None,
     version: str = "1",
     description: str = "",
+    options: Mapping[str, Option | tuple[str, ...]] | None = None,
+    fixed_size: bool = False,
+    wildcard: bool = True,
+    hidden_min: int = 1,
+    hidden_step: int = 1,
 ) -> Callable[[Builder], Builder]:
-    """Decorator: register `build(task, shape, rngs) -> nnx.Module` as family `name`."""
+    """Decorator: register `build(task, shape, rngs, **options) -> nnx.Module` as family `name`.
+
+    `options` maps each option to its default (an int, float or string: any value of that
+    type is accepted) or to a tuple of the strings it accepts, the first the default.
+    `fixed_size`: the family has no width or hidden knob (the solver builds it at width and
+    hidden 0 and reports its real count, whatever the target); `hidden_ratio=0`: it has no
+    hidden knob (the solver searches width alone, hidden 0). `wildcard=False` keeps the
+    family out of `architectures = ["*"]`: a suite runs it only where it names it.
+    `hidden_min` and `hidden_step` are the fine knob's limits, as `min_width` and `width_multiple` are
+    the coarse one's: the solver only tries `hidden` >= hidden_min that are multiples of hidden_step
+    (e.g. `hidden_step=2` for a block that splits `hidden` in two halves).
+    """
+    declared = dict(options or {})
+    defaults = {k: v[0] if isinstance(v, tuple) else v for k, v in declared.items()}
+    choices = {k: v for k, v in declared.items() if isinstance(v, tuple)}
 
     def decorate(build: Builder) -> Builder:
         source = getattr(build, "__module__", "?")
         if name in _REGISTRY and _REGISTRY[name].source != source:
             raise PluginError(f"architecture {name!r} is registered twice ({_REGISTRY[name].source} and {source})")
+        if any(not v or not all(isinstance(c, str) for c in v) for v in choices.values()):
+            raise PluginError(f"architecture {name!r}: a choice option is a non-empty tuple of strings")
+        if hidden_min < 1 or hidden_step < 1:
+            raise PluginError(f"architecture {name!r}: hidden_min and hidden_step must be positive integers")
         _REGISTRY[name] = Family(
             name=name,
             build=build,
@@ -55,6 +92,12 @@ def register(
             version=version,
             description=description or (build.__doc__ or "").strip().split("\n")[0],
             source=source,
+            options=defaults,
+            choices=choices,
+            fixed_size=fixed_size,
+            wildcard=wildcard,
+            hidden_min=hidden_min,
+            hidden_step=hidden_step,
         )
         return build
 
@@ -77,20 +120,79 @@ def names() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def get(name: str) -> Family:
+def wildcard_names() -> list[str]:
+    """The families `architectures = ["*"]` picks: every registered one not registered `wildcard=False`."""
+    return [n for n in names() if _REGISTRY[n].wildcard]
+
+
+@dataclass(frozen=True)
+class ArchRef:
+    """A parsed architecture name: which family, with which options."""
+
+    family: Family
+    options: dict[str, Option]  # every option, defaults filled in
+
+    @property
+    def name(self) -> str:
+        """Canonical name: options equal to their default are left out, the rest sorted."""
+        changed = {k: v for k, v in sorted(self.options.items()) if v != self.family.options[k]}
+        return self.family.name + ("?" + "&".join(f"{k}={v}" for k, v in changed.items()) if changed else "")
+
+
+def _lookup(base: str) -> Family:
     _discover()
-    if name not in _REGISTRY:
+    if base not in _REGISTRY:
         import difflib
 
-        close = difflib.get_close_matches(name, _REGISTRY, n=3)
+        close = difflib.get_close_matches(base, _REGISTRY, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise PluginError(f"unknown architecture {name!r}{hint} (known: {', '.join(sorted(_REGISTRY))})")
-    return _REGISTRY[name]
+        raise PluginError(f"unknown architecture {base!r}{hint} (known: {', '.join(sorted(_REGISTRY))})")
+    return _REGISTRY[base]
+
+
+def _describe_options(family: Family) -> str:
+    return ", ".join(
+        f"{k}={'|'.join(family.choices[k])}" if k in family.choices else f"{k}={v}" for k, v in family.options.items()
+    ) or "none"
+
+
+def parse(name: str) -> ArchRef:
+    """`convnet`, `convnet?head=dense` -> ArchRef (PluginError if it names no family or option)."""
+    base, _, query = name.partition("?")
+    family = _lookup(base)
+    options = dict(family.options)
+    for item in filter(None, query.split("&")):
+        key, eq, value = item.partition("=")
+        if key not in family.options or not eq:
+            raise PluginError(f"architecture {family.name} has no option {item!r} (options: {_describe_options(family)})")
+        if key in family.choices:
+            if value not in family.choices[key]:
+                raise PluginError(f"option {key} of {family.name} must be one of {', '.join(family.choices[key])}, "
+                                  f"got {value!r}")
+            options[key] = value
+            continue
+        kind = type(family.options[key])
+        try:
+            options[key] = kind(value)
+        except ValueError:
+            raise PluginError(f"option {key} of {family.name} must be {kind.__name__}, got {value!r}") from None
+    return ArchRef(family, options)
+
+
+def canonical(name: str) -> str:
+    """The name a run records: `convnet?head=pool` -> `convnet` (see the module docstring)."""
+    return parse(name).name
+
+
+def get(name: str) -> Family:
+    """The family a name refers to (options allowed: `convnet?head=dense` -> convnet)."""
+    return parse(name).family
 
 
 def build(name: str, task: TaskSpec, shape: ArchShape, rngs: nnx.Rngs) -> nnx.Module:
-    """Build family `name` for `task` at `shape`."""
-    return get(name).build(task, shape, rngs)
+    """Build family `name` (options included) for `task` at `shape`."""
+    ref = parse(name)
+    return ref.family.build(task, shape, rngs, **ref.options)
 
 
 def load_plugin(path_or_module: str) -> list[str]:

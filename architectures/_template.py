@@ -62,6 +62,8 @@ def _depth(target_params: int) -> int:
     hidden_ratio=4.0,  # hidden / width before the solver fine-tunes hidden
     width_multiple=1,  # widths are multiples of this (e.g. 8 for attention heads)
     min_width=4,
+    hidden_min=1,  # the smallest hidden the blocks take, and its step (2 if a block splits hidden in halves)
+    hidden_step=1,
     description="residual per-position MLP over patches or tokens",
 )
 def build(task: TaskSpec, shape: ArchShape, rngs: nnx.Rngs) -> nnx.Module:

@@ -11,17 +11,22 @@ keeps no batch statistics.
 
 Shape: width = stem channels, depth = residual blocks over all stages,
 hidden = inner channels of the first stage's blocks (= width by default).
+
+Options: `head=pool` (default: LayerNorm, global average pooling, linear) or
+`head=dense` (LayerNorm, a linear layer over every position and channel of the
+last stage, as the MNIST-1D paper's CNN ends: `convnet?head=dense`).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import jax
 from flax import nnx
 
 from architectures import register
-from architectures.layers import Conv, PooledHead
+from architectures.layers import HEADS, Conv, make_head
 from architectures.spec import ArchShape, TaskSpec
 
 
@@ -32,6 +37,7 @@ class ConvNetConfig:
     hidden: int  # inner channels of a first-stage block (doubled at every later stage)
     kernel: int = 3  # kernel side of the block convolutions
     max_stages: int = 3
+    head: str = "pool"  # "pool": global average pooling; "dense": a weight per position and channel
 
 
 class ResidualBlock(nnx.Module):
@@ -80,7 +86,8 @@ class ConvNet(nnx.Module):
             down = [Downsample(dim >> 1, dim, len(spatial), rngs)] if s > 0 else []
             layers += down + [ResidualBlock(dim, hidden, kernel, rngs) for _ in range(n_blocks)]
         self.layers = nnx.List(layers)
-        self.head = PooledHead(cfg.width << (len(blocks) - 1), task.num_classes, rngs)
+        positions = math.prod(side >> (len(blocks) - 1) for side in spatial)  # each later stage halves every side
+        self.head = make_head(cfg.head, positions, cfg.width << (len(blocks) - 1), task.num_classes, rngs)
 
     def __call__(self, x: jax.Array) -> jax.Array:
         x = self.stem(x)
@@ -96,6 +103,7 @@ def _depth(target_params: int) -> int:
 @register(
     "convnet", depth_for=_depth, hidden_ratio=1.0, min_width=4, version="2",
     description="pre-activation residual ConvNet (1-D for sequences, 2-D for images), global pooling",
+    options={"head": HEADS},
 )
-def build(task: TaskSpec, shape: ArchShape, rngs: nnx.Rngs) -> nnx.Module:
-    return ConvNet(task, ConvNetConfig(shape.width, shape.depth, shape.hidden), rngs)
+def build(task: TaskSpec, shape: ArchShape, rngs: nnx.Rngs, *, head: str) -> nnx.Module:
+    return ConvNet(task, ConvNetConfig(shape.width, shape.depth, shape.hidden, head=head), rngs)

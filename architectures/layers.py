@@ -129,6 +129,29 @@ class PooledHead(nnx.Module):
         return self.head(jnp.mean(x, axis=tuple(range(1, x.ndim - 1))))
 
 
+class DenseHead(nnx.Module):
+    """x_BxPxD (P positions, or pixels) -> LayerNorm -> flatten -> linear -> logits_BxK.
+
+    A weight for every position and feature, as the MNIST-1D paper's CNN and GRU end: unlike
+    `PooledHead` it is not invariant to where a feature occurs, and it grows with the positions.
+    """
+
+    def __init__(self, positions: int, dim: int, num_classes: int, rngs: nnx.Rngs):
+        self.norm = nnx.LayerNorm(dim, rngs=rngs)
+        self.head = nnx.Linear(positions * dim, num_classes, rngs=rngs)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return self.head(flatten(self.norm(x)))
+
+
+HEADS = ("pool", "dense")  # a family's `head` option: `PooledHead` or `DenseHead`
+
+
+def make_head(head: str, positions: int, dim: int, num_classes: int, rngs: nnx.Rngs) -> nnx.Module:
+    """The head a family's `head` option names, over `positions` positions of `dim` features."""
+    return PooledHead(dim, num_classes, rngs) if head == "pool" else DenseHead(positions, dim, num_classes, rngs)
+
+
 class SequenceClassifier(nnx.Module):
     """embed -> blocks in turn -> PooledHead: the skeleton of the sequence families.
 

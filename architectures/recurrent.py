@@ -34,10 +34,10 @@ class RecurrentConfig:
 
 
 class Gru(nnx.Module):
-    """GRU (Cho et al. 2014, PyTorch's gate convention) over time: x_BxLxD -> h_BxLxD."""
+    """GRU (Cho et al. 2014, PyTorch's gate convention) over time: x_BxLxC -> h_BxLxD (C = D unless given)."""
 
-    def __init__(self, dim: int, rngs: nnx.Rngs):
-        self.input_proj = nnx.Linear(dim, 3 * dim, rngs=rngs)  # all steps at once, outside the scan
+    def __init__(self, dim: int, rngs: nnx.Rngs, in_features: int | None = None):
+        self.input_proj = nnx.Linear(in_features or dim, 3 * dim, rngs=rngs)  # all steps at once, outside the scan
         self.state_proj = nnx.Linear(dim, 3 * dim, rngs=rngs)
 
     def __call__(self, x_BxLxD: jax.Array) -> jax.Array:
@@ -50,7 +50,7 @@ class Gru(nnx.Module):
             h_BxD = (1 - z) * jnp.tanh(xn + r * hn) + z * h_BxD
             return h_BxD, h_BxD
 
-        h0_BxD = jnp.zeros(gx_LxBx3D.shape[1:2] + (x_BxLxD.shape[-1],), gx_LxBx3D.dtype)
+        h0_BxD = jnp.zeros(gx_LxBx3D.shape[1:2] + (gx_LxBx3D.shape[-1] // 3,), gx_LxBx3D.dtype)
         _, h_LxBxD = jax.lax.scan(step, h0_BxD, gx_LxBx3D)
         return h_LxBxD.swapaxes(0, 1)
 

@@ -14,7 +14,8 @@ Shape letters used in docstrings across `architectures/`:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 from flax import nnx
@@ -57,10 +58,17 @@ class ArchShape:
         return {"width": self.width, "depth": self.depth, "hidden": self.hidden}
 
 
-class Builder(Protocol):
-    """`build(task, shape, rngs) -> module`; `module(x_B...) -> logits_BxK`."""
+Option = int | float | str  # the value of a family option (`convnet?head=dense`)
 
-    def __call__(self, task: TaskSpec, shape: ArchShape, rngs: nnx.Rngs) -> nnx.Module: ...
+
+class Builder(Protocol):
+    """`build(task, shape, rngs, **options) -> module`; `module(x_B...) -> logits_BxK`.
+
+    A family that declares options receives every one of them (defaults filled in) as a
+    keyword argument; a family without options is called with none.
+    """
+
+    def __call__(self, task: TaskSpec, shape: ArchShape, rngs: nnx.Rngs, **options: Option) -> nnx.Module: ...
 
 
 class DepthRule(Protocol):
@@ -82,4 +90,10 @@ class Family:
     version: str  # bump when a change to the module changes trained results
     description: str
     source: str  # module or file it was registered from
+    options: Mapping[str, Option] = field(default_factory=dict)  # `name?key=value` options and their defaults
+    choices: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # the values a choice option accepts
+    fixed_size: bool = False  # no width or hidden knob: one size whatever the target (the solver says so)
+    wildcard: bool = True  # picked by `architectures = ["*"]` in suites (False: only when named)
+    hidden_min: int = 1  # the smallest `hidden` the builder takes
+    hidden_step: int = 1  # `hidden` is a multiple of this (2: even only)
 

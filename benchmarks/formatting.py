@@ -49,7 +49,7 @@ def fmt_estimate(est: Interval, *, percent: bool = False) -> str:
 
 def md_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool]) -> list[str]:
     """A Markdown table padded to line up in a terminal."""
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(header)]  # rows may be empty
 
     columns = list(zip(widths, right, strict=True))
 

@@ -4,6 +4,7 @@
 - `Splits`: what a dataset loader returns.
 - `RunSpec`: one point of a sweep (what to train, on what, for how long).
 - `RunRecord`: what one RunSpec produced; one JSON line in the results store.
+- `DatasetContrast`: a pair of a suite's datasets whose difference the report measures per family.
 - `UserError`: the one exception a user can cause; the CLI prints it as one line, exit 2.
 """
 
@@ -22,14 +23,17 @@ from architectures.spec import ArchShape, Family, InputKind, TaskSpec
 
 __all__ = [
     "ArchShape", "Family", "InputKind", "TaskSpec", "Splits", "RunSpec", "RunRecord",
-    "SeedResult", "Curves", "UserError", "RESULTS_VERSION", "finite_or_null",
+    "SeedResult", "Curves", "UserError", "RESULTS_VERSION", "finite_or_null", "DatasetContrast",
 ]
 
 # Bump when a harness change alters what a RunSpec trains to (so old records are not reused).
 RESULTS_VERSION = "3"  # 3: best-validation checkpoint scored, schedule length per run (benchmarks.running.protocol)
 
 Status = Literal["ok", "diverged", "failed"]
+_NOT_IN_RUN_ID = frozenset({"suite", "dataset_as_given"})  # labels: they do not change what a run trains to
 Precision = Literal["float32", "bfloat16"]
+ScoredAt = Literal["best_val_loss", "last_step"]
+SCORED_AT: tuple[ScoredAt, ...] = ("best_val_loss", "last_step")
 
 
 class UserError(Exception):
@@ -59,6 +63,10 @@ class Splits:
         return int(len(self.y_train))
 
 
+_ALWAYS = object()  # equal to no value: a field not in _HASH_DEFAULTS is always hashed
+_HASH_DEFAULTS: dict[str, object] = {"scored_at": "best_val_loss"}
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """One training run (several seeds trained together) on one dataset at one size."""
@@ -82,7 +90,11 @@ class RunSpec:
     eval_every: int = 100  # steps between held-out evaluations (learning curves)
     param_tolerance: float = 0.02  # measured parameter count within this fraction of target
     precision: Precision = "float32"
+    # Which evaluation a seed is scored at: the lowest validation loss (the protocol's rule), or the last
+    # step (a paper's rule, to reproduce its numbers; benchmarks/suites/paper.toml).
+    scored_at: ScoredAt = "best_val_loss"
     suite: str = ""  # the suite it belongs to (for grouping in wandb and reports)
+    dataset_as_given: str = ""  # the dataset as the user spelled it, where `dataset` differs (not in the run id)
 
     def __post_init__(self) -> None:
         checks = [
@@ -102,6 +114,7 @@ class RunSpec:
             (0 <= self.warmup_frac < 1, "warmup_frac must be in [0, 1)"),
             (0 < self.param_tolerance < 1, "param_tolerance must be in (0, 1)"),
             (self.precision in ("float32", "bfloat16"), "precision must be float32 or bfloat16"),
+            (self.scored_at in SCORED_AT, f"scored_at must be one of {', '.join(SCORED_AT)}, got {self.scored_at!r}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -117,9 +130,18 @@ class RunSpec:
             d[key] = tuple(d.get(key, ()))
         return cls(**d)
 
-    def run_id(self, *, arch_version: str, data_version: str) -> str:
-        """Content hash of the spec and of everything else that changes its result."""
-        payload = {k: v for k, v in self.to_dict().items() if k != "suite"}
+    def run_id(self, *, arch_version: str, data_version: str, dataset_identity: str | None = None) -> str:
+        """Content hash of the spec and of everything else that changes its result.
+
+        A field added after records existed leaves out its default (`_HASH_DEFAULTS`), so the run ids of
+        specs that do not use it stay what they were. `dataset_identity` stands for `dataset` in the hash
+        where the name holds something that does not change the result (the path to the user's files:
+        their content is in `data_version`).
+        """
+        payload = {k: v for k, v in self.to_dict().items()
+                   if k not in _NOT_IN_RUN_ID and _HASH_DEFAULTS.get(k, _ALWAYS) != v}
+        if dataset_identity is not None:
+            payload["dataset"] = dataset_identity
         payload |= {"arch_version": arch_version, "data_version": data_version, "results_version": RESULTS_VERSION}
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
@@ -129,19 +151,20 @@ class RunSpec:
 class SeedResult:
     """Metrics of one seed at the chosen learning rate, at its best checkpoint on validation.
 
-    The scored evaluation is the one with the lowest validation loss (`best_step`); the final
-    step's figures are kept beside it. The test split chooses nothing.
+    The scored evaluation is the one with the lowest validation loss (`best_step`), or the last
+    where the spec says `scored_at = "last_step"`; the final step's figures are kept beside it.
+    The test split chooses nothing.
     """
 
     seed: int
     # Non-finite values are stored as None (JSON null).
     train_loss: float | None  # mean over the minibatches of the interval ending at best_step
-    val_loss: float | None  # the lowest validation loss of the run
+    val_loss: float | None  # at best_step: the lowest validation loss of the run (unless scored at the last step)
     val_acc: float | None
     test_loss: float | None  # at best_step
     test_acc: float | None
     diverged_step: int | None = None  # first step whose loss was not finite
-    best_step: int | None = None  # step of the evaluation with the lowest validation loss
+    best_step: int | None = None  # step of the scored evaluation: the lowest validation loss (or the last step)
     converged: bool | None = None  # the last quarter of evaluations improved the best validation loss by < 1%
     final_val_loss: float | None = None  # at the last step
     final_test_loss: float | None = None
@@ -208,3 +231,16 @@ class RunRecord:
         d["seeds"] = [SeedResult(**s) for s in d.get("seeds", [])]
         d["curves"] = Curves(**d["curves"]) if d.get("curves") else None
         return cls(**d)
+
+
+@dataclass(frozen=True)
+class DatasetContrast:
+    """Two datasets of a suite that differ in one declared way (MNIST-1D and its shuffled twin; your data and
+    a corrupted copy): the report states, per family, what the variant does to the held-out loss."""
+
+    base: str  # dataset names as RunSpecs record them (`benchmarks.data.spec_name`)
+    variant: str
+    label: str = ""  # what the variant changes, in words ("input order destroyed")
+
+    def to_dict(self) -> dict[str, str]:
+        return {"base": self.base, "variant": self.variant, "label": self.label}

@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from benchmarks.running.protocol import steps_for
 from benchmarks.spec import RunRecord, RunSpec, SeedResult
+
+# The default suite's design (benchmarks/suites/quick.toml): 3 model sizes × 4 data sizes × 3 seeds, and its
+# budget of 16 epochs of batch 128 (100 to 1,000 steps), so compute varies with the data as it does there.
+QUICK = dict(sizes=(2_500, 5_000, 10_000), data_sizes=(400, 1_000, 2_000, 4_000), seeds=(0, 1, 2), epochs=16.0)
+QUICK_FAMILIES = ("convnet", "gru", "mingru", "mixer", "mlp", "transformer")
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,7 @@ class Law:
     sigma: float = 0.01  # each seed's own noise, in log loss
     tau: float = 0.0  # the init's effect, shared by the data sizes of one (arch, size, seed)
     noise_scale: Mapping[str, float] = field(default_factory=dict)  # per arch: × sigma and tau (default 1)
+    run_sigma: float = 0.0  # noise shared by a run's seeds (its learning rate, its data subset), in log loss
 
     def log_loss(self, arch: str, n: float, d: float, d_min: float) -> float:
         clean = np.log(self.E + self.A * n**-self.alpha + self.B * d**-self.beta)
@@ -48,8 +55,11 @@ def planted_records(
     seeds: Sequence[int] = (0, 1, 2),
     rng: int = 0,
     failed: int = 0,
+    epochs: float | None = None,
 ) -> list[RunRecord]:
-    """One ok RunRecord per (arch, size, data size), plus `failed` failed runs at the largest size."""
+    """One ok RunRecord per (arch, size, data size), plus `failed` failed runs at the largest size.
+
+    Steps are 1,000 for every run, or, with `epochs`, the quick suite's budget rule at each data size."""
     gen = np.random.default_rng(rng)
     records = []
     for arch in law.effect:
@@ -58,9 +68,13 @@ def planted_records(
             params = int(round(n * (1 + 0.01 * gen.uniform(-1, 1))))
             init = {s: scale * law.tau * gen.standard_normal() for s in seeds} if law.tau else dict.fromkeys(seeds, 0.0)
             for d in data_sizes:
+                budget = {} if epochs is None else {"steps": steps_for(d, 128, epochs, 100, 1000, 25),
+                                                     "eval_every": 25, "budget_epochs": epochs}
                 spec = RunSpec(arch=arch, dataset=dataset, target_params=n, data_size=d, seeds=tuple(seeds),
-                               steps=1000, batch_size=128, suite="synthetic")
+                               **({"steps": 1000} | budget), batch_size=128, suite="synthetic")
                 mean = law.log_loss(arch, params, d, min(data_sizes))
+                if law.run_sigma:
+                    mean += law.run_sigma * gen.standard_normal()
                 results = []
                 for s in seeds:
                     loss = float(np.exp(mean + init[s] + scale * law.sigma * gen.standard_normal()))

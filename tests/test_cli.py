@@ -173,3 +173,20 @@ def _main(argv: list[str]) -> int:
         return main(argv)
     except SystemExit as e:  # argparse's own errors
         return int(e.code)
+
+
+def test_every_option_with_a_default_shows_it_in_help():
+    import argparse
+
+    from benchmarks.cli import build_parser, has_default
+
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    missing = []
+    for name, command in sub.choices.items():
+        formatter = command.formatter_class(prog=command.prog)
+        for action in command._actions:
+            if has_default(action) and (not action.help or "default" not in formatter._expand_help(action)):
+                missing.append(f"{name} {action.option_strings[-1]}")
+    assert not missing, f"options whose help hides their default: {', '.join(missing)}"
+    assert "(default: 128)" in " ".join(sub.choices["run"].format_help().split())

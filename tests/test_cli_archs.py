@@ -86,3 +86,71 @@ def test_new_arch_refuses_to_overwrite_or_to_take_a_bad_name(tmp_path):
     with pytest.raises(UserError, match="already registered"):
         new_arch("transformer", tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.py"]
+
+
+def test_archs_says_a_fixed_size_family_is_fixed_and_lists_options(capsys):
+    assert main(["archs", "--params", "10k", "--arch", "linear,convnet?head=dense"]) == 0
+    out = capsys.readouterr().out
+    assert "fixed size" in out and "410" in out and "convnet?head=dense" in out
+    assert "convnet?KEY=VALUE options (default first): head=pool|dense" in out and 'not in architectures = ["*"]' in out
+    assert main(["archs", "--params", "10k", "--arch", "linear", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["fixed_size"] and row["params"] == 410 and row["error"] is None
+
+
+def test_an_unknown_option_is_a_one_line_error(capsys):
+    assert main(["archs", "--params", "10k", "--arch", "convnet?head=max"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "must be one of pool, dense" in err
+GATED_PLUGIN = '''
+from flax import nnx
+import jax
+from architectures import register
+
+
+class Gated(nnx.Module):
+    """A gated block: `hidden` is split in two halves (gate and value)."""
+
+    def __init__(self, task, width, hidden, rngs):
+        half = hidden // 2
+        self.embed = nnx.Linear(task.input_shape[0] * task.input_shape[1], width, rngs=rngs)
+        self.gate = nnx.Linear(width, half, rngs=rngs)
+        self.value = nnx.Linear(width, half, rngs=rngs)
+        self.down = nnx.Linear(half, width, rngs=rngs)
+        self.head = nnx.Linear(width, task.num_classes, rngs=rngs)
+
+    def __call__(self, x):
+        h = self.embed(x.reshape(x.shape[0], -1))
+        return self.head(h + self.down(jax.nn.sigmoid(self.gate(h)) * self.value(h)))
+
+
+@register("{name}", depth_for=lambda n: 1, hidden_ratio=2.0{limits})
+def build(task, shape, rngs):
+    return Gated(task, shape.width, shape.hidden, rngs)
+'''
+
+
+def _gated_plugin(tmp_path, name: str, limits: str) -> str:
+    """A plugin file registering the gated family as `name` (a fresh name: the solver caches by name)."""
+    path = tmp_path / f"{name}.py"
+    path.write_text(GATED_PLUGIN.replace("{name}", name).replace("{limits}", limits))
+    return str(path)
+
+
+def test_family_that_declares_an_even_hidden_is_listed_with_its_shapes(tmp_path, registry, capsys):
+    plugin = _gated_plugin(tmp_path, "gated_even", ", hidden_step=2")
+    assert main(["archs", "--plugin", plugin, "--arch", "gated_even", "--params", "5k", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["error"] is None and row["shape"]["hidden"] % 2 == 0
+
+
+@pytest.mark.parametrize("command", [
+    ["archs", "--arch", "gated_odd", "--params", "5k"],
+    ["run", "--arch", "gated_odd", "--params", "5k", "--data-size", "200", "--steps", "100", "--no-compile-cache"],
+])
+def test_family_whose_builder_fails_at_a_probe_shape_gets_one_line_and_exit_2(tmp_path, registry, capsys, command):
+    plugin = _gated_plugin(tmp_path, "gated_odd", "")
+    assert main([*command, "--plugin", plugin, "--results-dir", str(tmp_path / "results")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "gated_odd" in err and "hidden 1" in err and "hidden_step=" in err
+    assert not (tmp_path / "results").exists()

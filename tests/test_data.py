@@ -380,6 +380,32 @@ def test_user_parquet_with_x_column_and_string_labels_loads_through_the_cache(tm
     assert data.version(f"parquet:{tmp_path / 'mine'}") == changed.version  # known from the files' sizes and times
 
 
+def _user_parquet(folder: Path, n_train: int = 30, n_test: int = 9) -> None:
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True)
+    for split, n in (("train", n_train), ("test", n_test)):
+        pd.DataFrame({"x": rng.normal(size=(n, 8)).astype(np.float32).tolist(), "label": np.arange(n) % 3}) \
+            .to_parquet(folder / f"{split}.parquet")
+
+
+def test_user_files_are_one_dataset_by_any_path_and_known_by_content_in_the_run_id(tmp_path, monkeypatch):
+    _user_parquet(tmp_path / "mine")
+    (tmp_path / "link").symlink_to(tmp_path / "mine")
+    monkeypatch.chdir(tmp_path)
+    spellings = ["parquet:mine", "parquet:./mine", f"parquet:{tmp_path / 'mine'}", f"parquet:{tmp_path / 'link'}"]
+    assert {data.spec_name(n) for n in spellings} == {f"parquet:{(tmp_path / 'mine').resolve()}"}
+    assert {data.run_identity(n) for n in spellings} == {"parquet"}
+    assert len({data.load(n).version for n in spellings}) == 1
+    assert data.spec_fields("parquet:mine")["dataset_as_given"] == "parquet:mine"
+    assert data.spec_fields("mnist1d") == {"dataset": "mnist1d", "dataset_as_given": ""}
+    assert data.run_identity("listops?length=64") == "listops?length=64"  # registered datasets: as given
+
+    shutil.copytree(tmp_path / "mine", tmp_path / "copy")  # the same content elsewhere: the same data version
+    copy = data.load("parquet:copy")
+    assert copy.version == data.load("parquet:mine").version and copy.task.name == data.spec_name("parquet:copy")
+    assert data.run_identity("parquet:copy?length=64") == "parquet?length=64"
+
+
 def test_user_image_folder_loads_with_class_names_as_labels(tmp_path):
     _png_folder(tmp_path / "pets", ["cat", "dog"], {"train": 5, "test": 2}, (6, 5, 3))
     splits = data.load(f"imagefolder:{tmp_path / 'pets'}")

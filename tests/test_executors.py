@@ -35,7 +35,7 @@ def _results(store: ResultsStore) -> dict[str, dict]:
 def test_submitit_local_sweep_writes_the_same_records_as_a_local_sweep(tmp_path, capsys):
     suite = tmp_path / "tiny.toml"
     suite.write_text(TINY_SUITE)
-    assert main(["sweep", str(suite), "--results-dir", str(tmp_path / "local")]) == 0
+    assert main(["sweep", str(suite), "--results-dir", str(tmp_path / "local"), "--workers", "1"]) == 0
     assert main(["sweep", str(suite), "--results-dir", str(tmp_path / "jobs"), "--executor", "submitit-local"]) == 0
     local, jobs = ResultsStore(tmp_path / "local", "tiny"), ResultsStore(tmp_path / "jobs", "tiny")
     assert len(local.records()) == 2

@@ -57,3 +57,8 @@ def test_csv_has_one_row_per_entry():
     assert len(rows) == 4 * len(ARCHS)
     assert [r["arch"] for r in rows[:5]] == list(ARCHS) and rows[0]["rank"] == "1"
     assert float(rows[0]["test_loss_lo"]) < float(rows[0]["test_loss_mean"]) < float(rows[0]["test_loss_hi"])
+
+
+def test_summary_of_no_records_is_a_table_without_rows():
+    """A sweep whose every worker failed before recording anything still ends with its summary."""
+    assert summary_markdown(build_leaderboard([]))

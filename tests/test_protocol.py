@@ -22,17 +22,26 @@ def test_a_larger_training_set_never_gets_fewer_steps_or_fewer_epochs_below_the_
     assert all(s * 64 / n >= epochs - 1e-9 for s, n in uncapped)  # the epoch budget is honoured below the cap
 
 
-def test_the_scored_checkpoint_is_the_best_on_validation_not_the_last():
+def _planted() -> TrainOutput:
     # Planted curves: member 0's validation loss is lowest at the 2nd evaluation, then it overfits.
     val = np.array([[1.0, 0.5, 0.7, 0.9], [1.0, 0.8, 0.6, 0.4]])
     test = np.array([[1.1, 0.6, 0.8, 1.2], [1.1, 0.9, 0.7, 0.5]])
     curves = {"val_loss": val, "val_acc": 1 - val / 2, "test_loss": test, "test_acc": 1 - test / 2, "train_loss": val / 2}
-    out = TrainOutput(curves=curves, steps=[10, 20, 30, 40], diverged_step=np.array([-1, -1]), state=None,
-                      compile_s=0.0, train_s=1.0)
-    first, second = _seed_results([0, 1], out, range(2))
+    return TrainOutput(curves=curves, steps=[10, 20, 30, 40], diverged_step=np.array([-1, -1]), state=None,
+                       compile_s=0.0, train_s=1.0)
+
+
+def test_the_scored_checkpoint_is_the_best_on_validation_not_the_last():
+    first, second = _seed_results([0, 1], _planted(), range(2), "best_val_loss")
     assert first.best_step == 20 and first.test_loss == pytest.approx(0.6) and first.final_test_loss == pytest.approx(1.2)
     assert second.best_step == 40 and second.test_loss == pytest.approx(0.5)
     assert first.converged and not second.converged  # 0.6 -> 0.4 in the last quarter is still learning
+
+
+def test_a_suite_scoring_the_last_step_scores_the_last_evaluation_and_keeps_the_curves():
+    first, _ = _seed_results([0, 1], _planted(), range(2), "last_step")  # the paper suite's rule
+    assert first.best_step == 40 and first.test_loss == pytest.approx(1.2) == first.final_test_loss
+    assert first.val_loss == pytest.approx(0.9) and first.converged  # convergence still reads the validation curve
 
 
 def test_convergence_needs_a_plateau_in_the_last_quarter():

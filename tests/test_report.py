@@ -18,6 +18,8 @@ from synthetic_results import Law, planted_records
 
 from benchmarks.cli import main
 from benchmarks.running.store import ResultsStore
+from benchmarks.running.suite import Suite, save_contrasts
+from benchmarks.spec import DatasetContrast
 
 SUITE = "planted"
 PLOT_KINDS = ("params", "data", "compute")
@@ -36,6 +38,9 @@ def reported(tmp_path_factory) -> tuple[Path, str]:
               for r in planted_records(Law(), dataset="broken", sizes=(10_000,))]
     for r in base + shuffled + broken:
         store.append(r)
+    declared = DatasetContrast("mnist1d", "mnist1d-shuffled", "input order destroyed")
+    save_contrasts(Suite(SUITE, ("mnist1d", "mnist1d-shuffled", "broken"), ("*",), (10_000,), (1_000,), (0,),
+                         contrasts=(declared,)), results)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         assert main(["report", SUITE, "--results-dir", str(results)]) == 0
@@ -44,7 +49,8 @@ def reported(tmp_path_factory) -> tuple[Path, str]:
 
 def test_report_command_prints_the_verdict_and_where_the_report_is(reported):
     folder, printed = reported
-    assert "mnist1d: 27 runs" in printed and "Inductive bias (mnist1d against mnist1d-shuffled" in printed
+    assert "mnist1d: 27 runs" in printed
+    assert "Contrast: mnist1d-shuffled against mnist1d (input order destroyed)" in printed
     assert printed.strip().endswith(f"wrote {folder / 'report.html'}")
 
 
@@ -52,18 +58,26 @@ def test_fits_json_is_strict_json_with_fits_and_verdict(reported):
     folder, _ = reported
     doc = json.loads((folder / "fits.json").read_text())
     conv = doc["datasets"]["mnist1d"]["archs"]["conv"]
-    assert conv["vs_params"]["1000"]["status"] == "ok" and "alpha" in conv["vs_data"]["10000"]
-    assert conv["joint"]["status"] == "ok"
+    # three sizes and three data sizes: below the law's threshold, every curve is a local slope (no joint law)
+    assert conv["vs_params"]["1000"]["status"] == "slope" and "local_exponent" in conv["vs_data"]["10000"]
+    assert "alpha" not in conv["vs_data"]["10000"] and conv["joint"]["status"] == "not enough points"
     assert [e["status"] for e in doc["datasets"]["mnist1d"]["excluded"]] == ["diverged"]
-    assert doc["verdict"]["inductive_bias"][0]["leader"] == "conv"
+    (contrast,) = doc["verdict"]["contrasts"]
+    assert contrast["leader"] == "conv" and contrast["label"] == "input order destroyed"
+    assert contrast["change"]["conv"]["lo"] > 0 and contrast["gaps"]["mlp"]["change"]["hi"] < 0
     assert doc["datasets"]["mnist1d"]["frontier"][-1]["arch"] == "conv"
+    pairs = doc["datasets"]["mnist1d"]["pairs"]  # architecture worth k× data, per pair of families
+    assert len(pairs) == 3 and pairs[0]["stronger"] == "conv"
+    for p in pairs:
+        assert p["compute_multiplier"]["status"] == "not measured"  # 1,000 steps for every run
+        assert p["data_multiplier"]["status"] in ("ok", "beyond range")
 
 
-def test_three_readable_plots_per_dataset(reported):
+def test_four_readable_plots_per_dataset(reported):
     folder, _ = reported
     for ds in ("mnist1d", "mnist1d-shuffled"):
-        for kind in PLOT_KINDS:
-            image = matplotlib.image.imread(folder / "plots" / f"{ds}-loss-vs-{kind}.png")
+        for name in [f"{ds}-loss-vs-{kind}.png" for kind in PLOT_KINDS] + [f"{ds}-multipliers.png"]:
+            image = matplotlib.image.imread(folder / "plots" / name)
             height, width = image.shape[:2]
             assert width >= 800 and height >= 400
 
@@ -71,11 +85,19 @@ def test_three_readable_plots_per_dataset(reported):
 def test_report_embeds_every_plot_so_it_stands_alone(reported):
     folder, _ = reported
     page = (folder / "report.html").read_text()
-    assert len(re.findall(r'<img class="plot" alt="[^"]+" src="data:image/png;base64,', page)) == 6
+    assert len(re.findall(r'<img class="plot" alt="[^"]+" src="data:image/png;base64,', page)) == 8
     assert not re.search(r'src="(?!data:)', page)  # nothing fetched from elsewhere
     assert "archbench-leaderboard" in page  # the leaderboard is embedded too
     assert "No usable runs: every run of this dataset failed" in page
     assert "broken: all 9 runs failed or diverged, so there is no verdict." in page
+    assert "<h2>Contrast: mnist1d-shuffled against mnist1d (input order destroyed)</h2>" in page
+    assert "Gaps to conv, the best on mnist1d" in page
+
+
+def test_report_tables_show_the_multipliers(reported):
+    folder, _ = reported
+    page = (folder / "report.html").read_text()
+    assert "Architecture worth k× data, parameters, compute" in page
 
 
 def test_report_of_an_unknown_suite_is_one_line_and_exit_2(tmp_path, capsys):
@@ -122,9 +144,9 @@ def test_report_renders_in_headless_chromium_with_plots_and_verdict(reported, tm
     found = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)
     assert found, "the page did not finish loading"
     probe = json.loads(found.group(1).replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">"))
-    assert len(probe["images"]) == 6
+    assert len(probe["images"]) == 8
     assert all(w >= 800 and h >= 400 and shown > 0 for w, h, shown in probe["images"])  # decoded and laid out
     texts = [t for height, t in probe["verdict"] if height > 0]
     assert any(t.startswith("mnist1d: 27 runs") and "Share of the variance" in t for t in texts)
-    assert any(t.startswith("Inductive bias") for t in texts)
+    assert any(t.startswith("Contrast: mnist1d-shuffled against mnist1d") for t in texts)
     assert probe["fitRows"] > 40

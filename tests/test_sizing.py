@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import jax
 import pytest
 from flax import nnx
 
@@ -137,3 +138,61 @@ def test_a_scanned_layer_counts_the_flops_of_its_unrolled_twin():
     finally:
         for scanned in (True, False):
             architectures._REGISTRY.pop(f"recur_{scanned}", None)
+
+
+def test_fixed_size_family_reports_its_real_count_whatever_the_target():
+    task = _task("fixed")
+    for target in (100, 410, 50_000):
+        sized = sizing.solve("linear", task, target)
+        assert sized.fixed and sized.params == 410 and sized.shape == ArchShape(0, 1, 0)
+    assert not sizing.solve("mlp", task, 10_000).fixed
+class _Gated(nnx.Module):
+    """A gated block that splits `hidden` in two halves: hidden = 1 leaves a half of 0 units."""
+
+    def __init__(self, width: int, hidden: int, rngs: nnx.Rngs):
+        half = hidden // 2
+        self.embed = nnx.Linear(40, width, rngs=rngs)
+        self.gate = nnx.Linear(width, half, rngs=rngs)
+        self.value = nnx.Linear(width, half, rngs=rngs)
+        self.down = nnx.Linear(half, width, rngs=rngs)  # fan-in 0 at hidden = 1: the initializer divides by zero
+        self.head = nnx.Linear(width, 10, rngs=rngs)
+
+    def __call__(self, x):
+        h = self.embed(x.reshape(x.shape[0], -1))
+        return self.head(h + self.down(jax.nn.sigmoid(self.gate(h)) * self.value(h)))
+
+
+def _register_gated(name: str, **limits) -> list[ArchShape]:
+    """Register the gated family; returns the list of shapes its builder is called with."""
+    built: list[ArchShape] = []
+
+    def build(task, shape, rngs):
+        built.append(shape)
+        return _Gated(shape.width, shape.hidden, rngs)
+
+    architectures.register(name, depth_for=lambda n: 1, hidden_ratio=2.0, **limits)(build)
+    return built
+
+
+def test_family_declaring_an_even_hidden_is_sized_on_even_hidden_only(registry):
+    _register_gated("gated_even", hidden_step=2)
+    for target in (5_000, 20_000):
+        sized = sizing.solve("gated_even", _task("gated-even"), target)
+        assert abs(sized.deviation) <= 0.02 and sized.shape.hidden % 2 == 0
+
+
+def test_family_declaring_a_smallest_hidden_is_never_probed_below_it(registry):
+    built = _register_gated("gated_min", hidden_min=6, hidden_step=2)
+    sized = sizing.solve("gated_min", _task("gated-min"), 2_000)
+    assert sized.shape.hidden >= 6 and sized.shape.hidden % 2 == 0
+    assert built and all(shape.hidden >= 6 and shape.hidden % 2 == 0 for shape in built)
+
+
+def test_builder_failing_at_a_probe_shape_is_one_error_naming_family_shape_and_cause(registry):
+    _register_gated("gated_undeclared")
+    with pytest.raises(sizing.BuilderFailed) as info:
+        sizing.solve("gated_undeclared", _task("gated-undeclared"), 5_000)
+    message = str(info.value)
+    assert "\n" not in message and isinstance(info.value, UserError)
+    assert "gated_undeclared" in message and "hidden 1" in message and "ZeroDivisionError" in message
+    assert "hidden_step=" in message

@@ -66,3 +66,26 @@ def test_recentred_interval_follows_the_estimate_and_is_nan_without_replicates()
     est = Estimate.recentred(1.0, np.array([10.0, 11.0, 12.0]))  # replicates centred on 11: shifted to 1
     assert est.lo < 1.0 < est.hi and abs((est.lo + est.hi) / 2 - 1.0) < 1e-9
     assert np.isnan(Estimate.recentred(1.0, np.array([])).lo)
+
+
+# ---------------------------------------------------------------------------- seed noise for fitted curves
+
+
+def test_pooled_seed_noise_weights_runs_by_their_degrees_of_freedom():
+    from benchmarks.analysis.stats import pooled_seed_noise
+
+    noise = pooled_seed_noise([np.array([0.0, 2.0]), np.array([1.0, 2.0, 3.0]), np.array([5.0])])
+    assert noise.df == 3  # 1 + 2; the one-seed run adds nothing
+    assert noise.sd == pytest.approx(math.sqrt((1 * 2.0 + 2 * 1.0) / 3))
+    assert not pooled_seed_noise([np.array([1.0]), np.array([2.0])]).known
+
+
+def test_seed_noise_draws_carry_the_uncertainty_of_its_estimate():
+    """With few degrees of freedom the draws are Student-t wide, not Gaussian: the pooled sd is itself uncertain."""
+    from benchmarks.analysis.stats import SeedNoise
+
+    rng = np.random.default_rng(0)
+    draws = SeedNoise(sd=0.1, df=4).draw(np.array([1.0]), 200_000, rng)[:, 0]
+    assert np.quantile(np.abs(draws), 0.95) == pytest.approx(0.1 * stats.t.ppf(0.975, 4), rel=0.03)
+    mean_of_3 = SeedNoise(sd=0.1, df=math.inf, run_sd=0.05).draw(np.array([3.0]), 200_000, rng)[:, 0]
+    assert mean_of_3.std() == pytest.approx(math.sqrt(0.1**2 / 3 + 0.05**2), rel=0.01)

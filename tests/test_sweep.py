@@ -43,8 +43,12 @@ chaos = sys.modules.setdefault("chaos_sweep", importlib.util.module_from_spec(_s
 _spec.loader.exec_module(chaos)
 
 
+# One process, one run at a time: the path these tests are about (worker processes: tests/test_workers.py).
+EXTRA = [*chaos.EXTRA, "--workers", "1"]
+
+
 def _sweep(suite: Path, results: Path) -> list[str]:
-    return chaos.sweep_cmd(suite, results, chaos.EXTRA)
+    return chaos.sweep_cmd(suite, results, EXTRA)
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +57,7 @@ def reference(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("reference")
     suite = root / "tiny.toml"
     suite.write_text(TINY_SUITE)
-    assert main(["sweep", str(suite), "--results-dir", str(root / "clean"), *chaos.EXTRA]) == 0
+    assert main(["sweep", str(suite), "--results-dir", str(root / "clean"), *EXTRA]) == 0
     return suite, root / "clean"
 
 
@@ -75,7 +79,7 @@ def test_killed_sweep_resumes_from_its_checkpoint_to_the_same_records(reference,
     assert len(store.records()) < 2, "the kill should land mid-sweep"
 
     capsys.readouterr()
-    assert main(["sweep", str(suite), "--results-dir", str(tmp_path), *chaos.EXTRA]) == 0  # the same command again
+    assert main(["sweep", str(suite), "--results-dir", str(tmp_path), *EXTRA]) == 0  # the same command again
     assert "from its checkpoint after interval" in capsys.readouterr().err
     assert chaos.compare(ResultsStore(clean, "tiny"), store) == []  # same run_ids and metrics, none duplicated
     assert chaos.leftovers(store) == [] and not (store.dir / "checkpoints").exists()
@@ -131,7 +135,7 @@ def test_diverged_and_failed_runs_are_recorded_and_the_sweep_goes_on(reference, 
         TINY_SUITE.replace('name = "tiny"', 'name = "bad"').replace('["mlp"]', '["broken", "mlp"]')
         .replace("trials = [1e-3, 3e-3]\nextend = 1\n", "value = 1e30\n") + '[logging]\nwandb = "offline"\n'
     )
-    assert main(["sweep", str(suite), "--results-dir", str(tmp_path / "r"), "--plugin", str(broken_plugin)]) == 0
+    assert main(["sweep", str(suite), "--results-dir", str(tmp_path / "r"), "--plugin", str(broken_plugin), "--workers", "1"]) == 0
 
     records = ResultsStore(tmp_path / "r", "bad").records()
     assert sorted((r.spec.arch, r.status) for r in records) == [("broken", "failed")] * 2 + [("mlp", "diverged")] * 2

@@ -13,7 +13,14 @@ from benchmarks.analysis import verdict_statistics
 from benchmarks.analysis.stats import Estimate
 from benchmarks.analysis.verdict import verdict
 from benchmarks.analysis.verdict_statistics import RegisteredStatistic
-from benchmarks.analysis.verdict_text import bias_paragraph, dataset_paragraph, fmt_loss_change, verdict_dict, verdict_paragraph
+from benchmarks.analysis.verdict_text import (
+    contrast_paragraph,
+    dataset_paragraph,
+    fmt_loss_change,
+    verdict_dict,
+    verdict_paragraph,
+)
+from benchmarks.spec import DatasetContrast
 
 NO_EFFECT = {"conv": 0.0, "mlp": 0.0, "transformer": 0.0}
 SHRINKING = Law(effect={"conv": 0.0, "mlp": 0.3, "transformer": 0.1}, gamma=0.5)
@@ -183,22 +190,33 @@ def test_scope_names_the_design_and_the_runs_to_read_with_care():
         "Share of the variance")  # it closes the paragraph
     assert "3 of 36 runs had not converged when their budget ended (transformer 2.5k/4,000" in text
     assert "3 chose a learning rate on an edge of the search" in text
-    assert "Without them every pairwise decision above stays the same" in text or "Without them the pairwise" in text
+    assert "Without them (30 runs left)" in text
 
 
-def test_shuffled_twin_gives_an_inductive_bias_comparison():
+SHUFFLE = DatasetContrast("mnist1d", "mnist1d-shuffled", "input order destroyed")
+
+
+def test_a_declared_contrast_measures_what_the_variant_does_to_each_family():
     base = planted_records(Law(effect={"conv": -0.2, "mlp": 0.0, "transformer": -0.05}), dataset="mnist1d")
     shuffled = planted_records(Law(effect={"conv": 0.05, "mlp": 0.0, "transformer": 0.0}),
                                dataset="mnist1d-shuffled", rng=1)
-    v = verdict(base + shuffled, n_boot=200)
+    v = verdict(base + shuffled, n_boot=200, contrasts=[SHUFFLE])
     assert [d.dataset for d in v.datasets] == ["mnist1d", "mnist1d-shuffled"]
-    (bias,) = v.inductive_bias
-    assert bias.leader == "conv"
-    assert bias.change["conv"].lo > 0.2  # planted: +0.25 in log loss
-    assert abs(bias.change["mlp"].value) < 0.01  # planted: no change
-    assert bias.advantage["mnist1d"][1].lo > 0.1 and bias.advantage["mnist1d-shuffled"][1].hi < 0
-    assert "shuffling raises the loss of conv" in bias_paragraph(bias)
-    assert bias_paragraph(bias) in verdict_paragraph(v)
+    (c,) = v.contrasts
+    assert c.leader == "conv" and c.cells == {"conv": 9, "mlp": 9, "transformer": 9}
+    assert c.change["conv"].lo > 0.2  # planted: +0.25 in log loss
+    assert abs(c.change["mlp"].value) < 0.01  # planted: no change
+    assert c.gaps["mlp"].base.lo > 0.15 and c.gaps["mlp"].variant.hi < 0  # mlp trails conv, then beats it
+    assert c.gaps["mlp"].change.hi < -0.2  # planted: −0.25
+    assert "the variant raises the loss of conv" in contrast_paragraph(c)
+    assert contrast_paragraph(c) in verdict_paragraph(v)
+
+
+def test_datasets_named_alike_are_not_contrasted_unless_declared():
+    base = planted_records(Law(), dataset="mnist1d")
+    shuffled = planted_records(Law(), dataset="mnist1d-shuffled", rng=1)
+    assert verdict(base + shuffled, n_boot=50).contrasts == []
+    assert verdict(base, n_boot=50, contrasts=[SHUFFLE]).contrasts == []  # the variant has no runs: nothing to say
 
 
 def test_verdict_is_json_ready():
@@ -248,3 +266,24 @@ def test_a_registered_statistic_is_computed_stored_and_described_and_moves_nothi
             ds.pop("paragraph")
         d.pop("paragraph")
     assert json.dumps(after) == json.dumps(before)
+def test_a_contrast_with_one_seed_per_run_states_numbers_but_no_claim():
+    base = planted_records(Law(), dataset="mnist1d", seeds=(0,))
+    shuffled = planted_records(Law(effect={"conv": 0.3, "mlp": 0.0, "transformer": 0.0}), dataset="mnist1d-shuffled",
+                               seeds=(0,), rng=1)
+    (c,) = verdict(base + shuffled, n_boot=50, contrasts=[SHUFFLE]).contrasts
+    assert not c.has_intervals and "support no claim" in contrast_paragraph(c)
+
+
+def test_architectures_each_at_their_own_size_are_said_to_be_confounded_not_without_effect():
+    """Each family at its own size, one data size: neither factor has a share, the verdict says why, and the
+    families are still compared, at their own sizes (the paper merge's test, on the aliased terms of the ANOVA)."""
+    law = Law(effect={"conv": 0.0, "mlp": 0.5}, sigma=0.02)  # a large planted effect
+    own_size = [r for r in planted_records(law, sizes=(10_000, 30_000), data_sizes=(1_000,))
+                if (r.spec.arch, r.spec.target_params) in {("conv", 10_000), ("mlp", 30_000)}]
+    v = verdict(own_size, n_boot=100).datasets[0]
+    assert shares(v).aliased == ("architecture", "model size") and not shares(v).shares
+    assert shares(v).to_dict()["not_separable"] == ["architecture", "model size"]
+    text = dataset_paragraph(v)
+    assert "No share for architecture and model size" in text and "cannot be split" in text
+    assert "mlp above conv by" in text and "no effect" not in text.lower()
+    assert not shares(verdict(planted_records(law), n_boot=100).datasets[0]).aliased

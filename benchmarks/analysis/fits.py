@@ -1,33 +1,50 @@
-"""Scaling-curve fits per architecture: L = E + A·X^(−α), the joint L(N, D), the compute frontier.
+"""Scaling-curve fits per architecture: L = E + A·X^(−α) or a local log-log slope, the joint L(N, D), the
+compute frontier.
 
 Every fit is a pure function of RunRecords; the fitting itself (the model, the
-solver, the bootstrap) is `benchmarks.analysis.curve_fit`. Confidence intervals
-come from a bootstrap that resamples the seeds of every run (runs sharing a
-seed's initialisation together) and, where a curve has six runs or more, the
-runs themselves.
+solver, the threshold that says when the law is identifiable, the bootstrap) is
+`benchmarks.analysis.curve_fit`. Intervals come from a parametric bootstrap: the
+fitted curve plus the noise of each run's mean implied by the seed noise pooled
+over all the runs of the architecture (`stats.SeedNoise`), and by the noise a
+run's seeds share, where the runs scatter about smooth curves more than seed
+noise explains (`run_noise`, pooled over the dataset). The compute axis is a
+frontier (each compute level's best run, of whichever size): an envelope of
+curves whose points are picked by their own noise, so it gets the local line
+only, never the law. docs/statistics.md says what each number assumes and which
+test checks it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from benchmarks.analysis.curve_fit import fit_curve, log_model
+from benchmarks.analysis.curve_fit import (
+    N_BOOT,
+    CurveFit,
+    bootstrap_curve,
+    fit_curve_point,
+    log_line,
+    log_model,
+    point_and_replicates,
+    seed_arrays,
+)
+from benchmarks.analysis.frontier import FrontierPoint, compute_frontier, frontier_holders, one_dataset, training_flops
+from benchmarks.analysis.joint_fit import JointFit, fit_joint
 from benchmarks.analysis.stats import (
     LEVEL,
     Estimate,
+    SeedNoise,
     keyed_rng,
-    mean_ci,
     percentiles,
+    pooled_seed_noise,
     run_log_losses,
-    seed_group,
     usable,
 )
 from benchmarks.spec import RunRecord
-
-N_BOOT = 200  # bootstrap replicates per curve
 
 AXES = {
     "params": "parameters",
@@ -39,32 +56,17 @@ AXES = {
 # ---------------------------------------------------------------------------- records
 
 
-def training_flops(record: RunRecord) -> float:
-    """Training compute of one seed: forward+backward ≈ 3× the measured forward FLOPs."""
-    return 3.0 * record.flops_per_example * record.spec.steps * record.spec.batch_size
-
-
 # ---------------------------------------------------------------------------- curves
-
-
-def _seed_arrays(y: Sequence[Sequence[float] | float]) -> list[np.ndarray]:
-    """Per-point seed losses -> per-point arrays of finite log losses."""
-    out = []
-    for v in y:
-        a = np.atleast_1d(np.asarray(v, dtype=float))
-        a = a[np.isfinite(a) & (a > 0)]
-        if a.size == 0:
-            raise ValueError("every point needs at least one finite positive loss")
-        out.append(np.log(a))
-    return out
 
 
 @dataclass(frozen=True)
 class PowerLawFit:
-    """L(x) = E + A·x^(−α) for one curve, with bootstrap intervals; `status` says whether it is usable."""
+    """One curve of loss against x: the law L = E + A·x^(−α) where the points identify it (status ok),
+    else the local line log L = c + s·log x (status slope, or degenerate where the law was tried and
+    its replicates piled up on a bound), with parametric-bootstrap replicates of either."""
 
     axis: str  # "params" | "data_size" | "compute"
-    status: str  # "ok" | "not enough points" | "degenerate"
+    status: str  # "ok" | "slope" | "degenerate" | "not enough points"
     reason: str
     x: np.ndarray  # (P,) the points' x
     loss: np.ndarray  # (P,) the points' mean loss (geometric mean over seeds)
@@ -72,10 +74,19 @@ class PowerLawFit:
     log_x_ref: float = 0.0
     theta: np.ndarray | None = None  # (E, log A at x_ref, α)
     boot: np.ndarray | None = field(default=None, repr=False)  # (B, 3) replicates of theta
+    line: np.ndarray | None = None  # (c, s): log L = c + s·(log x − log x_ref)
+    line_boot: np.ndarray | None = field(default=None, repr=False)  # (B, 2)
+    noise: SeedNoise | None = None  # the noise the replicates were drawn with
 
     @property
     def ok(self) -> bool:
+        """The law is identified (its numbers are usable)."""
         return self.status == "ok"
+
+    @property
+    def kind(self) -> str | None:
+        """What stands for the curve: "law" (status ok), "slope" (the local line), or None (nothing)."""
+        return "law" if self.ok else ("slope" if self.line is not None else None)
 
     def _params(self, th: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """E, A (in the x's own units) and α from parameter rows."""
@@ -83,162 +94,117 @@ class PowerLawFit:
 
     @property
     def estimates(self) -> dict[str, Estimate]:
-        if not self.ok:
+        """E, A and α of an identified law (empty otherwise)."""
+        if not self.ok or self.boot is None:
             return {}
         point, boot = self._params(self.theta), self._params(self.boot)
         return {name: Estimate.bootstrap(p, b) for name, p, b in zip(("E", "A", "alpha"), point, boot, strict=True)}
 
+    @property
+    def local_exponent(self) -> Estimate | None:
+        """−d log L / d log x of the local line: the exponent a pure power law through the points would have."""
+        if self.line is None:
+            return None
+        if self.line_boot is None:
+            return Estimate(float(-self.line[1]), float("nan"), float("nan"))
+        return Estimate.bootstrap(-self.line[1], -self.line_boot[:, 1])
+
+    @property
+    def exponent(self) -> tuple[str, Estimate] | None:
+        """("alpha", α) of an identified law, else ("local exponent", −slope), else None."""
+        if self.ok and self.boot is not None:
+            return "alpha", self.estimates["alpha"]
+        e = self.local_exponent
+        return ("local exponent", e) if e is not None else None
+
+    @property
+    def n_boot(self) -> int:
+        reps = self.boot if self.ok else self.line_boot
+        return 0 if reps is None else len(reps)
+
+    def log_predict_rows(self, x: np.ndarray) -> np.ndarray:
+        """(1 + B, len(x)) log loss at x: the fit, then each replicate (one row without replicates)."""
+        u = np.log(np.asarray(x, dtype=float)) - self.log_x_ref
+        if self.ok:
+            th = point_and_replicates(self.theta, self.boot)
+            return log_model(th, np.broadcast_to(u[None, :, None], (len(th), u.size, 1)))[0]
+        if self.line is None:
+            raise ValueError(f"no curve to predict from ({self.status}: {self.reason})")
+        return log_line(point_and_replicates(self.line, self.line_boot), u)
+
+    def log_x_at_rows(self, log_loss_R: np.ndarray) -> np.ndarray:
+        """(R,) log x at which row r of the curve (the fit, then each replicate) reaches log_loss_R[r]; +inf
+        where growing x never gets there (the target at or below E, or a line that does not fall)."""
+        log_loss_R = np.asarray(log_loss_R, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            if self.ok:
+                e, log_a, alpha = point_and_replicates(self.theta, self.boot)[: log_loss_R.size].T
+                excess = np.exp(log_loss_R) - e
+                u = np.where(excess > 0, (log_a - np.log(np.where(excess > 0, excess, 1.0))) / alpha, np.inf)
+            else:
+                c, s = point_and_replicates(self.line, self.line_boot)[: log_loss_R.size].T
+                u = np.where(s < 0, (log_loss_R - c) / s, np.inf)
+        return u + self.log_x_ref
+
     def predict(self, x: np.ndarray) -> np.ndarray:
-        return np.exp(self._log_predict(self.theta[None], x)[0])
+        return np.exp(self.log_predict_rows(x)[0])
 
     def band(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Pointwise bootstrap interval of the fitted curve at x."""
-        lo, hi = percentiles(self._log_predict(self.boot, x), axis=0)
+        rows = self.log_predict_rows(x)
+        if len(rows) == 1:
+            return np.exp(rows[0]), np.exp(rows[0])
+        lo, hi = percentiles(rows[1:], axis=0)
         return np.exp(lo), np.exp(hi)
 
-    def _log_predict(self, theta_BxQ: np.ndarray, x: np.ndarray) -> np.ndarray:
-        u = (np.log(np.asarray(x, dtype=float)) - self.log_x_ref)[None, :, None]
-        return log_model(theta_BxQ, u)[0]
-
     def to_dict(self) -> dict:
-        d = {"axis": self.axis, "status": self.status, "reason": self.reason, "n_points": int(self.x.size),
-             "n_seeds": self.n_seeds, "points": {"x": self.x.tolist(), "loss": self.loss.tolist()}}
-        if self.ok:
-            d |= {name: e.to_dict() for name, e in self.estimates.items()}
+        d = {"axis": self.axis, "status": self.status, "reason": self.reason, "kind": self.kind,
+             "n_points": int(self.x.size), "n_seeds": self.n_seeds,
+             "points": {"x": self.x.tolist(), "loss": self.loss.tolist()}}
+        d |= {name: e.to_dict() for name, e in self.estimates.items()}
+        if self.local_exponent is not None:
+            d["local_exponent"] = self.local_exponent.to_dict()
+        if self.kind is not None:
             d["x_ref"] = float(np.exp(self.log_x_ref))
-            d["n_boot"] = int(len(self.boot))
+            d["n_boot"] = self.n_boot
+        if self.noise is not None:
+            d["noise"] = self.noise.to_dict()
         return d
+
+
+def _power_law_fit(axis: str, x: np.ndarray, seeds: Sequence[np.ndarray], fitted: CurveFit) -> PowerLawFit:
+    return PowerLawFit(axis, fitted.status, fitted.reason, x, np.exp([s.mean() for s in seeds]),
+                       int(sum(s.size for s in seeds)), float(fitted.log_ref_K[0]), fitted.law, fitted.law_boot,
+                       fitted.line, fitted.line_boot, fitted.noise)
+
+
+def _sorted_points(x: Sequence[float], y: Sequence[Sequence[float] | float]) -> tuple[np.ndarray, list[np.ndarray]]:
+    x = np.asarray(x, dtype=float)
+    seeds = seed_arrays(y)
+    if x.shape != (len(seeds),) or np.any(~np.isfinite(x) | (x <= 0)):
+        raise ValueError("x must be one positive finite value per point")
+    order = np.argsort(x, kind="stable")
+    return x[order], [seeds[i] for i in order]
 
 
 def fit_power_law(x: Sequence[float], y: Sequence[Sequence[float] | float], *, axis: str = "x",
                   n_boot: int = N_BOOT, rng: np.random.Generator | int | None = 0,
-                  groups: Sequence[Hashable] | None = None) -> PowerLawFit:
-    """Fit L = E + A·x^(−α) to points x with per-seed losses y[i] (a list of seed losses, or one loss).
+                  noise: SeedNoise | None = None, no_law: str = "") -> PowerLawFit:
+    """Fit L = E + A·x^(−α) (or, where the points cannot identify it, the local log-log line) to points x
+    with per-seed losses y[i] (a list of seed losses, or one loss).
 
-    Huber loss on log residuals, several starting points; intervals from a bootstrap
-    over the seeds of each point (points of one group resampled together, see
-    `resample_seeds`) and, with six points or more, over the points.
-    """
+    `noise` is the seed noise of a run's mean log loss (pooled over many runs); by default it is
+    pooled over this curve's own seeds. Intervals: a parametric bootstrap with that noise. `no_law`: why only
+    the local line is fitted here, whatever the points."""
     rng = np.random.default_rng(rng)
-    x = np.asarray(x, dtype=float)
-    seeds = _seed_arrays(y)
-    if x.shape != (len(seeds),) or np.any(~np.isfinite(x) | (x <= 0)):
-        raise ValueError("x must be one positive finite value per point")
-    order = np.argsort(x, kind="stable")
-    x, seeds = x[order], [seeds[i] for i in order]
-    groups = [groups[i] for i in order] if groups is not None else None
-    fitted = fit_curve(np.log(x)[:, None], seeds, names=[AXES.get(axis, axis)],
-                        resample_points=len(seeds) >= 6, n_boot=n_boot, rng=rng, groups=groups)
-    return PowerLawFit(axis, fitted.status, fitted.reason, x, np.exp([s.mean() for s in seeds]),
-                       int(sum(s.size for s in seeds)), float(fitted.log_ref_K[0]), fitted.theta, fitted.boot_BxQ)
-
-
-@dataclass(frozen=True)
-class JointFit:
-    """L(N, D) = E + A/N^α + B/D^β over a grid of model and data sizes."""
-
-    status: str
-    reason: str
-    n: np.ndarray  # (P,) parameters
-    d: np.ndarray  # (P,) training examples
-    loss: np.ndarray  # (P,)
-    log_ref: np.ndarray = field(default_factory=lambda: np.zeros(2))  # log N_ref, log D_ref
-    theta: np.ndarray | None = None  # (E, log A, α, log B, β), A and B at the reference sizes
-    boot: np.ndarray | None = field(default=None, repr=False)
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-    def _params(self, th: np.ndarray) -> tuple[np.ndarray, ...]:
-        return (th[..., 0], np.exp(th[..., 1] + th[..., 2] * self.log_ref[0]), th[..., 2],
-                np.exp(th[..., 3] + th[..., 4] * self.log_ref[1]), th[..., 4])
-
-    @property
-    def estimates(self) -> dict[str, Estimate]:
-        if not self.ok:
-            return {}
-        point, boot = self._params(self.theta), self._params(self.boot)
-        return {name: Estimate.bootstrap(p, b) for name, p, b in zip(("E", "A", "alpha", "B", "beta"), point, boot,
-                                                              strict=True)}
-
-    def predict(self, n: np.ndarray, d: np.ndarray) -> np.ndarray:
-        u = np.stack([np.log(n) - self.log_ref[0], np.log(d) - self.log_ref[1]], axis=-1)
-        return np.exp(log_model(self.theta[None], u[None])[0][0])
-
-    def to_dict(self) -> dict:
-        d = {"status": self.status, "reason": self.reason, "n_points": int(self.n.size),
-             "points": {"params": self.n.tolist(), "data_size": self.d.tolist(), "loss": self.loss.tolist()}}
-        if self.ok:
-            d |= {name: e.to_dict() for name, e in self.estimates.items()}
-        return d
-
-
-def fit_joint(n: Sequence[float], d: Sequence[float], y: Sequence[Sequence[float] | float], *,
-              n_boot: int = N_BOOT, rng: np.random.Generator | int | None = 0,
-              groups: Sequence[Hashable] | None = None) -> JointFit:
-    """Fit L(N, D) = E + A/N^α + B/D^β; needs at least 3 distinct N, 3 distinct D and 6 runs."""
-    rng = np.random.default_rng(rng)
-    n, d = np.asarray(n, dtype=float), np.asarray(d, dtype=float)
-    seeds = _seed_arrays(y)
-    fitted = fit_curve(np.log(np.stack([n, d], axis=1)), seeds, names=["parameters", "training examples"],
-                        resample_points=False, n_boot=n_boot, rng=rng, groups=groups)
-    return JointFit(fitted.status, fitted.reason, n, d, np.exp([s.mean() for s in seeds]),
-                    fitted.log_ref_K, fitted.theta, fitted.boot_BxQ)
+    x, seeds = _sorted_points(x, y)
+    noise = noise if noise is not None else pooled_seed_noise(seeds)
+    names = [AXES.get(axis, axis)]
+    point = fit_curve_point(np.log(x)[:, None], seeds, names=names, no_law=no_law)
+    return _power_law_fit(axis, x, seeds, bootstrap_curve(point, noise, n_boot=n_boot, rng=rng, names=names))
 
 
 # ---------------------------------------------------------------------------- records -> fits
-
-
-@dataclass(frozen=True)
-class FrontierPoint:
-    """A run on the compute-efficient frontier: no run with less or equal compute reached a lower loss."""
-
-    compute: float  # training FLOPs per seed
-    loss: float  # mean held-out loss over seeds
-    lo: float
-    hi: float
-    arch: str
-    target_params: int
-    params: int
-    data_size: int
-
-    def to_dict(self) -> dict:
-        return dict(self.__dict__)
-
-
-def _one_dataset(records: Sequence[RunRecord]) -> str:
-    datasets = {r.spec.dataset for r in records}
-    if len(datasets) > 1:
-        raise ValueError(f"records of several datasets ({', '.join(sorted(datasets))}); split them first")
-    return datasets.pop() if datasets else ""
-
-
-def compute_frontier(records: Sequence[RunRecord]) -> list[FrontierPoint]:
-    """The best loss reached at each compute level (one dataset), in increasing compute, and who holds it."""
-    _one_dataset(records)
-    runs = [r for r in usable(records)[0] if r.flops_per_example > 0]
-    rows = []
-    for r in runs:
-        mean, lo, hi = mean_ci(np.exp(run_log_losses(r)))
-        rows.append(FrontierPoint(training_flops(r), mean, lo, hi, r.spec.arch, r.spec.target_params,
-                                  r.params, r.spec.data_size))
-    frontier: list[FrontierPoint] = []
-    for p in sorted(rows, key=lambda p: (p.compute, p.loss)):
-        if not frontier or p.loss < frontier[-1].loss:
-            frontier.append(p)
-    return frontier
-
-
-def frontier_holders(frontier: Sequence[FrontierPoint]) -> list[tuple[str, float, float]]:
-    """Consecutive stretches of the frontier held by one architecture: (arch, from FLOPs, to FLOPs)."""
-    out: list[tuple[str, float, float]] = []
-    for p in frontier:
-        if out and out[-1][0] == p.arch:
-            out[-1] = (p.arch, out[-1][1], p.compute)
-        else:
-            out.append((p.arch, p.compute, p.compute))
-    return out
 
 
 @dataclass(frozen=True)
@@ -250,9 +216,11 @@ class ArchFits:
     vs_data: dict[int, PowerLawFit]  # one curve per target parameter count
     vs_compute: PowerLawFit  # on this architecture's own compute frontier
     joint: JointFit
+    noise: SeedNoise  # the noise of a run's mean its curves were bootstrapped with (seed and run noise)
 
     def to_dict(self) -> dict:
         return {
+            "noise": self.noise.to_dict(),
             "vs_params": {str(d): f.to_dict() for d, f in self.vs_params.items()},
             "vs_data": {str(n): f.to_dict() for n, f in self.vs_data.items()},
             "vs_compute": self.vs_compute.to_dict(),
@@ -267,12 +235,14 @@ class DatasetFits:
     frontier: list[FrontierPoint]
     runs: list[RunRecord]  # the usable runs the fits are made of
     excluded: list[RunRecord]  # failed or diverged runs, left out of every fit
+    compute_varies: bool = False  # whether training compute varies apart from the parameter count
 
     def to_dict(self) -> dict:
         return {
             "n_runs": len(self.runs),
             "excluded": [{"arch": r.spec.arch, "target_params": r.spec.target_params, "data_size": r.spec.data_size,
                           "status": r.status, "reason": r.reason} for r in self.excluded],
+            "compute_varies_apart_from_params": self.compute_varies,
             "archs": {a: f.to_dict() for a, f in self.archs.items()},
             "frontier": [p.to_dict() for p in self.frontier],
             "frontier_holders": [{"arch": a, "from_flops": lo, "to_flops": hi}
@@ -280,43 +250,142 @@ class DatasetFits:
         }
 
 
-def _curve(runs: Sequence[RunRecord], x_of, axis: str, key: tuple, n_boot: int) -> PowerLawFit:
-    if not runs:
-        return PowerLawFit(axis, "not enough points", "no runs", np.zeros(0), np.zeros(0), 0)
-    return fit_power_law([x_of(r) for r in runs], [np.exp(run_log_losses(r)) for r in runs], axis=axis,
-                         n_boot=n_boot, rng=keyed_rng(*key), groups=[seed_group(r) for r in runs])
-
-
 def measured_params(r: RunRecord) -> int:
     return r.params or r.spec.target_params
 
 
+def compute_varies(runs: Sequence[RunRecord]) -> bool:
+    """Whether training compute varies apart from model size: some architecture trains one size for
+    different numbers of examples (steps × batch). With a fixed step budget it does not, and the
+    compute axis is the parameter axis relabelled (compute = constant × FLOPs per example)."""
+    seen: dict[tuple, set] = {}
+    for r in runs:
+        seen.setdefault((r.spec.arch, r.spec.target_params), set()).add(r.spec.steps * r.spec.batch_size)
+    return any(len(v) > 1 for v in seen.values())
+
+
+NO_LAW = {"compute": "a frontier (each compute's best run, of any size, picked by its own noise) is an envelope "
+                      "of curves, not one law: the local log-log slope only"}
+X_OF = {"params": measured_params, "data_size": lambda r: r.spec.data_size, "compute": training_flops}
+
+
+def fit_runs(runs: Sequence[RunRecord], axis: str, noise: SeedNoise, *, n_boot: int = N_BOOT,
+             rng: np.random.Generator | int | None = 0) -> PowerLawFit:
+    """The curve of loss against `axis` through these runs, bootstrapped with `noise`."""
+    if not runs:
+        return PowerLawFit(axis, "not enough points", "no runs", np.zeros(0), np.zeros(0), 0)
+    return fit_power_law([X_OF[axis](r) for r in runs], [np.exp(run_log_losses(r)) for r in runs], axis=axis,
+                         n_boot=n_boot, rng=rng, noise=noise, no_law=NO_LAW.get(axis, ""))
+
+
+@dataclass(frozen=True)
+class _Curve:
+    """One curve to fit: whose, along which axis, at which slice, through which runs."""
+
+    arch: str
+    axis: str
+    slice: int | None  # the data size (params axis) or target params (data axis); None for compute
+    runs: list[RunRecord]
+
+
+def _curves(arch: str, mine: Sequence[RunRecord]) -> list[_Curve]:
+    out = []
+    for d in sorted({r.spec.data_size for r in mine}):
+        at = [r for r in mine if r.spec.data_size == d]
+        out.append(_Curve(arch, "params", d, at))
+    for n in sorted({r.spec.target_params for r in mine}):
+        at = [r for r in mine if r.spec.target_params == n]
+        out.append(_Curve(arch, "data_size", n, at))
+    if all(r.flops_per_example > 0 for r in mine):
+        on_frontier = {(p.target_params, p.data_size) for p in compute_frontier(mine)}
+        at = [r for r in mine if (r.spec.target_params, r.spec.data_size) in on_frontier]
+        out.append(_Curve(arch, "compute", None, at))
+    return out
+
+
+def family_noise(runs: Sequence[RunRecord]) -> dict[str, SeedNoise]:
+    """Each architecture's seed noise pooled over all its runs; an architecture with one seed per run borrows
+    the noise pooled over every run of the dataset."""
+    everyone = pooled_seed_noise(run_log_losses(r) for r in runs)
+    out = {}
+    for arch in sorted({r.spec.arch for r in runs}):
+        own = pooled_seed_noise(run_log_losses(r) for r in runs if r.spec.arch == arch)
+        out[arch] = own if own.known else everyone
+    return out
+
+
+def run_noise(runs: Sequence[RunRecord], noise: dict[str, SeedNoise]) -> tuple[float, float]:
+    """(run_sd, df): the sd of noise a run's seeds share, on top of their own (0 where none shows).
+
+    Per architecture, a smooth surface is fitted through its runs' mean log losses (quadratic in log
+    parameters and log examples, with their product: it bends as scaling curves do, so what it leaves
+    is scatter, not curvature). Its residuals hold seed noise (sd²/m per run) and whatever the runs
+    share beyond it; pooled over architectures, the excess of their mean square over seed noise is the
+    run-level variance (a method-of-moments estimate, floored at 0)."""
+    excess, df = 0.0, 0
+    for arch, n in noise.items():
+        mine = [r for r in runs if r.spec.arch == arch]
+        if not n.known or len(mine) < 7:
+            continue
+        u = np.log([measured_params(r) for r in mine])
+        v = np.log([r.spec.data_size for r in mine])
+        u, v = u - u.mean(), v - v.mean()
+        design = np.stack([np.ones_like(u), u, v, u**2, v**2, u * v], axis=1)
+        y = np.array([run_log_losses(r).mean() for r in mine])
+        m = np.array([run_log_losses(r).size for r in mine], dtype=float)
+        coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+        rank = np.linalg.matrix_rank(design)
+        if len(mine) - rank <= 0:
+            continue
+        hat = design @ np.linalg.pinv(design)
+        # E[residual²] = (1 − h_ii)(sd²/m_i + run²): subtract the seed part, leave the run part
+        excess += float(((y - design @ coef) ** 2).sum() - n.sd**2 * ((1 - np.diag(hat)) / m).sum())
+        df += len(mine) - rank
+    return (float(np.sqrt(max(0.0, excess / df))), float(df)) if df else (0.0, 0.0)
+
+
+_CACHE: OrderedDict = OrderedDict()  # the report and the verdict's statistics fit the same runs: fit them once
+
+
+def _fit_archs(dataset: str, runs: Sequence[RunRecord], n_boot: int) -> dict[str, ArchFits]:
+    key = (dataset, n_boot, tuple((r.run_id, r.created_at, r.params, r.flops_per_example, r.spec.steps,
+                                   tuple(run_log_losses(r))) for r in runs))
+    if key in _CACHE:
+        _CACHE.move_to_end(key)
+        return _CACHE[key]
+    noise = family_noise(runs)
+    curves = [c for arch in sorted(noise) for c in _curves(arch, [r for r in runs if r.spec.arch == arch])]
+    run_sd, run_df = run_noise(runs, noise)
+    # with noise shared by a run's seeds, a run mean's variance is estimated from the scatter: its df
+    noise = {arch: n if run_sd == 0 else SeedNoise(n.sd, min(n.df, run_df), run_sd) for arch, n in noise.items()}
+    fitted = {(c.arch, c.axis, c.slice): fit_runs(c.runs, c.axis, noise[c.arch], n_boot=n_boot,
+                                                  rng=keyed_rng(dataset, c.arch, c.axis, c.slice))
+              for c in curves}
+    archs = {}
+    for arch in noise:
+        mine = [r for r in runs if r.spec.arch == arch]
+        vs_compute = fitted.get((arch, "compute", None)) or PowerLawFit(
+            "compute", "not enough points", "FLOPs per example not measured", np.zeros(0), np.zeros(0), 0)
+        joint = fit_joint([measured_params(r) for r in mine], [r.spec.data_size for r in mine],
+                          [np.exp(run_log_losses(r)) for r in mine], n_boot=n_boot, rng=keyed_rng(dataset, arch, "joint"),
+                          noise=noise[arch])
+        archs[arch] = ArchFits(
+            arch,
+            {c.slice: fitted[arch, "params", c.slice] for c in curves if c.arch == arch and c.axis == "params"},
+            {c.slice: fitted[arch, "data_size", c.slice] for c in curves if c.arch == arch and c.axis == "data_size"},
+            vs_compute, joint, noise[arch])
+    _CACHE[key] = archs
+    while len(_CACHE) > 8:
+        _CACHE.popitem(last=False)
+    return archs
+
+
 def fit_dataset(records: Sequence[RunRecord], *, n_boot: int = N_BOOT) -> DatasetFits:
     """Every curve of every architecture on one dataset, and the compute frontier."""
-    dataset = _one_dataset(records)
+    dataset = one_dataset(records)
     runs, excluded = usable(records)
-    archs = {}
-    for arch in sorted({r.spec.arch for r in runs}):
-        mine = [r for r in runs if r.spec.arch == arch]
-        key = (dataset, arch)
-        vs_params = {d: _curve([r for r in mine if r.spec.data_size == d], measured_params, "params",
-                               key + ("params", d), n_boot)
-                     for d in sorted({r.spec.data_size for r in mine})}
-        vs_data = {n: _curve([r for r in mine if r.spec.target_params == n], lambda r: r.spec.data_size,
-                             "data_size", key + ("data", n), n_boot)
-                   for n in sorted({r.spec.target_params for r in mine})}
-        if all(r.flops_per_example > 0 for r in mine):
-            on_frontier = {(p.target_params, p.data_size) for p in compute_frontier(mine)}
-            frontier_runs = [r for r in mine if (r.spec.target_params, r.spec.data_size) in on_frontier]
-            vs_compute = _curve(frontier_runs, training_flops, "compute", key + ("compute",), n_boot)
-        else:
-            vs_compute = PowerLawFit("compute", "not enough points", "FLOPs per example not measured",
-                                     np.zeros(0), np.zeros(0), 0)
-        joint = fit_joint([measured_params(r) for r in mine], [r.spec.data_size for r in mine],
-                          [np.exp(run_log_losses(r)) for r in mine], n_boot=n_boot, rng=keyed_rng(*key, "joint"),
-                          groups=[seed_group(r) for r in mine])
-        archs[arch] = ArchFits(arch, vs_params, vs_data, vs_compute, joint)
-    return DatasetFits(dataset, archs, compute_frontier(runs), runs, excluded)
+    archs = _fit_archs(dataset, runs, n_boot)
+    return DatasetFits(dataset, archs, compute_frontier(runs), runs, excluded, compute_varies(runs))
 
 
 def fit_datasets(records: Sequence[RunRecord], *, n_boot: int = N_BOOT) -> dict[str, DatasetFits]:
@@ -331,7 +400,9 @@ def fits_to_dict(fitted: dict[str, DatasetFits]) -> dict:
     """Fitted datasets as plain JSON-ready data."""
     return {
         "level": LEVEL,
-        "model": "L = E + A*x^-alpha (joint: E + A/N^alpha + B/D^beta), Huber loss on log residuals",
+        "model": ("L = E + A*x^-alpha where the points identify it (status ok), else the local line "
+                  "log L = c + s*log x (status slope; local_exponent = -s); joint: E + A/N^alpha + B/D^beta; "
+                  "Huber loss on log residuals; intervals: parametric bootstrap with pooled seed noise"),
         "datasets": {ds: f.to_dict() for ds, f in fitted.items()},
     }
 

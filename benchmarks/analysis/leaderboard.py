@@ -45,7 +45,8 @@ from benchmarks.spec import RunRecord, UserError
 
 # Spec fields that say *where* an entry sits (its cell and column) or what was tuned per
 # architecture; every other spec field is part of what was measured (budget, schedule, ...).
-_NOT_MEASUREMENT = frozenset({"arch", "seeds", "lr", "dataset", "target_params", "data_size"})
+# `dataset_as_given` is how a user spelled the path to their files: the data are the same (data_version says so).
+_NOT_MEASUREMENT = frozenset({"arch", "seeds", "lr", "dataset", "dataset_as_given", "target_params", "data_size"})
 
 MeasurementValue = str | int | float | list[float]
 

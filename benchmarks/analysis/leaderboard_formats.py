@@ -60,6 +60,9 @@ def measured_on(cell: Cell) -> str:
         f"data v{values(field('data_version'))}",
         f"results v{values(field('results_version'))}",
     ]
+    scored = values(field("scored_at"))
+    if scored not in ("?", "best_val_loss"):  # a paper's rule (docs/protocol.md): say so beside the numbers
+        parts.append(f"scored at the {scored.replace('_', ' ')}")
     devices = values(lambda e: e.device)
     if devices != "?":
         parts.append(devices)
@@ -78,8 +81,9 @@ LEGEND = (
     "(inits shared across data sizes counted once), an accuracy interval the entry's own seeds, cut to [0, 100]. "
     "Rank = 1 + the entries of the cell better beyond seed noise (t-tests on log loss, Holm-adjusted over the "
     "cell's pairs); `=` marks entries that share a rank (not separated); one seed gives no interval (nan) and ties "
-    "with everything. Each seed is scored at its best checkpoint on validation; `~` marks a run that had not "
-    "converged when its budget ended, `^` one whose learning rate is on an edge of the search (docs/protocol.md)."
+    "with everything. Each seed is scored at its best checkpoint on validation (at its last step where a cell says "
+    "so); `~` marks a run that had not converged when its budget ended, `^` one whose learning rate is on an edge "
+    "of the search (docs/protocol.md)."
 )
 
 OVERALL_NOTE = (

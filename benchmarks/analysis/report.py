@@ -1,7 +1,9 @@
 """`archbench report SUITE`: scaling fits, plots, the verdict and one self-contained HTML page.
 
-Writes under `results/SUITE/`: `fits.json` (every fit and the verdict),
-`plots/DATASET-loss-vs-{params,data,compute}.png`, and `report.html` with the
+Writes under `results/SUITE/`: `fits.json` (every fit and the verdict, the declared
+contrasts between datasets included),
+`plots/SLUG-loss-vs-{params,data,compute}.png` (SLUG: the dataset's
+name made safe for a file name, `benchmarks.layout.slug`), and `report.html` with the
 plots embedded (base64), the fit tables, the leaderboard and the verdict, so the
 page can be mailed or archived as one file. Fits and verdict are pure functions
 of the records (`benchmarks.analysis.fits`, `benchmarks.analysis.verdict`); this module only draws
@@ -13,199 +15,44 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import html
-import io
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib import ticker  # noqa: E402
 
-from benchmarks.analysis.curve_fit import EXACT_NOTE  # noqa: E402
+from benchmarks.analysis.contrast import ContrastEffect  # noqa: E402
 from benchmarks.analysis.fits import (  # noqa: E402
     DatasetFits,
-    PowerLawFit,
     fit_datasets,
     fits_to_dict,
     frontier_holders,
-    measured_params,
-    training_flops,
 )
 from benchmarks.analysis.leaderboard import Leaderboard, build_leaderboard  # noqa: E402
 from benchmarks.analysis.leaderboard_formats import to_html  # noqa: E402
-from benchmarks.analysis.stats import Estimate, mean_ci, run_log_losses  # noqa: E402
+from benchmarks.analysis.plots import write_plots  # noqa: E402
+from benchmarks.analysis.stats import Estimate  # noqa: E402
 from benchmarks.analysis.verdict import DatasetVerdict, Verdict, verdict  # noqa: E402
+from benchmarks.analysis.verdict_statistics.multipliers import fmt_factor  # noqa: E402
 from benchmarks.analysis.verdict_text import (  # noqa: E402
     fmt_loss_change,
     fmt_share,
+    pct,
     short_count,
     verdict_dict,
     verdict_paragraph,
 )
 from benchmarks.formatting import html_page, html_table, write_text  # noqa: E402
-from benchmarks.layout import FITS_FILE, PLOTS_DIR, REPORT_FILE  # noqa: E402
+from benchmarks.layout import FITS_FILE, PLOTS_DIR, REPORT_FILE, slug  # noqa: E402
 from benchmarks.running.store import ResultsStore  # noqa: E402
-from benchmarks.spec import RunRecord, UserError, finite_or_null  # noqa: E402
+from benchmarks.running.suite import declared_contrasts  # noqa: E402
+from benchmarks.spec import DatasetContrast, UserError, finite_or_null  # noqa: E402
 
-LOSS_LABEL = "held-out test loss (cross-entropy, nats)"
-
-
-# ---------------------------------------------------------------------------- plots
-
-
-def _colors(archs: Sequence[str]) -> dict[str, str]:
-    palette = plt.get_cmap("tab10").colors
-    return {a: matplotlib.colors.to_hex(palette[i % len(palette)]) for i, a in enumerate(sorted(archs))}
-
-
-def _loss_points(runs: Sequence[RunRecord], x_of: Callable[[RunRecord], float]) -> tuple[np.ndarray, ...]:
-    """x, mean loss and its interval half-widths (below, above) per run, sorted by x."""
-    rows = sorted((x_of(r), *mean_ci(np.exp(run_log_losses(r)))) for r in runs)
-    x, mean, lo, hi = (np.array(c, dtype=float) for c in zip(*rows, strict=True))
-    return x, mean, np.nan_to_num(mean - lo), np.nan_to_num(hi - mean)  # one seed: no bar
-
-
-def _draw_curve(ax, fit: PowerLawFit, color: str, x_lo: float, x_hi: float) -> None:
-    if not fit.ok:
-        return
-    grid = np.geomspace(x_lo, x_hi, 100)
-    band_lo, band_hi = fit.band(grid)
-    ax.fill_between(grid, band_lo, band_hi, color=color, alpha=0.15, linewidth=0)
-    ax.plot(grid, fit.predict(grid), color=color, linewidth=1.6)
-
-
-def _style(ax, xlabel: str) -> None:
-    """Log-log axes; losses usually span less than a decade, so the y ticks are plain round numbers."""
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    lo, hi = ax.get_ylim()
-    if hi / lo < 10:
-        ax.yaxis.set_major_locator(ticker.MaxNLocator(nbins=7))
-        ax.yaxis.set_minor_locator(ticker.NullLocator())
-    ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:.3g}"))
-    ax.grid(True, which="major", alpha=0.35)
-    ax.grid(True, which="minor", axis="x", alpha=0.12)
-
-
-def _legend(fig, colors: dict[str, str]) -> None:
-    handles = [plt.Line2D([], [], color=c, marker="o", linewidth=1.6, label=a) for a, c in colors.items()]
-    handles.append(plt.Rectangle((0, 0), 1, 1, color="grey", alpha=0.25, label="fit: 95% band"))
-    fig.legend(handles=handles, loc="outside right center", frameon=False, title="architecture")
-
-
-def _panel_figure(df: DatasetFits, *, by: str) -> plt.Figure:
-    """Loss against parameters (one panel per data size) or against data (one panel per model size)."""
-    colors = _colors(df.archs)
-    if by == "params":
-        panels = sorted({r.spec.data_size for r in df.runs})
-        in_panel = lambda r, p: r.spec.data_size == p
-        x_of, xlabel = measured_params, "parameters"
-        title = lambda p: f"{p:,} training examples"
-        curve = lambda af, p: af.vs_params.get(p)
-        what = "model size"
-    else:
-        panels = sorted({r.spec.target_params for r in df.runs})
-        in_panel = lambda r, p: r.spec.target_params == p
-        x_of, xlabel = (lambda r: r.spec.data_size), "training examples"
-        title = lambda p: f"{short_count(p)} parameters (target)"
-        curve = lambda af, p: af.vs_data.get(p)
-        what = "training-set size"
-    xs = [x_of(r) for r in df.runs]
-    x_lo, x_hi = min(xs) / 1.25, max(xs) * 1.25
-    ncols = min(len(panels), 3)
-    nrows = math.ceil(len(panels) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols + 1.8, 3.6 * nrows + 0.6), sharey=True,
-                             squeeze=False, layout="constrained")
-    for ax, p in zip(axes.flat, panels, strict=False):
-        for arch, af in df.archs.items():
-            runs = [r for r in df.runs if r.spec.arch == arch and in_panel(r, p)]
-            if not runs:
-                continue
-            x, mean, below, above = _loss_points(runs, x_of)
-            ax.errorbar(x, mean, yerr=[below, above], fmt="o", color=colors[arch], markersize=5, capsize=3)
-            fit = curve(af, p)
-            if fit is not None and fit.ok:
-                _draw_curve(ax, fit, colors[arch], x_lo, x_hi)
-            else:  # no fit to draw: join the points so the trend still reads
-                ax.plot(x, mean, color=colors[arch], linewidth=0.8, linestyle=":")
-        ax.set_title(title(p), fontsize=10)
-        ax.set_xlim(x_lo, x_hi)
-        _style(ax, xlabel)
-    for ax in axes.flat[len(panels):]:
-        ax.set_visible(False)
-    for ax in axes[:, 0]:
-        ax.set_ylabel(LOSS_LABEL)
-    fig.suptitle(f"{df.dataset}: held-out loss against {what} (mean over seeds, 95% intervals; "
-                 r"lines: $L = E + A\,x^{-\alpha}$)", fontsize=11)
-    _legend(fig, colors)
-    return fig
-
-
-def _compute_figure(df: DatasetFits) -> plt.Figure:
-    colors = _colors(df.archs)
-    fig, ax = plt.subplots(figsize=(8.5, 5.0), layout="constrained")
-    runs = [r for r in df.runs if r.flops_per_example > 0]
-    if runs:
-        xs = [training_flops(r) for r in runs]
-        x_lo, x_hi = min(xs) / 1.4, max(xs) * 1.4
-        for arch, af in df.archs.items():
-            mine = [r for r in runs if r.spec.arch == arch]
-            if not mine:
-                continue
-            x, mean, below, above = _loss_points(mine, training_flops)
-            ax.errorbar(x, mean, yerr=[below, above], fmt="o", color=colors[arch], markersize=4, capsize=2,
-                        alpha=0.75)
-            own = af.vs_compute.x
-            if own.size:  # drawn over the compute this architecture was measured at, not beyond
-                _draw_curve(ax, af.vs_compute, colors[arch], own.min() / 1.25, own.max() * 1.25)
-        if df.frontier:
-            fx = [p.compute for p in df.frontier] + [x_hi]
-            fy = [p.loss for p in df.frontier] + [df.frontier[-1].loss]
-            ax.step(fx, fy, where="post", color="black", linewidth=1.0, linestyle="--")
-        ax.set_xlim(x_lo, x_hi)
-    _style(ax, "training compute per seed (FLOPs, ≈ 3 × forward FLOPs × steps × batch)")
-    ax.set_ylabel(LOSS_LABEL)
-    ax.set_title(f"{df.dataset}: held-out loss against training compute\n(every run; lines: fit on each "
-                 "architecture's own frontier; dashed: best loss at each compute)", fontsize=11)
-    _legend(fig, colors)
-    return fig
-
-
-def _png(fig: plt.Figure, path: Path) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    data = buf.getvalue()
-    path.write_bytes(data)
-    return data
-
-
-def write_plots(fitted: dict[str, DatasetFits], plots_dir: Path) -> dict[str, list[tuple[str, Path, bytes]]]:
-    """Three figures per dataset: {dataset: [(caption, path, png bytes)]}."""
-    plots_dir.mkdir(parents=True, exist_ok=True)
-    out = {}
-    for ds, df in fitted.items():
-        if not df.runs:
-            continue
-        out[ds] = [
-            (f"{ds}: loss against parameters", plots_dir / f"{ds}-loss-vs-params.png",
-             _png(_panel_figure(df, by="params"), plots_dir / f"{ds}-loss-vs-params.png")),
-            (f"{ds}: loss against training examples", plots_dir / f"{ds}-loss-vs-data.png",
-             _png(_panel_figure(df, by="data"), plots_dir / f"{ds}-loss-vs-data.png")),
-            (f"{ds}: loss against training compute", plots_dir / f"{ds}-loss-vs-compute.png",
-             _png(_compute_figure(df), plots_dir / f"{ds}-loss-vs-compute.png")),
-        ]
-    return out
-
-
-# ---------------------------------------------------------------------------- HTML
 
 def _esc(s: object) -> str:
     return html.escape(str(s))
@@ -230,10 +77,9 @@ def _fit_rows(df: DatasetFits) -> tuple[list[list[object]], list[str]]:
                   + [("vs training FLOPs (own frontier)", af.vs_compute)])
         for name, f in curves:
             est = f.estimates
-            note = "; ".join(n for n in f.reason.split("; ") if n != EXACT_NOTE)
             rows.append([arch, name, int(f.x.size), f.status, _ci(est.get("E")), _ci(est.get("A")),
-                         _ci(est.get("alpha"), ".2f"), note])
-            classes.append("" if f.ok else "bad")
+                         _ci(est.get("alpha"), ".2f"), _ci(f.local_exponent, ".3f"), f.reason])
+            classes.append("" if f.kind is not None else "bad")
     return rows, classes
 
 
@@ -282,12 +128,69 @@ def _verdict_tables(v: DatasetVerdict) -> str:
                 if trend is not None and trend.not_given else "")
         parts.append(f"<h3>Loss above {html.escape(gaps.leader)}'s, by training-set size</h3>" + html_table(
             ["family"] + [f"{d:,} examples" for d in sizes] + header_trend, rows) + note)
+    parts += [_multiplier_table(v), _exponent_tables(v), _small_to_large_table(v)]
     return "".join(parts)
+
+
+def _multiplier_table(v: DatasetVerdict) -> str:
+    m = v.statistics.get("multipliers")
+    if m is None or not m.pairs:
+        return ""
+    cell = lambda x: fmt_factor(x) if x.log_k is not None else x.status
+    head = m.pairs[0]
+    data, params = head.headline(head.data, "data_size"), head.headline(head.params, "params")
+    rows = [[p.stronger, p.weaker, cell(p.headline(p.data, "data_size")), cell(p.headline(p.params, "params")),
+             cell(p.compute)] for p in m.pairs]
+    where = (f"data at {short_count(data.at)} parameters from {data.x0:,.0f} examples; parameters at "
+             f"{params.at:,} examples from {short_count(params.x0)}" if data.log_k is not None and
+             params.log_k is not None else "")
+    return ("<h3>Architecture worth k× data, parameters, compute</h3><p class=note>How many times the training "
+            "examples (parameters, compute) the weaker family needs to reach the stronger one's held-out loss, read "
+            f"off their fitted curves ({_esc(where)}; every model size and data size in fits.json, and in the "
+            "forest plot). Past the measured range the factor is a bound, not a number: the extrapolation is in "
+            "fits.json, labelled. 95% intervals from the curves' parametric bootstrap.</p>"
+            + html_table(["stronger", "weaker", "× training examples", "× parameters", "× compute"], rows))
+
+
+def _exponent_tables(v: DatasetVerdict) -> str:
+    x = v.statistics.get("equal_exponents")
+    if x is None or not x.axes:
+        return ""
+    parts = ["<h3>Do the families scale alike?</h3>"]
+    for a in x.axes:
+        slices = sorted({s for by in a.by_slice.values() for s in by})
+        name = (lambda s: f"at {short_count(s)} params") if a.axis == "data_size" else (lambda s: f"at {s:,} examples")
+        rows = [[arch, *(_ci(by.get(s), ".3f") for s in slices), _ci(a.pooled.get(arch), ".3f")]
+                for arch, by in a.by_slice.items()]
+        what = "α" if a.kind == "alpha" else "local exponent (−d log L / d log x)"
+        test = (f"one shared exponent per slice: Wald W = {a.statistic:.3g} on {a.df} df, p = {a.p_value:.2g}"
+                if np.isfinite(a.p_value) else "no test: fewer than two families with intervals per slice")
+        parts.append(f"<p class=note>Against {'training examples' if a.axis == 'data_size' else 'parameters'}: "
+                     f"{_esc(what)}; {_esc(test)}.</p>")
+        parts.append(html_table(["arch", *(name(s) for s in slices), "over all"], rows))
+    return "".join(parts)
+
+
+def _small_to_large_table(v: DatasetVerdict) -> str:
+    x = v.statistics.get("small_to_large")
+    if x is None or not x.axes:
+        return ""
+    pct_of = lambda d: f"{pct(d):.2g}%"
+    rows = [["training examples" if a.axis == "data_size" else "parameters", f"{a.held_out:,}",
+             pct_of(a.rms_error), pct_of(a.rms_noise), f"{a.p_value:.2g}",
+             f"{a.order_held}/{a.pairs}" if a.pairs else "—",
+             f"{a.predicted_order_held}/{a.pairs}" if a.pairs else "—"] for a in x.axes]
+    return ("<h3>Does small scale predict large?</h3><p class=note>Each curve fitted without the largest size, "
+            "its prediction there against the measurement: rms error in loss, against what noise alone gives; p of "
+            "the misses under 'as good as noise allows'; family pairs whose order at the next size held at the "
+            "largest (decision accuracy), and whose order the extrapolated curves got right.</p>"
+            + html_table(["axis", "held out", "rms error", "rms noise", "p", "order held", "predicted order held"],
+                         rows))
 
 
 def _dataset_section(df: DatasetFits, v: DatasetVerdict | None,
                      plots: Sequence[tuple[str, Path, bytes]]) -> str:
-    parts = [f'<section class="dataset" id="ds-{_esc(df.dataset)}"><h2>{_esc(df.dataset)}</h2>']
+    parts = [f'<section class="dataset" id="ds-{_esc(slug(df.dataset))}"><h2>{_esc(df.dataset)}</h2>']
     if not df.runs:
         parts.append("<p>No usable runs: every run of this dataset failed or diverged, so there is nothing to "
                      "fit or plot.</p>")
@@ -298,14 +201,14 @@ def _dataset_section(df: DatasetFits, v: DatasetVerdict | None,
     if v is not None:
         parts.append(_verdict_tables(v))
     rows, classes = _fit_rows(df)
-    exact = any(EXACT_NOTE in f.reason for af in df.archs.values()
-                for f in [*af.vs_params.values(), *af.vs_data.values(), af.vs_compute])
-    parts.append("<h3>Scaling fits: L = E + A·x<sup>−α</sup></h3><p class=note>Per architecture and curve; "
-                 "95% bootstrap intervals over seeds (and runs, where a curve has six or more); greyed: no fit, "
-                 "with the reason."
-                 + (" A curve of three runs has as many runs as parameters: it passes through them, and its "
-                    "intervals reflect seed noise only." if exact else "") + "</p>")
-    parts.append(html_table(["arch", "curve", "runs", "status", "E", "A", "α", "note"], rows, classes=classes))
+    parts.append("<h3>Scaling fits: L = E + A·x<sup>−α</sup>, or the local slope</h3><p class=note>Per "
+                 "architecture and curve. The law is fitted only with at least 5 runs over at least a decade, and "
+                 "called ok only where its bootstrap replicates do not pile up on a bound; elsewhere the curve is "
+                 "the local log-log slope over the measured range (status slope; local exponent = −d log L / d log "
+                 "x). 95% intervals from a parametric bootstrap with the seed noise pooled over all of an "
+                 "architecture's runs (docs/statistics.md); greyed: no fit, with the reason.</p>")
+    parts.append(html_table(["arch", "curve", "runs", "status", "E", "A", "α", "local exponent", "note"], rows,
+                            classes=classes))
     rows, classes = _joint_rows(df)
     parts.append("<h3>Joint fits: L(N, D) = E + A/N<sup>α</sup> + B/D<sup>β</sup></h3>")
     parts.append(html_table(["arch", "runs", "status", "E", "α", "β", "A", "B", "note"], rows, classes=classes))
@@ -322,6 +225,28 @@ def _dataset_section(df: DatasetFits, v: DatasetVerdict | None,
         parts.append(f"<h3>Runs left out ({len(df.excluded)})</h3><p class=note>Failed or diverged runs are "
                      "excluded from every fit and from the verdict.</p>")
         parts.append(html_table(["arch", "target params", "examples", "status", "reason"], rows))
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _contrast_section(c: ContrastEffect) -> str:
+    """One declared contrast: each family's loss change, and its gap to the base's leader on both datasets."""
+    label = f" ({_esc(c.contrast.label)})" if c.contrast.label else ""
+    parts = [f'<section class="contrast" id="contrast-{_esc(slug(c.base + "-vs-" + c.variant))}">'
+             f"<h2>Contrast: {_esc(c.variant)} against {_esc(c.base)}{label}</h2>",
+             "<p class=note>Per family: the mean over the model and data sizes it ran on both datasets of the "
+             "change in log held-out loss (variant − base), as a change in loss, with a 95% bootstrap interval "
+             "over seeds (a seed's draw shared by both datasets).</p>"]
+    rows = [[a, c.cells[a], fmt_loss_change(e)] for a, e in sorted(c.change.items(), key=lambda t: -t[1].value)]
+    parts.append(html_table(["arch", "sizes on both", "loss change, variant vs base [95% CI]"], rows))
+    if c.gaps:
+        rows = [[a, fmt_loss_change(g.base), fmt_loss_change(g.variant), fmt_loss_change(g.change)]
+                for a, g in c.gaps.items() if a != c.leader]
+        parts.append(f"<h3>Gaps to {_esc(c.leader)}, the best on {_esc(c.base)}</h3><p class=note>Over the "
+                     f"{c.shared_cells} sizes every family ran on both datasets: each family's loss above "
+                     f"{_esc(c.leader)}'s on each, and how that gap changes (negative: the variant narrows it).</p>")
+        parts.append(html_table(["arch", f"above {c.leader} on {c.base}", f"above {c.leader} on {c.variant}",
+                                 "change of the gap"], rows))
     parts.append("</section>")
     return "".join(parts)
 
@@ -348,6 +273,7 @@ def render_html(suite: str, fitted: dict[str, DatasetFits], verdict: Verdict,
                  "intervals count it once (docs/statistics.md).</p></section>")
     for ds, df in fitted.items():
         parts.append(_dataset_section(df, by_ds.get(ds), plots.get(ds, [])))
+    parts += [_contrast_section(c) for c in verdict.contrasts]
     parts.append('<section id="leaderboard"><h2>Leaderboard</h2>')
     parts.append(leaderboard_html)
     parts.append("</section>")
@@ -367,18 +293,26 @@ class Written:
     leaderboard: Leaderboard
 
 
-def write_report(results_dir: str | Path, suite: str) -> Written:
-    """Fit, plot and write `fits.json`, the PNGs and `report.html` for a suite (each written whole, atomically)."""
+def write_report(results_dir: str | Path, suite: str, contrasts: Sequence[DatasetContrast] | None = None) -> Written:
+    """Fit, plot and write `fits.json`, the PNGs and `report.html` for a suite (each written whole, atomically).
+
+    `contrasts`: the pairs of datasets to contrast; by default the ones the suite's sweep declared
+    (`benchmarks.running.suite.declared_contrasts`)."""
     store = ResultsStore(results_dir, suite)
     records = store.records()
     if not records:
         raise UserError(f"no results for suite {suite!r} in {store.dir} (run `archbench sweep {suite}` first)")
     store.ensure_writable()
     fitted = fit_datasets(records)
-    stated = verdict(records)
+    if contrasts is None:
+        contrasts = declared_contrasts(results_dir, suite)
+    stated = verdict(records, contrasts=contrasts)
     doc = {"suite": suite, **fits_to_dict(fitted), "verdict": verdict_dict(stated)}
+    for v in stated.datasets:  # the multipliers per dataset, beside its fits
+        if (m := v.statistics.get("multipliers")) is not None:
+            doc["datasets"][v.dataset]["pairs"] = m.to_dict()["pairs"]
     write_text(store.dir / FITS_FILE, json.dumps(finite_or_null(doc), indent=1, allow_nan=False) + "\n")
-    plots = write_plots(fitted, store.dir / PLOTS_DIR)
+    plots = write_plots(fitted, store.dir / PLOTS_DIR, stated)
     board = build_leaderboard(records, suite)
     path = store.dir / REPORT_FILE
     write_text(path, render_html(suite, fitted, stated, plots, to_html(board, full_page=False)))

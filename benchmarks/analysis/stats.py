@@ -3,10 +3,13 @@
 Every number archbench shows is an `Estimate`: a value with its `LEVEL` (95%)
 interval. A mean over seeds gets a Student-t interval (`Estimate.over_seeds`);
 with one seed the spread is unknown, so the interval is NaN and callers must
-treat it as "could be anything" (it neither beats nor loses). Fitted quantities
-and the verdict's statistics get bootstrap intervals (`Estimate.bootstrap`,
-`Estimate.recentred`) from replicates that resample the seeds of every run
-(`resample_seeds`), runs that share a seed's initialisation together.
+treat it as "could be anything" (it neither beats nor loses). The verdict's
+statistics get bootstrap intervals (`Estimate.recentred`) from replicates that
+resample the seeds of every run (`resample_seeds`), runs that share a seed's
+initialisation together. Fitted curves get parametric-bootstrap intervals
+(`Estimate.bootstrap`) from `SeedNoise`: seed noise pooled over many runs plus
+the noise a run's seeds share, so a run of two or three seeds does not collapse
+its interval (docs/statistics.md).
 """
 
 from __future__ import annotations
@@ -174,3 +177,50 @@ def keyed_rng(*key: object) -> np.random.Generator:
     """A generator of its own per key (a curve, a statistic), so its intervals do not depend on what
     else is computed."""
     return np.random.default_rng(zlib.crc32(repr(key).encode()))
+
+
+# ---------------------------------------------------------------------------- seed noise for fitted curves
+
+
+@dataclass(frozen=True)
+class SeedNoise:
+    """The noise of a run's mean log loss, for a parametric bootstrap of fitted curves.
+
+    `sd` is the within-run standard deviation of one seed's log loss pooled over many runs
+    (`df` degrees of freedom), so a run of two or three seeds borrows the noise level of all
+    the others instead of trusting its own two or three values. `run_sd` is noise a run's seeds
+    share (the learning rate chosen for the run, the data subset its seeds train on), which
+    their spread cannot show: the scatter of runs about smooth curves beyond what seed noise
+    explains. A run mean of m seeds has variance sd²/m + run_sd². A replicate draws its own
+    noise level from the estimate's sampling distribution (scaled inverse χ² with `df`, the
+    Student-t construction), so the uncertainty of the estimate is carried into every interval.
+    """
+
+    sd: float
+    df: float
+    run_sd: float = 0.0
+
+    @property
+    def known(self) -> bool:
+        return bool(np.isfinite(self.sd) and self.df > 0)
+
+    def mean_sd(self, n_seeds: np.ndarray | float) -> np.ndarray:
+        """Standard deviation of the mean log loss of runs of `n_seeds` seeds."""
+        return np.sqrt(self.sd**2 / np.asarray(n_seeds, dtype=float) + self.run_sd**2)
+
+    def draw(self, n_seeds_P: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+        """(B, P) noise of P run means: Gaussian with a noise level drawn per replicate."""
+        scale_B = np.sqrt(self.df / rng.chisquare(self.df, size=n_boot)) if np.isfinite(self.df) else np.ones(n_boot)
+        return scale_B[:, None] * self.mean_sd(n_seeds_P)[None, :] * rng.standard_normal((n_boot, len(n_seeds_P)))
+
+    def to_dict(self) -> dict:
+        return {"seed_sd": self.sd, "run_sd": self.run_sd, "df": self.df}
+
+
+def pooled_seed_noise(seeds: Iterable[np.ndarray]) -> SeedNoise:
+    """Within-run sd of log loss pooled over runs (each weighted by its degrees of freedom); NaN with none."""
+    multi = [np.asarray(s, dtype=float) for s in seeds if np.size(s) > 1]
+    df = sum(s.size - 1 for s in multi)
+    if df == 0:
+        return SeedNoise(NAN, 0.0)
+    return SeedNoise(float(np.sqrt(sum((s.size - 1) * s.var(ddof=1) for s in multi) / df)), float(df))

@@ -4,8 +4,9 @@ The statistics themselves are numbers (`benchmarks.analysis.verdict` and the
 modules of `benchmarks.analysis.verdict_statistics`, each with its `describe`);
 this module holds the words they share (a log-loss difference as a percentage,
 a share, a size at a glance), the paragraph of one dataset around the statistics'
-sentences (the scope, order CLOSING_ORDER and up, last), the inductive-bias paragraph, and the verdict as fits.json holds it,
-numbers and words together.
+sentences (the scope, order CLOSING_ORDER and up, last), the paragraph of each declared
+contrast between two datasets, and the verdict as fits.json holds it, numbers and words
+together.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from benchmarks.analysis.stats import LEVEL, Estimate
 from benchmarks.analysis.verdict_statistics import registered
 
 if TYPE_CHECKING:
-    from benchmarks.analysis.verdict import BiasComparison, DatasetVerdict, Verdict
+    from benchmarks.analysis.contrast import ContrastEffect
+    from benchmarks.analysis.verdict import DatasetVerdict, Verdict
 
 LEVEL_WORDS = f"{100 * LEVEL:g}%"
 CLOSING_ORDER = 100  # statistics of this order or more (the scope) close the paragraph, after the notes
@@ -98,19 +100,25 @@ def dataset_paragraph(v: DatasetVerdict) -> str:
     return " ".join(out + closing)
 
 
-def bias_paragraph(b: BiasComparison) -> str:
-    """What destroying the input order does to each architecture, in words."""
-    if any(not np.isfinite(e.lo) for e in b.change.values()):
-        changes = ", ".join(f"{a} {pct(e.value):+.2g}%" for a, e in b.change.items())
-        return (f"Inductive bias ({b.base} against {b.shuffled}): loss change from shuffling the input order: "
-                f"{changes}. With one seed per run these have no intervals and support no claim.")
-    up = [(a, e) for a, e in b.change.items() if e.lo > 0]
-    down = [(a, e) for a, e in b.change.items() if e.hi < 0]
-    flat = [(a, e) for a, e in b.change.items() if e.lo <= 0 <= e.hi]
-    out = [f"Inductive bias ({b.base} against {b.shuffled}, the same inputs in a fixed shuffled order; "
-           "same sizes and seeds):"]
+def _sign_words(e: Estimate, up: str, down: str, flat: str) -> str:
+    """`up` where the interval is above zero, `down` below it, `flat` where it holds zero."""
+    return up if e.lo > 0 else down if e.hi < 0 else flat
+
+
+def contrast_paragraph(c: ContrastEffect) -> str:
+    """What the variant of a declared contrast does to each family's loss and to the gaps between them."""
+    what = f" ({c.contrast.label})" if c.contrast.label else ""
+    out = [f"Contrast: {c.variant} against {c.base}{what}, over the model and data sizes each family ran on both "
+           "(same seeds):"]
+    if not c.has_intervals:
+        changes = ", ".join(f"{a} {pct(e.value):+.2g}%" for a, e in c.change.items())
+        return " ".join(out) + (f" loss change {changes}. With one seed per run these have no intervals and "
+                                "support no claim.")
+    up = [(a, e) for a, e in c.change.items() if e.lo > 0]
+    down = [(a, e) for a, e in c.change.items() if e.hi < 0]
+    flat = [(a, e) for a, e in c.change.items() if e.lo <= 0 <= e.hi]
     if up:
-        out.append("shuffling raises the loss of " + ", ".join(
+        out.append("the variant raises the loss of " + ", ".join(
             f"{a} by {fmt_loss_change(e)}" for a, e in sorted(up, key=lambda t: -t[1].value)) + ";")
     if down:
         out.append("it lowers the loss of " + ", ".join(
@@ -119,22 +127,23 @@ def bias_paragraph(b: BiasComparison) -> str:
         out.append("for " + ", ".join(f"{a} ({fmt_loss_change(e)})" for a, e in flat)
                    + " the change is indistinguishable from zero;")
     out[-1] = out[-1].rstrip(";") + "."
-    if b.base in b.advantage:
-        other, adv = b.advantage[b.base]
-        s = f"{b.leader}'s advantage over the best other architecture ({other}) is {fmt_loss_change(adv)} on {b.base}"
-        if b.shuffled in b.advantage:
-            other_s, adv_s = b.advantage[b.shuffled]
-            s += f" and {fmt_loss_change(adv_s)} on {b.shuffled} (against {other_s})"
-        out.append(s + ".")
+    others = [(a, g) for a, g in c.gaps.items() if a != c.leader]
+    if others:
+        out.append(f"Against {c.leader}, the best on {c.base} (over the {count_of(c.shared_cells, 'size')} every "
+                   "family ran on both): " + "; ".join(
+                       f"{a} is {fmt_loss_change(g.base)} above it on {c.base} and {fmt_loss_change(g.variant)} on "
+                       f"{c.variant}, a gap that " + _sign_words(g.change, "widens", "narrows", "does not change beyond "
+                                                                 "seed noise") + f" ({fmt_loss_change(g.change)})"
+                       for a, g in others) + ".")
     return " ".join(out)
 
 
 def verdict_paragraph(verdict: Verdict) -> str:
-    """The whole verdict: a paragraph per dataset, per dataset without a usable run, per shuffled twin."""
+    """The whole verdict: a paragraph per dataset, per dataset without a usable run, per declared contrast."""
     lost = [f"{ds}: all {count_of(n, 'run')} failed or diverged, so there is no verdict." for ds, n in
             verdict.unusable.items()]
     return "\n\n".join([dataset_paragraph(d) for d in verdict.datasets] + lost
-                        + [bias_paragraph(b) for b in verdict.inductive_bias])
+                        + [contrast_paragraph(c) for c in verdict.contrasts])
 
 
 def verdict_dict(verdict: Verdict) -> dict:
@@ -142,7 +151,7 @@ def verdict_dict(verdict: Verdict) -> dict:
     out = verdict.to_dict()
     for d, v in zip(out["datasets"], verdict.datasets, strict=True):
         d["paragraph"] = dataset_paragraph(v)
-    for d, b in zip(out["inductive_bias"], verdict.inductive_bias, strict=True):
-        d["paragraph"] = bias_paragraph(b)
+    for d, c in zip(out["contrasts"], verdict.contrasts, strict=True):
+        d["paragraph"] = contrast_paragraph(c)
     out["paragraph"] = verdict_paragraph(verdict)
     return out

@@ -5,6 +5,7 @@ One module per command family parses its flags, calls one stage and prints:
     run.py          archbench run, archbench sweep      (benchmarks/running)
     datasets.py     archbench datasets                  (benchmarks/data)
     archs.py        archbench archs, archbench new-arch (benchmarks/running/sizing.py)
+    check_arch.py   archbench check-arch                (benchmarks/running/arch_checks.py)
     leaderboard.py  archbench leaderboard               (benchmarks/analysis)
     compare.py      archbench compare                   (benchmarks/analysis)
     report.py       archbench report                    (benchmarks/analysis)
@@ -23,11 +24,11 @@ import sys
 from collections.abc import Sequence
 
 import architectures
-from benchmarks.cli import archs, compare, datasets, leaderboard, perf, report, run
+from benchmarks.cli import archs, check_arch, compare, datasets, leaderboard, perf, report, run
 from benchmarks.spec import UserError
 
 # One module per command family; their order is the order of `--help`.
-COMMAND_MODULES = (run, datasets, archs, leaderboard, compare, report, perf)
+COMMAND_MODULES = (run, datasets, archs, check_arch, leaderboard, compare, report, perf)
 
 
 def common_parser() -> argparse.ArgumentParser:
@@ -39,6 +40,24 @@ def common_parser() -> argparse.ArgumentParser:
         help="load architectures from a .py file or module outside the repo (repeatable)",
     )
     return p
+
+
+def has_default(action: argparse.Action) -> bool:
+    """Whether an option has a default worth showing: not None, a switch's off, empty or suppressed (0 is shown)."""
+    default = action.default
+    if not action.option_strings or default is None or default is False or default == argparse.SUPPRESS:
+        return False
+    return not (isinstance(default, str | list | tuple) and not default)
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option that has a default shows it, unless its help already says what the default is."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if has_default(action) and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
 
 
 class _Parser(argparse.ArgumentParser):
@@ -58,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     common = common_parser()
     for module in COMMAND_MODULES:
         module.add_command(sub, common)
+    for command in sub.choices.values():  # one help style for every command, whatever its module chose
+        command.formatter_class = HelpFormatter
     return parser
 
 

@@ -19,6 +19,24 @@ from benchmarks.spec import TaskSpec, UserError
 TEMPLATE = Path(architectures.__file__).parent / "_template.py"
 
 
+def notes(archs: list[str]) -> list[str]:
+    """What the table cannot show: each family's options, fixed sizes, families `"*"` leaves out."""
+    families = [architectures.get(name) for name in dict.fromkeys(architectures.get(a).name for a in archs)]
+    lines = [
+        f"{f.name}?KEY=VALUE options (default first): " + ", ".join(
+            f"{k}={'|'.join(f.choices[k])}" if k in f.choices else f"{k}={v}" for k, v in f.options.items()
+        )
+        for f in families if f.options
+    ]
+    fixed = [f.name for f in families if f.fixed_size]
+    if fixed:
+        lines.append(f"fixed size (no width to solve; its real count whatever the target): {', '.join(fixed)}")
+    named_only = [f.name for f in families if not f.wildcard]
+    if named_only:
+        lines.append(f'not in architectures = ["*"] (a suite runs them where it names them): {", ".join(named_only)}')
+    return lines
+
+
 def _table(task: TaskSpec, rows: list[dict], tolerance: float):
     from rich import box
     from rich.table import Table
@@ -37,14 +55,19 @@ def _table(task: TaskSpec, rows: list[dict], tolerance: float):
             table.add_row(r["arch"], f"{r['target_params']:,}", "-", "-", "-", "-", "[red]no match[/]", "-")
             continue
         s = r["shape"]
-        table.add_row(r["arch"], f"{r['target_params']:,}", str(s["width"]), str(s["depth"]), str(s["hidden"]),
+        if r["fixed_size"]:
+            table.add_row(r["arch"], f"{r['target_params']:,}", "-", str(s["depth"]), "-", f"{r['params']:,}",
+                          "fixed size", human(r["flops_per_example"]))
+            continue
+        hidden = str(s["hidden"]) if s["hidden"] else "-"  # 0: the family has no hidden knob
+        table.add_row(r["arch"], f"{r['target_params']:,}", str(s["width"]), str(s["depth"]), hidden,
                       f"{r['params']:,}", f"{r['deviation']:+.2%}", human(r["flops_per_example"]))
     return table
 
 
 def cmd_archs(args: argparse.Namespace) -> int:
     targets = sizing.parse_counts(args.params)
-    archs = [architectures.get(a).name for a in args.arch.split(",") if a.strip()] or architectures.names()
+    archs = [architectures.canonical(a.strip()) for a in args.arch.split(",") if a.strip()] or architectures.names()
     task = data.task(args.dataset)
     listing = sizing.matched_shapes(task, archs, targets, args.tolerance)
     if args.json:
@@ -55,6 +78,8 @@ def cmd_archs(args: argparse.Namespace) -> int:
         for r in listing:
             if r["error"]:
                 console.print(f"[red]no match:[/] {r['error']}")
+        for line in notes(archs):
+            console.print(line, highlight=False, markup=False)
     return 0
 
 
@@ -84,14 +109,15 @@ def new_arch(name: str, directory: Path) -> Path:
 
 def cmd_new_arch(args: argparse.Namespace) -> int:
     path = new_arch(args.name, Path(args.dir) if args.dir else TEMPLATE.parent)
+    plugin = f" --plugin {path}" if args.dir else ""
     print(f"""wrote {path}: a working family registered as {args.name!r} (a residual per-position MLP).
 Make it yours:
   1. {_camel(args.name)}Config: the hyperparameters, one field a line
   2. {_camel(args.name)}Block / {_camel(args.name)}Net: your layers (shared ones are in architectures/layers.py)
   3. _depth: blocks at a parameter target (the solver then fits width and hidden)
-  4. @register(...): hidden_ratio, width_multiple, min_width, description
-Check it:  archbench archs --dataset mnist1d --params 10k,100k --arch {args.name}
-Test it:   python -m pytest -q tests/test_architectures.py -k {args.name}
+  4. @register(...): hidden_ratio, width_multiple, min_width, hidden_min, hidden_step, description
+Check it:  archbench archs{plugin} --dataset mnist1d --params 10k,100k --arch {args.name}
+Test it:   archbench check-arch{plugin} --arch {args.name}
 Guide:     docs/adding-an-architecture.md""")
     return 0
 
@@ -105,7 +131,8 @@ def add_command(subparsers: argparse._SubParsersAction, common: argparse.Argumen
     )
     p.add_argument("--dataset", default="mnist1d", help="dataset whose inputs size the models (default: %(default)s)")
     p.add_argument("--params", default="10k,100k,1M", help="comma-separated targets, e.g. 10k,100k,2.5M (default: %(default)s)")
-    p.add_argument("--arch", default="", help="comma-separated families (default: every registered one)")
+    p.add_argument("--arch", default="", help="comma-separated families, options allowed: convnet?head=dense "
+                   "(default: every registered one)")
     p.add_argument("--tolerance", type=float, default=0.02, help="allowed relative deviation (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     p.set_defaults(func=cmd_archs)
@@ -116,5 +143,6 @@ def add_command(subparsers: argparse._SubParsersAction, common: argparse.Argumen
         "The test matrix and every command pick it up with no other change.",
     )
     p.add_argument("name", help="family name: a lower-case Python identifier")
-    p.add_argument("--dir", default="", help="folder to write into (default: the architectures package)")
+    p.add_argument("--dir", default="", help="folder to write into, e.g. one outside the repo to load with --plugin "
+                   "(default: the architectures package)")
     p.set_defaults(func=cmd_new_arch)

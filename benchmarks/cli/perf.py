@@ -13,7 +13,7 @@ import architectures
 from benchmarks.cli.flags import add_device_flags, setup_devices
 from benchmarks.formatting import human, write_text
 from benchmarks.layout import PERF_FILE
-from benchmarks.running import distributed, sizing
+from benchmarks.running import distributed, sizing, sweep_perf, workers
 from benchmarks.running.perf import CellResult, PerfConfig, device_description, run_perf
 from benchmarks.running.suite import load_suite
 from benchmarks.spec import UserError
@@ -25,13 +25,12 @@ def config_from_args(args: argparse.Namespace) -> PerfConfig:
     device_platform = jax.devices()[0].platform
     accelerator = device_platform != "cpu"
     suite = load_suite(args.suite or DEFAULT_SUITE.get(device_platform, "standard"))
-    known = architectures.names()
-    archs = tuple(args.arch) if args.arch else tuple(known)
-    for a in archs:
-        architectures.get(a)  # unknown names: one clear error
-    sizes = tuple(sizing.parse_counts(args.params)) if args.params else (min(suite.target_params), max(suite.target_params))
+    archs = tuple(architectures.canonical(a) for a in args.arch) if args.arch else tuple(suite.resolved_architectures())
+    suite_sizes = suite.all_target_params()
+    sizes = tuple(sizing.parse_counts(args.params)) if args.params else (min(suite_sizes), max(suite_sizes))
     precision = suite.training.precision if args.precision == "suite" else args.precision
-    for name, value in (("--seeds", args.seeds), ("--scan-length", args.scan_length), ("--batch-size", args.batch_size or 1)):
+    for name, value in (("--seeds", args.seeds), ("--scan-length", args.scan_length), ("--batch-size", args.batch_size or 1),
+                        ("--slice", args.slice)):
         if value < 1:
             raise UserError(f"{name} must be positive")
     if args.window <= 0:
@@ -93,8 +92,16 @@ def cmd_perf(args: argparse.Namespace) -> int:
         what = "skipped" if c.skipped else f"{c.steps_per_s:.1f} steps/s"
         err.print(f"  {c.arch} {c.target_params:,}: {what} ({time.perf_counter() - started:.0f}s)")
 
+    n = workers.count(args.workers, device["platform"], workers.cores())
     report = run_perf(cfg, on_cell)
+    if args.suite:  # the suite's slice swept one run at a time and with workers (benchmarks/running/sweep_perf.py)
+        err.print(f"sweeping about {args.slice} runs of {args.suite} one run at a time, then in {n} workers")
+        report["suite"] = sweep_perf.measure_suite(load_suite(args.suite), args.slice, n, cfg.archs if args.arch else (),
+                                                   tuple(args.plugin))
+        report["targets"] += sweep_perf.targets(report["suite"], device["platform"])
     out.print(table(report))
+    for line in sweep_perf.summary(report["suite"]) if args.suite else ():
+        out.print(line, markup=False, highlight=False)
     for t in report["targets"]:
         out.print(f"target: {t['target']} >= {t['threshold']:g}: measured {t['measured']:.3g} "
                   f"({'met' if t['met'] else 'NOT met'})")
@@ -118,7 +125,8 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     )
     p.add_argument("--suite", help="sizes, dataset, batch size and precision come from this suite "
                    "(default: quick on CPU, standard on GPU/TPU)")
-    p.add_argument("--arch", action="append", help="measure only this family (repeatable; default: every family)")
+    p.add_argument("--arch", action="append", help="measure only this family, options allowed "
+                   "(repeatable; default: the suite's families)")
     p.add_argument("--params",
                    help="comma-separated sizes instead of the suite's smallest and largest, e.g. 10k,10M")
     p.add_argument("--dataset", help="dataset (default: the suite's first)")
@@ -132,6 +140,11 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("--peak-n", type=int, help="matmul side for the peak (default 2048 on CPU, 8192 on GPU/TPU)")
     p.add_argument("--ratios-at-every-size", action="store_true",
                    help="compare with the Python loop and with sequential runs at every size, not only the smallest")
+    p.add_argument("--slice", type=int, default=sweep_perf.DEFAULT_SLICE, metavar="RUNS",
+                   help="with --suite: sweep about this many runs of the suite's grid (whole groups of one family and "
+                   "size) twice, one run at a time and with --workers, and compare member-steps/s, CPU use and compile share")
+    p.add_argument("--workers", default="auto", metavar="N|auto",
+                   help="with --suite: worker processes of the second sweep (auto: one per CPU core on a CPU)")
     p.add_argument("--json", action="store_true", help="print the report as one JSON object on stdout")
     add_device_flags(p)
     p.set_defaults(func=cmd_perf)

@@ -7,8 +7,11 @@ import argparse
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+import architectures
+from benchmarks import data
 from benchmarks.analysis.leaderboard import build_leaderboard
 from benchmarks.analysis.leaderboard_formats import summary_markdown
+from benchmarks.cli import sweep_workers
 from benchmarks.cli.flags import add_device_flags, add_executor_flags, job_options, setup_devices
 from benchmarks.layout import JOBS_DIR
 from benchmarks.running import distributed, executors, sweep
@@ -16,9 +19,9 @@ from benchmarks.running.checkpoint import DEFAULT_EVERY_S
 from benchmarks.running.runner import RunOptions
 from benchmarks.running.sizing import parse_count
 from benchmarks.running.store import Owner, ResultsStore
-from benchmarks.running.suite import Suite, load_suite
+from benchmarks.running.suite import Suite, load_suite, save_contrasts
 from benchmarks.running.wandb_log import MODES, WandbLogger, resolve_mode
-from benchmarks.spec import RunRecord, RunSpec, UserError
+from benchmarks.spec import SCORED_AT, RunRecord, RunSpec, UserError
 
 console = Console(stderr=True)
 
@@ -88,11 +91,12 @@ def _wandb_mode(args: argparse.Namespace, suite_setting: str | None = None) -> s
 def cmd_run(args: argparse.Namespace) -> int:
     main = _setup(args)
     spec = RunSpec(
-        arch=args.arch, dataset=args.dataset, target_params=args.params, data_size=args.data_size,
+        arch=architectures.canonical(args.arch), **data.spec_fields(args.dataset), target_params=args.params,
+        data_size=args.data_size,
         seeds=args.seeds, steps=args.steps, batch_size=args.batch_size, lr=args.lr, lr_trials=args.lr_trials,
         lr_extend=args.lr_extend, lr_tune_seeds=args.lr_tune_seeds,
         weight_decay=args.weight_decay, warmup_frac=args.warmup_frac, eval_every=args.eval_every,
-        precision=args.precision, suite=args.suite,
+        precision=args.precision, scored_at=args.scored_at, suite=args.suite,
     )
     options = run_options(args)
     logger = WandbLogger(_wandb_mode(args), args.results_dir, args.suite)
@@ -133,7 +137,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         return _submit_sweep(args)
     main = _setup(args)
     options = run_options(args)
+    sweep_workers.requested(args)  # a bad --workers is refused before anything is written
     suite, store, plan, logger = _plan(args, "to train")
+    if main:
+        save_contrasts(suite, args.results_dir)
+    n_workers = sweep_workers.count(args, len(plan.todo))
     ids = {sweep.run_id(s) for s in plan.specs}
     if logger.enabled and (caught := logger.catch_up([r for r in store.records() if r.run_id in ids])):
         console.print(f"wandb: logged {caught} recorded runs that were not logged yet")
@@ -155,16 +163,20 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             progress.update(current, description=f"waiting for {len(held)} runs held by {'; '.join(owners)}",
                             completed=0, total=1, visible=True)
 
-        sweep.run_sweep(
-            plan, store, options, on_start, lambda done, total: progress.update(current, completed=done), on_record,
-            on_wait=on_wait,
-        )
+        failures: list[str] = []
+        if n_workers > 1:  # the runs train in worker processes (benchmarks/cli/sweep_workers.py)
+            failures = sweep_workers.train_in_workers(args, options, plan, store, n_workers, progress, current, on_record)
+        else:
+            sweep.run_sweep(
+                plan, store, options, on_start, lambda done, total: progress.update(current, completed=done), on_record,
+                on_wait=on_wait,
+            )
         records = store.records()
         progress.update(overall, completed=len(ids & {r.run_id for r in records}))  # runs other sweeps recorded too
         progress.update(current, visible=False)
     if main:
         _summary(records, ids, store, suite.name, logger)
-    return 0
+    return 1 if failures else 0
 
 
 def _plan(args: argparse.Namespace, todo: str) -> tuple[Suite, ResultsStore, sweep.SweepPlan, WandbLogger]:
@@ -194,6 +206,7 @@ def _submit_sweep(args: argparse.Namespace) -> int:
     jobs = job_options(args)
     options = run_options(args)
     suite, store, plan, logger = _plan(args, f"to submit ({args.executor})")
+    save_contrasts(suite, args.results_dir)
     devices = max(1, jobs.gpus_per_node) * jobs.nodes
     for spec in plan.specs:
         if spec.batch_size % devices:
@@ -242,23 +255,26 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
         "run", parents=[common], formatter_class=fmt, help="train one architecture at one size on one dataset",
         description="Train one RunSpec (several seeds at once) and append its record to RESULTS_DIR/SUITE/runs.jsonl.",
     )
-    p.add_argument("--arch", required=True, help="architecture family (see `archbench archs`)")
+    p.add_argument("--arch", required=True, help="architecture family, options allowed: convnet?head=dense "
+                   "(see `archbench archs`)")
     p.add_argument("--dataset", default="mnist1d", help="dataset name (see `archbench datasets`)")
     p.add_argument("--params", type=_count, default=parse_count("30k"), help="target parameter count, e.g. 30k, 1.5M")
     p.add_argument("--data-size", type=int, default=4000, help="training examples (a prefix of the training pool)")
     p.add_argument("--seeds", type=_ints, default=(0, 1), help="comma-separated seeds, trained together")
     p.add_argument("--steps", type=int, default=1000, help="optimizer steps")
-    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--batch-size", type=int, default=128, help="examples per optimizer step")
     p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (when --lr-trials is not given)")
     p.add_argument("--lr-trials", type=_floats, default=(), help="comma-separated rates; the best on validation loss is kept")
     p.add_argument("--lr-extend", type=int, default=0,
                    help="trials added after --lr-trials: outward from an edge holding the best, else refining it")
     p.add_argument("--lr-tune-seeds", type=int, default=0,
                    help="how many of the seeds (the first) try every rate; the others train at the chosen one (0: all)")
-    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW's decoupled weight decay")
     p.add_argument("--warmup-frac", type=float, default=0.05, help="fraction of steps of linear warm-up before cosine decay")
     p.add_argument("--eval-every", type=int, default=100, help="steps between held-out evaluations")
     p.add_argument("--precision", choices=["float32", "bfloat16"], default="float32", help="compute dtype")
+    p.add_argument("--scored-at", choices=SCORED_AT, default="best_val_loss",
+                   help="evaluation each seed is scored at: the lowest validation loss, or the last step (a paper's rule)")
     p.add_argument("--suite", default="adhoc", help="results go to RESULTS_DIR/SUITE/runs.jsonl")
     p.add_argument("--force", action="store_true", help="train again even if this exact run is recorded")
     p.add_argument("--json", action="store_true", help="print the record written as one JSON line on stdout")
@@ -274,6 +290,7 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     )
     p.add_argument("suite", help="suite name (e.g. quick) or path to a suite .toml")
     p.add_argument("--no-wait", action="store_true", help="with a submitit executor: submit and return at once")
+    sweep_workers.add_workers_flag(p)
     _add_reliability_flags(p)
     add_device_flags(p)
     add_executor_flags(p)

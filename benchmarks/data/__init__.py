@@ -18,9 +18,16 @@ Names a user can give (`--dataset`, suite files):
                                    benchmarks/data/hub.py and docs/datasets.md)
 
 The cache key holds everything that changes the prepared arrays: the dataset,
-its version, every option (defaults included) and, for files, each file's
-path, size and modification time. `version(name)` (the name and that key) is
-the prepared arrays' version, known without preparing or reading them.
+its version, every option (defaults included) and, for files, their content
+(each file's path inside the folder, size and SHA-256: `benchmarks.data.content`),
+never the spelling of the folder's path. `version(name)` (the name and that key)
+is the prepared arrays' version, known without preparing them.
+
+What a RunSpec records and what its run id hashes (`spec_name`, `run_identity`):
+a registered dataset by its name as given; your files by their resolved path
+(so `parquet:data`, `parquet:./data` and `parquet:/home/me/data` are one
+dataset), and in the run id by their content alone: the same files reached by
+any path, or copied elsewhere, are the same runs.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.data._arrow import SPLIT_NAMES, read_meta, read_splits, save_splits
+from benchmarks.data.content import fingerprint
 from benchmarks.spec import Splits, TaskSpec, UserError
 
 _PREPARE_VERSION = "2"  # bump when load() changes what it stores (ordering, layout)
@@ -83,8 +91,13 @@ class DatasetRef:
     def name(self) -> str:
         """Canonical name: options equal to their default are left out, the rest sorted."""
         base = f"{self.info.name}:{self.path}" if self.info.takes_path else self.info.name
+        return base + self.query
+
+    @property
+    def query(self) -> str:
+        """`?key=value&...` of the options that differ from their defaults, sorted ("" if none)."""
         changed = {k: v for k, v in sorted(self.options.items()) if v != self.info.options[k]}
-        return base + ("?" + "&".join(f"{k}={v}" for k, v in changed.items()) if changed else "")
+        return "?" + "&".join(f"{k}={v}" for k, v in changed.items()) if changed else ""
 
 
 _REGISTRY: dict[str, DatasetInfo] = {}
@@ -192,19 +205,36 @@ def info(name: str) -> DatasetInfo:
     return parse(name).info
 
 
+def _files_ref(name: str) -> DatasetRef | None:
+    """The parsed name where it names your files (`NAME:PATH`), else None (any other name, known or not)."""
+    _discover()
+    base, sep, _ = name.partition(":")
+    return parse(name) if sep and base in _REGISTRY and _REGISTRY[base].takes_path else None
+
+
+def spec_name(name: str) -> str:
+    """The dataset name a RunSpec records: your files by their resolved path (every spelling of one folder
+    is one dataset: one leaderboard cell, one set of plots); any other name as given (the run ids of
+    registered datasets predate this, and must not move)."""
+    ref = _files_ref(name)
+    return ref.name if ref is not None else name
+
+
+def spec_fields(name: str) -> dict[str, str]:
+    """`dataset` and `dataset_as_given` of a RunSpec on `name`: the recorded name, and the spelling where it differs."""
+    recorded = spec_name(name)
+    return {"dataset": recorded, "dataset_as_given": name if name != recorded else ""}
+
+
+def run_identity(name: str) -> str:
+    """What a run id hashes for the dataset besides its version: your files by source and options alone (their
+    content is in the data version, so no spelling of the path enters the id); any other name as given."""
+    ref = _files_ref(name)
+    return ref.info.name + ref.query if ref is not None else name
+
+
 def cache_root() -> Path:
     return Path(os.environ.get("ARCHBENCH_CACHE", Path.home() / ".cache" / "archbench"))
-
-
-def _fingerprint(path: str) -> list[tuple[str, int, int]]:
-    """(relative path, size, mtime) of every file under `path`: changes whenever the user's data does."""
-    root = Path(path)
-    if not root.exists():
-        raise UserError(f"{path} does not exist")
-    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
-    stats = [p.stat() for p in files]
-    return [(str(p.relative_to(root)) if p != root else p.name, st.st_size, st.st_mtime_ns)
-            for p, st in zip(files, stats, strict=True)]
 
 
 def _cache_key(ref: DatasetRef) -> str:
@@ -213,8 +243,8 @@ def _cache_key(ref: DatasetRef) -> str:
         "version": ref.info.version,
         "options": ref.options,
         "prepare": _PREPARE_VERSION,
-        "files": _fingerprint(ref.path) if ref.info.takes_path else [],
-        "path": ref.path,
+        "files": fingerprint(ref.path, cache_root()) if ref.info.takes_path else [],
+        "path": "",  # files are known by their content, never by where they are
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -283,7 +313,10 @@ def load(name: str) -> Splits:
             version=path.name,  # `version(name)`: known before preparing, part of every run id
         )
         save_splits(splits, path)
-    return read_splits(path)
+    splits = read_splits(path)
+    if splits.task.name != ref.name:  # the same files prepared under another path first
+        splits = dataclasses.replace(splits, task=dataclasses.replace(splits.task, name=ref.name))
+    return splits
 
 
 def describe(name: str) -> dict:

@@ -65,18 +65,24 @@ def group_runs(specs: list[RunSpec], runs_per_job: int) -> list[list[RunSpec]]:
     return groups
 
 
-def run_group(context: JobContext, specs: list[dict]) -> list[str]:
-    """The body of one job: train its runs in order, appending each record; returns the run_ids recorded."""
+def prepare(context: JobContext, compile_cache_dir: str | None = None) -> ResultsStore:
+    """Set up a fresh process as the submitting one was (cache, devices, plugins); returns its store."""
     import architectures
-    from benchmarks.running import sweep
 
     if context.compile_cache:
-        distributed.enable_compilation_cache()
+        distributed.enable_compilation_cache(compile_cache_dir)
     if context.distributed:
         distributed.initialize()
     for plugin in context.plugins:
         architectures.load_plugin(plugin)
-    store = ResultsStore(context.results_dir, context.suite)
+    return ResultsStore(context.results_dir, context.suite)
+
+
+def run_group(context: JobContext, specs: list[dict]) -> list[str]:
+    """The body of one job: train its runs in order, appending each record; returns the run_ids recorded."""
+    from benchmarks.running import sweep
+
+    store = prepare(context)
     todo = [RunSpec.from_dict(d) for d in specs]
     plan = sweep.SweepPlan(todo, todo)
     written = sweep.run_sweep(plan, store, context.options, capacity=context.capacity)

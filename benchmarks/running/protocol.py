@@ -6,9 +6,10 @@ scored, whether it converged, and which learning rates the search tries.
   [min_steps, max_steps] and rounded up to whole evaluation intervals. A larger training set
   is therefore never trained for fewer epochs than the cap allows a smaller one, and never for
   fewer steps.
-- **Best checkpoint on validation** (`best_eval`): of the evaluations of a member, the one with
-  the lowest validation loss is scored (its step is the record's `best_step`); the test split
-  never chooses anything.
+- **Best checkpoint on validation** (`best_eval`, `scored_eval`): of the evaluations of a member,
+  the one with the lowest validation loss is scored (its step is the record's `best_step`); the
+  test split never chooses anything. A suite reproducing a paper that reports its last step
+  scores the last evaluation instead (`scored_at = "last_step"`).
 - **Convergence** (`has_converged`): a member converged when the last quarter of its
   evaluations brought less than `CONVERGENCE_TOL` (2%) of its whole improvement in best
   validation loss: the run ended on a plateau, or after its validation loss had turned up (it
@@ -43,6 +44,13 @@ def best_eval(val_loss_MxE: np.ndarray) -> np.ndarray:
     """Per member, the index of the evaluation with the lowest finite validation loss (0 if none is finite)."""
     v = np.where(np.isfinite(val_loss_MxE), val_loss_MxE, np.inf)
     return np.argmin(v, axis=1)
+
+
+def scored_eval(val_loss_MxE: np.ndarray, scored_at: str) -> np.ndarray:
+    """Per member, the index of the scored evaluation: the lowest validation loss, or the last one."""
+    if scored_at == "last_step":
+        return np.full(val_loss_MxE.shape[0], val_loss_MxE.shape[1] - 1)
+    return best_eval(val_loss_MxE)
 
 
 def has_converged(val_loss_E: Sequence[float], tol: float = CONVERGENCE_TOL) -> bool:

@@ -84,9 +84,11 @@ _data_version = functools.lru_cache(maxsize=64)(data.version)  # once per proces
 
 def run_id(spec: RunSpec, data_version: str | None = None) -> str:
     """The spec's content hash, with the family's version and the dataset's version (from its name and
-    options, without loading it; `data_version` where the splits are given rather than named)."""
+    options, without loading it; `data_version` where the splits are given rather than named). Your files
+    count by their content, never by the spelling of their path (`benchmarks.data.run_identity`)."""
     return spec.run_id(arch_version=architectures.get(spec.arch).version,
-                       data_version=data_version or _data_version(spec.dataset))
+                       data_version=data_version or _data_version(spec.dataset),
+                       dataset_identity=data.run_identity(spec.dataset))
 
 
 def _concat(a: TrainOutput, b: TrainOutput) -> TrainOutput:
@@ -103,10 +105,10 @@ def _history(out: TrainOutput) -> list[dict[str, np.ndarray]]:
     return [{k: v[:, i] for k, v in out.curves.items()} for i in range(n)]
 
 
-def _seed_results(seeds: Sequence[int], out: TrainOutput, members: Sequence[int]) -> list[SeedResult]:
-    """Each seed's figures at its best evaluation on validation, and at the last step."""
+def _seed_results(seeds: Sequence[int], out: TrainOutput, members: Sequence[int], scored_at: str) -> list[SeedResult]:
+    """Each seed's figures at its scored evaluation (best on validation, or the last), and at the last step."""
     c = out.curves
-    best = protocol.best_eval(c["val_loss"])
+    best = protocol.scored_eval(c["val_loss"], scored_at)
     results = []
     for seed, m in zip(seeds, members):
         b = int(best[m])
@@ -168,7 +170,9 @@ def execute(
         return out
 
     def scores(out: TrainOutput, n_rates: int) -> np.ndarray:
-        best_val = np.min(np.where(np.isfinite(out.curves["val_loss"]), out.curves["val_loss"], np.inf), axis=1)
+        val_MxE = np.where(np.isfinite(out.curves["val_loss"]), out.curves["val_loss"], np.inf)
+        scored = protocol.scored_eval(val_MxE, spec.scored_at)
+        best_val = np.take_along_axis(val_MxE, scored[:, None], axis=1)[:, 0]  # the scored evaluation's loss
         best_val = np.where(out.diverged_step >= 0, np.inf, best_val)
         return protocol.trial_scores(best_val.reshape(n_rates, k))
 
@@ -185,7 +189,7 @@ def execute(
         n_tried = len(rates) * k
         out = _concat(out, phase([(rates[best], s) for s in others], phases - 1))
         chosen += list(range(n_tried, n_tried + len(others)))
-    seeds = _seed_results(spec.seeds, out, chosen)
+    seeds = _seed_results(spec.seeds, out, chosen, spec.scored_at)
     diverged = out.diverged_step[chosen]
     status, reason = "ok", ""
     if (diverged >= 0).any():

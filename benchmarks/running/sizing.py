@@ -3,11 +3,21 @@
 The family's depth rule fixes the depth; the solver then searches the coarse
 knob (`width`, in the family's multiples) with `hidden` at the family's ratio,
 and the fine knob (`hidden`) at that width and its neighbours, so the count
-lands within the tolerance. The search runs on counts predicted from three
+lands within the tolerance. Both knobs stay inside the limits the family
+declares (`min_width`, `width_multiple`, `hidden_min`, `hidden_step`); a builder
+that raises at a shape the solver tries is a `BuilderFailed` error naming the
+family, the shape and the error. The search runs on counts predicted from three
 measured builds (parameter dimensions are affine in width and hidden) and the
 shape it picks is measured; a family the prediction misses is searched on
 measured counts. Counts are measured on the abstract module (`jax.eval_shape`),
 never estimated by formula, so every parameter counts.
+
+A family registered `fixed_size` (the `linear` baseline) has no knob to solve: it is
+built at width and hidden 0 and its real count reported, whatever the target
+(`SizedArch.fixed`); no tolerance applies, and `archbench archs` says so. A family
+registered with `hidden_ratio=0` has no hidden knob (`bigru`): width alone is searched
+(hidden 0), and a target between two widths' counts by more than the tolerance is an
+error naming the nearest feasible target, as for any family.
 """
 
 from __future__ import annotations
@@ -43,6 +53,7 @@ class SizedArch:
     target_params: int
     shape: ArchShape
     params: int
+    fixed: bool = False  # the family has one size: `params` is its count, whatever the target
 
     @property
     def deviation(self) -> float:
@@ -52,16 +63,35 @@ class SizedArch:
 LeafShapes = tuple[tuple[str, tuple[int, ...]], ...]  # (path, shape) of every parameter array
 
 
+class BuilderFailed(UserError):
+    """A family's builder raised at a shape the solver tried: a bug in the family, or a limit it has not declared."""
+
+
+def builder_failure(arch: str, task: TaskSpec, shape: ArchShape, error: Exception) -> BuilderFailed:
+    """One line: the family, the shape and the task it failed at, the error, and how to declare a limit."""
+    what = " ".join(f"{type(error).__name__}: {error}".split())
+    return BuilderFailed(
+        f"architecture {arch} fails to build at width {shape.width}, depth {shape.depth}, hidden {shape.hidden} "
+        f"on {task.name} ({task.input_kind} {'x'.join(map(str, task.input_shape))}): {what[:300]}; "
+        "if it needs a larger or stepped width or hidden, declare it in register(...): min_width=, width_multiple=, "
+        "hidden_min=, hidden_step= (docs/adding-an-architecture.md)"
+    )
+
+
 @functools.lru_cache(maxsize=1 << 14)
 def param_shapes(arch: str, task: TaskSpec, shape: ArchShape) -> LeafShapes:
     """Path and shape of every parameter of `arch` at `shape` (traced abstractly: no arrays are allocated)."""
-    family = architectures.get(arch)
-
     def param_state() -> nnx.State:
-        return nnx.state(family.build(task, shape, nnx.Rngs(0)), nnx.Param)
+        return nnx.state(architectures.build(arch, task, shape, nnx.Rngs(0)), nnx.Param)
 
     # jax.eval_shape of the parameter state: ~3x faster than nnx.eval_shape of the module.
-    leaves = jax.tree_util.tree_leaves_with_path(jax.eval_shape(param_state))
+    try:
+        state = jax.eval_shape(param_state)
+    except UserError:
+        raise
+    except Exception as e:  # the family's code, at a shape the solver chose: one line, not a traceback
+        raise builder_failure(arch, task, shape, e) from e
+    leaves = jax.tree_util.tree_leaves_with_path(state)
     return tuple((jax.tree_util.keystr(path), tuple(leaf.shape)) for path, leaf in leaves)
 
 
@@ -73,15 +103,20 @@ def count_params(arch: str, task: TaskSpec, shape: ArchShape) -> int:
 CountFn = Callable[[int, int], int]  # (width, hidden) -> parameter count at the solver's depth
 
 
+def hidden_floor(family: architectures.Family, hm: int) -> int:
+    """The smallest `hidden` the family takes, in units of `hm` (its hidden multiple)."""
+    return max(1, math.ceil(family.hidden_min / hm))
+
+
 def _default_hidden(family: architectures.Family, width: int, hm: int = 1) -> int:
-    return max(1, round(family.hidden_ratio * width / hm)) * hm
+    return max(hidden_floor(family, hm), round(family.hidden_ratio * width / hm)) * hm
 
 
 def multiples(family: architectures.Family, target_params: int) -> tuple[int, int]:
     """(width multiple, hidden multiple) of the shapes solved for `target_params` (before wide rounding)."""
     if target_params >= TILE_FROM_PARAMS:
-        return math.lcm(family.width_multiple, TILE_MULTIPLE), TILE_MULTIPLE
-    return family.width_multiple, 1
+        return math.lcm(family.width_multiple, TILE_MULTIPLE), math.lcm(family.hidden_step, TILE_MULTIPLE)
+    return family.width_multiple, family.hidden_step
 
 
 def last_at_most(count: Callable[[int], int], target: float, lo: int, hi: int) -> int:
@@ -132,6 +167,7 @@ def _search(
     message).
     """
     by_width = lambda k: count(k * m, _default_hidden(family, k * m, hm))
+    j_lo = hidden_floor(family, hm)
     k = lo_k if by_width(lo_k) > target else last_at_most(by_width, target, lo_k, hi_k)
     offsets = [0, 1] + [s * d for d in range(1, NEIGHBOUR_WIDTHS + 1) for s in (-1, 1) if (s, d) != (1, 1)]
     off = lambda found: abs(found[2] / target - 1)
@@ -146,7 +182,7 @@ def _search(
         hidden_hi = (16 * _default_hidden(family, kk * m) + 64) // hm + 1
         while at_width(hidden_hi) <= target and hidden_hi * hm < MAX_HIDDEN:  # very wide inputs need a large hidden
             hidden_hi *= 4
-        j = last_at_most(at_width, target, 1, hidden_hi) if at_width(1) <= target else 1
+        j = last_at_most(at_width, target, j_lo, hidden_hi) if at_width(j_lo) <= target else j_lo
         found = min(((kk * m, x * hm, at_width(x)) for x in sorted({j, min(j + 1, hidden_hi)})), key=off)
         best = found if best is None or off(found) < off(best) else best
         first_within = found if first_within is None and off(found) <= tolerance else first_within
@@ -163,23 +199,25 @@ def _affine_model(arch: str, task: TaskSpec, depth: int) -> CountFn | None:
     shape and one step up in each knob, fix a, b and c for every dimension of every
     parameter, and the count is the sum of the products. The solver searches on this
     model (no builds) and then measures its answer; a family the model mispredicts
-    is searched on measured counts instead.
+    is searched on measured counts instead. The builds are at the smallest shape the family
+    declares and one step up in each knob.
     """
     family = architectures.get(arch)
-    m = family.width_multiple
-    w0 = max(1, math.ceil(family.min_width / m)) * m
-    base, wider, deeper = (param_shapes(arch, task, ArchShape(w, depth, h)) for w, h in ((w0, 1), (w0 + m, 1), (w0, 2)))
+    m, hs = family.width_multiple, family.hidden_step
+    w0, h0 = max(1, math.ceil(family.min_width / m)) * m, hidden_floor(family, hs) * hs
+    base, wider, deeper = (param_shapes(arch, task, ArchShape(w, depth, h))
+                           for w, h in ((w0, h0), (w0 + m, h0), (w0, h0 + hs)))
     if not [p for p, _ in base] == [p for p, _ in wider] == [p for p, _ in deeper]:
         return None
     if any(not len(b) == len(x) == len(y) for (_, b), (_, x), (_, y) in zip(base, wider, deeper, strict=True)):
         return None
     leaves = [
-        [(d0, (dw - d0) / m, dh - d0) for d0, dw, dh in zip(b, x, y, strict=True)]
+        [(d0, (dw - d0) / m, (dh - d0) / hs) for d0, dw, dh in zip(b, x, y, strict=True)]
         for (_, b), (_, x), (_, y) in zip(base, wider, deeper, strict=True)
     ]
 
     def predict(width: int, hidden: int) -> int:
-        return round(sum(math.prod(a + b * (width - w0) + c * (hidden - 1) for a, b, c in leaf) for leaf in leaves))
+        return round(sum(math.prod(a + b * (width - w0) + c * (hidden - h0) for a, b, c in leaf) for leaf in leaves))
 
     return predict
 
@@ -195,19 +233,27 @@ def solve(arch: str, task: TaskSpec, target_params: int, tolerance: float = 0.02
     def measured(width: int, hidden: int) -> int:
         return count_params(arch, task, ArchShape(width, depth, hidden))
 
-    smallest = measured(lo_k * m, hm)
+    if family.fixed_size:
+        return SizedArch(arch, target_params, ArchShape(0, depth, 0), measured(0, 0), fixed=True)
+    smallest = measured(lo_k * m, hidden_floor(family, hm) * hm)
     if smallest > target_params * (1 + tolerance):
         raise UserError(
             f"{arch} cannot be as small as {target_params:,} parameters on {task.name} "
             f"(depth {depth}); the nearest feasible target is {smallest:,}"
         )
-    model = _affine_model(arch, task, depth)
-    found = _search(family, model, target_params, tolerance, lo_k, hi_k, m, hm) if model is not None else None
-    if found is None or measured(found[0], found[1]) != found[2]:
-        found = _search(family, measured, target_params, tolerance, lo_k, hi_k, m, hm)
-    width, hidden, params = found
+    if family.hidden_ratio == 0:  # width is the only knob: the closer of the widths either side of the target
+        by_width = lambda k: measured(k * m, 0)
+        k = lo_k if by_width(lo_k) > target_params else last_at_most(by_width, target_params, lo_k, hi_k)
+        k = min((kk for kk in (k, k + 1) if kk <= hi_k), key=lambda kk: abs(by_width(kk) / target_params - 1))
+        width, hidden, params = k * m, 0, by_width(k)
+    else:
+        model = _affine_model(arch, task, depth)
+        found = _search(family, model, target_params, tolerance, lo_k, hi_k, m, hm) if model is not None else None
+        if found is None or measured(found[0], found[1]) != found[2]:
+            found = _search(family, measured, target_params, tolerance, lo_k, hi_k, m, hm)
+        width, hidden, params = found
     wide = math.lcm(m, WIDE_MULTIPLE)
-    if target_params >= TILE_FROM_PARAMS and width >= WIDE_FROM and width % wide:
+    if family.hidden_ratio and target_params >= TILE_FROM_PARAMS and width >= WIDE_FROM and width % wide:
         k = max(1, round(width / wide))  # the nearest multiple of 64; only hidden is searched there
         rounded = _search(family, measured, target_params, tolerance, k, k, wide, hm)
         if abs(rounded[2] / target_params - 1) <= tolerance:
@@ -318,11 +364,13 @@ def matched_shapes(task: TaskSpec, archs: list[str], targets: list[int], toleran
             row: dict = {"arch": arch, "target_params": target, "dataset": task.name}
             try:
                 sized = solve(arch, task, target, tolerance)
+            except BuilderFailed:
+                raise  # a builder that fails is an error of the whole command
             except UserError as e:
                 out.append(row | {"params": None, "deviation": None, "flops_per_example": None, "shape": None,
                                   "error": str(e)})
                 continue
             flops = flops_per_example(arch, task, sized.shape)
             out.append(row | {"params": sized.params, "deviation": sized.deviation, "flops_per_example": flops,
-                              "shape": sized.shape.as_dict(), "error": None})
+                              "shape": sized.shape.as_dict(), "fixed_size": sized.fixed, "error": None})
     return out

@@ -6,10 +6,15 @@ the file and line; `Suite.run_specs()` expands it into the sweep's RunSpecs.
 
     name = "quick"
     datasets = ["mnist1d"]
-    architectures = ["*"]            # "*" = every registered family
-    target_params = [10_000, 30_000]
+    architectures = ["*"]            # "*" = every family registered for it; or names, options allowed:
+                                     # ["convnet?head=dense", "mlp", "linear"]
+    target_params = [10_000, 30_000] # sizes of every family not in [sizes]
     data_sizes = [1000, 4000]
     seeds = [0, 1]
+
+    [sizes]                          # optional: sizes of one family (every variant of it), or of one
+    convnet = [5_000]                # variant (quoted: "convnet?head=dense" = [5_000]); replaces
+                                     # target_params for it (target_params may then be left out)
 
     [training]                       # the same budget rule for every architecture
     epochs = 20                      # passes over the training set (a run's steps follow its data size)
@@ -26,10 +31,20 @@ the file and line; `Suite.run_specs()` expands it into the sweep's RunSpecs.
     [logging]                        # optional
     wandb = "offline"                # online | offline | disabled (default); --wandb overrides
     project = "archbench"            # W&B project
+
+    [[contrasts]]                    # optional, repeatable: two of the suite's datasets that differ in
+    base = "mnist1d"                 # one known way; the report states per family what the variant does
+    variant = "mnist1d-shuffled"     # to the held-out loss, with intervals (benchmarks/analysis/contrast.py)
+    label = "input order destroyed"
+
+A sweep keeps the suite's contrasts beside its records (`RESULTS_DIR/SUITE/contrasts.json`),
+where `archbench report` finds them.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -37,8 +52,11 @@ from itertools import product
 from pathlib import Path
 
 import architectures
+from benchmarks import data
+from benchmarks.formatting import write_text
+from benchmarks.layout import CONTRASTS_FILE, suite_dir
 from benchmarks.running import protocol
-from benchmarks.spec import RunSpec, UserError
+from benchmarks.spec import DatasetContrast, RunSpec, UserError
 
 SUITES_DIR = Path(__file__).parent.parent / "suites"
 
@@ -54,6 +72,7 @@ class Training:
     weight_decay: float = 1e-4
     precision: str = "float32"
     param_tolerance: float = 0.02
+    scored_at: str = "best_val_loss"  # or "last_step": a paper's rule, to reproduce its numbers (docs/protocol.md)
 
 
 @dataclass(frozen=True)
@@ -81,21 +100,31 @@ class Suite:
     target_params: tuple[int, ...]
     data_sizes: tuple[int, ...]
     seeds: tuple[int, ...]
+    sizes: tuple[tuple[str, tuple[int, ...]], ...] = ()  # [sizes]: architecture or family -> its targets
     training: Training = field(default_factory=Training)
     lr: LrPolicy = field(default_factory=LrPolicy)
     logging: Logging = field(default_factory=Logging)
     description: str = ""
     path: str = ""
+    contrasts: tuple[DatasetContrast, ...] = ()  # dataset names as the RunSpecs record them
 
     def resolved_architectures(self) -> list[str]:
+        """The suite's architectures by canonical name; `"*"` is every family registered for it."""
         if "*" in self.architectures:
-            return architectures.names()
-        for a in self.architectures:
-            try:
-                architectures.get(a)
-            except architectures.PluginError as e:
-                raise UserError(f"{self.path or self.name}: {e}") from e
-        return list(self.architectures)
+            return architectures.wildcard_names()
+        try:
+            return list(dict.fromkeys(architectures.canonical(a) for a in self.architectures))
+        except architectures.PluginError as e:
+            raise UserError(f"{self.path or self.name}: {e}") from e
+
+    def target_params_for(self, arch: str) -> tuple[int, ...]:
+        """The sizes an architecture trains at: its own `[sizes]` entry, else its family's, else target_params."""
+        sizes = dict(self.sizes)
+        return sizes.get(arch) or sizes.get(architectures.get(arch).name) or self.target_params
+
+    def all_target_params(self) -> tuple[int, ...]:
+        """Every size some architecture of the suite trains at, ascending."""
+        return tuple(sorted({n for a in self.resolved_architectures() for n in self.target_params_for(a)}))
 
     def steps_for(self, data_size: int) -> int:
         """The steps the budget gives a training set of this size."""
@@ -107,21 +136,56 @@ class Suite:
         t = self.training
         return [
             RunSpec(
-                arch=arch, dataset=ds, target_params=n, data_size=d, seeds=self.seeds,
+                arch=arch, **data.spec_fields(ds), target_params=n, data_size=d, seeds=self.seeds,
                 steps=self.steps_for(d), batch_size=t.batch_size, lr=self.lr.value, lr_trials=self.lr.trials,
                 lr_extend=self.lr.extend, lr_tune_seeds=self.lr.tune_seeds, budget_epochs=t.epochs,
                 weight_decay=t.weight_decay, warmup_frac=t.warmup_frac, eval_every=t.eval_every,
-                param_tolerance=t.param_tolerance, precision=t.precision, suite=self.name,
+                param_tolerance=t.param_tolerance, precision=t.precision, scored_at=t.scored_at, suite=self.name,
             )
-            for ds, arch, n, d in product(self.datasets, self.resolved_architectures(), self.target_params, self.data_sizes)
+            for ds, arch in product(self.datasets, self.resolved_architectures())
+            for n, d in product(self.target_params_for(arch), self.data_sizes)
         ]
 
 
 def _line_of(text: str, key: str) -> int:
     for i, line in enumerate(text.splitlines(), start=1):
-        if re.match(rf"\s*\[?\s*{re.escape(key)}\s*[=\]]", line):
+        if re.match(rf"""\s*\[?\s*["']?{re.escape(key)}["']?\s*[=\]]""", line):
             return i
     return 0
+
+
+def _check_sizes(raw: dict, text: str, path: str) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """`[sizes]`: each key names an architecture of the suite (or its family), each value positive integers."""
+    sizes = raw.get("sizes", {})
+    if not isinstance(sizes, dict):
+        raise UserError(f"{path}:{_line_of(text, 'sizes')}: [sizes] must be a table: architecture = [sizes]")
+    named = raw.get("architectures", ["*"])
+    try:
+        listed = {architectures.canonical(a) for a in named if isinstance(a, str) and a != "*"}
+        if "*" in named:
+            listed |= set(architectures.wildcard_names())
+        families = {architectures.get(a).name for a in listed}
+    except architectures.PluginError as e:
+        raise UserError(f"{path}:{_line_of(text, 'architectures')}: {e}") from e
+    out = []
+    for key, values in sizes.items():
+        where = f"{path}:{_line_of(text, key)}: [sizes] {key}"
+        try:
+            name = architectures.canonical(key)
+        except architectures.PluginError as e:
+            raise UserError(f"{where}: {e}") from e
+        if name not in listed and name not in families:
+            raise UserError(f"{where}: not an architecture of this suite (its architectures: {', '.join(sorted(listed))})")
+        if not isinstance(values, list) or not values or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in values
+        ):
+            raise UserError(f"{where} must be a non-empty list of positive integers, got {values!r}")
+        out.append((name, tuple(values)))
+    sized = {name for name, _ in out}
+    unsized = sorted(a for a in listed if a not in sized and architectures.get(a).name not in sized)
+    if unsized and not raw.get("target_params"):
+        raise UserError(f"{path}: 'target_params' must be a non-empty list ([sizes] gives no size to {', '.join(unsized)})")
+    return tuple(out)
 
 
 def _check_keys(table: dict, allowed: set[str], where: str, text: str, path: str) -> None:
@@ -160,6 +224,94 @@ def _check_budget(training: dict, lr: dict, data_sizes: tuple[int, ...], text: s
             fail(key, f"[lr] {key} must be a whole number, 0 or more, got {value!r}")
 
 
+def _contrast_line(text: str, index: int, key: str) -> int:
+    """Line of `key` in the index-th [[contrasts]] table (the table's header where the key is missing)."""
+    lines = text.splitlines()
+    headers = [i for i, line in enumerate(lines) if re.match(r"\s*\[\[\s*contrasts\s*\]\]", line)]
+    if index >= len(headers):
+        return _line_of(text, "contrasts")
+    for i in range(headers[index] + 1, len(lines)):
+        if re.match(r"\s*\[", lines[i]):
+            break
+        if re.match(rf"\s*{re.escape(key)}\s*=", lines[i]):
+            return i + 1
+    return headers[index] + 1
+
+
+CONTRAST_KEYS = ("base", "variant", "label")
+
+
+def _contrast(table: dict, index: int, datasets: tuple[str, ...], text: str, path: str) -> DatasetContrast:
+    """One [[contrasts]] table, checked: known datasets of this suite, base and variant distinct."""
+
+    def fail(key: str, message: str) -> None:
+        raise UserError(f"{path}:{_contrast_line(text, index, key)}: [[contrasts]] {message}")
+
+    for key in table:
+        if key not in CONTRAST_KEYS:
+            fail(key, f"unknown key {key!r} (accepted: {', '.join(CONTRAST_KEYS)})")
+    in_suite = {data.spec_name(d) for d in datasets}
+    names = {}
+    for key in ("base", "variant"):
+        value = table.get(key)
+        if not isinstance(value, str) or not value:
+            fail(key, f"{key} must name one of the suite's datasets, got {value!r}")
+        try:
+            data.info(value)
+        except UserError as e:
+            fail(key, f"{key}: {e}")
+        names[key] = data.spec_name(value)
+        if names[key] not in in_suite:
+            fail(key, f"{key} = {value!r} is not one of the suite's datasets ({', '.join(datasets)})")
+    if names["base"] == names["variant"]:
+        fail("variant", f"base and variant are the same dataset ({table['base']!r}): a contrast needs two")
+    label = table.get("label", "")
+    if not isinstance(label, str):
+        fail("label", f"label must be a string, got {label!r}")
+    return DatasetContrast(names["base"], names["variant"], label)
+
+
+def _contrasts(raw: object, datasets: tuple[str, ...], text: str, path: str) -> tuple[DatasetContrast, ...]:
+    """The suite's [[contrasts]] tables, each checked, none declared twice."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
+        raise UserError(f"{path}:{_line_of(text, 'contrasts')}: contrasts are tables: [[contrasts]] with "
+                        "base = \"DATASET\", variant = \"DATASET\", label = \"what differs\"")
+    out: list[DatasetContrast] = []
+    for i, table in enumerate(raw):
+        contrast = _contrast(table, i, datasets, text, path)
+        if any((c.base, c.variant) == (contrast.base, contrast.variant) for c in out):
+            raise UserError(f"{path}:{_contrast_line(text, i, 'base')}: [[contrasts]] {table['base']!r} against "
+                            f"{table['variant']!r} is declared twice")
+        out.append(contrast)
+    return tuple(out)
+
+
+def save_contrasts(suite: Suite, results_dir: str | Path) -> None:
+    """Keep the suite's contrasts beside its records, for `archbench report` (no contrasts: no file)."""
+    path = suite_dir(results_dir, suite.name) / CONTRASTS_FILE
+    if suite.contrasts:
+        doc = {"suite": suite.name, "contrasts": [c.to_dict() for c in suite.contrasts]}
+        write_text(path, json.dumps(doc, indent=1) + "\n")
+    else:
+        path.unlink(missing_ok=True)
+
+
+def declared_contrasts(results_dir: str | Path, suite_name: str) -> tuple[DatasetContrast, ...]:
+    """The contrasts the last sweep of a suite declared; for results without the file (swept before
+    contrasts were kept), those of the built-in suite of that name, if there is one."""
+    path = suite_dir(results_dir, suite_name) / CONTRASTS_FILE
+    if path.is_file():
+        try:
+            return tuple(DatasetContrast(**c) for c in json.loads(path.read_text())["contrasts"])
+        except (ValueError, KeyError, TypeError) as e:
+            raise UserError(f"{path} is damaged ({type(e).__name__}: {e}); run the suite's sweep again to rewrite it") from e
+    if (SUITES_DIR / f"{suite_name}.toml").is_file():
+        return load_suite(suite_name).contrasts
+    return ()
+
+
 def resolve_path(name_or_path: str) -> Path:
     path = Path(name_or_path)
     if path.suffix == ".toml" or path.exists():
@@ -183,7 +335,8 @@ def load_suite(name_or_path: str) -> Suite:
         line = re.search(r"at line (\d+)", str(e))
         raise UserError(f"{path}:{line.group(1) if line else len(text.splitlines())}: malformed TOML: {e}") from e
     top = {
-        "name", "description", "datasets", "architectures", "target_params", "data_sizes", "seeds", "training", "lr", "logging",
+        "name", "description", "datasets", "architectures", "target_params", "sizes", "data_sizes", "seeds", "training",
+        "lr", "logging", "contrasts",
     }
     _check_keys(raw, top, "the suite", text, str(path))
     if "steps" in raw.get("training", {}):
@@ -207,9 +360,10 @@ def load_suite(name_or_path: str) -> Suite:
         ):
             what = {int: "an integer", float: "a number", str: "a string"}[kind]
             raise UserError(f"{path}:{_line_of(text, f.name)}: [training] {f.name} must be {what}, got {value!r}")
-    for key in ("datasets", "target_params", "data_sizes", "seeds"):
+    for key in ("datasets", "data_sizes", "seeds"):
         if not raw.get(key):
             raise UserError(f"{path}: {key!r} must be a non-empty list")
+    sizes = _check_sizes(raw, text, str(path))
 
     def ints(key: str) -> tuple[int, ...]:
         values = raw[key]
@@ -225,7 +379,8 @@ def load_suite(name_or_path: str) -> Suite:
             description=str(raw.get("description", "")),
             datasets=tuple(raw["datasets"]),
             architectures=tuple(raw.get("architectures", ["*"])),
-            target_params=ints("target_params"),
+            target_params=ints("target_params") if "target_params" in raw else (),
+            sizes=sizes,
             data_sizes=ints("data_sizes"),
             seeds=ints("seeds"),
             training=Training(**raw.get("training", {})),
@@ -243,8 +398,6 @@ def load_suite(name_or_path: str) -> Suite:
         key = {"learning": "lr", "learning-rate": "trials", "lr_tune_seeds": "tune_seeds", "at": "seeds",
                "unknown": "architectures", "data_size": "data_sizes"}.get(first, first)
         raise UserError(f"{path}:{_line_of(text, key)}: {message}") from e
-    from benchmarks import data
-
     for ds in suite.datasets:
         try:
             data.info(ds)
@@ -252,4 +405,4 @@ def load_suite(name_or_path: str) -> Suite:
             raise UserError(f"{path}:{_line_of(text, 'datasets')}: {e}") from e
     if not specs:
         raise UserError(f"{path}: the suite expands to no runs")
-    return suite
+    return dataclasses.replace(suite, contrasts=_contrasts(raw.get("contrasts"), suite.datasets, text, str(path)))

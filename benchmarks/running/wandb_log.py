@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from benchmarks.layout import WANDB_DIR, WANDB_LEDGER, WANDB_PENDING_DIR, suite_dir
+from benchmarks.layout import WANDB_DIR, WANDB_LEDGER, WANDB_PENDING_DIR, slug, suite_dir
 from benchmarks.spec import RunRecord, UserError
 
 if TYPE_CHECKING:
@@ -160,7 +160,7 @@ class WandbLogger:
         }
         run = self._init(
             wandb, name=f"{s.arch}-{s.target_params}p-{s.data_size}n-{record.run_id[:6]}", job_type="run",
-            config=config, tags=[s.arch, s.dataset, record.status],
+            config=config, tags=[s.arch, slug(s.dataset), record.status],
         )
         folder = Path(run.dir).parent
         pending = self.wandb_dir / WANDB_PENDING_DIR / record.run_id

@@ -199,7 +199,10 @@ def describe(c: PairwiseContrasts, dataset) -> list[str]:
         out.append(f"For {which} the pair's own interval excludes zero, but not at the level that {m} comparisons "
                    "need: a lead, not a finding.")
     by_size = [x for x in c.contrasts if x.matched == "data size"]
-    if by_size:
+    if by_size and len(by_size) == len(c.contrasts) and len(by_size) > 2:
+        out.append("No two families ran at the same model size: each pair is compared at each training-set size, "
+                   "each family at its own model sizes.")
+    elif by_size:
         out.append(f"{join_words(f'{x.higher} and {x.lower}' for x in by_size)} never ran at the same model size: "
                    "they are compared at each training-set size, each at its own model sizes.")
     return out

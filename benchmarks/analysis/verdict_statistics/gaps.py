@@ -51,6 +51,11 @@ class Gaps:
 def describe(g: Gaps, dataset) -> list[str]:
     if not g.gaps or not dataset.has_intervals:
         return []
+    sizes = sorted({x.data_size for x in g.gaps})
+    if len(sizes) == 1:
+        parts = [f"{other} {fmt_loss_change(g.of(other)[0].gap)}" for other in g.others]
+        return [f"Loss above {g.leader}'s at {sizes[0]:,} training examples (95% intervals, each on its own): "
+                f"{join_words(parts)}."]
     parts = []
     for other in g.others:
         mine = g.of(other)
@@ -60,8 +65,8 @@ def describe(g: Gaps, dataset) -> list[str]:
         else:
             parts.append(f"{other} {fmt_loss_change(first.gap)} at {first.data_size:,} and "
                          f"{fmt_loss_change(last.gap)} at {last.data_size:,}")
-    return [f"Loss above {g.leader}'s, at the smallest and the largest training set ({len(dataset.data_sizes)} sizes "
-            f"in all; 95% intervals): {join_words(parts)} examples."]
+    return [f"Loss above {g.leader}'s, at the smallest and the largest training set ({len(sizes)} sizes in all; "
+            f"95% intervals, each on its own): {join_words(parts)} examples."]
 
 
 def pair_gaps(runs: DatasetRuns, other: str, leader: str) -> tuple[Gap, ...]:

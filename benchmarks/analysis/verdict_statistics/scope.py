@@ -46,6 +46,8 @@ class Scope:
     at_edge: tuple[str, ...]  # runs whose chosen learning rate is on an edge of the search
     n_runs: int
     changed: tuple[str, ...] = ()  # pair decisions that change without the runs above
+    lost: tuple[str, ...] = ()  # pairs that cannot be compared without them (no cell left in common)
+    kept_runs: int = 0  # runs left without them
     checked: bool = False  # whether the contrasts were computed again without them
     notes: tuple[str, ...] = ()
 
@@ -53,7 +55,8 @@ class Scope:
         return {"scope": {"families": list(self.families), "model_sizes": list(self.sizes),
                           "data_sizes": list(self.data_sizes), "seeds_per_run": self.seeds, "budget": self.budget,
                           "unconverged_runs": list(self.unconverged), "lr_at_edge_runs": list(self.at_edge),
-                          "decisions_changed_without_them": list(self.changed) if self.checked else None}}
+                          "decisions_changed_without_them": list(self.changed) if self.checked else None,
+                          "pairs_not_comparable_without_them": list(self.lost) if self.checked else None}}
 
 
 def _listed(labels: tuple[str, ...], limit: int = 4) -> str:
@@ -75,28 +78,38 @@ def describe(s: Scope, dataset) -> list[str]:
                        "a rate further out might do better)")
     if flagged:
         text = "; ".join(flagged)
-        if not s.checked:
-            out.append(f"{text[0].upper()}{text[1:]}.")
-        elif s.changed:
-            out.append(f"{text[0].upper()}{text[1:]}. Without them the pairwise decisions change for "
-                       f"{join_words(s.changed)}: those rest on runs to read with care.")
-        else:
-            out.append(f"{text[0].upper()}{text[1:]}. Without them every pairwise decision above stays the same.")
+        out.append(f"{text[0].upper()}{text[1:]}.")
+        if s.checked:
+            out.append(_robustness(s))
     return out
 
 
-def _changes(before: PairwiseContrasts, after: PairwiseContrasts) -> tuple[str, ...]:
+def _robustness(s: Scope) -> str:
+    """What the pairwise decisions do without the runs to read with care."""
+    head = f"Without them ({s.kept_runs} runs left)"
+    if not s.changed and not s.lost:
+        return f"{head} every pairwise decision above stays the same."
+    parts = []
+    if s.changed:
+        parts.append(f"the decision changes for {_listed(s.changed)}")
+    if s.lost:
+        parts.append(f"{count_of(len(s.lost), 'pair')} can no longer be compared (no cell left in common)")
+    return f"{head} {' and '.join(parts)}: those decisions rest on runs to read with care."
+
+
+def _changes(before: PairwiseContrasts, after: PairwiseContrasts) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(pairs whose decision changes, with how; pairs no longer comparable)."""
     b, a = before.decisions(), after.decisions()
-    out = []
+    changed, lost = [], []
     for pair, decision in b.items():
         x, y = sorted(pair)
         now = a.get(pair)
         if now is None:
-            out.append(f"{x} and {y} (no longer comparable)")
+            lost.append(f"{x} and {y}")
         elif now != decision:
-            out.append(f"{x} and {y} ({'separated' if decision else 'not separated'} → "
-                       f"{'separated' if now else 'not separated'})")
-    return tuple(out)
+            changed.append(f"{x} and {y} ({'separated' if decision else 'not separated'} → "
+                           f"{'separated' if now else 'not separated'})")
+    return tuple(changed), tuple(lost)
 
 
 @register_statistic("scope", order=100, describe=describe)
@@ -111,6 +124,7 @@ def scope(runs: DatasetRuns, earlier: Mapping) -> Scope:
     if not (unconverged or edge) or contrasts is None or not contrasts.contrasts or not runs.has_intervals:
         return base
     clean = runs.subset(lambda r: r.converged is not False and not r.lr_at_edge)
-    if clean is None or len(clean.archs) < 2:
-        return Scope(**{**base.__dict__, "changed": ("every pair (no family keeps a run)",), "checked": True})
-    return Scope(**{**base.__dict__, "changed": _changes(contrasts, pairwise_contrasts(clean)), "checked": True})
+    kept = 0 if clean is None else len(clean.records)
+    after = pairwise_contrasts(clean) if clean is not None and len(clean.archs) > 1 else PairwiseContrasts(())
+    changed, lost = _changes(contrasts, after)
+    return Scope(**{**base.__dict__, "changed": changed, "lost": lost, "kept_runs": kept, "checked": True})

@@ -91,8 +91,9 @@ def term_name(term: tuple[int, ...]) -> str:
 def shares_of(runs: DatasetRuns, key: object, n_sim: int = N_SIM) -> VarianceShares:
     """The shares of one set of runs; `key` seeds the replicates (so they do not depend on anything else)."""
     model = ShareModel.of(runs.codes_nx3, runs.run_n, runs.codes_nx3[:, 0], runs.plot_n)
-    if not model.anova.terms:
-        return VarianceShares(shares=(), interactions=None, seed_share=None, confounded=None)
+    if not model.anova.terms:  # one factor level each, or every factor aliased with another
+        return VarianceShares(shares=(), interactions=None, seed_share=None, confounded=None,
+                              aliased=tuple(term_name(t) for t in model.anova.aliased if len(t) == 1))
     obs = model.shares(runs.y_n[None])
     if runs.has_intervals:
         world = model.world(runs.means_1BxR[0][runs.run_n], runs.y_n)
@@ -139,7 +140,11 @@ def weakest(runs: DatasetRuns) -> str:
 
 def describe(v: VarianceShares, dataset) -> list[str]:
     if not v.shares:
-        return []
+        if not v.aliased:
+            return []
+        return [f"No share for {join_words(v.aliased)}: in this design each family ran at its own model sizes, so the "
+                "variance cannot be split between them (the pairwise contrasts below compare the families at their "
+                "own sizes)."]
     main = [f"{s.term} {fmt_share(s.share)}" for s in v.shares if " × " not in s.term]
     inter = f", their interactions {fmt_share(v.interactions)} together" if v.interactions else ""
     conf = (f", several factors together but none alone {fmt_share(v.confounded)}" if v.confounded is not None

@@ -1,0 +1,139 @@
+"""Do the families scale alike? Their exponents against training examples and against parameters side by
+side, and a test of one shared exponent against one per family.
+
+At each slice (a model size for the data axis, a data size for the parameter axis) every family's
+curve gives an exponent: α of the law where every curve on the axis identifies it, else the local
+exponent −d log L / d log x of each local line (the same kind for every family, so they compare). The
+test is a Wald test of equal exponents within each slice: W = Σ w_f (e_f − ē)², with w_f = 1 / sd(e_f)²
+(sd read off the central 68% of its bootstrap replicates, which the heavier tails a replicate's own
+noise level adds do not inflate) and ē the weighted mean, summed over slices; W / q, with q = Σ
+(families − 1), is referred to F(q, noise df), since the weights rest on an estimated noise level. For
+lines, whose estimates are linear in the data, this is the likelihood-ratio test of a shared slope. A
+family's exponent over the whole axis is the inverse-variance weighted mean of its slices', with the
+interval of the same mean over its replicates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from benchmarks.analysis import fits
+from benchmarks.analysis.stats import LEVEL, Estimate
+from benchmarks.analysis.verdict_statistics import DatasetRuns, register_statistic
+
+AXES = ("data_size", "params")
+AXIS_WORDS = {"data_size": "training examples", "params": "parameters"}
+SLICE_WORDS = {"data_size": "model sizes", "params": "training-set sizes"}
+
+
+@dataclass(frozen=True)
+class AxisExponents:
+    axis: str  # "data_size" | "params"
+    kind: str  # "alpha" | "local exponent"
+    by_slice: dict[str, dict[int, Estimate]]  # arch -> slice -> exponent
+    pooled: dict[str, Estimate]  # arch -> its exponent over the axis (weighted mean over slices)
+    statistic: float  # Wald W
+    df: int  # q
+    noise_df: float  # degrees of freedom of the noise estimate the weights rest on
+    p_value: float  # of W / q against F(q, noise_df); NaN where no slice has two families with intervals
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "test": {"statistic": self.statistic, "df": self.df, "noise_df": self.noise_df,
+                                            "p_value": self.p_value,
+                                            "null": "one exponent shared by every family at each slice"},
+                "pooled": {a: e.to_dict() for a, e in self.pooled.items()},
+                "by_slice": {a: {str(k): e.to_dict() for k, e in by.items()} for a, by in self.by_slice.items()}}
+
+
+@dataclass(frozen=True)
+class EqualExponents:
+    axes: tuple[AxisExponents, ...]
+    notes: tuple[str, ...] = ()
+
+    def axis(self, name: str) -> AxisExponents | None:
+        return next((a for a in self.axes if a.axis == name), None)
+
+    def to_dict(self) -> dict:
+        return {"equal_exponents": {a.axis: a.to_dict() for a in self.axes}}
+
+
+def _rows(f: fits.PowerLawFit, kind: str) -> np.ndarray | None:
+    """(1 + B,) the exponent of one curve, then its replicates; None without replicates."""
+    if kind == "alpha":
+        return np.concatenate([[f.theta[2]], f.boot[:, 2]]) if f.boot is not None else None
+    return -np.concatenate([[f.line[1]], f.line_boot[:, 1]]) if f.line_boot is not None else None
+
+
+def _sd(rows: np.ndarray) -> float:
+    """The replicates' spread as a normal's sd: half the width of their central 68%."""
+    lo, hi = np.percentile(rows[1:], [15.87, 84.13])
+    return float((hi - lo) / 2)
+
+
+def axis_exponents(fitted: fits.DatasetFits, axis: str) -> AxisExponents | None:
+    """The exponents of every family along one axis and the test that they are equal."""
+    curves = {a: (af.vs_data if axis == "data_size" else af.vs_params) for a, af in fitted.archs.items()}
+    everything = [f for by in curves.values() for f in by.values()]
+    if not everything or all(f.kind is None for f in everything):
+        return None
+    kind = "alpha" if all(f.ok and f.boot is not None for f in everything) else "local exponent"
+    rows = {(a, s): r for a, by in curves.items() for s, f in by.items()
+            if f.kind is not None and (r := _rows(f, kind)) is not None}
+    by_slice: dict[str, dict[int, Estimate]] = {}
+    for (a, s), r in rows.items():
+        by_slice.setdefault(a, {})[s] = Estimate.bootstrap(r[0], r[1:])
+    statistic, df = 0.0, 0
+    for s in sorted({s for _, s in rows}):
+        at = [r for (a, t), r in rows.items() if t == s]
+        if len(at) < 2:
+            continue
+        e = np.array([r[0] for r in at])
+        w = 1 / np.array([_sd(r) ** 2 for r in at])
+        statistic += float(w @ (e - (w @ e) / w.sum()) ** 2)
+        df += len(at) - 1
+    pooled = {}
+    for a in by_slice:
+        mine = [r for (b, _), r in rows.items() if b == a]
+        w = 1 / np.array([_sd(r) ** 2 for r in mine])
+        mean_rows = (w / w.sum()) @ np.stack(mine)
+        pooled[a] = Estimate.bootstrap(mean_rows[0], mean_rows[1:])
+    noise_df = min(af.noise.df for af in fitted.archs.values())
+    p = float(stats.f.sf(statistic / df, df, noise_df)) if df and noise_df > 0 else float("nan")
+    return AxisExponents(axis, kind, by_slice, pooled, statistic, df, noise_df, p)
+
+
+def fmt_exponent(e: Estimate) -> str:
+    num = lambda v: f"{v:.2f}".replace("-", "−")
+    return f"{num(e.value)} [{num(e.lo)}, {num(e.hi)}]"
+
+
+def describe(x: EqualExponents, dataset) -> list[str]:
+    if not dataset.has_intervals:
+        return []
+    out = []
+    for a in x.axes:
+        if len(a.pooled) < 2 or not np.isfinite(a.p_value):
+            continue
+        ranked = sorted(a.pooled.items(), key=lambda t: t[1].value)
+        (lo_arch, lo), (hi_arch, hi) = ranked[0], ranked[-1]
+        what = "exponents α" if a.kind == "alpha" else "local exponents (−slope of log loss against log " + (
+            "examples)" if a.axis == "data_size" else "parameters)")
+        p = f"p = {a.p_value:.2g}, Wald test on {a.df} degrees of freedom"
+        verdict = (f"one shared exponent is rejected ({p}): the families scale differently"
+                   if a.p_value < 1 - LEVEL else
+                   f"consistent with one shared exponent ({p})")
+        out.append(f"Against {AXIS_WORDS[a.axis]}, the families' {what}, averaged over {SLICE_WORDS[a.axis]}, run "
+                   f"from {fmt_exponent(lo)} ({lo_arch}) to {fmt_exponent(hi)} ({hi_arch}); {verdict}.")
+    return out
+
+
+@register_statistic("equal_exponents", order=60, describe=describe)
+def equal_exponents(runs: DatasetRuns, earlier: Mapping) -> EqualExponents:
+    if len(runs.archs) < 2:
+        return EqualExponents(axes=())
+    fitted = fits.fit_dataset(runs.records)
+    return EqualExponents(axes=tuple(a for axis in AXES if (a := axis_exponents(fitted, axis)) is not None))

@@ -1,0 +1,247 @@
+"""Architecture is worth k× data: for each pair of families, how many times more training data (or
+parameters, or compute) the weaker one needs to reach the stronger one's held-out loss, read off their
+fitted curves, with a parametric-bootstrap interval.
+
+At each slice (a model size for the data axis, a data size for the parameter axis) both families'
+curves (`fits.PowerLawFit`: the law where the points identify it, else the local log-log line) are read
+at x0, the smallest x both measured. The weaker one's curve is followed until it reaches the stronger
+one's loss there: k = x_match / x0. Inside the measured range that is a reading of the curves; past it
+(k above the largest measured x over x0) it is not measured: status `beyond range`, with the bound
+("more than 10×") and the extrapolation beside it, labelled as one. Every bootstrap replicate does the
+same, in its own direction (a replicate where the order of the two reverses gives k < 1), so the
+interval is continuous through 1. Compute is its own axis only where it varies apart from the
+parameter count; with a fixed step budget it is the parameter axis relabelled (`not measured`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from benchmarks.analysis import fits
+from benchmarks.analysis.stats import Estimate, percentiles
+from benchmarks.analysis.verdict_statistics import DatasetRuns, register_statistic
+from benchmarks.analysis.verdict_text import LEVEL_WORDS, short_count
+
+LOG_K_CAP = 50.0  # replicates that never match (k = ∞) enter the percentiles as e^50
+AXIS_WORDS = {"data_size": "training examples", "params": "parameters", "compute": "training compute"}
+AS_MUCH = {"training examples": "as many training examples", "parameters": "as many parameters",
+           "training compute": "as much training compute"}
+
+
+@dataclass(frozen=True)
+class Multiplier:
+    """The factor of x that `weaker` needs to match `stronger`'s loss at x0 (below 1: the order reverses)."""
+
+    axis: str  # "data_size" | "params" | "compute"
+    status: str  # "ok" | "beyond range" | "not measured" | "no fit"
+    reason: str = ""
+    at: int | None = None  # the slice: target params (data axis), data size (params axis); None for compute
+    x0: float = float("nan")  # where the stronger one's loss is read
+    log_k: Estimate | None = None  # log of the factor, with its interval (replicates past the range included)
+    log_window: tuple[float, float] = (0.0, 0.0)  # log of the factors the measured ranges can show
+    kind: str = ""  # "law" where both curves are laws, else "slope"
+
+    def _shown(self, v: float) -> float | None:
+        """A factor inside the measured window, else None (a number there would be an extrapolation)."""
+        lo, hi = self.log_window
+        return float(np.exp(v)) if np.isfinite(v) and lo - 1e-9 <= v <= hi + 1e-9 else None
+
+    @property
+    def value(self) -> float | None:
+        return self._shown(self.log_k.value) if self.log_k is not None and self.status == "ok" else None
+
+    @property
+    def lo(self) -> float | None:
+        return self._shown(self.log_k.lo) if self.log_k is not None else None
+
+    @property
+    def hi(self) -> float | None:
+        return self._shown(self.log_k.hi) if self.log_k is not None else None
+
+    @property
+    def more_than(self) -> float:
+        """The largest factor the weaker family's measured range can show."""
+        return float(np.exp(self.log_window[1]))
+
+    def to_dict(self) -> dict:
+        d = {"value": self.value, "lo": self.lo, "hi": self.hi, "status": self.status, "reason": self.reason}
+        if self.log_k is None:
+            return d
+        d |= {"at": self.at, "from_x": self.x0, "curves": self.kind,
+              "measured_range": [float(np.exp(self.log_window[0])), self.more_than]}
+        if self.status == "beyond range":
+            d["more_than" if self.log_k.value > 0 else "less_than"] = float(np.exp(self.log_window[self.log_k.value > 0]))
+        if self.status == "beyond range" or self.lo is None or self.hi is None:
+            ext = lambda v: float(np.exp(v)) if abs(v) < LOG_K_CAP else (None if np.isnan(v) else float(np.sign(v) * np.inf))
+            d["extrapolation"] = {"value": ext(self.log_k.value), "lo": ext(self.log_k.lo), "hi": ext(self.log_k.hi),
+                                  "note": "past the measured range: the fitted curves extrapolated, not a measurement "
+                                          "(null: never, the curve does not fall that far)"}
+        return d
+
+
+def matching_factor(stronger: fits.PowerLawFit, weaker: fits.PowerLawFit, axis: str, at: int | None) -> Multiplier:
+    """How many times its x0 the weaker curve needs to reach the stronger one's loss at x0 (see the module)."""
+    if stronger.kind is None or weaker.kind is None:
+        why = "; ".join(f"{f.status}: {f.reason}" for f in (stronger, weaker) if f.kind is None)
+        return Multiplier(axis, "no fit", why, at)
+    x0 = float(max(stronger.x.min(), weaker.x.min()))
+    la, lb = (f.log_predict_rows(np.array([x0]))[:, 0] for f in (stronger, weaker))
+    rows = min(la.size, lb.size)  # one row without replicates (one seed everywhere)
+    la, lb = la[:rows], lb[:rows]
+    lx0 = np.log(x0)
+    with np.errstate(invalid="ignore"):
+        log_k = np.where(la <= lb, weaker.log_x_at_rows(la) - lx0, lx0 - stronger.log_x_at_rows(lb))
+    log_k = np.clip(log_k, -LOG_K_CAP, LOG_K_CAP)
+    if rows > 1:
+        lo, hi = percentiles(log_k[1:])
+        est = Estimate(float(log_k[0]), float(lo), float(hi))
+    else:
+        est = Estimate(float(log_k[0]), float("nan"), float("nan"))
+    window = (lx0 - np.log(stronger.x.max()), np.log(weaker.x.max()) - lx0)
+    inside = window[0] - 1e-9 <= est.value <= window[1] + 1e-9
+    kind = "law" if stronger.kind == weaker.kind == "law" else "slope"
+    status, reason = "ok", ""
+    if not inside:
+        status = "beyond range"
+        reason = ("the weaker family's curve does not fall to the stronger one's loss at any size"
+                  if abs(est.value) >= LOG_K_CAP else
+                  "matching needs more than the measured range: the number beside it is an extrapolation")
+    return Multiplier(axis, status, reason, at, x0, est, window, kind)
+
+
+@dataclass(frozen=True)
+class PairMultipliers:
+    """One pair of families: the stronger (lower mean log loss over the cells both ran) first."""
+
+    stronger: str
+    weaker: str
+    data: dict[int, Multiplier]  # per target params
+    params: dict[int, Multiplier]  # per data size
+    compute: Multiplier
+
+    @staticmethod
+    def headline(by: dict[int, Multiplier], axis: str) -> Multiplier:
+        """The multiplier at the largest slice (model size for data, data size for parameters)."""
+        return by[max(by)] if by else Multiplier(axis, "no fit", "no slice both families ran")
+
+    def to_dict(self) -> dict:
+        per = lambda by: {str(k): m.to_dict() for k, m in by.items()}
+        return {"stronger": self.stronger, "weaker": self.weaker,
+                "data_multiplier": self.headline(self.data, "data_size").to_dict() | {"by_size": per(self.data)},
+                "params_multiplier": self.headline(self.params, "params").to_dict() | {"by_size": per(self.params)},
+                "compute_multiplier": self.compute.to_dict()}
+
+
+@dataclass(frozen=True)
+class Multipliers:
+    pairs: tuple[PairMultipliers, ...]
+    order: tuple[str, ...]  # families by mean log loss over the cells they all ran (best first)
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {"pairs": [p.to_dict() for p in self.pairs]}
+
+
+def _pair_gap(runs: DatasetRuns, a: str, b: str) -> float:
+    """Mean log loss of b minus a over the (size, data size) cells both ran."""
+    by = {}
+    for i, r in enumerate(runs.records):
+        by.setdefault((r.spec.target_params, r.spec.data_size), {})[r.spec.arch] = runs.means_1BxR[0, i]
+    diffs = [c[b] - c[a] for c in by.values() if a in c and b in c]
+    return float(np.mean(diffs)) if diffs else 0.0
+
+
+def pair_multipliers(fitted: fits.DatasetFits, stronger: str, weaker: str) -> PairMultipliers:
+    fa, fb = fitted.archs[stronger], fitted.archs[weaker]
+    data = {n: matching_factor(fa.vs_data[n], fb.vs_data[n], "data_size", n)
+            for n in sorted(set(fa.vs_data) & set(fb.vs_data))}
+    params = {d: matching_factor(fa.vs_params[d], fb.vs_params[d], "params", d)
+              for d in sorted(set(fa.vs_params) & set(fb.vs_params))}
+    if not fitted.compute_varies:
+        compute = Multiplier("compute", "not measured", "every run of a model size trains on the same number of "
+                             "examples, so compute is the parameter count relabelled: see params_multiplier")
+    else:
+        compute = matching_factor(fa.vs_compute, fb.vs_compute, "compute", None)
+    return PairMultipliers(stronger, weaker, data, params, compute)
+
+
+def _num(v: float) -> str:
+    """Two significant figures, three where two would round a factor that is not 1 to 1."""
+    s = f"{v:.2g}"
+    return f"{v:.3g}" if s == "1" and abs(v - 1) >= 0.005 else s
+
+
+def fmt_factor(m: Multiplier) -> str:
+    """'3.2× [2.1, 5]', '3.2× [2.1, more than 10]', or 'more than the 10× measured (at least 6.1× at 95%)'."""
+    num = _num
+    if m.status == "beyond range":
+        if m.log_k.value > 0:
+            at_least = f" (at least {num(m.lo)}× at {LEVEL_WORDS})" if m.lo is not None and m.lo > 1 else ""
+            return f"more than the {num(m.more_than)}× measured{at_least}"
+        return f"less than {num(np.exp(m.log_window[0]))}× (past the measured range)"
+    if not np.isfinite(m.log_k.lo):
+        return f"{num(m.value)}× [no interval]"
+    lo = num(m.lo) if m.lo is not None else f"less than {num(np.exp(m.log_window[0]))}"
+    hi = num(m.hi) if m.hi is not None else f"more than {num(m.more_than)}"
+    return f"{num(m.value)}× [{lo}, {hi}]"
+
+
+def _axis_sentence(best: str, ms: list[tuple[str, Multiplier]], words: str, where: str, has_intervals: bool) -> str:
+    """One sentence: how many times the x each other family needs to reach `best`'s loss."""
+    curves = "local log-log slopes" if any(m.kind == "slope" for _, m in ms) else "fitted laws"
+    if not has_intervals:
+        return (f"In units of {words} ({where}, read off {curves}; one seed per run, so no intervals): to reach "
+                f"{best}'s loss, " + "; ".join(f"{w} needs {fmt_factor(m)}" for w, m in ms) + f" {AS_MUCH[words]}.")
+    apart = [(w, m) for w, m in ms if m.status == "beyond range" or m.log_k.lo > 0]
+    within = [(w, m) for w, m in ms if (w, m) not in apart]
+    s = f"In units of {words} ({where}, read off {curves}): to reach {best}'s loss, "
+    s += "; ".join(f"{w} needs {fmt_factor(m)}" for w, m in apart)
+    if apart:
+        s += f" {AS_MUCH[words]}"
+    if within:
+        s += ("; " if apart else "") + ", ".join(f"{w} ({fmt_factor(m)})" for w, m in within) + (
+            f" {'is' if len(within) == 1 else 'are'} within noise of {best}: the interval includes 1×")
+    return s + "."
+
+
+def describe(m: Multipliers, dataset) -> list[str]:
+    if not m.pairs:
+        return []
+    best = m.order[0]
+    mine = [p for p in m.pairs if p.stronger == best]
+    out = []
+    for axis, by in (("data_size", lambda p: p.data), ("params", lambda p: p.params)):
+        ms = [(p.weaker, p.headline(by(p), axis)) for p in mine]
+        ms = [(w, x) for w, x in ms if x.log_k is not None]
+        if ms:
+            x = ms[0][1]
+            where = (f"at {short_count(x.at)} parameters, from {x.x0:,.0f} examples" if axis == "data_size"
+                     else f"at {x.at:,} examples, from {short_count(x.x0)} parameters")
+            out.append(_axis_sentence(best, ms, AXIS_WORDS[axis], where, dataset.has_intervals))
+    compute = [(p.weaker, p.compute) for p in mine]
+    if compute and compute[0][1].status == "not measured":
+        out.append("Compute is not a separate axis here: every run of a model size saw the same number of examples, "
+                   "so training compute is the parameter count relabelled.")
+    elif ms := [(w, x) for w, x in compute if x.log_k is not None]:
+        out.append(_axis_sentence(best, ms, "training compute", "each family's own compute frontier, from the "
+                                  "smallest compute both reached", dataset.has_intervals))
+    return out
+
+
+@register_statistic("multipliers", order=50, describe=describe)
+def multipliers(runs: DatasetRuns, earlier: Mapping) -> Multipliers:
+    archs = runs.archs
+    if len(archs) < 2:
+        return Multipliers(pairs=(), order=tuple(archs))
+    fitted = fits.fit_dataset(runs.records)
+    gap = {(a, b): _pair_gap(runs, a, b) for a in archs for b in archs if a != b}
+    # best first: the most pairs won (lower mean log loss over the cells both ran), then the smallest total gap
+    order = tuple(sorted(archs, key=lambda a: (-sum(gap[a, b] > 0 for b in archs if b != a),
+                                               -sum(gap[a, b] for b in archs if b != a))))
+    pairs = [pair_multipliers(fitted, *((a, b) if gap[a, b] >= 0 else (b, a)))
+             for a, b in itertools.combinations(order, 2)]
+    return Multipliers(pairs=tuple(pairs), order=order)

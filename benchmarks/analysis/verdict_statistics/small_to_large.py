@@ -1,0 +1,152 @@
+"""Does small scale predict large? Each family's curve is fitted without the largest training set (and,
+separately, without the largest model), and its prediction there is set against what was measured.
+
+Per axis: every (family, slice) curve with at least two smaller x is refitted on them alone (the same
+curve machinery and noise as every fit, `fits.fit_runs`) and read at the held-out largest x. The error
+(measured mean log loss minus predicted) is set against seed noise: z = error / √(var(prediction) +
+var(measured mean)), so Σ z² is χ² with one degree of freedom a prediction where the curves extrapolate
+as well as noise allows (the p-value tests that), and the rms error is shown beside the rms noise of a
+run's mean. Decision accuracy: of the family pairs measured at both, the share whose order at the
+largest x fitted held at the held-out largest (and the share the extrapolated curves ordered right).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from benchmarks.analysis import fits
+from benchmarks.analysis.stats import Estimate, keyed_rng, run_log_losses
+from benchmarks.analysis.verdict_statistics import DatasetRuns, register_statistic
+from benchmarks.analysis.verdict_text import pct, short_count
+
+AXES = ("data_size", "params")
+SLICE_OF = {"data_size": lambda r: r.spec.target_params, "params": lambda r: r.spec.data_size}
+LEVEL_OF = {"data_size": lambda r: r.spec.data_size, "params": lambda r: r.spec.target_params}
+
+
+@dataclass(frozen=True)
+class Prediction:
+    arch: str
+    slice: int  # target params (data axis) or data size (params axis)
+    observed: float  # mean log loss measured at the held-out largest x
+    predicted: Estimate  # log loss the curve fitted without it predicts there
+    sd: float  # standard deviation of observed − predicted from noise alone (prediction and measurement)
+
+    @property
+    def z(self) -> float:
+        return (self.observed - self.predicted.value) / self.sd
+
+    def to_dict(self) -> dict:
+        return {"arch": self.arch, "slice": self.slice, "observed_log_loss": self.observed,
+                "predicted_log_loss": self.predicted.to_dict(), "sd": self.sd, "z": self.z}
+
+
+@dataclass(frozen=True)
+class AxisPrediction:
+    axis: str
+    held_out: int  # the largest level (data size or target params), predicted
+    last_fitted: int  # the largest level the curves were fitted on
+    predictions: tuple[Prediction, ...]
+    rms_error: float  # of the log-loss errors
+    rms_noise: float  # rms standard deviation of the predictions' errors from noise alone (prediction + measurement)
+    chi2: float
+    p_value: float  # of Σ z² under "the curves extrapolate as well as noise allows"
+    pairs: int  # family pairs measured at both levels (over slices)
+    order_held: int  # ... whose order at the last fitted level held at the held-out one
+    predicted_order_held: int  # ... whose order the extrapolated curves predicted right
+
+    def to_dict(self) -> dict:
+        share = lambda k: k / self.pairs if self.pairs else None
+        return {"held_out": self.held_out, "last_fitted": self.last_fitted, "rms_error_log_loss": self.rms_error,
+                "rms_noise_log_loss": self.rms_noise, "chi2": self.chi2, "df": len(self.predictions),
+                "p_value": self.p_value, "pairs": self.pairs,
+                "decision_accuracy": share(self.order_held), "predicted_decision_accuracy": share(self.predicted_order_held),
+                "predictions": [p.to_dict() for p in self.predictions]}
+
+
+@dataclass(frozen=True)
+class SmallToLarge:
+    axes: tuple[AxisPrediction, ...]
+    notes: tuple[str, ...] = ()
+
+    def axis(self, name: str) -> AxisPrediction | None:
+        return next((a for a in self.axes if a.axis == name), None)
+
+    def to_dict(self) -> dict:
+        return {"small_to_large": {a.axis: a.to_dict() for a in self.axes}}
+
+
+def predict_largest(fitted: fits.DatasetFits, axis: str) -> AxisPrediction | None:
+    levels = sorted({LEVEL_OF[axis](r) for r in fitted.runs})
+    if len(levels) < 3:
+        return None
+    top, last = levels[-1], levels[-2]
+    preds, observed = [], {}  # observed: (slice, arch) -> (mean log loss at last, at top)
+    for arch, af in fitted.archs.items():
+        mine = [r for r in fitted.runs if r.spec.arch == arch]
+        for s in sorted({SLICE_OF[axis](r) for r in mine}):
+            curve = [r for r in mine if SLICE_OF[axis](r) == s]
+            held = [r for r in curve if LEVEL_OF[axis](r) == top]
+            smaller = [r for r in curve if LEVEL_OF[axis](r) < top]
+            at_last = [r for r in curve if LEVEL_OF[axis](r) == last]
+            if held and at_last:
+                observed[s, arch] = (run_log_losses(at_last[0]).mean(), run_log_losses(held[0]).mean())
+            if not held or len({LEVEL_OF[axis](r) for r in smaller}) < 2:
+                continue
+            f = fits.fit_runs(smaller, axis, af.noise, rng=keyed_rng(fitted.dataset, arch, axis, s, "small"))
+            if f.kind is None or f.n_boot == 0:
+                continue
+            rows = f.log_predict_rows(np.array([fits.X_OF[axis](held[0])], dtype=float))[:, 0]
+            y = run_log_losses(held[0])
+            sd = np.sqrt(rows[1:].var(ddof=1) + af.noise.mean_sd(y.size) ** 2)
+            preds.append(Prediction(arch, s, float(y.mean()), Estimate.bootstrap(rows[0], rows[1:]), float(sd)))
+    if not preds:
+        return None
+    err = np.array([p.observed - p.predicted.value for p in preds])
+    z = np.array([p.z for p in preds])
+    predicted = {(p.slice, p.arch): p.predicted.value for p in preds}
+    pairs = held = held_pred = 0
+    for s in sorted({s for s, _ in observed}):
+        archs = sorted(a for t, a in observed if t == s)
+        for a, b in itertools.combinations(archs, 2):
+            (la_last, la_top), (lb_last, lb_top) = observed[s, a], observed[s, b]
+            pairs += 1
+            held += (la_last < lb_last) == (la_top < lb_top)
+            if (s, a) in predicted and (s, b) in predicted:
+                held_pred += (predicted[s, a] < predicted[s, b]) == (la_top < lb_top)
+    chi2 = float(z @ z)
+    return AxisPrediction(axis, top, last, tuple(preds), rms_error=float(np.sqrt(np.mean(err**2))),
+                          rms_noise=float(np.sqrt(np.mean([p.sd**2 for p in preds]))), chi2=chi2,
+                          p_value=float(stats.chi2.sf(chi2, z.size)), pairs=pairs, order_held=held,
+                          predicted_order_held=held_pred)
+
+
+def describe(x: SmallToLarge, dataset) -> list[str]:
+    out = []
+    for a in x.axes:
+        what = ("training set", f"{a.held_out:,} examples", f"{a.last_fitted:,}") if a.axis == "data_size" else (
+            "model", f"{short_count(a.held_out)} parameters", short_count(a.last_fitted))
+        s = f"Fitted without the largest {what[0]} ({what[1]}), the curves predict it"
+        if dataset.has_intervals:
+            judged = ("misses by more than seed noise explains" if a.p_value < 0.05 else
+                      "as well as seed noise allows")
+            s += (f" with an rms error of {pct(a.rms_error):.2g}% in loss against {pct(a.rms_noise):.2g}% from noise "
+                  f"alone ({judged}: p = {a.p_value:.2g})")
+        else:
+            s += f" with an rms error of {pct(a.rms_error):.2g}% in loss"
+        if a.pairs:
+            s += (f"; {a.order_held} of {a.pairs} family pairs kept at {what[1]} the order they had at {what[2]} "
+                  f"(decision accuracy {100 * a.order_held / a.pairs:.0f}%)")
+        out.append(s + ".")
+    return out
+
+
+@register_statistic("small_to_large", order=70, describe=describe)
+def small_to_large(runs: DatasetRuns, earlier: Mapping) -> SmallToLarge:
+    fitted = fits.fit_dataset(runs.records)
+    return SmallToLarge(axes=tuple(a for axis in AXES if (a := predict_largest(fitted, axis)) is not None))

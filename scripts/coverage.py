@@ -1,0 +1,254 @@
+"""Do the fits' 95% intervals cover the truth at the suites' real designs? Counted by simulation.
+
+A known law is planted (tests/synthetic_results.py) at the design of a shipped suite (its model
+sizes, data sizes, seeds and step budget), six families apart by planted effects; every simulation
+draws the seeds' noise afresh, fits it as `archbench report` does, and checks each interval against
+the planted truth: the same statistic computed from the noise-free law at the same design (for a
+local slope, the slope of the line through the true curve's points over the measured range; for a
+multiplier, the factor read off those lines, or off the true laws where the fit used laws).
+
+Counted: the exponents (α where the law is identified, local exponents elsewhere), the data,
+parameter and compute multipliers inside the measured range, how often the equal-exponents test
+rejects (at 5%) where the families do (and do not) share an exponent, and how often a held-out
+largest size falls inside its prediction interval.
+
+    python scripts/coverage.py                      # 200 simulations per design and scenario (tens of minutes)
+    python scripts/coverage.py --sims 20 --designs quick --out /tmp/cov
+
+writes OUT/coverage.json and OUT/coverage.md (by default docs/coverage.*, committed beside
+docs/statistics.md). tests/test_coverage.py runs the same code with a few simulations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from synthetic_results import QUICK, QUICK_FAMILIES, Law, planted_records  # noqa: E402
+
+from benchmarks.analysis import curve_fit, fits  # noqa: E402
+from benchmarks.analysis.stats import SeedNoise, percentiles  # noqa: E402
+from benchmarks.analysis.verdict_statistics.equal_exponents import axis_exponents  # noqa: E402
+from benchmarks.analysis.verdict_statistics.multipliers import matching_factor  # noqa: E402
+from benchmarks.analysis.verdict_statistics.small_to_large import predict_largest  # noqa: E402
+
+DESIGNS = {  # benchmarks/suites/quick.toml and standard.toml
+    "quick": dict(QUICK),
+    "standard": dict(sizes=(100_000, 300_000, 1_000_000, 3_000_000, 10_000_000),
+                     data_sizes=(1_250, 2_500, 5_000, 10_000, 20_000), seeds=(0, 1, 2), epochs=100.0),
+}
+EFFECTS = dict(zip(QUICK_FAMILIES, (0.0, 0.05, 0.08, 0.25, 0.15, 0.1), strict=True))  # log-loss offsets at the smallest data
+LAWS = {  # losses of about 1-3 nats over each design, data exponents of 0.1-0.2 as MNIST-1D's
+    "quick": Law(E=0.5, A=20.0, alpha=0.4, B=8.0, beta=0.3, effect=EFFECTS, gamma=0.2),
+    "standard": Law(E=0.5, A=200.0, alpha=0.4, B=15.0, beta=0.3, effect=EFFECTS, gamma=0.2),
+}
+SCENARIOS = {
+    "seed noise": dict(sigma=0.04),  # as the reference's pooled seed sd
+    "seed and run noise": dict(sigma=0.03, run_sigma=0.02),  # runs off by more than their seeds say
+    "equal exponents": dict(sigma=0.04, gamma=0.0),  # effects constant in log loss: every family's slopes alike
+}
+
+
+# The threshold study: one curve L = E + A·x^−α (A·x_min^−α = E: half the loss reducible at the smallest x),
+# 3 seeds of noise σ each, its noise known as a pool of many runs would give it; the law fitted with the
+# threshold lowered, at several numbers of points and spans.
+THRESHOLD_LAW = dict(E=1.0, alpha=0.5, sigma=0.03, seeds=3, x_min=1_000.0)
+THRESHOLD_DESIGNS = [(3, 1.0), (4, 1.0), (5, 1.0), (6, 1.0), (5, 0.5), (5, 0.75), (8, 2.0)]
+
+
+def threshold_study(points: int, decades: float, n_sims: int, n_boot: int = 200, first: int = 0) -> dict:
+    """How a law fitted below (and at) the threshold behaves: how often its replicates pile up on a bound, and how
+    often the intervals of α, E and A cover the truth, over all fits and over those that stay `ok`."""
+    t = THRESHOLD_LAW
+    x = np.geomspace(t["x_min"], t["x_min"] * 10**decades, points)
+    a = t["E"] * t["x_min"] ** t["alpha"]
+    truth = {"E": t["E"], "A": a, "alpha": t["alpha"]}
+    log_mean = np.log(t["E"] + a * x ** -t["alpha"])
+    noise = SeedNoise(t["sigma"], 500.0)
+    ok, widths = [], []
+    covered: dict[str, list] = defaultdict(list)
+    for i in range(first, first + n_sims):
+        rng = np.random.default_rng(i)
+        seeds = [m + t["sigma"] * rng.standard_normal(t["seeds"]) for m in log_mean]
+        point = curve_fit.fit_curve_point(np.log(x)[:, None], seeds, names=["x"], min_points=3, min_decades=0.0)
+        fit = curve_fit.bootstrap_curve(point, noise, n_boot=n_boot, rng=rng, names=["x"])
+        if fit.law_boot is None:  # the best fit itself on a bound
+            ok.append(False)
+            for name in truth:
+                covered[name, "all"].append(False)
+            continue
+        ok.append(fit.status == "ok")
+        boot = {"E": fit.law_boot[:, 0], "A": np.exp(fit.law_boot[:, 1] + fit.law_boot[:, 2] * fit.log_ref_K[0]),
+                "alpha": fit.law_boot[:, 2]}
+        for name, b in boot.items():
+            lo, hi = percentiles(b)
+            covered[name, "all"].append(bool(lo <= truth[name] <= hi))
+            if fit.status == "ok":
+                covered[name, "ok"].append(bool(lo <= truth[name] <= hi))
+        widths.append(float(np.diff(percentiles(boot["alpha"]))[0]))
+    out = {"points": points, "decades": decades, "simulations": n_sims, "identified": float(np.mean(ok)),
+           "median_alpha_interval_width": float(np.median(widths)) if widths else None}
+    for (name, which), hits in covered.items():
+        out[f"{name} covered ({which})"] = float(np.mean(hits)) if hits else None
+    return out
+
+
+def _truth_law(law: Law) -> Law:
+    """The same law without noise (a tiny run noise keeps the draws of the design in step)."""
+    return dataclasses.replace(law, sigma=1e-9, run_sigma=1e-12 if law.run_sigma else 0.0)
+
+
+def _as_kind(f: fits.PowerLawFit, kind: str | None) -> fits.PowerLawFit:
+    """The truth's curve read as the estimate read its own: the law, or the local line."""
+    return f if kind == "law" else dataclasses.replace(f, status="slope")
+
+
+def _curves(df: fits.DatasetFits):
+    for arch, af in df.archs.items():
+        for axis, by in (("data_size", af.vs_data), ("params", af.vs_params), ("compute", {None: af.vs_compute})):
+            for s, f in by.items():
+                yield arch, axis, s, f
+
+
+def one_simulation(law: Law, design: dict, rng: int, n_boot: int, tally: dict) -> None:
+    """Fit one draw of the planted law and add what its intervals covered to `tally`."""
+    est = fits.fit_dataset(planted_records(law, rng=rng, **design), n_boot=n_boot)
+    true = fits.fit_dataset(planted_records(_truth_law(law), rng=rng, **design), n_boot=8)
+    truth = {(a, axis, s): f for a, axis, s, f in _curves(true)}
+    mine = {(a, axis, s): f for a, axis, s, f in _curves(est)}
+    for (arch, axis, s), f in mine.items():
+        t = truth[arch, axis, s]
+        got = f.exponent
+        if got is None or not np.isfinite(got[1].lo) or t.kind is None:
+            continue
+        name, e = got
+        if name == "alpha" and not t.ok:
+            continue
+        true_value = t.theta[2] if name == "alpha" else -t.line[1]
+        tally["exponent", axis, f.kind].append(bool(e.lo <= true_value <= e.hi))
+        tally["exponent at", axis, arch, s].append(bool(e.lo <= true_value <= e.hi))
+    for a, b in ((a, b) for i, a in enumerate(est.archs) for b in list(est.archs)[i + 1:]):
+        for axis in ("data_size", "params", "compute"):
+            if axis == "compute" and not est.compute_varies:
+                continue
+            for s in {s for arch, ax, s in truth if ax == axis and arch == a}:
+                fa, fb = mine[a, axis, s], mine[b, axis, s]
+                m = matching_factor(fa, fb, axis, s)
+                if m.log_k is None or not np.isfinite(m.log_k.lo):
+                    continue
+                tm = matching_factor(_as_kind(truth[a, axis, s], fa.kind), _as_kind(truth[b, axis, s], fb.kind), axis, s)
+                if tm.status != "ok":  # a truth past the measured range is not a number the report shows
+                    continue
+                covered = bool(m.log_k.lo <= tm.log_k.value <= m.log_k.hi)
+                tally["multiplier", axis].append(covered)
+                tally["multiplier at", axis, a, b, s].append(covered)
+    for axis in ("data_size", "params"):
+        x = axis_exponents(est, axis)
+        if x is not None and np.isfinite(x.p_value):
+            tally["equal exponents rejected", axis].append(bool(x.p_value < 0.05))
+        p = predict_largest(est, axis)
+        if p is not None:
+            tally["largest inside its prediction interval", axis] += [bool(abs(q.z) <= 1.96) for q in p.predictions]
+
+
+def summarise(tally: dict, n_sims: int) -> dict:
+    """Shares per counted kind; for intervals at one place (one exponent, one pair), the lowest and highest
+    coverage over the places, each counted over every simulation."""
+    out: dict = {"simulations": n_sims}
+    places = defaultdict(list)
+    for key, hits in sorted(tally.items(), key=lambda kv: str(kv[0])):
+        if key[0].endswith(" at"):
+            places[key[0], key[1]].append(np.mean(hits))
+            continue
+        out[" / ".join(str(k) for k in key)] = {"share": float(np.mean(hits)), "count": len(hits)}
+    for (what, axis), shares in places.items():
+        out[f"{what.removesuffix(' at')} / {axis} / per place"] = {
+            "places": len(shares), "lowest": float(np.min(shares)), "highest": float(np.max(shares))}
+    return out
+
+
+def run(design: str, scenario: str, n_sims: int, n_boot: int = fits.N_BOOT, first: int = 0) -> dict:
+    law = dataclasses.replace(LAWS[design], **SCENARIOS[scenario])
+    tally: dict = defaultdict(list)
+    for i in range(first, first + n_sims):
+        one_simulation(law, DESIGNS[design], i, n_boot, tally)
+    return summarise(tally, n_sims)
+
+
+def _markdown(results: dict, threshold: list[dict], meta: dict) -> str:
+    lines = ["# Coverage of the fits' intervals at the suites' designs", "",
+             f"Written by `python scripts/coverage.py --sims {meta['sims']}` ({meta['wall_s']:.0f} s); "
+             "docs/statistics.md says what each row checks. Nominal level 95%: an interval should cover "
+             "the planted truth in 90-99% of simulations; a test at 5% should reject a true null in about 5%.", ""]
+    if threshold:
+        t = THRESHOLD_LAW
+        lines += ["## Where a three-parameter law is identifiable", "",
+                  f"One curve L = {t['E']:g} + A·x^−{t['alpha']:g} (half the loss reducible at the smallest x), "
+                  f"{t['seeds']} seeds of log-loss noise σ = {t['sigma']:g}, fitted with the threshold lowered. "
+                  "`identified`: the fit is `ok` (no more than 2.5% of its replicates on a bound); coverage over "
+                  "all fits, and over the identified ones.", "",
+                  "| points | decades | identified | α covered (all / ok) | E covered (all / ok) | "
+                  "A covered (all / ok) | median width of α's interval |", "|---:|---:|---:|---:|---:|---:|---:|"]
+        pc = lambda v: "—" if v is None else f"{100 * v:.0f}%"
+        for r in threshold:
+            cells = [f"{pc(r.get(f'{n} covered (all)'))} / {pc(r.get(f'{n} covered (ok)'))}" for n in ("alpha", "E", "A")]
+            width = r["median_alpha_interval_width"]
+            lines.append(f"| {r['points']} | {r['decades']:g} | {pc(r['identified'])} | {' | '.join(cells)} | "
+                         f"{'—' if width is None else f'{width:.2f}'} |")
+        lines.append("")
+    for design, by_scenario in results.items():
+        d = DESIGNS[design]
+        lines += [f"## {design}: {len(d['sizes'])} model sizes × {len(d['data_sizes'])} data sizes × "
+                  f"{len(d['seeds'])} seeds, 6 families", ""]
+        for scenario, res in by_scenario.items():
+            lines += [f"### {scenario} ({SCENARIOS[scenario]}; {res['simulations']} simulations)", "",
+                      "| what | share | over |", "|---|---:|---:|"]
+            for key, v in res.items():
+                if key == "simulations":
+                    continue
+                if "share" in v:
+                    lines.append(f"| {key} | {100 * v['share']:.1f}% | {v['count']} |")
+                else:
+                    lines.append(f"| {key} | {100 * v['lowest']:.0f}% to {100 * v['highest']:.0f}% | "
+                                 f"{v['places']} places × {res['simulations']} simulations |")
+            lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sims", type=int, default=200)
+    ap.add_argument("--designs", nargs="+", default=list(DESIGNS), choices=list(DESIGNS))
+    ap.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=list(SCENARIOS))
+    ap.add_argument("--out", type=Path, default=ROOT / "docs")
+    ap.add_argument("--no-threshold", action="store_true", help="skip the threshold study")
+    args = ap.parse_args(argv)
+    start = time.perf_counter()
+    threshold = [] if args.no_threshold else [threshold_study(p, d, args.sims) for p, d in THRESHOLD_DESIGNS]
+    results: dict = {}
+    for design in args.designs:
+        for scenario in args.scenarios:
+            t = time.perf_counter()
+            results.setdefault(design, {})[scenario] = run(design, scenario, args.sims)
+            print(f"{design} / {scenario}: {time.perf_counter() - t:.0f} s", flush=True)
+    meta = {"sims": args.sims, "wall_s": time.perf_counter() - start}
+    args.out.mkdir(parents=True, exist_ok=True)
+    doc = {"meta": meta, "threshold": threshold, "results": results}
+    (args.out / "coverage.json").write_text(json.dumps(doc, indent=1) + "\n")
+    (args.out / "coverage.md").write_text(_markdown(results, threshold, meta))
+    print(_markdown(results, threshold, meta))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,100 @@
+"""Architecture is worth k× data: planted factors are recovered within their intervals, a factor past the
+measured range is a bound (never a bare number), and compute is an axis only where it varies apart from size."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from synthetic_results import QUICK, Law, planted_records
+
+from benchmarks.analysis import fits
+from benchmarks.analysis.verdict import verdict
+from benchmarks.analysis.verdict_statistics.multipliers import fmt_factor, matching_factor, pair_multipliers
+from benchmarks.analysis.verdict_text import dataset_paragraph
+
+BETA = 0.3
+
+
+def _worth(k: float) -> float:
+    """The log-loss offset that makes a pure power law L = B·D^−β need k× the data: L(D/k) = k^β·L(D)."""
+    return BETA * np.log(k)
+
+
+def _pure_data_law(effect: dict[str, float], sigma: float = 0.01) -> Law:
+    """L = B·D^−β, no dependence on the model size (A = 0) and no floor (E = 0): the planted factors are exact."""
+    return Law(E=0.0, A=0.0, B=20.0, beta=BETA, effect=effect, sigma=sigma)
+
+
+def _fitted(law: Law, **design) -> fits.DatasetFits:
+    return fits.fit_dataset(planted_records(law, **(QUICK | design)))
+
+
+@pytest.mark.parametrize("k", [2.0, 5.0])
+def test_planted_data_multiplier_is_recovered_at_every_model_size(k):
+    df = _fitted(_pure_data_law({"strong": 0.0, "weak": _worth(k)}))
+    pair = pair_multipliers(df, "strong", "weak")
+    for m in pair.data.values():
+        assert m.status == "ok" and m.x0 == 400
+        assert m.lo <= k <= m.hi
+        assert m.hi / m.lo < 2.5  # tight enough to say something
+    assert pair.to_dict()["data_multiplier"]["at"] == 10_000  # the headline: the largest model size
+
+
+def test_a_factor_past_the_measured_range_is_a_bound_and_an_extrapolation_labelled_as_such():
+    """Needing 30× the data when only 10× was measured: the status says so, the value is no number, the bound
+    is the range, and the extrapolation stands beside it with its label."""
+    df = _fitted(_pure_data_law({"strong": 0.0, "weak": _worth(30.0)}))
+    m = pair_multipliers(df, "strong", "weak").data[10_000]
+    d = m.to_dict()
+    assert m.status == "beyond range" and d["value"] is None
+    assert d["more_than"] == pytest.approx(10.0)
+    assert d["extrapolation"]["lo"] <= 30.0 <= d["extrapolation"]["hi"]
+    assert "extrapolated" in d["extrapolation"]["note"]
+    assert fmt_factor(m).startswith("more than the 10× measured")
+
+
+def test_a_flat_curve_never_matches_so_the_parameter_factor_is_past_any_range():
+    """The pure data law does not depend on the model size: more parameters never reach a lower loss."""
+    df = _fitted(_pure_data_law({"strong": 0.0, "weak": _worth(2.0)}))
+    m = pair_multipliers(df, "strong", "weak").params[4_000]
+    assert m.status == "beyond range" and m.value is None and m.lo is None
+
+
+def test_families_within_noise_get_an_interval_through_one_and_the_verdict_says_so():
+    law = _pure_data_law({"convnet": 0.0, "gru": 0.0, "mlp": _worth(4.0)}, sigma=0.03)
+    records = planted_records(law, **QUICK)
+    pair = pair_multipliers(fits.fit_dataset(records), "convnet", "gru")
+    assert pair.data[10_000].log_k.lo < 0 < pair.data[10_000].log_k.hi
+    text = dataset_paragraph(verdict(records, n_boot=100).datasets[0])
+    assert "In units of training examples" in text and "mlp needs" in text
+    assert "within noise of" in text
+
+
+def test_the_factor_is_antisymmetric_in_the_pair():
+    df = _fitted(_pure_data_law({"strong": 0.0, "weak": _worth(3.0)}))
+    a, b = df.archs["strong"].vs_data[5_000], df.archs["weak"].vs_data[5_000]
+    ab, ba = matching_factor(a, b, "data_size", 5_000), matching_factor(b, a, "data_size", 5_000)
+    assert ab.log_k.value == pytest.approx(-ba.log_k.value)
+    assert ab.log_k.lo == pytest.approx(-ba.log_k.hi, abs=0.05)
+
+
+def test_compute_is_not_measured_with_a_fixed_step_budget_and_measured_with_an_epoch_budget():
+    law = Law(effect={"conv": 0.0, "mlp": 0.2, "transformer": 0.1})
+    fixed = pair_multipliers(fits.fit_dataset(planted_records(law)), "conv", "mlp").compute
+    assert fixed.status == "not measured" and "relabelled" in fixed.reason
+    assert fixed.to_dict() == {"value": None, "lo": None, "hi": None, "status": "not measured",
+                               "reason": fixed.reason}
+    tied = pair_multipliers(fits.fit_dataset(planted_records(law, **QUICK)), "conv", "mlp").compute
+    assert tied.status in ("ok", "beyond range") and tied.log_k is not None
+
+
+def test_every_pair_is_in_the_verdict_with_each_axis_value_interval_and_status():
+    law = Law(effect={"conv": 0.0, "mlp": 0.2, "transformer": 0.1})
+    v = verdict(planted_records(law, **QUICK), n_boot=100).datasets[0]
+    pairs = v.statistics["multipliers"].to_dict()["pairs"]
+    assert {(p["stronger"], p["weaker"]) for p in pairs} == {("conv", "mlp"), ("conv", "transformer"),
+                                                               ("transformer", "mlp")}
+    for p in pairs:
+        for key in ("data_multiplier", "params_multiplier", "compute_multiplier"):
+            assert {"value", "lo", "hi", "status"} <= set(p[key])
+        assert set(p["data_multiplier"]["by_size"]) == {"2500", "5000", "10000"}
