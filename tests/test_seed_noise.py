@@ -78,3 +78,19 @@ def test_holm_levels_give_intervals_that_exclude_zero_exactly_when_holm_rejects(
         for v, s, level, ph in zip(values, variances, levels, holm(p), strict=True):
             e = t_estimate(v, s, 20, level)
             assert (ph < 0.05) == (not e.lo <= 0 <= e.hi)
+
+
+def test_sometimes_pool_takes_one_variance_where_the_inits_show_nothing():
+    gen = np.random.default_rng(4)
+    flat = split_plot(gen, tau=0.0, sigma=0.02)
+    pooled, kept = 0, 0
+    for _ in range(100):
+        y, cells, plots = split_plot(gen, tau=0.0, sigma=0.02)
+        pooled += SplitPlotNoise.of(y, cells, plots, pool_below=0.75).pooled
+        y, cells, plots = split_plot(gen, tau=0.1, sigma=0.02)
+        kept += not SplitPlotNoise.of(y, cells, plots, pool_below=0.75).pooled
+    assert 0.65 <= pooled / 100 <= 0.85 and kept == 100  # pooled at its quantile under no init effect, never with one
+    noise = SplitPlotNoise.of(*flat, pool_below=1.0)  # always pool: one variance with both mean squares' df
+    var, df = noise.variance(np.full(flat[0].size, 1 / flat[0].size))
+    assert noise.pooled and noise.tau2 == 0 and df == noise.plot_df + noise.within_df
+    assert var == pytest.approx(noise.sigma2 / flat[0].size)

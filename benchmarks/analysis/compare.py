@@ -15,18 +15,20 @@ A change is *beyond seed noise* when its test says so after Holm's correction,
 at a family-wise error of ALPHA (1%) over every test of the comparison: rerun
 unchanged, a suite shows no change beyond noise in 99% of reruns, whatever its
 size. Each entry's test-loss change is tested on log loss (a relative change),
-its accuracy change on accuracy; and each family's mean change over its entries
-is tested too, so a small change of a whole family (+10% loss everywhere) is
-caught where no single entry's few seeds could show it. The entries' tests and
-the families' are two Holm families, each at ALPHA/2 (the adjusted p-values shown
-are doubled, so each reads against ALPHA). Where A and B ran the same seeds, the
-test is paired by seed (B's seed minus A's); otherwise it compares the means. The
-variance of a change is the seed noise of its family (per dataset), pooled over
-the family's cells as a split plot (`benchmarks.analysis.seed_noise`: one init
-serves every data size, so cells are not independent and the degrees of freedom
-say so). With one seed on either side there is no test and nothing is beyond
-noise. A *regression* is test loss up or test accuracy down beyond noise (an
-entry or a family), or a run that was ok and now diverged or failed.
+its accuracy change on accuracy; and each family's mean loss change over its
+entries is tested too, so a small change of a whole family (+10% loss
+everywhere) is caught where no single entry's few seeds could show it. The
+families' tests are the primary question and get FAMILY_SHARE (80%) of the error
+budget, the entries' the rest, each set Holm-adjusted (adjusted p-values are
+divided by their share, so each reads against ALPHA). Where A and B ran the same
+seeds, the test is paired by seed (B's seed minus A's); otherwise it compares the
+means. The variance of a change is the seed noise of its family (per dataset),
+pooled over the family's cells as a split plot (`benchmarks.analysis.seed_noise`:
+one init serves every data size, so cells are not independent; where the inits
+show no sign of mattering, the two mean squares are pooled, POOL_BELOW). With one
+seed on either side there is no test and nothing is beyond noise. A *regression*
+is test loss up or test accuracy down beyond noise (an entry or a family), or a
+run that was ok and now diverged or failed.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ from benchmarks.spec import UserError, finite_or_null
 ALPHA = 0.01  # family-wise: the chance that an unchanged suite shows any change beyond noise
 VERDICTS = ("regression", "improvement", "within noise", "changed", "unchanged", "added", "removed", "not comparable")
 METRICS = ("test_loss", "test_acc")
+FAMILY_SHARE = 0.8  # of ALPHA, for the families' tests; the entries' get the rest
+POOL_BELOW = 0.75  # pool a family's init and seed noise where the inits show no sign of mattering (seed_noise.py)
 
 
 @dataclass(frozen=True)
@@ -177,7 +181,7 @@ def _noise(pairs: list[_Pair], side: str) -> SplitPlotNoise:
             ys.append(v)
             cells.append(p.key[2:4])
             plots.append((p.key[2], seed) if seed is not None else (p.key[2], p.key[3], i))
-    return SplitPlotNoise.of(np.array(ys), cells, plots)
+    return SplitPlotNoise.of(np.array(ys), cells, plots, pool_below=POOL_BELOW)
 
 
 def _family_tests(pairs: list[_Pair]) -> tuple[list[tuple[float, float]], tuple[float, float, bool]]:
@@ -272,15 +276,17 @@ def compare(a: Sequence[Leaderboard], b: Sequence[Leaderboard], a_label: str = "
             per, (value, p, paired) = _family_tests(pairs)
             for k, pair, (_, pk) in zip(keys, pairs, per, strict=True):
                 tests.append((("entry", k), metric, pk, pair.paired))
-            if len(keys) > 1:
+            if len(keys) > 1 and metric == "test_loss":  # a family's accuracy: its entries' tests say it
                 tests.append((("family", fam), metric, p, paired))
             family_values[fam][metric] = (value, p, paired)
-    # two Holm families, entries and families, each at ALPHA/2 (Bonferroni between them): a family's test then
-    # does not compete with every entry's, so a whole family's small change is caught where entries' few seeds miss it
+    # Two Holm families under one error budget (weighted Bonferroni): the families' loss, the primary question
+    # (did a family get worse?), at FAMILY_SHARE of ALPHA, so a whole family's small change is caught where no
+    # entry's few seeds show it; every entry's loss and accuracy, where it changed, at the rest. Adjusted
+    # p-values are scaled by the inverse share, so each reads against ALPHA.
     adjusted = {}
-    for level in ("entry", "family"):
+    for level, share in (("entry", 1 - FAMILY_SHARE), ("family", FAMILY_SHARE)):
         mine = [t for t in tests if t[0][0] == level]
-        p_holm = np.minimum(1.0, 2 * holm([t[2] for t in mine]))
+        p_holm = np.minimum(1.0, holm([t[2] for t in mine]) / share)
         adjusted |= {(what, metric): (p, ph, paired) for (what, metric, p, paired), ph in zip(mine, p_holm, strict=True)}
 
     def metric_change(what, metric: str, delta: float) -> MetricChange:
@@ -446,11 +452,12 @@ def to_markdown(cmp: Comparison) -> str:
     lines = [
         f"# archbench compare: {cmp.a_label} → {cmp.b_label}",
         "",
-        f"Beyond seed noise (`!`): a t-test per entry and per family (its mean change over its entries), with the "
-        "family's seed noise pooled over its cells, paired by seed where A and B ran the same seeds; p-values "
-        f"Holm-adjusted over all {cmp.tests} tests, beyond noise at p < {ALPHA} (an unchanged suite rerun shows "
-        f"nothing beyond noise {100 * (1 - ALPHA):g}% of the time). A regression is test loss up or test accuracy "
-        "down beyond noise, or a run that no longer finishes.",
+        f"Beyond seed noise (`!`): a t-test per entry and per family (its mean loss change over its entries), with "
+        "the family's seed noise pooled over its cells, paired by seed where A and B ran the same seeds; p-values "
+        f"Holm-adjusted over the {cmp.tests} tests (families {100 * FAMILY_SHARE:g}% of the budget, entries the rest), "
+        f"beyond noise at p < {ALPHA} (an unchanged suite rerun shows nothing beyond noise "
+        f"{100 * (1 - ALPHA):g}% of the time). A regression is test loss up or test accuracy down beyond noise, or a "
+        "run that no longer finishes.",
         "",
         summary_line(cmp),
     ]
