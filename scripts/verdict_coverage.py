@@ -1,6 +1,6 @@
 """Coverage of the verdict's intervals and compare's false alarms, by simulation at the shipped suites' designs.
 
-    python scripts/verdict_coverage.py                      # 200 simulations per design and statistic (some minutes)
+    python scripts/verdict_coverage.py                      # 200 simulations per design and statistic (~6 min)
     python scripts/verdict_coverage.py --sims 400 --designs quick reference
     python scripts/verdict_coverage.py --write docs/verdict-coverage.md
 
