@@ -14,6 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib import ticker  # noqa: E402
+from scipy import stats  # noqa: E402
 
 from benchmarks.analysis.fits import (  # noqa: E402
     DatasetFits,
@@ -21,7 +22,7 @@ from benchmarks.analysis.fits import (  # noqa: E402
     measured_params,
     training_flops,
 )
-from benchmarks.analysis.stats import mean_ci, run_log_losses  # noqa: E402
+from benchmarks.analysis.stats import LEVEL, SeedNoise, mean_ci, run_log_losses  # noqa: E402
 from benchmarks.analysis.verdict import Verdict  # noqa: E402
 from benchmarks.analysis.verdict_statistics.multipliers import Multipliers  # noqa: E402
 from benchmarks.analysis.verdict_text import (  # noqa: E402
@@ -41,11 +42,21 @@ def _colors(archs: Sequence[str]) -> dict[str, str]:
     return {a: matplotlib.colors.to_hex(palette[i % len(palette)]) for i, a in enumerate(sorted(archs))}
 
 
-def _loss_points(runs: Sequence[RunRecord], x_of: Callable[[RunRecord], float]) -> tuple[np.ndarray, ...]:
-    """x, mean loss and its interval half-widths (below, above) per run, sorted by x."""
-    rows = sorted((x_of(r), *mean_ci(np.exp(run_log_losses(r)))) for r in runs)
-    x, mean, lo, hi = (np.array(c, dtype=float) for c in zip(*rows, strict=True))
-    return x, mean, np.nan_to_num(mean - lo), np.nan_to_num(hi - mean)  # one seed: no bar
+def _loss_points(runs: Sequence[RunRecord], x_of: Callable[[RunRecord], float],
+                 noise: SeedNoise | None = None) -> tuple[np.ndarray, ...]:
+    """x, mean loss and its interval half-widths (below, above) per run, sorted by x.
+
+    With the family's pooled noise (what its fits use), a run's mean log loss ± t·its sd: two seeds of one run
+    say little about their own spread. Without it, the run's own Student-t interval."""
+    if noise is None or not noise.known:
+        rows = sorted((x_of(r), *mean_ci(np.exp(run_log_losses(r)))) for r in runs)
+        x, mean, lo, hi = (np.array(c, dtype=float) for c in zip(*rows, strict=True))
+        return x, mean, np.nan_to_num(mean - lo), np.nan_to_num(hi - mean)  # one seed: no bar
+    t = stats.t.ppf(0.5 + LEVEL / 2, noise.df)
+    rows = sorted((x_of(r), run_log_losses(r).mean(), t * float(noise.mean_sd(run_log_losses(r).size))) for r in runs)
+    x, log_mean, half = (np.array(c, dtype=float) for c in zip(*rows, strict=True))
+    mean = np.exp(log_mean)
+    return x, mean, mean - np.exp(log_mean - half), np.exp(log_mean + half) - mean
 
 
 def _draw_curve(ax, fit: PowerLawFit, color: str, x_lo: float, x_hi: float) -> None:
@@ -108,7 +119,7 @@ def _panel_figure(df: DatasetFits, *, by: str) -> plt.Figure:
             runs = [r for r in df.runs if r.spec.arch == arch and in_panel(r, p)]
             if not runs:
                 continue
-            x, mean, below, above = _loss_points(runs, x_of)
+            x, mean, below, above = _loss_points(runs, x_of, af.noise)
             ax.errorbar(x, mean, yerr=[below, above], fmt="o", color=colors[arch], markersize=5, capsize=3)
             fit = curve(af, p)
             if fit is not None and fit.kind is not None:
@@ -122,7 +133,7 @@ def _panel_figure(df: DatasetFits, *, by: str) -> plt.Figure:
         ax.set_visible(False)
     for ax in axes[:, 0]:
         ax.set_ylabel(LOSS_LABEL)
-    fig.suptitle(f"{df.dataset}: held-out loss against {what} (mean over seeds, 95% intervals; "
+    fig.suptitle(f"{df.dataset}: held-out loss against {what} (mean over seeds, 95% intervals from pooled noise; "
                  r"solid: $L = E + A\,x^{-\alpha}$ where identified; dashed: local log-log slope)", fontsize=11)
     _legend(fig, colors)
     return fig
@@ -139,7 +150,7 @@ def _compute_figure(df: DatasetFits) -> plt.Figure:
             mine = [r for r in runs if r.spec.arch == arch]
             if not mine:
                 continue
-            x, mean, below, above = _loss_points(mine, training_flops)
+            x, mean, below, above = _loss_points(mine, training_flops, af.noise)
             ax.errorbar(x, mean, yerr=[below, above], fmt="o", color=colors[arch], markersize=4, capsize=2,
                         alpha=0.75)
             own = af.vs_compute.x
