@@ -57,6 +57,7 @@ def register(
     wildcard: bool = True,
     hidden_min: int = 1,
     hidden_step: int = 1,
+    cpu_vmap: bool = False,
 ) -> Callable[[Builder], Builder]:
     """Decorator: register `build(task, shape, rngs, **options) -> nnx.Module` as family `name`.
 
@@ -69,6 +70,9 @@ def register(
     `hidden_min` and `hidden_step` are the fine knob's limits, as `min_width` and `width_multiple` are
     the coarse one's: the solver only tries `hidden` >= hidden_min that are multiples of hidden_step
     (e.g. `hidden_step=2` for a block that splits `hidden` in two halves).
+    `cpu_vmap=True`: on a CPU, train a run's members (seeds x rates) as one vmapped program rather than one
+    at a time; set it only where `archbench perf` measures vmap faster for the family (it changes speed,
+    never results).
     """
     declared = dict(options or {})
     defaults = {k: v[0] if isinstance(v, tuple) else v for k, v in declared.items()}
@@ -98,6 +102,7 @@ def register(
             wildcard=wildcard,
             hidden_min=hidden_min,
             hidden_step=hidden_step,
+            cpu_vmap=cpu_vmap,
         )
         return build
 

@@ -101,7 +101,9 @@ def _depth(target_params: int) -> int:
 
 
 @register(
-    "convnet", depth_for=_depth, hidden_ratio=1.0, min_width=4, version="2",
+    # cpu_vmap: 7 members vmapped ran 1.5x the member-steps/s of one at a time on one CPU thread (5k parameters,
+    # batch 128); the transformer ran 0.8x, the mixer, gru and mingru 1.0-1.16x (docs/protocol.md, Throughput).
+    "convnet", depth_for=_depth, hidden_ratio=1.0, min_width=4, version="2", cpu_vmap=True,
     description="pre-activation residual ConvNet (1-D for sequences, 2-D for images), global pooling",
     options={"head": HEADS},
 )

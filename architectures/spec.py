@@ -96,4 +96,5 @@ class Family:
     wildcard: bool = True  # picked by `architectures = ["*"]` in suites (False: only when named)
     hidden_min: int = 1  # the smallest `hidden` the builder takes
     hidden_step: int = 1  # `hidden` is a multiple of this (2: even only)
+    cpu_vmap: bool = False  # on a CPU, a phase's members train as one vmapped program (measured faster for it)
 

@@ -64,7 +64,7 @@ class Splits:
 
 
 _ALWAYS = object()  # equal to no value: a field not in _HASH_DEFAULTS is always hashed
-_HASH_DEFAULTS: dict[str, object] = {"scored_at": "best_val_loss"}
+_HASH_DEFAULTS: dict[str, object] = {"scored_at": "best_val_loss", "patience": 0.0}
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,9 @@ class RunSpec:
     # Which evaluation a seed is scored at: the lowest validation loss (the protocol's rule), or the last
     # step (a paper's rule, to reproduce its numbers; benchmarks/suites/paper.toml).
     scored_at: ScoredAt = "best_val_loss"
+    # Early stopping: a seed stops once its best validation loss is this fraction of the planned evaluations
+    # old (0: never; benchmarks/running/protocol.py).
+    patience: float = 0.0
     suite: str = ""  # the suite it belongs to (for grouping in wandb and reports)
     dataset_as_given: str = ""  # the dataset as the user spelled it, where `dataset` differs (not in the run id)
 
@@ -114,6 +117,7 @@ class RunSpec:
             (0 <= self.warmup_frac < 1, "warmup_frac must be in [0, 1)"),
             (0 < self.param_tolerance < 1, "param_tolerance must be in (0, 1)"),
             (self.precision in ("float32", "bfloat16"), "precision must be float32 or bfloat16"),
+            (0 <= self.patience <= 1, "patience must be in [0, 1] (a fraction of the planned evaluations)"),
             (self.scored_at in SCORED_AT, f"scored_at must be one of {', '.join(SCORED_AT)}, got {self.scored_at!r}"),
         ]
         for ok, message in checks:
@@ -165,10 +169,11 @@ class SeedResult:
     test_acc: float | None
     diverged_step: int | None = None  # first step whose loss was not finite
     best_step: int | None = None  # step of the scored evaluation: the lowest validation loss (or the last step)
-    converged: bool | None = None  # the last quarter of evaluations improved the best validation loss by < 1%
-    final_val_loss: float | None = None  # at the last step
+    converged: bool | None = None  # the last quarter of its evaluations brought < 2% of its improvement (protocol.py)
+    final_val_loss: float | None = None  # at the last step it trained (its early stop, if it stopped)
     final_test_loss: float | None = None
     final_test_acc: float | None = None
+    stopped_step: int | None = None  # the step it stopped early at (None: it trained its whole budget)
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,8 @@ def _planted() -> TrainOutput:
     val = np.array([[1.0, 0.5, 0.7, 0.9], [1.0, 0.8, 0.6, 0.4]])
     test = np.array([[1.1, 0.6, 0.8, 1.2], [1.1, 0.9, 0.7, 0.5]])
     curves = {"val_loss": val, "val_acc": 1 - val / 2, "test_loss": test, "test_acc": 1 - test / 2, "train_loss": val / 2}
-    return TrainOutput(curves=curves, steps=[10, 20, 30, 40], diverged_step=np.array([-1, -1]), state=None,
-                       compile_s=0.0, train_s=1.0)
+    return TrainOutput(curves=curves, steps=[10, 20, 30, 40], evals_run=np.array([4, 4]), diverged_step=np.array([-1, -1]),
+                       state=None, compile_s=0.0, train_s=1.0)
 
 
 def test_the_scored_checkpoint_is_the_best_on_validation_not_the_last():
@@ -120,3 +120,48 @@ def test_with_one_tuning_seed_the_others_train_at_the_chosen_rate_only():
     full = execute(dataclasses.replace(spec, lr_trials=(record.lr,), lr_extend=0, lr_tune_seeds=0), splits=_splits())
     for tuned, direct in zip(record.seeds, full.seeds):  # the same members, trained in another order
         assert tuned.val_loss == pytest.approx(direct.val_loss, rel=1e-4)
+
+
+def test_early_stopping_waits_its_patience_and_a_stopped_member_has_converged():
+    v = [2.0, 1.0, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1]  # best at the 3rd of 8 planned evaluations
+    assert not protocol.stops_early(v[:4], n_planned=8, patience=0.25)  # best 1 evaluation old
+    assert protocol.stops_early(v[:5], n_planned=8, patience=0.25)  # 2 old = a quarter of the 8 planned
+    assert not protocol.stops_early(v[:7], n_planned=8, patience=0.0)  # 0: never
+    history = [np.array([x, 3.0 - i * 0.1]) for i, x in enumerate(v)]  # member 1 improves throughout
+    assert protocol.evals_run(history, 2, 8, 0.25).tolist() == [5, 8]
+    assert protocol.has_converged(v[:5])  # what the stopped member ran satisfies the convergence rule
+    masked = [np.array([x if i < 5 else np.nan, y]) for i, (x, y) in enumerate(history)]
+    assert protocol.evals_run(masked, 2, 8, 0.25).tolist() == [5, 8]  # a resumed run's history replays the same
+
+
+def test_an_early_stopped_seed_is_scored_before_its_stop_and_packing_does_not_change_it():
+    from benchmarks import data
+    from benchmarks.running import sizing
+    from benchmarks.running.train import Model, TrainConfig, device_data, train
+
+    splits = _splits()
+    view = data.training_view(splits, 64)  # 64 examples: a large rate overfits them fast
+    sized = sizing.solve("mlp", splits.task, 10_000, 0.02)
+    model = Model.create("mlp", splits.task, sized.shape)
+    cfg = TrainConfig(batch_size=32, eval_every=10, warmup_frac=0.05, weight_decay=0.0)
+    kw = dict(seeds=[0, 1, 2], lrs=[3e-2, 3e-2, 1e-5], n_train=[64] * 3, steps=200, patience=0.25)
+    one, together = (train(model, cfg, device_data(view), pack=p, **kw) for p in (1, None))
+    assert one.evals_run.tolist() == together.evals_run.tolist()
+    stopped = one.evals_run < 20
+    assert stopped[:2].all() and not stopped[2]  # the tiny rate is still learning at the end: it never stops
+    for m in np.flatnonzero(stopped):
+        e = one.evals_run[m]
+        assert np.isnan(one.curves["val_loss"][m, e:]).all() and np.isfinite(one.curves["val_loss"][m, :e]).all()
+        assert protocol.has_converged(one.curves["val_loss"][m, :e])
+    np.testing.assert_allclose(np.nanmin(one.curves["val_loss"], 1), np.nanmin(together.curves["val_loss"], 1), rtol=1e-4)
+
+
+def test_a_run_with_patience_records_each_seeds_stop_and_counts_only_the_steps_it_trained():
+    spec = RunSpec(arch="mlp", dataset="toy", target_params=10_000, data_size=64, seeds=(0, 1), steps=200,
+                   batch_size=32, eval_every=10, lr=3e-2, weight_decay=0.0, patience=0.25)
+    record = execute(spec, splits=_splits())
+    for seed, val in zip(record.seeds, record.curves.val_loss):
+        assert seed.stopped_step is not None and seed.converged and seed.best_step < seed.stopped_step
+        ran = seed.stopped_step // 10
+        assert all(x is None for x in val[ran:]) and all(x is not None for x in val[:ran])
+        assert seed.final_val_loss == pytest.approx(val[ran - 1])

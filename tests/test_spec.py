@@ -17,7 +17,8 @@ def test_run_id_is_a_deterministic_content_hash():
 
 
 @pytest.mark.parametrize(
-    "change", [dict(steps=2000), dict(seeds=(0, 2)), dict(lr=3e-3), dict(data_size=2000), dict(scored_at="last_step")]
+    "change", [dict(steps=2000), dict(seeds=(0, 2)), dict(lr=3e-3), dict(data_size=2000), dict(scored_at="last_step"),
+              dict(patience=0.25)]
 )
 def test_run_id_changes_with_anything_that_changes_the_result(change):
     base = _spec().run_id(arch_version="1", data_version="x")
@@ -27,7 +28,7 @@ def test_run_id_changes_with_anything_that_changes_the_result(change):
 
 
 def test_a_field_added_later_leaves_run_ids_unchanged_at_its_default():
-    # The hash of the spec's fields before `scored_at` existed (its value pinned on that commit).
+    # The hash of the spec's fields before `scored_at` and `patience` existed (its value pinned on that commit).
     assert _spec().run_id(arch_version="1", data_version="d") == "795f7115c31df5f4"
 
 

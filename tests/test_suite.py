@@ -56,6 +56,8 @@ def test_suite_file_expands_into_run_specs(tmp_path):
         (("min_steps = 40", "min_steps = 400"), ":10: [training] min_steps (400) is above max_steps (40)"),
         (("max_steps = 40", "max_steps = 0"), ":11: [training] min_steps and max_steps must be positive"),
         (("data_sizes = [100, 200]", "data_sizes = [10000, 20000]"), ":11: [training] max_steps (40) x batch_size (128) is less"),
+        (("eval_every = 20", "eval_every = 20\npatience = 1.5"), ":13: [training] patience must be in [0, 1]"),
+        (("eval_every = 20", "eval_every = 20\npatience = 1.0"), ":13: [training] patience 1 of 2 evaluations"),
         (("trials = [1e-3, 3e-3]", "trials = []"), ":14: [lr] trials must be a non-empty list"),
         (("trials = [1e-3, 3e-3]", "trials = [1e-3, -3e-3]"), ":14: [lr] trials must all be positive"),
         (("trials = [1e-3, 3e-3]", "trials = [1e-3, 3e-3]\nextend = -1"), ":15: [lr] extend must be a whole number, 0 or more"),

@@ -14,6 +14,11 @@ scored, whether it converged, and which learning rates the search tries.
   evaluations brought less than `CONVERGENCE_TOL` (2%) of its whole improvement in best
   validation loss: the run ended on a plateau, or after its validation loss had turned up (it
   overfits, and the best checkpoint is kept).
+- **Early stopping** (`stops_early`, `evals_run`; the suite's `patience`, 0 by default): a member
+  stops once its best validation loss is `patience` of the planned evaluations old. With
+  `patience` ≥ 0.25 a stopped member has converged by the rule above (its best lies before the last
+  quarter of the evaluations it ran), so the compute a run would spend overfitting, or at a plateau,
+  is saved without changing what is scored.
 - **Learning-rate search** (`extension_rates`, `at_edge`): the suite's log-spaced grid, then
   `extend` more trials for every run: outward, one grid step at a time, from the edge where the
   best rate sits; where the best is inside the grid, the extra trials refine it (geometric
@@ -48,8 +53,10 @@ def best_eval(val_loss_MxE: np.ndarray) -> np.ndarray:
 
 def scored_eval(val_loss_MxE: np.ndarray, scored_at: str) -> np.ndarray:
     """Per member, the index of the scored evaluation: the lowest validation loss, or the last one."""
-    if scored_at == "last_step":
-        return np.full(val_loss_MxE.shape[0], val_loss_MxE.shape[1] - 1)
+    if scored_at == "last_step":  # the last evaluation a member ran (its early stop, if it stopped)
+        ran = ~np.isnan(val_loss_MxE)
+        return np.where(ran.any(axis=1), val_loss_MxE.shape[1] - 1 - np.argmax(ran[:, ::-1], axis=1),
+                        val_loss_MxE.shape[1] - 1)
     return best_eval(val_loss_MxE)
 
 
@@ -66,6 +73,33 @@ def has_converged(val_loss_E: Sequence[float], tol: float = CONVERGENCE_TOL) -> 
     total = v[0] - v.min()
     late = head.min() - v.min()
     return bool(late <= tol * total) if total > 0 else True
+def stops_early(val_loss_E: Sequence[float], n_planned: int, patience: float) -> bool:
+    """Whether a member stops after these evaluations: its best (lowest finite) validation loss is at least
+    `patience` x `n_planned` evaluations old (at least one). A member with no finite loss yet counts its
+    first evaluation as its best, so a diverged member stops too. `patience` 0: never."""
+    if patience <= 0 or len(val_loss_E) == 0:
+        return False
+    v = np.where(np.isfinite(val_loss_E), val_loss_E, np.inf)
+    wait = max(1, math.ceil(patience * n_planned))
+    return len(v) - 1 - int(np.argmin(v)) >= wait
+
+
+def evals_run(history_E: Sequence[np.ndarray], n_members: int, n_planned: int, patience: float) -> np.ndarray:
+    """Per member, the evaluations it trains through: the first count after which it stops early, else
+    `n_planned`. `history_E` holds each finished evaluation's validation losses (M,); a member's points
+    after its stop are ignored, so replaying a resumed run's history gives the same answer."""
+    out = np.full(n_members, n_planned, int)
+    if not history_E or patience <= 0:
+        return out
+    v_MxE = np.stack([np.asarray(h, dtype=np.float64) for h in history_E], axis=1)
+    for m in range(n_members):
+        for e in range(1, v_MxE.shape[1] + 1):
+            if e < n_planned and stops_early(v_MxE[m, :e], n_planned, patience):
+                out[m] = e
+                break
+    return out
+
+
 def trial_scores(best_val_TxS: np.ndarray) -> np.ndarray:
     """A trial's score: the mean over seeds of each seed's best validation loss (inf if any is not finite)."""
     finite = np.isfinite(best_val_TxS).all(axis=1)

@@ -95,7 +95,8 @@ def _concat(a: TrainOutput, b: TrainOutput) -> TrainOutput:
     """Two phases' members side by side (same evaluation steps)."""
     return TrainOutput(
         curves={k: np.concatenate([a.curves[k], b.curves[k]]) for k in a.curves},
-        steps=a.steps, diverged_step=np.concatenate([a.diverged_step, b.diverged_step]), state=a.state,
+        steps=a.steps, evals_run=np.concatenate([a.evals_run, b.evals_run]),
+        diverged_step=np.concatenate([a.diverged_step, b.diverged_step]), state=a.state,
         compile_s=a.compile_s + b.compile_s, train_s=a.train_s + b.train_s,
     )
 
@@ -106,12 +107,15 @@ def _history(out: TrainOutput) -> list[dict[str, np.ndarray]]:
 
 
 def _seed_results(seeds: Sequence[int], out: TrainOutput, members: Sequence[int], scored_at: str) -> list[SeedResult]:
-    """Each seed's figures at its scored evaluation (best on validation, or the last), and at the last step."""
+    """Each seed's figures at its scored evaluation (best on validation, or the last), and at the last step it
+    trained (its early stop, where it stopped)."""
     c = out.curves
     best = protocol.scored_eval(c["val_loss"], scored_at)
     results = []
     for seed, m in zip(seeds, members):
-        b = int(best[m])
+        b, last = int(best[m]), int(out.evals_run[m]) - 1
+        if scored_at == "last_step":
+            b = last
         results.append(SeedResult(
             seed=seed,
             train_loss=finite_or_null(c["train_loss"][m, b]),
@@ -121,10 +125,11 @@ def _seed_results(seeds: Sequence[int], out: TrainOutput, members: Sequence[int]
             test_acc=finite_or_null(c["test_acc"][m, b]),
             diverged_step=int(out.diverged_step[m]) if out.diverged_step[m] >= 0 else None,
             best_step=out.steps[b],
-            converged=protocol.has_converged(c["val_loss"][m]),
-            final_val_loss=finite_or_null(c["val_loss"][m, -1]),
-            final_test_loss=finite_or_null(c["test_loss"][m, -1]),
-            final_test_acc=finite_or_null(c["test_acc"][m, -1]),
+            converged=protocol.has_converged(c["val_loss"][m, :last + 1]),
+            final_val_loss=finite_or_null(c["val_loss"][m, last]),
+            final_test_loss=finite_or_null(c["test_loss"][m, last]),
+            final_test_acc=finite_or_null(c["test_acc"][m, last]),
+            stopped_step=out.steps[last] if last + 1 < len(out.steps) else None,
         ))
     return results
 
@@ -157,14 +162,15 @@ def execute(
     n_evals = spec.steps // spec.eval_every
     extend = spec.lr_extend if spec.lr_trials else 0
     phases = 1 + bool(extend) + bool(others)
-    pack = default_pack()
+    pack = default_pack(architectures.get(spec.arch).cpu_vmap)
 
     def phase(members: list[tuple[float, int]], index: int) -> TrainOutput:
         """Train (rate, seed) members; a finished phase is saved, so a kill in a later one does not train it again."""
         progress = None if on_progress is None else (lambda done, total: on_progress(index * n_evals + done, phases * n_evals))
         ck = checkpoint.phase(f"phase{index}") if checkpoint is not None else None
         out = train(model, cfg, device, seeds=[s for _, s in members], lrs=[lr for lr, _ in members],
-                    n_train=[spec.data_size] * len(members), steps=spec.steps, on_eval=progress, checkpoint=ck, pack=pack)
+                    n_train=[spec.data_size] * len(members), steps=spec.steps, on_eval=progress, checkpoint=ck, pack=pack,
+                    patience=spec.patience)
         if ck is not None and index + 1 < phases:
             ck.save(n_evals, n_evals, out.state, _history(out), out.train_s)
         return out
@@ -201,6 +207,7 @@ def execute(
            for m in ("train_loss", "test_loss", "test_acc", "val_loss", "val_acc")},
     )
     train_s = max(out.train_s, 1e-9)
+    member_steps = int(out.evals_run.sum()) * spec.eval_every  # every trial and seed, up to its early stop
     return RunRecord(
         run_id=run_id(spec, splits.version),
         spec=spec,
@@ -218,8 +225,8 @@ def execute(
         curves=curves,
         wall_s=out.compile_s + out.train_s,
         compile_s=out.compile_s,
-        steps_per_s=len(out.diverged_step) * spec.steps / train_s,  # member-steps: every trial and seed counted
-        examples_per_s=len(out.diverged_step) * spec.steps * spec.batch_size / train_s,
+        steps_per_s=member_steps / train_s,  # member-steps: every trial and seed counted
+        examples_per_s=member_steps * spec.batch_size / train_s,
         data_version=splits.version,
         env=environment(),
         created_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

@@ -22,6 +22,8 @@ the file and line; `Suite.run_specs()` expands it into the sweep's RunSpecs.
     max_steps = 2000                 # cap: at least one epoch of the smallest data size
     batch_size = 128
     eval_every = 100                 # steps are rounded up to whole evaluation intervals
+    patience = 0.25                  # optional early stop: once the best validation loss is a quarter of
+                                     # the planned evaluations old (0, the default: never)
 
     [lr]                             # tuned per run on the validation split:
     trials = [1e-3, 3e-3, 1e-2]      # log-spaced; the same trials for every architecture
@@ -45,6 +47,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -73,6 +76,7 @@ class Training:
     precision: str = "float32"
     param_tolerance: float = 0.02
     scored_at: str = "best_val_loss"  # or "last_step": a paper's rule, to reproduce its numbers (docs/protocol.md)
+    patience: float = 0.0  # early stop once the best validation loss is this fraction of the evaluations old (0: never)
 
 
 @dataclass(frozen=True)
@@ -140,7 +144,8 @@ class Suite:
                 steps=self.steps_for(d), batch_size=t.batch_size, lr=self.lr.value, lr_trials=self.lr.trials,
                 lr_extend=self.lr.extend, lr_tune_seeds=self.lr.tune_seeds, budget_epochs=t.epochs,
                 weight_decay=t.weight_decay, warmup_frac=t.warmup_frac, eval_every=t.eval_every,
-                param_tolerance=t.param_tolerance, precision=t.precision, scored_at=t.scored_at, suite=self.name,
+                param_tolerance=t.param_tolerance, precision=t.precision, scored_at=t.scored_at, patience=t.patience,
+                suite=self.name,
             )
             for ds, arch in product(self.datasets, self.resolved_architectures())
             for n, d in product(self.target_params_for(arch), self.data_sizes)
@@ -212,6 +217,12 @@ def _check_budget(training: dict, lr: dict, data_sizes: tuple[int, ...], text: s
     if data_sizes and t.batch_size > 0 and t.max_steps * t.batch_size < min(data_sizes):
         fail("max_steps", f"[training] max_steps ({t.max_steps}) x batch_size ({t.batch_size}) is less than one epoch of the "
              f"smallest data size ({min(data_sizes)})")
+    if not 0 <= t.patience <= 1:
+        fail("patience", f"[training] patience must be in [0, 1] (a fraction of the planned evaluations; 0: no early "
+             f"stop), got {t.patience:g}")
+    if 0 < t.patience and math.ceil(t.patience * t.min_steps / t.eval_every) >= t.min_steps // t.eval_every:
+        fail("patience", f"[training] patience {t.patience:g} of {t.min_steps // t.eval_every} evaluations (min_steps / "
+             "eval_every) leaves no room to stop before the budget ends: lower it or raise min_steps")
     if "trials" in lr:
         trials = lr["trials"]
         if not isinstance(trials, list) or not trials:

@@ -38,7 +38,7 @@ from flax import nnx
 
 import architectures
 from benchmarks.data import TrainingView
-from benchmarks.running import distributed
+from benchmarks.running import distributed, protocol
 from benchmarks.spec import ArchShape, RunSpec, TaskSpec
 
 
@@ -296,8 +296,9 @@ class Checkpoint(Protocol):
 class TrainOutput:
     """Per-member results, in the order of the members passed to `train`."""
 
-    curves: dict[str, np.ndarray]  # metric -> M x n_evals
+    curves: dict[str, np.ndarray]  # metric -> M x n_evals (NaN after a member stopped early)
     steps: list[int]  # step of each curve point
+    evals_run: np.ndarray  # M: evaluations each member trained through (n_evals unless it stopped early)
     diverged_step: np.ndarray  # M, -1 where finite throughout
     state: TrainState  # final state of every member (stacked on axis 0)
     compile_s: float
@@ -328,10 +329,11 @@ def _split(state: TrainState, pack: int) -> list[TrainState]:
     return [jax.tree.map(lambda x, j=j: x[j:j + pack], state) for j in range(0, m, pack)]
 
 
-def default_pack() -> int | None:
-    """Members per compiled call: on a CPU one (vmap gains nothing there, and a single-member program serves
-    every phase and seed count); on an accelerator all of a call's members, packed to fill the device."""
-    return 1 if jax.default_backend() == "cpu" else None
+def default_pack(cpu_vmap: bool = False) -> int | None:
+    """Members per compiled call: on an accelerator all of a call's members, packed to fill the device; on a
+    CPU one at a time (a single-member program serves every phase and seed count), unless the family is
+    measured faster vmapped there (`cpu_vmap`, declared by the family)."""
+    return 1 if jax.default_backend() == "cpu" and not cpu_vmap else None
 
 
 def train(
@@ -345,8 +347,14 @@ def train(
     on_eval: Callable[[int, int], None] | None = None,
     checkpoint: Checkpoint | None = None,
     pack: int | None = None,
+    patience: float = 0.0,
 ) -> TrainOutput:
     """Train members (seeds[m], lrs[m], n_train[m]) for `steps` steps; `on_eval(done, total)` after each interval.
+
+    With `patience` > 0 a member stops early once its best validation loss is that fraction of the
+    planned evaluations old (`protocol.stops_early`); its later curve points are NaN, and a chunk whose
+    members have all stopped is not run again. The rule reads each member's own curve, so which members
+    stop, and when, does not depend on the packing.
 
     Members run `pack` at a time through one compiled program (None: all at once); the last chunk is
     padded with copies of its last member, whose results are dropped. Members are independent, so the
@@ -378,13 +386,25 @@ def train(
         states, history, spent_s = _split(resumed.state, pack), list(resumed.history), resumed.train_s
         if on_eval is not None:
             on_eval(len(history), n_evals)
+    evals_run = protocol.evals_run([np.asarray(h["val_loss"])[:n] for h in history], n, n_evals, patience)
     t1 = time.perf_counter()
     for i in range(len(history), n_evals):
-        outs = [run(state, members, data) for state, members in zip(states, members_C)]
-        states = [state for state, _ in outs]
-        metrics = outs[0][1] if len(outs) == 1 else {k: jnp.concatenate([m[k] for _, m in outs]) for k in outs[0][1]}
+        if not (evals_run > i).any():  # every member has stopped early: the rest of the curves stay NaN
+            history += [{k: jnp.full_like(v, jnp.nan) for k, v in history[-1].items()}] * (n_evals - i)
+            if on_eval is not None:
+                on_eval(n_evals, n_evals)
+            break
+        live = [bool((evals_run[c] > i).any()) for c in chunks]
+        outs = [run(state, members, data) if on else None for state, members, on in zip(states, members_C, live)]
+        states = [state if out is None else out[0] for state, out in zip(states, outs)]
+        ran = next(out[1] for out in outs if out is not None)
+        parts = [{k: jnp.full_like(v, jnp.nan) for k, v in ran.items()} if out is None else out[1] for out in outs]
+        metrics = parts[0] if len(parts) == 1 else {k: jnp.concatenate([m[k] for m in parts]) for k in ran}
         jax.block_until_ready(metrics)  # one sync per interval: progress and checkpoints follow real time
+        stopped = np.concatenate([evals_run, np.zeros(len(order) - n, int)]) <= i  # padding counts as stopped
+        metrics = {k: jnp.where(stopped, jnp.nan, v) for k, v in metrics.items()}
         history.append(metrics)
+        evals_run = protocol.evals_run([np.asarray(h["val_loss"])[:n] for h in history], n, n_evals, patience)
         if on_eval is not None:
             on_eval(i + 1, n_evals)
         if checkpoint is not None and i + 1 < n_evals:
@@ -395,5 +415,6 @@ def train(
     return TrainOutput(
         curves=curves,
         steps=[(i + 1) * cfg.eval_every for i in range(n_evals)],
+        evals_run=evals_run,
         diverged_step=np.asarray(state.diverged_step), state=state, compile_s=compile_s, train_s=train_s,
     )
