@@ -18,8 +18,9 @@ import numpy as np
 from benchmarks.running.protocol import steps_for
 from benchmarks.spec import RunRecord, RunSpec, SeedResult
 
-# The default suite's design (benchmarks/suites/quick.toml): 3 model sizes × 4 data sizes × 3 seeds, and its
-# budget of 16 epochs of batch 128 (100 to 1,000 steps), so compute varies with the data as it does there.
+# The default suite's design (benchmarks/suites/quick.toml): 3 model sizes × 4 data sizes × 3 seeds, and an
+# epoch budget of batch 128 (16 epochs, 100 to 1,000 steps: quick's budget when the coverage figures were made;
+# only the compute axis reads it), so compute varies with the data as it does there.
 QUICK = dict(sizes=(2_500, 5_000, 10_000), data_sizes=(400, 1_000, 2_000, 4_000), seeds=(0, 1, 2), epochs=16.0)
 QUICK_FAMILIES = ("convnet", "gru", "mingru", "mixer", "mlp", "transformer")
 
