@@ -1,0 +1,97 @@
+"""benchmarks/analysis/quality.py on planted results: clean data worth a known k× noisy data, and a known
+architecture × quality interaction, recovered within their intervals; in the verdict's words and fits.json."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from synthetic_results import Law, planted_records
+
+from benchmarks.analysis.quality import quality_axes, quality_contrasts, quality_groups
+from benchmarks.analysis.report import write_report
+from benchmarks.analysis.verdict import verdict
+from benchmarks.analysis.verdict_text import quality_paragraph
+from benchmarks.running.store import ResultsStore
+
+BETA = 0.3
+CLEAN_EFFECT = {"conv": 0.0, "mlp": 0.05, "transformer": 0.1}  # the families' log-loss offsets with clean data
+WORTH = {"conv": 3.0, "mlp": 1.5, "transformer": 1.0}  # clean data is worth k× noisy data, per family
+DESIGN = dict(sizes=(2_500,), data_sizes=(250, 500, 1000, 2000), seeds=(0, 1, 2), epochs=16.0)  # quality.toml's
+
+
+def _law(effect: dict[str, float]) -> Law:
+    """L = B·D^−β times e^effect: no floor and no model-size term, so the planted factors are exact."""
+    return Law(E=0.0, A=0.0, B=20.0, beta=BETA, effect=effect, sigma=0.01)
+
+
+def _planted(rng: int = 0) -> list:
+    noisy = {a: e + BETA * np.log(WORTH[a]) for a, e in CLEAN_EFFECT.items()}  # L(D/k) = k^β·L(D)
+    return (planted_records(_law(CLEAN_EFFECT), dataset="mnist1d", rng=rng, **DESIGN)
+            + planted_records(_law(noisy), dataset="mnist1d?label_noise=0.2", rng=rng + 1, **DESIGN))
+
+
+def test_levels_group_under_their_clean_dataset_and_become_its_contrasts():
+    names = ["mnist1d", "mnist1d?label_noise=0.2", "mnist1d?label_noise=0.1", "listops?label_noise=0.1", "recall"]
+    assert quality_groups(names) == {"mnist1d": {"": "mnist1d", "label_noise=0.1": "mnist1d?label_noise=0.1",
+                                                 "label_noise=0.2": "mnist1d?label_noise=0.2"}}
+    assert [(c.base, c.variant) for c in quality_contrasts(names)] == [
+        ("mnist1d", "mnist1d?label_noise=0.1"), ("mnist1d", "mnist1d?label_noise=0.2")]
+
+
+def test_planted_clean_data_multipliers_and_interaction_are_recovered_within_their_intervals():
+    stated = verdict(_planted())
+    (axis,) = stated.quality
+    (level,) = axis.levels
+    assert (axis.base, axis.clean, level.level) == ("mnist1d", "mnist1d", "label_noise=0.2")
+    for arch, k in WORTH.items():
+        m = level.headline(arch)
+        assert m.status == "ok" and m.x0 == 250
+        assert np.exp(m.log_k.lo) <= k <= np.exp(m.log_k.hi), (arch, m.log_k)
+        assert m.log_k.hi - m.log_k.lo < np.log(2.0)  # tight enough to tell 3× from 1.5× from 1×
+    truth_clean = np.std(list(CLEAN_EFFECT.values()), ddof=1)
+    truth_noisy = np.std([e + BETA * np.log(WORTH[a]) for a, e in CLEAN_EFFECT.items()], ddof=1)
+    spread = level.effect.spread
+    assert spread.base.lo <= truth_clean <= spread.base.hi
+    assert spread.variant.lo <= truth_noisy <= spread.variant.hi
+    assert spread.change.lo <= truth_noisy - truth_clean <= spread.change.hi and spread.change.lo > 0
+
+    words = quality_paragraph(axis)
+    assert "clean data is worth 3" in words and "as many examples to conv" in words
+    assert "transformer (1" in words and "within noise of its clean curve" in words
+    assert "the gaps between architectures widen as quality falls" in words
+
+
+def test_the_planted_multiplier_interval_covers_the_truth_at_about_its_level():
+    """40 planted datasets at the quality suite's design: the 95% intervals of the three families' clean-data
+    multipliers hold the truth in about 95% of the 120 (binomial sd 2%)."""
+    covered = total = 0
+    for rng in range(0, 80, 2):
+        by_dataset: dict[str, list] = {}
+        for r in _planted(rng):
+            by_dataset.setdefault(r.spec.dataset, []).append(r)
+        level = quality_axes(by_dataset, []).pop().levels[0]
+        for arch, k in WORTH.items():
+            m = level.headline(arch)
+            covered += np.exp(m.log_k.lo) <= k <= np.exp(m.log_k.hi)
+            total += 1
+    assert 0.88 <= covered / total <= 1.0, (covered, total)
+
+
+def test_the_report_writes_the_multipliers_and_interaction_to_fits_json_and_draws_a_panel_per_level(tmp_path):
+    store = ResultsStore(tmp_path, "quality")
+    for r in _planted():
+        store.append(r)
+    written = write_report(tmp_path, "quality")
+    doc = json.loads((tmp_path / "quality" / "fits.json").read_text())
+    (axis,) = doc["quality"]
+    (level,) = axis["levels"]
+    assert level["level"] == "label_noise=0.2" and set(level["data_multiplier"]) == set(WORTH)
+    assert level["data_multiplier"]["conv"]["lo"] <= 3.0 <= level["data_multiplier"]["conv"]["hi"]
+    assert level["interaction"]["change"]["lo"] > 0
+    assert "Quality of the training data, mnist1d" in doc["verdict"]["paragraph"]
+    plot = tmp_path / "quality" / "plots" / "mnist1d-quality-loss-vs-data.png"
+    assert plot.is_file() and plot in written.files
+    page = written.report.read_text()
+    assert "a panel per quality of the training data (mnist1d-quality-loss-vs-data.png)" in page
+    assert "Quality of the training data: mnist1d" in page and "clean data worth" in page
