@@ -3,15 +3,20 @@ architecture × quality interaction, recovered within their intervals; in the ve
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
+import pytest
 from synthetic_results import Law, planted_records
 
+from benchmarks.analysis.fits import fit_dataset
 from benchmarks.analysis.quality import quality_axes, quality_contrasts, quality_groups
+from benchmarks.analysis.quality_plots import error_by_width, peak_width, width_sweeps
 from benchmarks.analysis.report import write_report
 from benchmarks.analysis.verdict import verdict
 from benchmarks.analysis.verdict_text import quality_paragraph
+from benchmarks.layout import slug
 from benchmarks.running.store import ResultsStore
 
 BETA = 0.3
@@ -95,3 +100,24 @@ def test_the_report_writes_the_multipliers_and_interaction_to_fits_json_and_draw
     page = written.report.read_text()
     assert "a panel per quality of the training data (mnist1d-quality-loss-vs-data.png)" in page
     assert "Quality of the training data: mnist1d" in page and "clean data worth" in page
+
+
+def test_a_width_sweep_gets_an_error_against_width_figure_with_its_peak(tmp_path):
+    """Planted: held-out error peaks at width 48 of 4..256 (the double descent's shape)."""
+    widths = [4, 8, 16, 32, 48, 64, 128, 256]
+    error = {4: 0.6, 8: 0.52, 16: 0.48, 32: 0.5, 48: 0.56, 64: 0.53, 128: 0.49, 256: 0.46}
+    records = planted_records(_law({"mlp": 0.0}), dataset="mnist1d?label_noise=0.15",
+                              sizes=[w * w + 52 * w + 10 for w in widths], data_sizes=(4000,), seeds=(0, 1, 2))
+    store = ResultsStore(tmp_path, "dd")
+    for r in records:
+        w = next(w for w in widths if w * w + 52 * w + 10 == r.spec.target_params)
+        seeds = [dataclasses.replace(s, test_acc=1 - error[w] + 0.005 * (s.seed - 1)) for s in r.seeds]
+        store.append(dataclasses.replace(r, shape={"width": w, "depth": 2, "hidden": w}, seeds=seeds))
+    df = fit_dataset(store.records())
+    assert width_sweeps(df) == [("mlp", 4000)]
+    width, mean, lo, hi = error_by_width(df, "mlp", 4000)
+    assert width.tolist() == widths and np.all(lo < mean) and np.all(mean < hi)
+    assert peak_width(width, mean) == (48, pytest.approx(0.08))  # not width 4: the error there is the first descent
+    written = write_report(tmp_path, "dd")
+    assert [p.name for p in written.files if p.name.endswith("-error-vs-width.png")] == [
+        f"{slug('mnist1d?label_noise=0.15')}-error-vs-width.png"]

@@ -7,7 +7,8 @@
 - `write_quality_plots`: both figures as PNGs beside the report's others, by the dataset whose section
   shows them (the clean level's, for a quality axis).
 - `width_figure`: held-out error against the width of the hidden layers, for a family swept over at
-  least `MIN_WIDTHS` sizes at one training-set size (the MNIST-1D paper's double descent), the peak marked.
+  least `MIN_WIDTHS` sizes at one training-set size (the MNIST-1D paper's double descent), its most
+  prominent interior peak marked (`peak_width`).
 """
 
 from __future__ import annotations
@@ -121,6 +122,20 @@ def error_by_width(df: DatasetFits, arch: str, data_size: int) -> tuple[np.ndarr
     return width, mean, np.nan_to_num(lo, nan=0.0), np.nan_to_num(hi, nan=0.0)
 
 
+def peak_width(width: np.ndarray, error: np.ndarray) -> tuple[float, float] | None:
+    """(width, prominence) of the most prominent interior peak of error against width (the double descent's
+    peak: higher than its neighbours, by how much it stands above the lower of the minima on either side);
+    None where the error has no interior peak."""
+    from scipy.signal import find_peaks, peak_prominences
+
+    peaks, _ = find_peaks(error)
+    if peaks.size == 0:
+        return None
+    prominence = peak_prominences(error, peaks)[0]
+    best = int(np.argmax(prominence))
+    return float(width[peaks[best]]), float(prominence[best])
+
+
 def width_figure(df: DatasetFits) -> plt.Figure | None:
     """Held-out error against width for each width sweep of the dataset, the highest error marked; None if none."""
     sweeps = width_sweeps(df)
@@ -132,9 +147,10 @@ def width_figure(df: DatasetFits) -> plt.Figure | None:
         width, mean, lo, hi = error_by_width(df, arch, d)
         ax.errorbar(width, 100 * mean, yerr=[100 * np.clip(mean - lo, 0, None), 100 * np.clip(hi - mean, 0, None)],
                     fmt="o-", color=colors[arch], markersize=4, capsize=3, label=f"{arch}, {d:,} examples")
-        peak = int(np.argmax(mean))
-        ax.annotate(f"peak: width {width[peak]:g}", (width[peak], 100 * mean[peak]), textcoords="offset points",
-                    xytext=(0, 10), ha="center", fontsize=9, color=colors[arch])
+        if (peak := peak_width(width, mean)) is not None:
+            at = int(np.flatnonzero(width == peak[0])[0])
+            ax.annotate(f"peak: width {peak[0]:g}", (peak[0], 100 * mean[at]), textcoords="offset points",
+                        xytext=(0, 10), ha="center", fontsize=9, color=colors[arch])
     ax.set_xscale("log")
     ax.set_xlabel("width of the hidden layers")
     ax.set_ylabel("held-out test error (%)")
