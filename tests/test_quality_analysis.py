@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from benchmarks.analysis.verdict_text import quality_paragraph
 from benchmarks.layout import slug
 from benchmarks.running.store import ResultsStore
 
+ROOT = Path(__file__).resolve().parents[1]
 BETA = 0.3
 CLEAN_EFFECT = {"conv": 0.0, "mlp": 0.05, "transformer": 0.1}  # the families' log-loss offsets with clean data
 WORTH = {"conv": 3.0, "mlp": 1.5, "transformer": 1.0}  # clean data is worth k× noisy data, per family
@@ -121,3 +123,19 @@ def test_a_width_sweep_gets_an_error_against_width_figure_with_its_peak(tmp_path
     written = write_report(tmp_path, "dd")
     assert [p.name for p in written.files if p.name.endswith("-error-vs-width.png")] == [
         f"{slug('mnist1d?label_noise=0.15')}-error-vs-width.png"]
+    sweep = json.loads((tmp_path / "dd" / "fits.json").read_text())["datasets"]["mnist1d?label_noise=0.15"]
+    assert sweep["width_sweeps"]["mlp@4000"]["peak_width"] == 48
+    assert "mlp: peak at width 48" in written.report.read_text()
+
+
+PAPER_PEAK_WIDTH = 47  # greydanus/mnist1d notebooks/deep-double-descent.ipynb: test error 55.8% at h = 47 (15% noise)
+
+
+def test_the_double_descent_reference_peaks_within_a_factor_2_of_the_papers_width_then_falls():
+    doc = json.loads((ROOT / "results" / "reference" / "doubledescent" / "fits.json").read_text())
+    sweep = doc["datasets"]["mnist1d?label_noise=0.15"]["width_sweeps"]["mlp@4000"]
+    assert PAPER_PEAK_WIDTH / 2 <= sweep["peak_width"] <= PAPER_PEAK_WIDTH * 2
+    error = dict(zip(sweep["width"], sweep["test_error"], strict=True))
+    peak = error[sweep["peak_width"]]
+    assert peak > min(e for w, e in error.items() if w < sweep["peak_width"])  # it rose to the peak ...
+    assert error[max(error)] < peak  # ... and falls again past it

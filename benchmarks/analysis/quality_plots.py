@@ -136,6 +136,18 @@ def peak_width(width: np.ndarray, error: np.ndarray) -> tuple[float, float] | No
     return float(width[peaks[best]]), float(prominence[best])
 
 
+def width_summary(df: DatasetFits) -> dict[str, dict]:
+    """Per width sweep (`family@data_size`): widths, mean held-out error and interval, and the peak, for fits.json."""
+    out = {}
+    for arch, d in width_sweeps(df):
+        width, mean, lo, hi = error_by_width(df, arch, d)
+        peak = peak_width(width, mean)
+        out[f"{arch}@{d}"] = {"arch": arch, "data_size": d, "width": width.tolist(), "test_error": mean.tolist(),
+                              "lo": lo.tolist(), "hi": hi.tolist(), "peak_width": peak[0] if peak else None,
+                              "peak_prominence": peak[1] if peak else None}
+    return out
+
+
 def width_figure(df: DatasetFits) -> plt.Figure | None:
     """Held-out error against width for each width sweep of the dataset, the highest error marked; None if none."""
     sweeps = width_sweeps(df)
@@ -173,5 +185,8 @@ def write_quality_plots(fitted: dict[str, DatasetFits], plots_dir: Path,
     for ds, df in fitted.items():
         if df.runs and (fig := width_figure(df)) is not None:
             path = plots_dir / f"{slug(ds)}-error-vs-width.png"
-            out.setdefault(ds, []).append((f"{ds}: held-out error against width", path, _png(fig, path)))
+            peaks = [f"{s['arch']}: peak at width {s['peak_width']:g}" for s in width_summary(df).values()
+                     if s["peak_width"] is not None]
+            caption = f"{ds}: held-out error against width" + (f" ({'; '.join(peaks)})" if peaks else "")
+            out.setdefault(ds, []).append((caption, path, _png(fig, path)))
     return out

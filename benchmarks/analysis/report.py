@@ -36,7 +36,7 @@ from benchmarks.analysis.fits import (  # noqa: E402
 from benchmarks.analysis.leaderboard import Leaderboard, build_leaderboard  # noqa: E402
 from benchmarks.analysis.leaderboard_formats import to_html  # noqa: E402
 from benchmarks.analysis.plots import write_plots  # noqa: E402
-from benchmarks.analysis.quality_plots import quality_section, write_quality_plots  # noqa: E402
+from benchmarks.analysis.quality_plots import quality_section, width_summary, write_quality_plots  # noqa: E402
 from benchmarks.analysis.stats import Estimate  # noqa: E402
 from benchmarks.analysis.verdict import DatasetVerdict, Verdict, verdict  # noqa: E402
 from benchmarks.analysis.verdict_statistics.multipliers import fmt_factor  # noqa: E402
@@ -313,6 +313,9 @@ def write_report(results_dir: str | Path, suite: str, contrasts: Sequence[Datase
     for v in stated.datasets:  # the multipliers per dataset, beside its fits
         if (m := v.statistics.get("multipliers")) is not None:
             doc["datasets"][v.dataset]["pairs"] = m.to_dict()["pairs"]
+    for ds, df in fitted.items():  # error against width, where a family was swept over widths
+        if sweeps := width_summary(df):
+            doc["datasets"][ds]["width_sweeps"] = sweeps
     if stated.quality:  # per dataset run at quality levels: clean data worth k× each level's, the interaction
         doc["quality"] = doc["verdict"]["quality"]
     write_text(store.dir / FITS_FILE, json.dumps(finite_or_null(doc), indent=1, allow_nan=False) + "\n")
