@@ -58,7 +58,7 @@ def test_planted_clean_data_multipliers_and_interaction_are_recovered_within_the
         assert m.log_k.hi - m.log_k.lo < np.log(2.0)  # tight enough to tell 3× from 1.5× from 1×
     truth_clean = np.std(list(CLEAN_EFFECT.values()), ddof=1)
     truth_noisy = np.std([e + BETA * np.log(WORTH[a]) for a, e in CLEAN_EFFECT.items()], ddof=1)
-    spread = level.effect.spread
+    spread = level.interaction
     assert spread.base.lo <= truth_clean <= spread.base.hi
     assert spread.variant.lo <= truth_noisy <= spread.variant.hi
     assert spread.change.lo <= truth_noisy - truth_clean <= spread.change.hi and spread.change.lo > 0
@@ -69,10 +69,14 @@ def test_planted_clean_data_multipliers_and_interaction_are_recovered_within_the
     assert "the gaps between architectures widen as quality falls" in words
 
 
-def test_the_planted_multiplier_interval_covers_the_truth_at_about_its_level():
+def test_the_planted_multiplier_and_interaction_intervals_cover_the_truth_at_about_their_level():
     """40 planted datasets at the quality suite's design: the 95% intervals of the three families' clean-data
-    multipliers hold the truth in about 95% of the 120 (binomial sd 2%)."""
-    covered = total = 0
+    multipliers hold the truth in about 95% of the 120 (binomial sd 2%), the spread's at either level in about
+    95% of the 80, and its change's at least as often."""
+    truth = {"base": np.std(list(CLEAN_EFFECT.values()), ddof=1),
+             "variant": np.std([e + BETA * np.log(WORTH[a]) for a, e in CLEAN_EFFECT.items()], ddof=1)}
+    truth["change"] = truth["variant"] - truth["base"]
+    covered, spread_covered = 0, dict.fromkeys(truth, 0)
     for rng in range(0, 80, 2):
         by_dataset: dict[str, list] = {}
         for r in _planted(rng):
@@ -81,8 +85,12 @@ def test_the_planted_multiplier_interval_covers_the_truth_at_about_its_level():
         for arch, k in WORTH.items():
             m = level.headline(arch)
             covered += np.exp(m.log_k.lo) <= k <= np.exp(m.log_k.hi)
-            total += 1
-    assert 0.88 <= covered / total <= 1.0, (covered, total)
+        for part, t in truth.items():
+            e = getattr(level.interaction, part)
+            spread_covered[part] += e.lo <= t <= e.hi
+    assert 0.88 <= covered / 120 <= 1.0, covered
+    assert 0.85 <= (spread_covered["base"] + spread_covered["variant"]) / 80 <= 1.0, spread_covered
+    assert spread_covered["change"] / 40 >= 0.9, spread_covered
 
 
 def test_the_report_writes_the_multipliers_and_interaction_to_fits_json_and_draws_a_panel_per_level(tmp_path):

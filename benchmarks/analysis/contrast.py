@@ -9,10 +9,7 @@ cells (model size × data size) the family has run on both datasets:
   relative change x): how much the variant costs (or helps) that family;
 - `gaps`: over the cells every family has run on both, each family's log loss above the
   base's best family (the leader), on the base, on the variant, and how that gap changes:
-  whether the variant closes or widens the distance between families;
-- `spread`: over the same cells, the standard deviation of the families' mean log losses on
-  the base, on the variant, and its change: the architecture × variant interaction in one number
-  (above zero: the variant drives the families apart).
+  whether the variant closes or widens the distance between families.
 
 Intervals come from the verdict's seed bootstrap (`DatasetRuns`), drawn once per seed
 group for both datasets, so a seed's luck pairs up across base and variant.
@@ -53,7 +50,6 @@ class ContrastEffect:
     leader: str  # the family with the lowest loss on the base over the shared cells ("" if fewer than 2)
     gaps: dict[str, GapChange]  # arch -> its gap to the leader (the leader included: zero), over the shared cells
     shared_cells: int  # cells every family has run on both datasets
-    spread: GapChange | None = None  # sd of the families' mean log losses over the shared cells ("" leader: None)
 
     @property
     def base(self) -> str:
@@ -73,7 +69,6 @@ class ContrastEffect:
             "change": {a: e.to_dict() | {"cells": self.cells[a]} for a, e in self.change.items()},
             "leader": self.leader, "shared_cells": self.shared_cells,
             "gaps": {a: g.to_dict() for a, g in self.gaps.items()},
-            "spread": self.spread.to_dict() if self.spread is not None else None,
         }
 
 
@@ -103,7 +98,7 @@ def contrast_effect(contrast: DatasetContrast, base: DatasetRuns, variant: Datas
     for arch, n, d in both:
         by_size.setdefault((n, d), set()).add(arch)
     shared = sorted(size for size, present in by_size.items() if len(present) == len(archs))
-    leader, gaps, spread = "", {}, None
+    leader, gaps = "", {}
     if len(archs) > 1 and shared:
         def means(runs: DatasetRuns, index: dict[tuple, int]) -> np.ndarray:  # (1 + B, archs)
             return np.stack([runs.means_1BxR[:, [index[(a, *s)] for s in shared]].mean(axis=1) for a in archs], axis=1)
@@ -114,6 +109,4 @@ def contrast_effect(contrast: DatasetContrast, base: DatasetRuns, variant: Datas
         gap_base, gap_variant = m_base - m_base[:, [j]], m_variant - m_variant[:, [j]]
         gaps = {a: GapChange(_recentred(gap_base[:, i]), _recentred(gap_variant[:, i]),
                              _recentred(gap_variant[:, i] - gap_base[:, i])) for i, a in enumerate(archs)}
-        sd_base, sd_variant = m_base.std(axis=1, ddof=1), m_variant.std(axis=1, ddof=1)
-        spread = GapChange(_recentred(sd_base), _recentred(sd_variant), _recentred(sd_variant - sd_base))
-    return ContrastEffect(contrast, change, cells, leader, gaps, len(shared), spread)
+    return ContrastEffect(contrast, change, cells, leader, gaps, len(shared))

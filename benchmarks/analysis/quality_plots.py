@@ -94,8 +94,7 @@ def quality_section(axis: QualityAxis) -> str:
             rows.append([arch, fmt_factor(m) if m.log_k is not None else m.status, change, gap])
         parts.append(f"<h3>{esc(q.level)}</h3>")
         parts.append(html_table(["arch", "clean data worth", "loss change", "gap to the clean leader"], rows))
-        if q.effect is not None and q.effect.spread is not None:
-            s = q.effect.spread
+        if (s := q.interaction) is not None:
             parts.append(f"<p>Spread of the families: {esc(fmt_loss_change(s.base))} clean, "
                          f"{esc(fmt_loss_change(s.variant))} at {esc(q.level)}; interaction (change) "
                          f"{esc(fmt_loss_change(s.change))}.</p>")

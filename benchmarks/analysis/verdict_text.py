@@ -165,10 +165,8 @@ def _quality_level_sentences(q: QualityLevel, has_intervals: bool) -> list[str]:
     missing = sorted(a for a, m in ms.items() if m.log_k is None)
     if missing:
         out.append(f"No multiplier for {join_words(missing)} (no curve to read).")
-    e = q.effect
-    if e is not None and e.spread is not None and has_intervals:
-        g = e.spread
-        out.append(f"Between families (the spread of their mean losses over the {count_of(e.shared_cells, 'size')} "
+    if (g := q.interaction) is not None and has_intervals:
+        out.append(f"Between families (the spread of their mean losses over the {count_of(q.cells, 'size')} "
                    f"all ran): {fmt_loss_change(g.base)} with clean data, {fmt_loss_change(g.variant)} at {q.level}, "
                    "so the gaps between architectures " + _sign_words(g.change, "widen", "narrow", "do not change "
                                                                        "beyond seed noise")
