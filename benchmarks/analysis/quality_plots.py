@@ -22,6 +22,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 
 from benchmarks.analysis.fits import DatasetFits  # noqa: E402
 from benchmarks.analysis.plots import _colors, _draw_curve, _legend, _loss_points, _png, _style  # noqa: E402
@@ -63,12 +64,15 @@ def quality_figure(fitted: dict[str, DatasetFits], axis: QualityAxis) -> plt.Fig
         ax.set_title(f"{label} ({short_count(size)} parameters)", fontsize=10)
         ax.set_xlim(x_lo, x_hi)
         _style(ax, "training examples")
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())  # the data sizes, not every minor tick
+        ax.set_xticks(sorted(set(xs)), [f"{x:,}" for x in sorted(set(xs))])
     for ax in axes.flat[len(panels):]:
         ax.set_visible(False)
     for ax in axes[:, 0]:
         ax.set_ylabel("held-out test loss (cross-entropy, nats)")
-    fig.suptitle(f"{axis.base}: held-out loss against training examples at each quality of the training data "
-                 "(validation and test clean; mean over seeds, 95% intervals)", fontsize=11)
+    fig.suptitle(f"{axis.base}: held-out loss against training examples at each quality of the training data\n"
+                 "(validation and test clean; mean over seeds, 95% intervals; solid: fitted law; dashed: local log-log slope)",
+                 fontsize=11)
     _legend(fig, colors)
     return fig
 
