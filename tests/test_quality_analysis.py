@@ -147,3 +147,19 @@ def test_the_double_descent_reference_peaks_within_a_factor_2_of_the_papers_widt
     peak = error[sweep["peak_width"]]
     assert peak > min(e for w, e in error.items() if w < sweep["peak_width"])  # it rose to the peak ...
     assert error[max(error)] < peak  # ... and falls again past it
+
+
+def test_the_quality_reference_holds_every_familys_multiplier_per_level_and_the_interaction():
+    doc = json.loads((ROOT / "results" / "reference" / "quality" / "fits.json").read_text())
+    (axis,) = doc["quality"]
+    assert axis["dataset"] == "mnist1d" and [q["level"] for q in axis["levels"]] == ["label_noise=0.1",
+                                                                                      "label_noise=0.2"]
+    families = {"convnet", "gru", "mingru", "mixer", "mlp", "transformer"}
+    for level in axis["levels"]:
+        assert set(level["data_multiplier"]) == families
+        for m in level["data_multiplier"].values():
+            assert m["status"] == "ok" and m["lo"] <= m["value"] <= m["hi"]
+        change = level["interaction"]["change"]
+        assert change["lo"] <= change["value"] <= change["hi"]
+    plot = ROOT / "results" / "reference" / "quality" / "plots" / "mnist1d-quality-loss-vs-data.png"
+    assert plot.is_file()
