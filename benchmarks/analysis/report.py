@@ -36,6 +36,7 @@ from benchmarks.analysis.fits import (  # noqa: E402
 from benchmarks.analysis.leaderboard import Leaderboard, build_leaderboard  # noqa: E402
 from benchmarks.analysis.leaderboard_formats import to_html  # noqa: E402
 from benchmarks.analysis.plots import write_plots  # noqa: E402
+from benchmarks.analysis.quality_plots import quality_section, width_summary, write_quality_plots  # noqa: E402
 from benchmarks.analysis.stats import Estimate  # noqa: E402
 from benchmarks.analysis.verdict import DatasetVerdict, Verdict, verdict  # noqa: E402
 from benchmarks.analysis.verdict_statistics.multipliers import fmt_factor  # noqa: E402
@@ -274,6 +275,7 @@ def render_html(suite: str, fitted: dict[str, DatasetFits], verdict: Verdict,
     for ds, df in fitted.items():
         parts.append(_dataset_section(df, by_ds.get(ds), plots.get(ds, [])))
     parts += [_contrast_section(c) for c in verdict.contrasts]
+    parts += [quality_section(q) for q in verdict.quality]
     parts.append('<section id="leaderboard"><h2>Leaderboard</h2>')
     parts.append(leaderboard_html)
     parts.append("</section>")
@@ -311,8 +313,15 @@ def write_report(results_dir: str | Path, suite: str, contrasts: Sequence[Datase
     for v in stated.datasets:  # the multipliers per dataset, beside its fits
         if (m := v.statistics.get("multipliers")) is not None:
             doc["datasets"][v.dataset]["pairs"] = m.to_dict()["pairs"]
+    for ds, df in fitted.items():  # error against width, where a family was swept over widths
+        if sweeps := width_summary(df):
+            doc["datasets"][ds]["width_sweeps"] = sweeps
+    if stated.quality:  # per dataset run at quality levels: clean data worth k× each level's, the interaction
+        doc["quality"] = doc["verdict"]["quality"]
     write_text(store.dir / FITS_FILE, json.dumps(finite_or_null(doc), indent=1, allow_nan=False) + "\n")
     plots = write_plots(fitted, store.dir / PLOTS_DIR, stated)
+    for ds, extra in write_quality_plots(fitted, store.dir / PLOTS_DIR, stated).items():
+        plots[ds] = plots.get(ds, []) + extra
     board = build_leaderboard(records, suite)
     path = store.dir / REPORT_FILE
     write_text(path, render_html(suite, fitted, stated, plots, to_html(board, full_page=False)))

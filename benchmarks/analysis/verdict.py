@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from benchmarks.analysis.contrast import ContrastEffect, contrast_effect
+from benchmarks.analysis.quality import QualityAxis, quality_axes, quality_contrasts
 from benchmarks.analysis.seed_noise import one_blas_thread
 from benchmarks.analysis.stats import LEVEL, usable
 from benchmarks.analysis.verdict_statistics import DatasetRuns, Statistic, registered
@@ -76,10 +77,12 @@ class Verdict:
     contrasts: list[ContrastEffect]  # the declared contrasts whose two datasets both have usable runs
     unusable: dict[str, int] = field(default_factory=dict)  # dataset -> runs, where every run failed or diverged
     level: float = LEVEL
+    quality: list[QualityAxis] = field(default_factory=list)  # datasets run at quality levels (analysis/quality.py)
 
     def to_dict(self) -> dict:
-        return {"level": self.level, "datasets": [d.to_dict() for d in self.datasets],
-                "contrasts": [c.to_dict() for c in self.contrasts], "unusable": self.unusable}
+        out = {"level": self.level, "datasets": [d.to_dict() for d in self.datasets],
+               "contrasts": [c.to_dict() for c in self.contrasts], "unusable": self.unusable}
+        return out | ({"quality": [q.to_dict() for q in self.quality]} if self.quality else {})
 
 
 def dataset_verdict(dataset: str, runs: DatasetRuns, n_excluded: int) -> DatasetVerdict:
@@ -98,7 +101,8 @@ def dataset_verdict(dataset: str, runs: DatasetRuns, n_excluded: int) -> Dataset
 @one_blas_thread
 def verdict(records: Sequence[RunRecord], *, n_boot: int = N_BOOT, rng: int = 0,
             contrasts: Sequence[DatasetContrast] = ()) -> Verdict:
-    """The verdict of a suite's records: per dataset, and per declared contrast between two of its datasets."""
+    """The verdict of a suite's records: per dataset, per declared contrast between two of its datasets, and per
+    dataset run at quality levels (each level a contrast of the clean one, and its data multipliers)."""
     gen = np.random.default_rng(rng)
     by_dataset: dict[str, list[RunRecord]] = {}
     for r in records:
@@ -110,7 +114,9 @@ def verdict(records: Sequence[RunRecord], *, n_boot: int = N_BOOT, rng: int = 0,
         if ok:
             runs = DatasetRuns.of(ok, n_boot, gen, draws)
             per[ds] = (dataset_verdict(ds, runs, len(excluded)), runs)
+    contrasts = [*contrasts, *(c for c in quality_contrasts(list(per)) if c not in contrasts)]
     effects = [e for c in contrasts if c.base in per and c.variant in per
                and (e := contrast_effect(c, per[c.base][1], per[c.variant][1])) is not None]
     unusable = {ds: len(rs) for ds, rs in sorted(by_dataset.items()) if ds not in per}
-    return Verdict([v for v, _ in per.values()], effects, unusable)
+    quality = quality_axes({ds: by_dataset[ds] for ds in per}, effects)
+    return Verdict([v for v, _ in per.values()], effects, unusable, quality=quality)

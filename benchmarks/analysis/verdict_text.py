@@ -21,6 +21,7 @@ from benchmarks.analysis.verdict_statistics import registered
 
 if TYPE_CHECKING:
     from benchmarks.analysis.contrast import ContrastEffect
+    from benchmarks.analysis.quality import QualityAxis, QualityLevel
     from benchmarks.analysis.verdict import DatasetVerdict, Verdict
 
 LEVEL_WORDS = f"{100 * LEVEL:g}%"
@@ -138,12 +139,60 @@ def contrast_paragraph(c: ContrastEffect) -> str:
     return " ".join(out)
 
 
+def _quality_level_sentences(q: QualityLevel, has_intervals: bool) -> list[str]:
+    from benchmarks.analysis.verdict_statistics.multipliers import fmt_factor
+
+    ms = {a: q.headline(a) for a in q.data_multiplier}
+    fitted = {a: m for a, m in ms.items() if m.log_k is not None}
+    out = []
+    if fitted:
+        m = next(iter(fitted.values()))
+        where = f"at {short_count(m.at)} parameters, from {m.x0:,.0f} examples"
+        if not has_intervals:
+            return [f"At {q.level} ({where}; one seed per run, so no intervals): to reach its clean-data loss, "
+                    + "; ".join(f"{a} needs {fmt_factor(m)}" for a, m in fitted.items()) + " as many examples."]
+        apart = {a: m for a, m in fitted.items() if m.status == "beyond range" or m.log_k.lo > 0 or m.log_k.hi < 0}
+        within = {a: m for a, m in fitted.items() if a not in apart}
+        s = f"At {q.level} ({where}): "
+        if apart:
+            s += "clean data is worth " + "; ".join(f"{fmt_factor(m)} as many examples to {a}"
+                                                    for a, m in sorted(apart.items(), key=lambda t: -t[1].log_k.value))
+        if within:
+            s += ("; " if apart else "") + ", ".join(f"{a} ({fmt_factor(m)})" for a, m in within.items()) + (
+                f" {'is' if len(within) == 1 else 'are'} within noise of {'its' if len(within) == 1 else 'their'} "
+                "clean curve: the interval includes 1×")
+        out.append(s + ".")
+    missing = sorted(a for a, m in ms.items() if m.log_k is None)
+    if missing:
+        out.append(f"No multiplier for {join_words(missing)} (no curve to read).")
+    if (g := q.interaction) is not None and has_intervals:
+        out.append(f"Between families (the spread of their mean losses over the {count_of(q.cells, 'size')} "
+                   f"all ran): {fmt_loss_change(g.base)} with clean data, {fmt_loss_change(g.variant)} at {q.level}, "
+                   "so the gaps between architectures " + _sign_words(g.change, "widen", "narrow", "do not change "
+                                                                       "beyond seed noise")
+                   + f" as quality falls (interaction {fmt_loss_change(g.change)}).")
+    return out
+
+
+def quality_paragraph(axis: QualityAxis) -> str:
+    """Per quality level of a dataset: how many times more of that data each family needs to reach its clean
+    curve (clean data is worth k× data at that level), and whether the families drift apart."""
+    out = [f"Quality of the training data, {axis.base}: {join_words([q.level for q in axis.levels])} against "
+           "clean labels, each family's loss-against-data curve at each level read against its clean one "
+           "(validation and test clean)."]
+    for q in axis.levels:
+        out += _quality_level_sentences(q, axis.has_intervals)
+    return " ".join(out)
+
+
 def verdict_paragraph(verdict: Verdict) -> str:
-    """The whole verdict: a paragraph per dataset, per dataset without a usable run, per declared contrast."""
+    """The whole verdict: a paragraph per dataset, per dataset without a usable run, per declared contrast,
+    per dataset run at quality levels."""
     lost = [f"{ds}: all {count_of(n, 'run')} failed or diverged, so there is no verdict." for ds, n in
             verdict.unusable.items()]
     return "\n\n".join([dataset_paragraph(d) for d in verdict.datasets] + lost
-                        + [contrast_paragraph(c) for c in verdict.contrasts])
+                        + [contrast_paragraph(c) for c in verdict.contrasts]
+                        + [quality_paragraph(q) for q in verdict.quality])
 
 
 def verdict_dict(verdict: Verdict) -> dict:
@@ -153,5 +202,7 @@ def verdict_dict(verdict: Verdict) -> dict:
         d["paragraph"] = dataset_paragraph(v)
     for d, c in zip(out["contrasts"], verdict.contrasts, strict=True):
         d["paragraph"] = contrast_paragraph(c)
+    for d, q in zip(out.get("quality", []), verdict.quality, strict=True):
+        d["paragraph"] = quality_paragraph(q)
     out["paragraph"] = verdict_paragraph(verdict)
     return out

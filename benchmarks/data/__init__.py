@@ -14,6 +14,8 @@ Names a user can give (`--dataset`, suite files):
     mnist1d                        a registered dataset (`names()` lists them)
     listops?length=512&depth=6     the same with options (`name?key=value&key=value`);
                                    each dataset declares its options and defaults
+    mnist1d?label_noise=0.1        quality knobs of the training pool (`benchmarks.data.quality`):
+                                   label_noise, diversity, input_noise (mnist1d)
     parquet:PATH, imagefolder:PATH your own files (column convention in
                                    benchmarks/data/hub.py and docs/datasets.md)
 
@@ -45,6 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.data import quality
 from benchmarks.data._arrow import SPLIT_NAMES, read_meta, read_splits, save_splits
 from benchmarks.data.content import fingerprint
 from benchmarks.spec import Splits, TaskSpec, UserError
@@ -77,6 +80,11 @@ class DatasetInfo:
     fixed_prefixes: tuple[int, ...] = ()  # sizes whose set of examples prepare() fixes; balancing stays inside them
     hub_id: str = ""  # Hugging Face Hub id, for hub datasets
     in_local_cache: Callable[[], bool] | None = None  # hub datasets: already downloaded (no network needed)?
+    quality: tuple[str, ...] = ()  # knobs load() applies to the training pool (benchmarks.data.quality), in `options`
+
+    def own_options(self, options: Mapping[str, Option]) -> dict[str, Option]:
+        """The options prepare() and layout() take: all but the knobs load() applies itself."""
+        return {k: v for k, v in options.items() if k not in self.quality}
 
 
 @dataclass(frozen=True)
@@ -116,14 +124,19 @@ def register_dataset(
     fixed_prefixes: tuple[int, ...] = (),
     hub_id: str = "",
     in_local_cache: Callable[[], bool] | None = None,
+    knobs: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., Splits]], Callable[..., Splits]]:
-    """Decorator: register `prepare(**options) -> Splits` (or `prepare(path, **options)`) under `name`."""
+    """Decorator: register `prepare(**options) -> Splits` (or `prepare(path, **options)`) under `name`.
+
+    `knobs` names the knobs of `benchmarks.data.quality` that load() applies to its training pool
+    (`label_noise`, `diversity`); they join its options, at their defaults."""
     layout_fn = (lambda **_: layout) if isinstance(layout, Layout) else layout
 
     def decorate(prepare: Callable[..., Splits]) -> Callable[..., Splits]:
+        all_options = dict(options or {}) | {k: quality.KNOBS[k] for k in knobs}
         _REGISTRY[name] = DatasetInfo(
-            name, description, offline, version, prepare, layout_fn, dict(options or {}), takes_path,
-            fixed_prefixes, hub_id, in_local_cache,
+            name, description, offline, version, prepare, layout_fn, all_options, takes_path,
+            fixed_prefixes, hub_id, in_local_cache, tuple(knobs),
         )
         return prepare
 
@@ -169,7 +182,10 @@ def parse(name: str) -> DatasetRef:
         return DatasetRef(ds, _parse_options(ds, query), str(Path(path).expanduser().resolve()))
     base, _, query = name.partition("?")
     ds = _lookup(base)
-    return DatasetRef(ds, _parse_options(ds, query))
+    options = _parse_options(ds, query)
+    pool = ds.layout(**ds.own_options(options)).train if ds.layout is not None and "diversity" in options else None
+    quality.check(ds.name, options, pool)
+    return DatasetRef(ds, options)
 
 
 def _lookup(base: str) -> DatasetInfo:
@@ -241,7 +257,7 @@ def _cache_key(ref: DatasetRef) -> str:
     payload = {
         "name": ref.info.name,
         "version": ref.info.version,
-        "options": ref.options,
+        "options": {k: v for k, v in ref.options.items() if not quality.at_default(k, v)},  # knobs added later
         "prepare": _PREPARE_VERSION,
         "files": fingerprint(ref.path, cache_root()) if ref.info.takes_path else [],
         "path": "",  # files are known by their content, never by where they are
@@ -290,7 +306,7 @@ def _check(splits: Splits, ref: DatasetRef) -> None:
         assert x.shape == (len(y), *splits.task.input_shape), (split, x.shape, splits.task.input_shape)
         assert y.min(initial=0) >= 0 and y.max(initial=0) < splits.task.num_classes, (split, "labels out of range")
     if ref.info.offline and ref.info.layout is not None:
-        want = ref.info.layout(**ref.options)
+        want = ref.info.layout(**ref.info.own_options(ref.options))
         assert (want.train, want.val, want.test) == (n["train"], n["val"], n["test"]), (ref.name, want, n)
         assert dataclasses.replace(want.task, name=splits.task.name) == splits.task, (want.task, splits.task)
 
@@ -302,7 +318,8 @@ def load(name: str) -> Splits:
     if not (path / "archbench.json").exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         ds = ref.info
-        splits = ds.prepare(ref.path, **ref.options) if ds.takes_path else ds.prepare(**ref.options)
+        own = ds.own_options(ref.options)
+        splits = ds.prepare(ref.path, **own) if ds.takes_path else ds.prepare(**own)
         _check(splits, ref)
         order = balanced_order(splits.y_train, ds.fixed_prefixes)
         splits = dataclasses.replace(
@@ -312,6 +329,7 @@ def load(name: str) -> Splits:
             y_train=splits.y_train[order],
             version=path.name,  # `version(name)`: known before preparing, part of every run id
         )
+        splits = quality.apply(splits, ref.options)  # on the ordered pool: nested like the data sizes
         save_splits(splits, path)
     splits = read_splits(path)
     if splits.task.name != ref.name:  # the same files prepared under another path first
@@ -329,7 +347,7 @@ def describe(name: str) -> dict:
         task, meta = read_meta(path)
         sizes = meta["sizes"]
     elif ds.layout is not None:
-        layout = ds.layout(**ref.options)
+        layout = ds.layout(**ds.own_options(ref.options))
         task, sizes = dataclasses.replace(layout.task, name=ref.name), {
             "train": layout.train, "val": layout.val, "test": layout.test,
         }

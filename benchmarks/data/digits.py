@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from benchmarks.data import Layout, register_dataset
+from benchmarks.data.quality import APPLIED_BY_LOAD
 from benchmarks.spec import Splits, TaskSpec
 
 TASK = TaskSpec(name="digits", input_kind="image", input_shape=(8, 8, 1), num_classes=10)
@@ -22,6 +23,7 @@ TEST_SIZE, VAL_SIZE, TRAIN_SIZE = 400, 197, 1_200
     description="scikit-learn 8x8 handwritten digits: real images (8, 8, 1), 10 classes (shipped in the wheel)",
     version="1",
     layout=Layout(task=TASK, train=TRAIN_SIZE, val=VAL_SIZE, test=TEST_SIZE),
+    knobs=APPLIED_BY_LOAD,
 )
 def prepare() -> Splits:
     from sklearn.datasets import load_digits

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from benchmarks.data import Layout, register_dataset
+from benchmarks.data.quality import APPLIED_BY_LOAD
 from benchmarks.spec import Splits, TaskSpec, UserError
 
 PAD, DIGIT0, OP0, CLOSE = 0, 1, 11, 15
@@ -149,6 +150,7 @@ def _layout(length: int, depth: int, args: int, train: int, seed: int) -> Layout
     version="1",
     layout=_layout,
     options={"length": 128, "depth": 4, "args": 10, "train": 100_000, "seed": 0},
+    knobs=APPLIED_BY_LOAD,
 )
 def prepare(length: int, depth: int, args: int, train: int, seed: int) -> Splits:
     _check(length, depth, args, train)

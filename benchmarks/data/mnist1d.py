@@ -14,7 +14,10 @@ validation split (seed 43) and more training examples (chunks of 4,000, seeds
 44, 45, ...) come from the same generator, so a larger `train` option extends
 the pool without changing what comes before.
 
-Options: `train` (training pool size, default 20,000).
+Options: `train` (training pool size, default 20,000); the quality knobs of the training pool
+(`benchmarks.data.quality`): `label_noise`, `diversity`, and `input_noise` (the generator's
+correlated and iid noise scales times this factor in the training pool; validation and test keep
+the paper's scales; 1 = the paper's).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from benchmarks.data import Layout, load, register_dataset
+from benchmarks.data.quality import APPLIED_BY_LOAD
 from benchmarks.spec import Splits, TaskSpec, UserError
 
 DEFAULT_TRAIN = 4_000  # the package's default training set (first 80% of 5,000, seed 42)
@@ -33,8 +37,9 @@ TASK = TaskSpec(name="mnist1d", input_kind="signal1d", input_shape=(LENGTH, 1), 
 SHUFFLE_SEED = 1234  # the fixed permutation of positions of mnist1d-shuffled
 
 
-def make_dataset(seed: int, num_samples: int) -> tuple[np.ndarray, np.ndarray]:
-    """`mnist1d.data.make_dataset` with the default arguments: (x_NxL float64 standardised, y_N)."""
+def make_dataset(seed: int, num_samples: int, noise_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """`mnist1d.data.make_dataset` with the default arguments: (x_NxL float64 standardised, y_N); its noise
+    scales times `noise_scale` (the same draws: the same examples, noisier or cleaner)."""
     from mnist1d.data import get_dataset_args, get_templates
     from scipy.interpolate import interp1d
     from scipy.ndimage import gaussian_filter1d
@@ -60,6 +65,7 @@ def make_dataset(seed: int, num_samples: int) -> tuple[np.ndarray, np.ndarray]:
         iid[i] = args.iid_noise_scale * rs.randn(dilated)
         shear[i] = args.shear_scale * (rs.rand() - 0.5)
     batch_shuffle = rs.permutation(n)
+    corr, iid = corr * noise_scale, iid * noise_scale
 
     x = np.empty((n, dilated))
     for p in np.unique(pad):  # pad and dilate, one interpolation per padding length
@@ -80,7 +86,7 @@ def make_dataset(seed: int, num_samples: int) -> tuple[np.ndarray, np.ndarray]:
     return (x - x.mean()) / x.std(), y
 
 
-def _layout(train: int) -> Layout:
+def _layout(train: int, input_noise: float = 1.0) -> Layout:
     if train < DEFAULT_TRAIN:
         raise UserError(f"mnist1d?train= must be at least {DEFAULT_TRAIN:,} (the paper's set); take smaller "
                         "training sets with data_size instead")
@@ -96,16 +102,19 @@ def _signals(x: np.ndarray) -> np.ndarray:
     description="MNIST-1D: 1-D digit signals, length 40, 10 classes (procedural; first 4,000 = the paper's set)",
     version="2",
     layout=_layout,
-    options={"train": 20_000},
+    options={"train": 20_000, "input_noise": 1.0},
     fixed_prefixes=(DEFAULT_TRAIN,),
+    knobs=APPLIED_BY_LOAD,
 )
-def prepare(train: int) -> Splits:
+def prepare(train: int, input_noise: float) -> Splits:
     _layout(train)
     x, y = make_dataset(seed=42, num_samples=DEFAULT_TRAIN + TEST_SIZE)
     x_val, y_val = make_dataset(seed=43, num_samples=VAL_SIZE)
-    xs, ys = [x[:DEFAULT_TRAIN]], [y[:DEFAULT_TRAIN]]
+    x_train = x if input_noise == 1 else make_dataset(seed=42, num_samples=DEFAULT_TRAIN + TEST_SIZE,
+                                                      noise_scale=input_noise)[0]
+    xs, ys = [x_train[:DEFAULT_TRAIN]], [y[:DEFAULT_TRAIN]]
     for chunk in range(-(-(train - DEFAULT_TRAIN) // CHUNK)):
-        x_extra, y_extra = make_dataset(seed=44 + chunk, num_samples=CHUNK)
+        x_extra, y_extra = make_dataset(seed=44 + chunk, num_samples=CHUNK, noise_scale=input_noise)
         xs.append(x_extra)
         ys.append(y_extra)
     return Splits(
@@ -132,6 +141,7 @@ def position_permutation() -> np.ndarray:
     layout=_layout,
     options={"train": 20_000},
     fixed_prefixes=(DEFAULT_TRAIN,),
+    knobs=APPLIED_BY_LOAD,
 )
 def prepare_shuffled(train: int) -> Splits:
     base = load(f"mnist1d?train={train}")  # ordered already; load() re-balances stably, which keeps this order

@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from benchmarks.data import Layout, register_dataset
+from benchmarks.data.quality import APPLIED_BY_LOAD
 from benchmarks.spec import Splits, TaskSpec, UserError
 
 PAD, SEP, KEY0 = 0, 1, 2
@@ -85,6 +86,7 @@ def _layout(pairs: int, queries: int, keys: int, values: int, train: int, seed: 
     version="1",
     layout=_layout,
     options={"pairs": 32, "queries": 4, "keys": 128, "values": 32, "train": 100_000, "seed": 0},
+    knobs=APPLIED_BY_LOAD,
 )
 def prepare(pairs: int, queries: int, keys: int, values: int, train: int, seed: int) -> Splits:
     layout = _layout(pairs, queries, keys, values, train, seed)

@@ -34,6 +34,10 @@ the file and line; `Suite.run_specs()` expands it into the sweep's RunSpecs.
     wandb = "offline"                # online | offline | disabled (default); --wandb overrides
     project = "archbench"            # W&B project
 
+    quality = ["label_noise=0", "label_noise=0.1"]  # optional: every dataset at each quality level of its
+                                     # training data (benchmarks/data/quality.py); the level joins the
+                                     # dataset's name (`mnist1d?label_noise=0.1`), defaults leave it as given
+
     [[contrasts]]                    # optional, repeatable: two of the suite's datasets that differ in
     base = "mnist1d"                 # one known way; the report states per family what the variant does
     variant = "mnist1d-shuffled"     # to the held-out loss, with intervals (benchmarks/analysis/contrast.py)
@@ -56,6 +60,7 @@ from pathlib import Path
 
 import architectures
 from benchmarks import data
+from benchmarks.data.levels import with_quality
 from benchmarks.formatting import write_text
 from benchmarks.layout import CONTRASTS_FILE, suite_dir
 from benchmarks.running import protocol
@@ -111,6 +116,11 @@ class Suite:
     description: str = ""
     path: str = ""
     contrasts: tuple[DatasetContrast, ...] = ()  # dataset names as the RunSpecs record them
+    quality: tuple[str, ...] = ()  # quality levels applied to every dataset (benchmarks.data.levels)
+
+    def resolved_datasets(self) -> list[str]:
+        """Every dataset at every quality level, as the RunSpecs name them (the datasets as given without levels)."""
+        return [with_quality(ds, q) for ds in self.datasets for q in self.quality or ("",)]
 
     def resolved_architectures(self) -> list[str]:
         """The suite's architectures by canonical name; `"*"` is every family registered for it."""
@@ -147,7 +157,7 @@ class Suite:
                 param_tolerance=t.param_tolerance, precision=t.precision, scored_at=t.scored_at, patience=t.patience,
                 suite=self.name,
             )
-            for ds, arch in product(self.datasets, self.resolved_architectures())
+            for ds, arch in product(self.resolved_datasets(), self.resolved_architectures())
             for n, d in product(self.target_params_for(arch), self.data_sizes)
         ]
 
@@ -299,6 +309,26 @@ def _contrasts(raw: object, datasets: tuple[str, ...], text: str, path: str) -> 
     return tuple(out)
 
 
+def _quality(raw: object, datasets: tuple[str, ...], text: str, path: str) -> tuple[str, ...]:
+    """The suite's quality levels, each checked on every dataset, no two giving the same dataset."""
+    if raw is None:
+        return ()
+    where = f"{path}:{_line_of(text, 'quality')}"
+    if not isinstance(raw, list) or not raw or not all(isinstance(q, str) for q in raw):
+        raise UserError(f"{where}: quality must be a non-empty list of levels, e.g. [\"label_noise=0\", \"label_noise=0.1\"]")
+    for ds in datasets:
+        seen: dict[str, str] = {}
+        for level in raw:
+            try:
+                name = with_quality(ds, level)
+            except UserError as e:
+                raise UserError(f"{where}: {e}") from e
+            if name in seen:
+                raise UserError(f"{where}: quality levels {seen[name]!r} and {level!r} are the same dataset ({name})")
+            seen[name] = level
+    return tuple(raw)
+
+
 def save_contrasts(suite: Suite, results_dir: str | Path) -> None:
     """Keep the suite's contrasts beside its records, for `archbench report` (no contrasts: no file)."""
     path = suite_dir(results_dir, suite.name) / CONTRASTS_FILE
@@ -347,7 +377,7 @@ def load_suite(name_or_path: str) -> Suite:
         raise UserError(f"{path}:{line.group(1) if line else len(text.splitlines())}: malformed TOML: {e}") from e
     top = {
         "name", "description", "datasets", "architectures", "target_params", "sizes", "data_sizes", "seeds", "training",
-        "lr", "logging", "contrasts",
+        "lr", "logging", "contrasts", "quality",
     }
     _check_keys(raw, top, "the suite", text, str(path))
     if "steps" in raw.get("training", {}):
@@ -414,6 +444,7 @@ def load_suite(name_or_path: str) -> Suite:
             data.info(ds)
         except UserError as e:
             raise UserError(f"{path}:{_line_of(text, 'datasets')}: {e}") from e
+    suite = dataclasses.replace(suite, quality=_quality(raw.get("quality"), suite.datasets, text, str(path)))
     if not specs:
         raise UserError(f"{path}: the suite expands to no runs")
     return dataclasses.replace(suite, contrasts=_contrasts(raw.get("contrasts"), suite.datasets, text, str(path)))
