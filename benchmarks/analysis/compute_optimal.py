@@ -178,8 +178,9 @@ def _est(rows: np.ndarray) -> Estimate:
 def envelope(runs: Sequence[RunRecord], noise: SeedNoise, n_boot: int, rng: np.random.Generator,
              log_levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(R, K) log L* and log N* of the envelope at each level: each size's runs joined by straight lines on
-    log-log axes, the lowest of them at each compute; rows: the observed run means, then the same with the
-    noise of a run's mean drawn afresh (`SeedNoise.draw`, as the fits' bootstrap does)."""
+    log-log axes, the lowest of them at each compute or less (N*: `isoflop_vertex`); rows: the observed run
+    means, then the same with the noise of a run's mean drawn afresh (`SeedNoise.draw`, as the fits' bootstrap
+    does)."""
     seeds = [run_log_losses(r) for r in runs]
     means = np.array([s.mean() for s in seeds])
     eps = noise.draw(np.array([s.size for s in seeds], float), n_boot, rng) if noise.known else np.zeros((0, len(runs)))
@@ -198,7 +199,9 @@ def envelope(runs: Sequence[RunRecord], noise: SeedNoise, n_boot: int, rng: np.r
         curves.append(np.where(inside[None], y, np.inf))
         log_n.append(float(np.log(np.mean([r.params or n for r in runs if r.spec.target_params == n]))))
     loss_SxRxK = np.stack(curves)
-    return np.min(loss_SxRxK, axis=0), isoflop_vertex(np.array(log_n), loss_SxRxK)
+    # a run that reached a loss with less compute reaches it with more (stop it there): the frontier never rises
+    frontier_RxK = np.minimum.accumulate(np.min(loss_SxRxK, axis=0), axis=1)
+    return frontier_RxK, isoflop_vertex(np.array(log_n), loss_SxRxK)
 
 
 def isoflop_vertex(log_n_S: np.ndarray, loss_SxRxK: np.ndarray) -> np.ndarray:
