@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from benchmarks.analysis.compute_optimal import FlopsModel, envelope_frontier, isoflop_vertex
+from benchmarks.analysis.compute_optimal import FlopsModel, envelope_frontier, family_frontier, isoflop_vertex
 from benchmarks.analysis.fits import fit_dataset
 from benchmarks.analysis.stats import SeedNoise
 from tests.synthetic_results import Law, planted_online_records, true_frontier
@@ -94,10 +94,15 @@ def test_without_an_identified_law_the_envelope_local_slope_recovers_its_noise_f
 
 
 def test_finite_regime_runs_get_the_envelope_but_no_law_frontier():
+    """Runs that reuse their data: the law's D is not the examples seen, so only the envelope's local line
+    (and finite suites' reports stay as they were: no compute frontiers there)."""
     records = planted_online_records({"conv": LAWS["conv"]}, FLOPS_PER_PARAM, rng=1)
     finite = [dataclasses.replace(r, spec=dataclasses.replace(r.spec, regime="finite", data_size=r.spec.data_size // 4))
               for r in records]
-    f = fit_dataset(finite, n_boot=20).frontiers.families["conv"]
+    fitted = fit_dataset(finite, n_boot=20)
+    assert fitted.frontiers is None
+    f = family_frontier("conv", finite, fitted.archs["conv"].joint, fitted.archs["conv"].noise, n_boot=20,
+                        rng=np.random.default_rng(0))
     assert f.status == "slope" and "finite regime" in f.reason and f.points
 
 

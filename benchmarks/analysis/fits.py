@@ -237,7 +237,7 @@ class DatasetFits:
     runs: list[RunRecord]  # the usable runs the fits are made of
     excluded: list[RunRecord]  # failed or diverged runs, left out of every fit
     compute_varies: bool = False  # whether training compute varies apart from the parameter count
-    frontiers: ComputeFrontiers | None = None  # each family's compute frontier (where compute varies)
+    frontiers: ComputeFrontiers | None = None  # each family's compute frontier (online suites: several lengths a size)
 
     def to_dict(self) -> dict:
         frontiers = {"compute_frontiers": self.frontiers.to_dict()} if self.frontiers is not None else {}
@@ -389,8 +389,9 @@ def fit_dataset(records: Sequence[RunRecord], *, n_boot: int = N_BOOT) -> Datase
     runs, excluded = usable(records)
     archs = _fit_archs(dataset, runs, n_boot)
     varies = compute_varies(runs)
+    online = varies and any(r.spec.regime == "online" for r in runs)  # several lengths per size on fresh data
     frontiers = compute_frontiers(runs, {a: f.joint for a, f in archs.items()}, {a: f.noise for a, f in archs.items()},
-                                  n_boot=n_boot, dataset=dataset) if varies else None
+                                  n_boot=n_boot, dataset=dataset) if online else None
     return DatasetFits(dataset, archs, compute_frontier(runs), runs, excluded, varies, frontiers)
 
 
