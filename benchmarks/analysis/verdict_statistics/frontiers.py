@@ -52,7 +52,9 @@ def describe(v: FrontierVerdict, dataset) -> list[str]:
     missing = sorted(set(f.families) - set(f.fitted))
     out = [f"Compute frontiers (lowest held-out loss at each training compute over sizes and lengths, from {how}"
            + (f"; none for {join_words(missing)}" if missing else "") + f"): {f.leader} holds the lowest frontier at "
-           f"{short_count(float(np.exp(f.log_levels[-1])))} FLOPs, the top of the measured compute."]
+           f"{short_count(float(np.exp(f.log_levels[-1])))} FLOPs, the top of the measured compute"
+           + ("; a local line's intervals are narrower than they should be where its envelope bends "
+              "(docs/statistics.md#compute-frontiers)." if "slope" in kinds else ".")]
     if not dataset.has_intervals:
         return out
     parts = []
