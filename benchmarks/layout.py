@@ -72,5 +72,8 @@ def slug(name: str, max_len: int = SLUG_MAX) -> str:
 
 
 def plot_file(dataset: str, kind: str) -> str:
-    """The file name of one of a dataset's plots (kind: params, data or compute: loss against it; multipliers)."""
-    return f"{slug(dataset)}-multipliers.png" if kind == "multipliers" else f"{slug(dataset)}-loss-vs-{kind}.png"
+    """The file name of one of a dataset's plots (kind: params, data or compute: loss against it; multipliers;
+    frontiers, optimal-size: the compute frontiers and the compute-optimal size)."""
+    if kind in ("multipliers", "frontiers", "optimal-size"):
+        return f"{slug(dataset)}-{kind}.png"
+    return f"{slug(dataset)}-loss-vs-{kind}.png"

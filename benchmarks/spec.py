@@ -23,7 +23,8 @@ from architectures.spec import ArchShape, Family, InputKind, TaskSpec
 
 __all__ = [
     "ArchShape", "Family", "InputKind", "TaskSpec", "Splits", "RunSpec", "RunRecord",
-    "SeedResult", "Curves", "UserError", "RESULTS_VERSION", "finite_or_null", "DatasetContrast",
+    "SeedResult", "Curves", "UserError", "RESULTS_VERSION", "finite_or_null", "DatasetContrast", "REGIMES",
+    "training_flops",
 ]
 
 # Bump when a harness change alters what a RunSpec trains to (so old records are not reused).
@@ -34,6 +35,10 @@ _NOT_IN_RUN_ID = frozenset({"suite", "dataset_as_given"})  # labels: they do not
 Precision = Literal["float32", "bfloat16"]
 ScoredAt = Literal["best_val_loss", "last_step"]
 SCORED_AT: tuple[ScoredAt, ...] = ("best_val_loss", "last_step")
+Regime = Literal["finite", "online"]
+# finite: a training set of data_size unique examples, reused over epochs; online: every training example fresh
+# (data_size = steps x batch_size examples per seed, each seen once; benchmarks/data/online.py)
+REGIMES: tuple[Regime, ...] = ("finite", "online")
 
 
 class UserError(Exception):
@@ -64,7 +69,7 @@ class Splits:
 
 
 _ALWAYS = object()  # equal to no value: a field not in _HASH_DEFAULTS is always hashed
-_HASH_DEFAULTS: dict[str, object] = {"scored_at": "best_val_loss", "patience": 0.0}
+_HASH_DEFAULTS: dict[str, object] = {"scored_at": "best_val_loss", "patience": 0.0, "regime": "finite"}
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,7 @@ class RunSpec:
     # Early stopping: a seed stops once its best validation loss is this fraction of the planned evaluations
     # old (0: never; benchmarks/running/protocol.py).
     patience: float = 0.0
+    regime: Regime = "finite"  # online: every training example fresh (data_size = steps x batch_size per seed)
     suite: str = ""  # the suite it belongs to (for grouping in wandb and reports)
     dataset_as_given: str = ""  # the dataset as the user spelled it, where `dataset` differs (not in the run id)
 
@@ -119,6 +125,10 @@ class RunSpec:
             (self.precision in ("float32", "bfloat16"), "precision must be float32 or bfloat16"),
             (0 <= self.patience <= 1, "patience must be in [0, 1] (a fraction of the planned evaluations)"),
             (self.scored_at in SCORED_AT, f"scored_at must be one of {', '.join(SCORED_AT)}, got {self.scored_at!r}"),
+            (self.regime in REGIMES, f"regime must be one of {', '.join(REGIMES)}, got {self.regime!r}"),
+            (self.regime != "online" or self.data_size == self.steps * self.batch_size,
+             f"data_size ({self.data_size}) must be steps x batch_size ({self.steps * self.batch_size}) in the online "
+             "regime: every example a run sees is fresh"),
         ]
         for ok, message in checks:
             if not ok:
@@ -199,6 +209,14 @@ def finite_or_null(value: object) -> object:
     return value
 
 
+TRAIN_FLOPS_PER_FORWARD = 3.0  # a training step: the forward pass and a backward pass of about twice its cost
+
+
+def training_flops(flops_per_example: float, examples: int) -> float:
+    """Training compute of one seed (one member) that sees `examples` examples: forward and backward."""
+    return TRAIN_FLOPS_PER_FORWARD * flops_per_example * examples
+
+
 @dataclass(frozen=True)
 class RunRecord:
     """What one RunSpec produced. One JSON object per line in `results/<suite>/runs.jsonl`."""
@@ -210,6 +228,7 @@ class RunRecord:
     shape: dict[str, int] = field(default_factory=dict)  # the solved ArchShape
     params: int = 0  # measured, every parameter counted
     flops_per_example: float = 0.0  # XLA cost analysis of the compiled forward pass
+    train_flops: float = 0.0  # training compute of one seed: 3 x flops_per_example x examples seen (0: not recorded)
     lr: float = 0.0  # the learning rate the results are for (chosen on validation loss if tuned)
     lr_trials: dict[str, float | None] = field(default_factory=dict)  # lr -> mean over seeds of the best validation loss
     lr_at_edge: bool = False  # the chosen rate is the smallest or largest of all trials (extensions included)

@@ -92,3 +92,51 @@ def planted_records(
         records.append(RunRecord(run_id=f"{dataset}-{arch}-failed-{i}", spec=spec, status="diverged",
                                  reason="loss was NaN at step 40"))
     return records
+
+
+# The frontier suite's design (benchmarks/suites/frontier.toml): 5 sizes x 5 training lengths x 3 seeds online.
+FRONTIER = dict(sizes=(1_000, 2_000, 4_000, 8_000, 16_000), budgets=(40, 80, 160, 320, 640), seeds=(0, 1, 2))
+
+
+def planted_online_records(
+    laws: Mapping[str, Law],
+    flops_per_param: Mapping[str, float],
+    *,
+    dataset: str = "synthetic",
+    sizes: Sequence[int] = FRONTIER["sizes"],
+    budgets: Sequence[int] = FRONTIER["budgets"],
+    seeds: Sequence[int] = FRONTIER["seeds"],
+    batch_size: int = 128,
+    rng: int = 0,
+) -> list[RunRecord]:
+    """Online runs of each family from its own law L(N, D) (D = the examples a run sees, steps × batch):
+    one ok RunRecord per (family, size, budget), forward FLOPs per example = flops_per_param × N."""
+    gen = np.random.default_rng(rng)
+    records = []
+    for arch, law in laws.items():
+        for n in sizes:
+            params = int(round(n * (1 + 0.01 * gen.uniform(-1, 1))))
+            for steps in budgets:
+                d = steps * batch_size
+                spec = RunSpec(arch=arch, dataset=dataset, target_params=n, data_size=d, seeds=tuple(seeds), steps=steps,
+                               batch_size=batch_size, eval_every=steps, regime="online", suite="synthetic")
+                mean = float(np.log(law.E + law.A * params**-law.alpha + law.B * d**-law.beta))
+                results = []
+                for s in seeds:
+                    loss = float(np.exp(mean + law.sigma * gen.standard_normal()))
+                    results.append(SeedResult(seed=s, train_loss=loss, val_loss=loss, val_acc=0.5, test_loss=loss,
+                                              test_acc=0.5))
+                flops = flops_per_param[arch] * params
+                records.append(RunRecord(run_id=f"{dataset}-{arch}-{n}-{steps}", spec=spec, status="ok", params=params,
+                                         flops_per_example=flops, train_flops=3 * flops * d, seeds=results))
+    return records
+
+
+def true_frontier(law: Law, flops_per_param: float, log_c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(L*(C), N*(C)) of a law by brute force: the lowest loss over a fine grid of sizes at each compute."""
+    log_n = np.linspace(np.log(10.0), np.log(1e9), 200_001)
+    d = np.exp(log_c[:, None] - np.log(3 * flops_per_param) - log_n[None])
+    loss = law.E + law.A * np.exp(-law.alpha * log_n)[None] + law.B * d**-law.beta
+    best = np.argmin(loss, axis=1)
+    return loss[np.arange(len(log_c)), best], np.exp(log_n[best])
+

@@ -89,6 +89,9 @@ BAD_SUITES = {
                       r"data_size 1,000,000 is more than mnist1d holds"),
     "wrong type": (GOOD + "[training]\nmin_steps = \"many\"\n", r"bad\.toml:8: \[training\] min_steps must be an integer"),
     "wandb mode": (GOOD + '[logging]\nwandb = "sometimes"\n', r"bad\.toml:8: .*accepted: online, offline, disabled"),
+    "online hub data": (GOOD.replace('["mnist1d"]', '["cifar10"]').replace("data_sizes = [200]\n", "")
+                        + 'regime = "online"\nbudgets = [400]\n',
+                        r"bad\.toml:2: dataset cifar10 cannot train online: only a procedural dataset"),
 }
 BAD_RUNS = {
     "unknown arch": (["--arch", "mlpp"], r"unknown architecture 'mlpp'; did you mean mlp"),

@@ -150,3 +150,30 @@ def test_report_renders_in_headless_chromium_with_plots_and_verdict(reported, tm
     assert any(t.startswith("mnist1d: 27 runs") and "Share of the variance" in t for t in texts)
     assert any(t.startswith("Contrast: mnist1d-shuffled against mnist1d") for t in texts)
     assert probe["fitRows"] > 40
+
+
+def test_an_online_suite_reports_each_familys_compute_frontier_with_its_two_figures(tmp_path):
+    """Runs of several lengths per size (the online regime): fits.json holds each family's frontier, its
+    compute-optimal size trend and the pairwise compute multipliers; the report shows the two figures and
+    the verdict says whether the frontiers converge."""
+    from synthetic_results import planted_online_records
+
+    laws = {"conv": Law(E=0.3, A=40.0, alpha=0.5, B=60.0, beta=0.4, sigma=0.01, effect={"conv": 0.0}),
+            "mlp": Law(E=0.6, A=15.0, alpha=0.35, B=30.0, beta=0.35, sigma=0.01, effect={"mlp": 0.0})}
+    store = ResultsStore(tmp_path, "online")
+    for r in planted_online_records(laws, {"conv": 40.0, "mlp": 2.0}, dataset="mnist1d", rng=1):
+        store.append(r)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["report", "online", "--results-dir", str(tmp_path)]) == 0
+    doc = json.loads((tmp_path / "online" / "fits.json").read_text())
+    frontiers = doc["datasets"]["mnist1d"]["compute_frontiers"]
+    for family in frontiers["families"].values():
+        assert family["status"] == "ok" and {"gamma", "a", "E", "G"} <= set(family) and family["frontier"]
+    (m,) = frontiers["multipliers"]
+    assert m["factor"]["lo"] > 1 and frontiers["holders"] and frontiers["convergence"][0]["trend"] != "not shown"
+    assert "Compute frontiers (lowest held-out loss at each training compute" in out.getvalue()
+    page = (tmp_path / "online" / "report.html").read_text()
+    for kind in ("frontiers", "optimal-size"):
+        assert f"mnist1d-{kind}.png" in page
+        assert matplotlib.image.imread(tmp_path / "online" / "plots" / f"mnist1d-{kind}.png").shape[1] >= 800

@@ -231,3 +231,55 @@ def test_a_sweep_keeps_the_contrasts_for_the_report_and_old_results_fall_back_to
     assert declared_contrasts(tmp_path, "mine") == ()
     save_contrasts(load_suite("quick"), tmp_path)  # a suite without contrasts leaves no file
     assert not (tmp_path / "quick" / "contrasts.json").exists()
+
+
+ONLINE = """
+name = "tiny-online"
+datasets = ["mnist1d"]
+architectures = ["mlp"]
+target_params = [2_000, 4_000]
+seeds = [0, 1]
+regime = "online"
+budgets = [80, 40]
+[training]
+batch_size = 32
+eval_every = 20
+"""
+
+
+def test_an_online_suite_trains_each_size_for_each_budget_on_fresh_examples(tmp_path):
+    path = tmp_path / "online.toml"
+    path.write_text(ONLINE)
+    specs = load_suite(str(path)).run_specs()
+    assert [(s.target_params, s.steps, s.data_size, s.regime) for s in specs] == [
+        (n, b, b * 32, "online") for n in (2_000, 4_000) for b in (40, 80)
+    ]
+
+
+def test_the_frontier_suite_spans_four_sizes_four_budgets_and_over_a_decade_and_a_half_of_compute():
+    import architectures
+
+    suite = load_suite("frontier")
+    assert suite.regime == "online" and suite.datasets == ("mnist1d",) and len(suite.seeds) >= 3
+    assert set(s.arch for s in suite.run_specs()) == set(architectures.wildcard_names())
+    assert len(suite.target_params) >= 4 and len(suite.budgets) >= 4
+    span = max(suite.target_params) * max(suite.budgets) / (min(suite.target_params) * min(suite.budgets))
+    assert span >= 10**1.5
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (('regime = "online"', 'regime = "streaming"'), ":7: regime must be one of finite, online, got 'streaming'"),
+        (('regime = "online"', 'regime = "finite"'), ":8: budgets need regime = \"online\""),
+        (("budgets = [80, 40]", "budgets = [80, 30]"), ":8: budgets must be multiples of [training] eval_every (20)"),
+        (("budgets = [80, 40]", "budgets = []"), ":8: budgets must be a non-empty list of positive step counts"),
+        (("budgets = [80, 40]", "budgets = [80, 40]\ndata_sizes = [100]"), ":9: data_sizes: in the online regime"),
+        (('datasets = ["mnist1d"]', 'datasets = ["digits"]'), ":3: dataset digits cannot train online"),
+    ],
+)
+def test_bad_online_suites_fail_with_file_and_line(tmp_path, edit, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(ONLINE.replace(*edit))
+    with pytest.raises(UserError, match=re.escape(message)):
+        load_suite(str(path))

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from benchmarks.analysis.compute_optimal import ComputeFrontiers, compute_frontiers
 from benchmarks.analysis.curve_fit import (
     N_BOOT,
     CurveFit,
@@ -236,9 +237,11 @@ class DatasetFits:
     runs: list[RunRecord]  # the usable runs the fits are made of
     excluded: list[RunRecord]  # failed or diverged runs, left out of every fit
     compute_varies: bool = False  # whether training compute varies apart from the parameter count
+    frontiers: ComputeFrontiers | None = None  # each family's compute frontier (online suites: several lengths a size)
 
     def to_dict(self) -> dict:
-        return {
+        frontiers = {"compute_frontiers": self.frontiers.to_dict()} if self.frontiers is not None else {}
+        return frontiers | {
             "n_runs": len(self.runs),
             "excluded": [{"arch": r.spec.arch, "target_params": r.spec.target_params, "data_size": r.spec.data_size,
                           "status": r.status, "reason": r.reason} for r in self.excluded],
@@ -385,7 +388,11 @@ def fit_dataset(records: Sequence[RunRecord], *, n_boot: int = N_BOOT) -> Datase
     dataset = one_dataset(records)
     runs, excluded = usable(records)
     archs = _fit_archs(dataset, runs, n_boot)
-    return DatasetFits(dataset, archs, compute_frontier(runs), runs, excluded, compute_varies(runs))
+    varies = compute_varies(runs)
+    online = varies and any(r.spec.regime == "online" for r in runs)  # several lengths per size on fresh data
+    frontiers = compute_frontiers(runs, {a: f.joint for a, f in archs.items()}, {a: f.noise for a, f in archs.items()},
+                                  n_boot=n_boot, dataset=dataset) if online else None
+    return DatasetFits(dataset, archs, compute_frontier(runs), runs, excluded, varies, frontiers)
 
 
 def fit_datasets(records: Sequence[RunRecord], *, n_boot: int = N_BOOT) -> dict[str, DatasetFits]:

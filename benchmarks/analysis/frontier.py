@@ -8,13 +8,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from benchmarks import spec
 from benchmarks.analysis.stats import mean_ci, run_log_losses, usable
 from benchmarks.spec import RunRecord
 
 
 def training_flops(record: RunRecord) -> float:
-    """Training compute of one seed: forward+backward ≈ 3× the measured forward FLOPs."""
-    return 3.0 * record.flops_per_example * record.spec.steps * record.spec.batch_size
+    """Training compute of one seed: forward+backward ≈ 3× the measured forward FLOPs, over the examples seen
+    (the record's own figure where it states one)."""
+    if record.train_flops > 0:
+        return record.train_flops
+    return spec.training_flops(record.flops_per_example, record.spec.steps * record.spec.batch_size)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from benchmarks.analysis.fits import (  # noqa: E402
     fits_to_dict,
     frontier_holders,
 )
+from benchmarks.analysis.frontier_plots import frontier_plots  # noqa: E402
 from benchmarks.analysis.leaderboard import Leaderboard, build_leaderboard  # noqa: E402
 from benchmarks.analysis.leaderboard_formats import to_html  # noqa: E402
 from benchmarks.analysis.plots import write_plots  # noqa: E402
@@ -322,6 +323,8 @@ def write_report(results_dir: str | Path, suite: str, contrasts: Sequence[Datase
     plots = write_plots(fitted, store.dir / PLOTS_DIR, stated)
     for ds, extra in write_quality_plots(fitted, store.dir / PLOTS_DIR, stated).items():
         plots[ds] = plots.get(ds, []) + extra
+    for ds, df in fitted.items():  # where compute varies apart from parameters: the frontiers' two figures
+        plots[ds] = plots.get(ds, []) + frontier_plots(df, store.dir / PLOTS_DIR)
     board = build_leaderboard(records, suite)
     path = store.dir / REPORT_FILE
     write_text(path, render_html(suite, fitted, stated, plots, to_html(board, full_page=False)))

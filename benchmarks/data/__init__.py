@@ -81,6 +81,9 @@ class DatasetInfo:
     hub_id: str = ""  # Hugging Face Hub id, for hub datasets
     in_local_cache: Callable[[], bool] | None = None  # hub datasets: already downloaded (no network needed)?
     quality: tuple[str, ...] = ()  # knobs load() applies to the training pool (benchmarks.data.quality), in `options`
+    # online(n, **options) -> (x_N, y_N): the first n examples of an endless stream of fresh training examples,
+    # each prefix of a longer one (procedural datasets; benchmarks/data/online.py); None: finite data only
+    online: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None
 
     def own_options(self, options: Mapping[str, Option]) -> dict[str, Option]:
         """The options prepare() and layout() take: all but the knobs load() applies itself."""
@@ -125,6 +128,7 @@ def register_dataset(
     hub_id: str = "",
     in_local_cache: Callable[[], bool] | None = None,
     knobs: tuple[str, ...] = (),
+    online: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> Callable[[Callable[..., Splits]], Callable[..., Splits]]:
     """Decorator: register `prepare(**options) -> Splits` (or `prepare(path, **options)`) under `name`.
 
@@ -136,7 +140,7 @@ def register_dataset(
         all_options = dict(options or {}) | {k: quality.KNOBS[k] for k in knobs}
         _REGISTRY[name] = DatasetInfo(
             name, description, offline, version, prepare, layout_fn, all_options, takes_path,
-            fixed_prefixes, hub_id, in_local_cache, tuple(knobs),
+            fixed_prefixes, hub_id, in_local_cache, tuple(knobs), online,
         )
         return prepare
 
@@ -416,16 +420,19 @@ def training_view(splits: Splits, data_size: int) -> TrainingView:
             f"(at most {splits.max_train_size:,} training examples)"
         )
     x_train, y_train = splits.x_train[:data_size], splits.y_train[:data_size]
-    x_val, x_test = splits.x_val, splits.x_test
-    if splits.task.input_kind == "tokens":
-        f = np.int32
-    else:
-        f = np.float32
-        x_train, x_val, x_test = (x.astype(f, copy=False) for x in (x_train, x_val, x_test))
-        axes = tuple(range(x_train.ndim - 1))  # every axis but the channel axis
-        mean = x_train.mean(axis=axes, dtype=np.float64).astype(f)
-        std = x_train.std(axis=axes, dtype=np.float64).astype(f)
-        std = np.where(std > 0, std, 1).astype(f)
-        x_train, x_val, x_test = ((x - mean) / std for x in (x_train, x_val, x_test))
-    x_train, x_val, x_test = (x.astype(f, copy=False) for x in (x_train, x_val, x_test))  # no copy where already f
+    x_train, x_val, x_test = standardised(splits.task, x_train, x_train, splits.x_val, splits.x_test)
     return TrainingView(splits.task, x_train, y_train, x_val, splits.y_val, x_test, splits.y_test)
+
+
+def standardised(task: TaskSpec, x_stats: np.ndarray, *xs: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Arrays as the trainer takes them: tokens as int32; float inputs standardised per channel with the
+    statistics of `x_stats` (training examples) alone."""
+    if task.input_kind == "tokens":
+        return tuple(x.astype(np.int32, copy=False) for x in xs)
+    f = np.float32
+    x_stats = x_stats.astype(f, copy=False)
+    axes = tuple(range(x_stats.ndim - 1))  # every axis but the channel axis
+    mean = x_stats.mean(axis=axes, dtype=np.float64).astype(f)
+    std = x_stats.std(axis=axes, dtype=np.float64).astype(f)
+    std = np.where(std > 0, std, 1).astype(f)
+    return tuple(((x.astype(f, copy=False) - mean) / std).astype(f, copy=False) for x in xs)

@@ -33,7 +33,7 @@ OPERATORS = ("[MAX", "[MIN", "[MED", "[SM")
 OP_PROB = 0.25  # below the root, a node is an operator with this probability (LRA's 1 - VALUE_P)
 CANDIDATES = 4_096  # expressions drawn per chunk, before the length filter
 VAL_SIZE, TEST_SIZE = 2_000, 10_000
-SPLIT_STREAMS = {"train": 0, "val": 1, "test": 2}
+SPLIT_STREAMS = {"train": 0, "val": 1, "test": 2, "online": 3}  # online: the fresh examples of the online regime
 
 
 def _task(length: int) -> TaskSpec:
@@ -144,11 +144,17 @@ def _layout(length: int, depth: int, args: int, train: int, seed: int) -> Layout
     return Layout(task=_task(length), train=train, val=VAL_SIZE, test=TEST_SIZE)
 
 
+def online(n: int, *, length: int, depth: int, args: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first n examples of the online stream (benchmarks/data/online.py): a split of its own."""
+    return generate(n, length=length, depth=depth, args=args, seed=seed, split="online")
+
+
 @register_dataset(
     "listops",
     description="ListOps (LRA): value of a nested MAX/MIN/MED/SM expression, as tokens (procedural)",
     version="1",
     layout=_layout,
+    online=online,
     options={"length": 128, "depth": 4, "args": 10, "train": 100_000, "seed": 0},
     knobs=APPLIED_BY_LOAD,
 )

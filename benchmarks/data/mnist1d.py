@@ -14,10 +14,13 @@ validation split (seed 43) and more training examples (chunks of 4,000, seeds
 44, 45, ...) come from the same generator, so a larger `train` option extends
 the pool without changing what comes before.
 
+The online regime (benchmarks/data/online.py) reads an endless stream of fresh training examples from
+the same generator: chunks of 4,000 with seeds 1,000,000, 1,000,001, ... (none of the seeds above).
+
 Options: `train` (training pool size, default 20,000); the quality knobs of the training pool
 (`benchmarks.data.quality`): `label_noise`, `diversity`, and `input_noise` (the generator's
 correlated and iid noise scales times this factor in the training pool; validation and test keep
-the paper's scales; 1 = the paper's).
+the paper's scales; 1 = the paper's). The online regime takes the default quality only.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ TEST_SIZE = 1_000
 LENGTH = 40
 TASK = TaskSpec(name="mnist1d", input_kind="signal1d", input_shape=(LENGTH, 1), num_classes=10)
 SHUFFLE_SEED = 1234  # the fixed permutation of positions of mnist1d-shuffled
+ONLINE_SEED = 1_000_000  # seed of the online stream's first chunk (the finite pool's chunks count up from 44)
 
 
 def make_dataset(seed: int, num_samples: int, noise_scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
@@ -97,6 +101,18 @@ def _signals(x: np.ndarray) -> np.ndarray:
     return x[..., None].astype(np.float32)
 
 
+def online(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first n examples of the online stream: chunks of CHUNK fresh examples, seeds ONLINE_SEED, +1, ..."""
+    chunks = [make_dataset(seed=ONLINE_SEED + k, num_samples=CHUNK) for k in range(-(-n // CHUNK))]
+    return _signals(np.concatenate([x for x, _ in chunks])[:n]), np.concatenate([y for _, y in chunks])[:n]
+
+
+def online_shuffled(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The online stream of mnist1d-shuffled: mnist1d's, its positions in the fixed order."""
+    x, y = online(n)
+    return x[:, position_permutation()], y
+
+
 @register_dataset(
     "mnist1d",
     description="MNIST-1D: 1-D digit signals, length 40, 10 classes (procedural; first 4,000 = the paper's set)",
@@ -105,6 +121,7 @@ def _signals(x: np.ndarray) -> np.ndarray:
     options={"train": 20_000, "input_noise": 1.0},
     fixed_prefixes=(DEFAULT_TRAIN,),
     knobs=APPLIED_BY_LOAD,
+    online=online,
 )
 def prepare(train: int, input_noise: float) -> Splits:
     _layout(train)
@@ -142,6 +159,7 @@ def position_permutation() -> np.ndarray:
     options={"train": 20_000},
     fixed_prefixes=(DEFAULT_TRAIN,),
     knobs=APPLIED_BY_LOAD,
+    online=online_shuffled,
 )
 def prepare_shuffled(train: int) -> Splits:
     base = load(f"mnist1d?train={train}")  # ordered already; load() re-balances stably, which keeps this order

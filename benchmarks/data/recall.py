@@ -34,7 +34,7 @@ from benchmarks.spec import Splits, TaskSpec, UserError
 PAD, SEP, KEY0 = 0, 1, 2
 CHUNK = 8_192  # sequences per seeded chunk (fewer for large key vocabularies, to bound memory)
 VAL_SIZE, TEST_SIZE = 2_000, 10_000
-SPLIT_STREAMS = {"train": 0, "val": 1, "test": 2}
+SPLIT_STREAMS = {"train": 0, "val": 1, "test": 2, "online": 3}  # online: the fresh examples of the online regime
 
 
 def _task(pairs: int, queries: int, keys: int, values: int) -> TaskSpec:
@@ -80,11 +80,17 @@ def _layout(pairs: int, queries: int, keys: int, values: int, train: int, seed: 
     return Layout(task=_task(pairs, queries, keys, values), train=train, val=VAL_SIZE, test=TEST_SIZE)
 
 
+def online(n: int, *, pairs: int, queries: int, keys: int, values: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first n examples of the online stream (benchmarks/data/online.py): a split of its own."""
+    return generate(n, pairs=pairs, queries=queries, keys=keys, values=values, seed=seed, split="online")
+
+
 @register_dataset(
     "recall",
     description="Multi-query associative recall: value bound to the last queried key, as tokens (procedural)",
     version="1",
     layout=_layout,
+    online=online,
     options={"pairs": 32, "queries": 4, "keys": 128, "values": 32, "train": 100_000, "seed": 0},
     knobs=APPLIED_BY_LOAD,
 )

@@ -35,7 +35,7 @@ import numpy as np
 from benchmarks.data import load, training_view
 from benchmarks.running import distributed, sizing
 from benchmarks.running.train import Data, Members, Model, TrainConfig, _run_options, compiled_init, device_data, train_step
-from benchmarks.spec import UserError
+from benchmarks.spec import UserError, training_flops
 
 NOMINAL_FLOPS_PER_S = {"cpu": 2e10}  # only to choose scan lengths; other platforms 1e13
 
@@ -179,7 +179,7 @@ def measure_cell(
                        weight_decay=1e-4, precision=cfg.precision, shard_params=cfg.shard_params)
     cell.params, cell.shape = sized.params, sized.shape.as_dict()
     cell.flops_per_example = sizing.flops_per_example(arch, task, sized.shape)
-    cell.train_flops_per_step = 3.0 * cell.flops_per_example * cfg.batch_size
+    cell.train_flops_per_step = training_flops(cell.flops_per_example, cfg.batch_size)
     window, reps = cfg.window_s, cfg.repeats
 
     # Scan length: about window/repeats per fused call, from the step's FLOPs at a nominal rate for the

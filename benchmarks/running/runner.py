@@ -26,10 +26,20 @@ import numpy as np
 
 import architectures
 from benchmarks import data
+from benchmarks.data import online
 from benchmarks.running import distributed, protocol, sizing
 from benchmarks.running.checkpoint import DEFAULT_EVERY_S
 from benchmarks.running.train import Checkpoint, Model, TrainConfig, TrainOutput, default_pack, device_data, train
-from benchmarks.spec import RESULTS_VERSION, Curves, RunRecord, RunSpec, SeedResult, Splits, finite_or_null
+from benchmarks.spec import (
+    RESULTS_VERSION,
+    Curves,
+    RunRecord,
+    RunSpec,
+    SeedResult,
+    Splits,
+    finite_or_null,
+    training_flops,
+)
 
 
 @functools.lru_cache(maxsize=1)
@@ -151,7 +161,11 @@ def execute(
     `options` say how to train it (parameter sharding), never what it computes.
     """
     splits = splits if splits is not None else load_splits(spec.dataset)
-    view = data.training_view(splits, spec.data_size)
+    offsets = None  # online: each seed's first row in the pool of fresh examples
+    if spec.regime == "online":
+        view, offsets = online.online_view(splits, spec.dataset, spec.data_size, spec.seeds, at_least=capacity or 0)
+    else:
+        view = data.training_view(splits, spec.data_size)
     sized = solve_size(spec.arch, splits.task, spec.target_params, spec.param_tolerance)
     model = Model.create(spec.arch, splits.task, sized.shape)
     cfg = TrainConfig.from_spec(spec, shard_params=options.shard_params)
@@ -170,7 +184,8 @@ def execute(
         ck = checkpoint.phase(f"phase{index}") if checkpoint is not None else None
         out = train(model, cfg, device, seeds=[s for _, s in members], lrs=[lr for lr, _ in members],
                     n_train=[spec.data_size] * len(members), steps=spec.steps, on_eval=progress, checkpoint=ck, pack=pack,
-                    patience=spec.patience)
+                    patience=spec.patience,
+                    offsets=None if offsets is None else [offsets[spec.seeds.index(s)] for _, s in members])
         if ck is not None and index + 1 < phases:
             ck.save(n_evals, n_evals, out.state, _history(out), out.train_s)
         return out
@@ -208,6 +223,7 @@ def execute(
     )
     train_s = max(out.train_s, 1e-9)
     member_steps = int(out.evals_run.sum()) * spec.eval_every  # every trial and seed, up to its early stop
+    flops = _flops(spec.arch, splits.task, sized.shape)
     return RunRecord(
         run_id=run_id(spec, splits.version),
         spec=spec,
@@ -215,7 +231,8 @@ def execute(
         reason=reason,
         shape=sized.shape.as_dict(),
         params=sized.params,
-        flops_per_example=_flops(spec.arch, splits.task, sized.shape),
+        flops_per_example=flops,
+        train_flops=training_flops(flops, spec.steps * spec.batch_size),
         lr=float(rates[best]),
         lr_trials={f"{lr:g}": finite_or_null(v) for lr, v in zip(rates, mean_val)},
         lr_at_edge=bool(spec.lr_trials) and protocol.at_edge(rates, mean_val),

@@ -37,6 +37,11 @@ the file and line; `Suite.run_specs()` expands it into the sweep's RunSpecs.
     quality = ["label_noise=0", "label_noise=0.1"]  # optional: every dataset at each quality level of its
                                      # training data (benchmarks/data/quality.py); the level joins the
                                      # dataset's name (`mnist1d?label_noise=0.1`), defaults leave it as given
+    regime = "online"                # optional: "finite" (the default: data_sizes unique examples, reused
+                                     # over epochs) or "online" (every training example fresh; procedural
+    budgets = [200, 400, 800]        # datasets only): then each size trains for each budget, in steps
+                                     # (cosine to each length), on steps x batch_size fresh examples per seed,
+                                     # and data_sizes and [training] epochs/min_steps/max_steps are not used
 
     [[contrasts]]                    # optional, repeatable: two of the suite's datasets that differ in
     base = "mnist1d"                 # one known way; the report states per family what the variant does
@@ -61,10 +66,11 @@ from pathlib import Path
 import architectures
 from benchmarks import data
 from benchmarks.data.levels import with_quality
+from benchmarks.data import online
 from benchmarks.formatting import write_text
 from benchmarks.layout import CONTRASTS_FILE, suite_dir
 from benchmarks.running import protocol
-from benchmarks.spec import DatasetContrast, RunSpec, UserError
+from benchmarks.spec import REGIMES, DatasetContrast, RunSpec, UserError
 
 SUITES_DIR = Path(__file__).parent.parent / "suites"
 
@@ -121,6 +127,8 @@ class Suite:
     def resolved_datasets(self) -> list[str]:
         """Every dataset at every quality level, as the RunSpecs name them (the datasets as given without levels)."""
         return [with_quality(ds, q) for ds in self.datasets for q in self.quality or ("",)]
+    regime: str = "finite"  # "online": every training example fresh; the training lengths are `budgets`
+    budgets: tuple[int, ...] = ()  # online: steps of each run of a size (a run per budget, cosine to its length)
 
     def resolved_architectures(self) -> list[str]:
         """The suite's architectures by canonical name; `"*"` is every family registered for it."""
@@ -148,6 +156,18 @@ class Suite:
     def run_specs(self) -> list[RunSpec]:
         """Every run of the suite, grouped by dataset, architecture and size (so compiled programs are reused)."""
         t = self.training
+        if self.regime == "online":
+            return [
+                RunSpec(
+                    arch=arch, **data.spec_fields(ds), target_params=n, data_size=steps * t.batch_size, seeds=self.seeds,
+                    steps=steps, batch_size=t.batch_size, lr=self.lr.value, lr_trials=self.lr.trials,
+                    lr_extend=self.lr.extend, lr_tune_seeds=self.lr.tune_seeds, weight_decay=t.weight_decay,
+                    warmup_frac=t.warmup_frac, eval_every=t.eval_every, param_tolerance=t.param_tolerance,
+                    precision=t.precision, scored_at=t.scored_at, patience=t.patience, regime="online", suite=self.name,
+                )
+                for ds, arch in product(self.datasets, self.resolved_architectures())
+                for n, steps in product(self.target_params_for(arch), self.budgets)
+            ]
         return [
             RunSpec(
                 arch=arch, **data.spec_fields(ds), target_params=n, data_size=d, seeds=self.seeds,
@@ -201,6 +221,35 @@ def _check_sizes(raw: dict, text: str, path: str) -> tuple[tuple[str, tuple[int,
     if unsized and not raw.get("target_params"):
         raise UserError(f"{path}: 'target_params' must be a non-empty list ([sizes] gives no size to {', '.join(unsized)})")
     return tuple(out)
+
+
+def _check_regime(raw: dict, text: str, path: str) -> tuple[str, tuple[int, ...]]:
+    """`regime` and `budgets`: online runs train for each budget (steps) on fresh examples, so they take
+    budgets and no data_sizes; finite runs the other way round."""
+    regime = raw.get("regime", "finite")
+    if regime not in REGIMES:
+        raise UserError(f"{path}:{_line_of(text, 'regime')}: regime must be one of {', '.join(REGIMES)}, got {regime!r}")
+    if regime == "finite":
+        if "budgets" in raw:
+            raise UserError(f"{path}:{_line_of(text, 'budgets')}: budgets need regime = \"online\" (a finite training "
+                            "set's budget is tied to its size: [training] epochs, min_steps, max_steps)")
+        return regime, ()
+    if "data_sizes" in raw:
+        raise UserError(f"{path}:{_line_of(text, 'data_sizes')}: data_sizes: in the online regime a run sees "
+                        "steps x batch_size fresh examples per seed; give its lengths as budgets = [steps, ...]")
+    budgets = raw.get("budgets")
+    every = raw.get("training", {}).get("eval_every", Training.eval_every)
+    if not isinstance(budgets, list) or not budgets or not all(
+        isinstance(b, int) and not isinstance(b, bool) and b > 0 for b in budgets
+    ):
+        raise UserError(f"{path}:{_line_of(text, 'budgets') or _line_of(text, 'regime')}: budgets must be a non-empty "
+                        f"list of positive step counts in the online regime, got {budgets!r}")
+    if isinstance(every, int) and every > 0 and any(b % every for b in budgets):
+        raise UserError(f"{path}:{_line_of(text, 'budgets')}: budgets must be multiples of [training] eval_every "
+                        f"({every}), got {budgets!r}")
+    if len(set(budgets)) != len(budgets):
+        raise UserError(f"{path}:{_line_of(text, 'budgets')}: budgets must be distinct, got {budgets!r}")
+    return regime, tuple(sorted(budgets))
 
 
 def _check_keys(table: dict, allowed: set[str], where: str, text: str, path: str) -> None:
@@ -377,7 +426,7 @@ def load_suite(name_or_path: str) -> Suite:
         raise UserError(f"{path}:{line.group(1) if line else len(text.splitlines())}: malformed TOML: {e}") from e
     top = {
         "name", "description", "datasets", "architectures", "target_params", "sizes", "data_sizes", "seeds", "training",
-        "lr", "logging", "contrasts", "quality",
+        "lr", "logging", "contrasts", "quality", "regime", "budgets",
     }
     _check_keys(raw, top, "the suite", text, str(path))
     if "steps" in raw.get("training", {}):
@@ -401,7 +450,8 @@ def load_suite(name_or_path: str) -> Suite:
         ):
             what = {int: "an integer", float: "a number", str: "a string"}[kind]
             raise UserError(f"{path}:{_line_of(text, f.name)}: [training] {f.name} must be {what}, got {value!r}")
-    for key in ("datasets", "data_sizes", "seeds"):
+    regime, budgets = _check_regime(raw, text, str(path))
+    for key in ("datasets", "seeds") + (("data_sizes",) if regime == "finite" else ()):
         if not raw.get(key):
             raise UserError(f"{path}: {key!r} must be a non-empty list")
     sizes = _check_sizes(raw, text, str(path))
@@ -413,7 +463,8 @@ def load_suite(name_or_path: str) -> Suite:
         return tuple(values)
 
     lr_raw = raw.get("lr", {})
-    _check_budget(raw.get("training", {}), lr_raw, ints("data_sizes"), text, str(path))
+    data_sizes = ints("data_sizes") if regime == "finite" else ()
+    _check_budget(raw.get("training", {}), lr_raw, data_sizes, text, str(path))
     try:
         suite = Suite(
             name=str(raw.get("name", path.stem)),
@@ -422,7 +473,9 @@ def load_suite(name_or_path: str) -> Suite:
             architectures=tuple(raw.get("architectures", ["*"])),
             target_params=ints("target_params") if "target_params" in raw else (),
             sizes=sizes,
-            data_sizes=ints("data_sizes"),
+            data_sizes=data_sizes,
+            regime=regime,
+            budgets=budgets,
             seeds=ints("seeds"),
             training=Training(**raw.get("training", {})),
             lr=LrPolicy(value=float(lr_raw.get("value", 1e-3)), trials=tuple(float(v) for v in lr_raw.get("trials", ())),
@@ -442,6 +495,8 @@ def load_suite(name_or_path: str) -> Suite:
     for ds in suite.datasets:
         try:
             data.info(ds)
+            if regime == "online":
+                online.check_online(ds)
         except UserError as e:
             raise UserError(f"{path}:{_line_of(text, 'datasets')}: {e}") from e
     suite = dataclasses.replace(suite, quality=_quality(raw.get("quality"), suite.datasets, text, str(path)))

@@ -31,6 +31,7 @@ from typing import Literal
 import jax
 
 from benchmarks import data
+from benchmarks.data import online
 from benchmarks.running import distributed
 from benchmarks.running.checkpoint import RunCheckpoint, remove_stale
 from benchmarks.running.runner import RunOptions, environment, execute, load_splits, run_id, solve_size
@@ -56,7 +57,9 @@ def check(specs: list[RunSpec]) -> None:
     """Fail fast, before any training, on anything a user can fix."""
     for spec in specs:
         splits = load_splits(spec.dataset)
-        if spec.data_size > splits.max_train_size:
+        if spec.regime == "online":
+            online.check_online(spec.dataset)
+        elif spec.data_size > splits.max_train_size:
             data.training_view(splits, spec.data_size)  # raises the clear error
         solve_size(spec.arch, splits.task, spec.target_params, spec.param_tolerance)
         distributed.check_batch(spec.batch_size)
@@ -71,10 +74,12 @@ def plan(suite: Suite, store: ResultsStore) -> SweepPlan:
 
 
 def capacities(specs: list[RunSpec]) -> dict[str, int]:
-    """Per dataset, the largest data size: one padded pool, so one compiled program per family and size."""
+    """Per dataset, the largest training pool: one padded pool, so one compiled program per family and size
+    (online, a run's pool holds the fresh examples of each of its seeds)."""
     capacity: dict[str, int] = {}
     for spec in specs:
-        capacity[spec.dataset] = max(capacity.get(spec.dataset, 0), spec.data_size)
+        pool = spec.data_size * (len(set(spec.seeds)) if spec.regime == "online" else 1)
+        capacity[spec.dataset] = max(capacity.get(spec.dataset, 0), pool)
     return capacity
 
 

@@ -58,11 +58,12 @@ class TrainConfig:
     grad_clip: float = 1.0  # global-norm clipping, the same for every architecture
     eval_batch: int = 1024
     shard_params: bool = False  # split parameters and optimizer state over the devices (results unchanged)
+    online: bool = False  # read each member's rows in order, each once (`online_indices`), instead of sampling
 
     @classmethod
     def from_spec(cls, spec: RunSpec, shard_params: bool = False) -> TrainConfig:
         return cls(spec.batch_size, spec.eval_every, spec.warmup_frac, spec.weight_decay, spec.precision,
-                   shard_params=shard_params)
+                   shard_params=shard_params, online=spec.regime == "online")
 
 
 class Members(NamedTuple):
@@ -71,14 +72,17 @@ class Members(NamedTuple):
     lr: jax.Array  # float32: peak learning rate
     n_train: jax.Array  # int32: minibatches are drawn from the first n_train training examples
     steps: jax.Array  # int32: length of the member's schedule (warm-up, then cosine decay to 0 at `steps`)
+    offset: jax.Array | int = 0  # int32 array: online, the member's first row of the training pool (its seed's fresh examples)
 
     @classmethod
-    def of(cls, lrs: Sequence[float], n_train: Sequence[int], steps: Sequence[int]) -> Members:
+    def of(cls, lrs: Sequence[float], n_train: Sequence[int], steps: Sequence[int],
+           offsets: Sequence[int] | None = None) -> Members:
         """Members from host values, placed on every device."""
         return cls(
             lr=distributed.put_replicated(np.asarray(lrs, np.float32)),
             n_train=distributed.put_replicated(np.asarray(n_train, np.int32)),
             steps=distributed.put_replicated(np.asarray(steps, np.int32)),
+            offset=distributed.put_replicated(np.asarray(offsets if offsets is not None else [0] * len(lrs), np.int32)),
         )
 
 
@@ -171,12 +175,22 @@ def init_state(model: Model, cfg: TrainConfig, seed: jax.Array) -> TrainState:
     return distributed.constrain_state(state, cfg.shard_params)
 
 
+def online_indices(step: jax.Array, offset: jax.Array, batch_size: int) -> jax.Array:
+    """Rows of the minibatch of `step` in the online regime: the next `batch_size` rows from `offset`, so a
+    member that trains n_train / batch_size steps reads each of its rows exactly once."""
+    return offset + step * batch_size + jnp.arange(batch_size)
+
+
 def train_step(
     model: Model, cfg: TrainConfig, state: TrainState, member: Members, data: Data
 ) -> tuple[TrainState, jax.Array]:
-    """One optimiser step on a minibatch drawn (with replacement) from the first n_train examples."""
+    """One optimiser step on a minibatch drawn (with replacement) from the first n_train examples; online,
+    on the member's next fresh rows."""
     data_key, batch_key = jax.random.split(state.data_key)
-    idx = jax.random.randint(batch_key, (cfg.batch_size,), 0, member.n_train)
+    if cfg.online:
+        idx = online_indices(state.step, member.offset, cfg.batch_size)
+    else:
+        idx = jax.random.randint(batch_key, (cfg.batch_size,), 0, member.n_train)
     grad_fn = jax.value_and_grad(partial(loss_fn, model, cfg.precision))
     x_B, y_B = distributed.constrain_batch(data.x_train[idx]), distributed.constrain_batch(data.y_train[idx])
     loss, grads = grad_fn(state.params, x_B, y_B)
@@ -348,8 +362,10 @@ def train(
     checkpoint: Checkpoint | None = None,
     pack: int | None = None,
     patience: float = 0.0,
+    offsets: Sequence[int] | None = None,
 ) -> TrainOutput:
     """Train members (seeds[m], lrs[m], n_train[m]) for `steps` steps; `on_eval(done, total)` after each interval.
+    Online (`cfg.online`), member m reads rows offsets[m], offsets[m] + 1, ... of the training pool in order.
 
     With `patience` > 0 a member stops early once its best validation loss is that fraction of the
     planned evaluations old (`protocol.stops_early`); its later curve points are NaN, and a chunk whose
@@ -372,7 +388,9 @@ def train(
     order = list(range(n)) + [n - 1] * (-n % pack)  # padded to whole chunks
     chunks = [order[j:j + pack] for j in range(0, len(order), pack)]
     seeds_C = [distributed.put_replicated(np.asarray([seeds[i] for i in c], np.uint32)) for c in chunks]
-    members_C = [Members.of([lrs[i] for i in c], [n_train[i] for i in c], [steps] * pack) for c in chunks]
+    offsets = offsets if offsets is not None else [0] * n
+    members_C = [Members.of([lrs[i] for i in c], [n_train[i] for i in c], [steps] * pack, [offsets[i] for i in c])
+                 for c in chunks]
     t0 = time.perf_counter()
     init = compiled_init(model, cfg, seeds_C[0])
     states = [init(s) for s in seeds_C]
