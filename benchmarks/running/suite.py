@@ -65,8 +65,8 @@ from pathlib import Path
 
 import architectures
 from benchmarks import data
-from benchmarks.data.levels import with_quality
 from benchmarks.data import online
+from benchmarks.data.levels import with_quality
 from benchmarks.formatting import write_text
 from benchmarks.layout import CONTRASTS_FILE, suite_dir
 from benchmarks.running import protocol
