@@ -64,7 +64,7 @@ class Splits:
 
 
 _ALWAYS = object()  # equal to no value: a field not in _HASH_DEFAULTS is always hashed
-_HASH_DEFAULTS: dict[str, object] = {"scored_at": "best_val_loss"}
+_HASH_DEFAULTS: dict[str, object] = {"scored_at": "best_val_loss", "sparsity": 0.0, "mask": ""}
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,11 @@ class RunSpec:
     # Which evaluation a seed is scored at: the lowest validation loss (the protocol's rule), or the last
     # step (a paper's rule, to reproduce its numbers; benchmarks/suites/paper.toml).
     scored_at: ScoredAt = "best_val_loss"
+    # Sparse training (benchmarks/running/tickets.py, docs/tickets.md): the fraction of the prunable weights that
+    # are pruned, and how the mask was made ("" dense; "ticket:..." iterative magnitude pruning with rewinding,
+    # "random:..." its control of the same per-layer sparsity; the text names the rule, round and source).
+    sparsity: float = 0.0
+    mask: str = ""
     suite: str = ""  # the suite it belongs to (for grouping in wandb and reports)
     dataset_as_given: str = ""  # the dataset as the user spelled it, where `dataset` differs (not in the run id)
 
@@ -115,6 +120,8 @@ class RunSpec:
             (0 < self.param_tolerance < 1, "param_tolerance must be in (0, 1)"),
             (self.precision in ("float32", "bfloat16"), "precision must be float32 or bfloat16"),
             (self.scored_at in SCORED_AT, f"scored_at must be one of {', '.join(SCORED_AT)}, got {self.scored_at!r}"),
+            (0 <= self.sparsity < 1, f"sparsity must be in [0, 1), got {self.sparsity!r}"),
+            (bool(self.mask) == (self.sparsity > 0), "a pruned run names its mask and a named mask prunes something"),
         ]
         for ok, message in checks:
             if not ok:
