@@ -23,6 +23,7 @@ runs are deterministic on one machine) and appends only the records that are mis
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -37,14 +38,14 @@ from flax import nnx
 
 import architectures
 from benchmarks import data
+from benchmarks.formatting import write_text
+from benchmarks.layout import MASKS_DIR, TICKETS_PLAN_FILE
 from benchmarks.running import pruning, runner
 from benchmarks.running.store import ResultsStore
 from benchmarks.running.suite import Suite
 from benchmarks.running.tickets_plan import TicketsPlan
 from benchmarks.running.train import Sparse
 from benchmarks.spec import RunRecord, RunSpec, UserError
-
-MASKS_DIR = "masks"
 
 
 @dataclass(frozen=True)
@@ -219,6 +220,7 @@ def run_tickets(suite: Suite, plan: TicketsPlan, results_dir: str | Path, *, arc
     check_chains(todo, plan)
     store = ResultsStore(results_dir, suite.name)
     store.ensure_writable()
+    write_text(store.dir / TICKETS_PLAN_FILE, json.dumps(dataclasses.asdict(plan), indent=1) + "\n")
     records = store.records()
     todo = [c for c in todo if not is_done(c, plan, records)]
     if workers <= 1 or len(todo) <= 1:
