@@ -287,4 +287,6 @@ def saved_plan(suite_dir: Path) -> TicketsPlan | None:
     if not path.is_file():
         return None
     doc = json.loads(path.read_text())
-    return TicketsPlan(**{**doc, "transfer": tuple(doc.get("transfer", ()))})
+    return TicketsPlan(**{**doc, "transfer": tuple(doc.get("transfer", ())),
+                          "transfer_archs": tuple(doc.get("transfer_archs", ())),
+                          "also_on": tuple((f, tuple(ds)) for f, ds in doc.get("also_on", ()))})

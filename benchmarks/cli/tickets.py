@@ -9,6 +9,7 @@ import jax
 
 from benchmarks import data
 from benchmarks.cli.run import summary_line
+from benchmarks.running import distributed
 from benchmarks.running.suite import load_suite
 from benchmarks.running.tickets_plan import TicketsPlan, check_plan
 from benchmarks.running.workers import cores, count
@@ -34,6 +35,8 @@ def plan_of(args: argparse.Namespace, suite) -> TicketsPlan:
 def cmd_tickets(args: argparse.Namespace) -> int:
     suite = load_suite(args.suite)
     plan = plan_of(args, suite)
+    if not args.no_compile_cache:
+        distributed.enable_compilation_cache()
     from benchmarks.analysis.tickets_report import summary_text
     from benchmarks.layout import MASKS_DIR
     from benchmarks.running.store import ResultsStore
@@ -80,4 +83,6 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("--workers", default="1", metavar="N|auto",
                    help="chains (a family, size, dataset and data size, with all its rounds) trained in N worker "
                    "processes, each with cores/N threads; auto: one per CPU core on a CPU")
+    p.add_argument("--no-compile-cache", action="store_true",
+                   help="do not use the persistent XLA compilation cache (ARCHBENCH_CACHE/xla)")
     p.set_defaults(func=cmd_tickets)

@@ -40,7 +40,7 @@ import architectures
 from benchmarks import data
 from benchmarks.formatting import write_text
 from benchmarks.layout import MASKS_DIR, TICKETS_PLAN_FILE
-from benchmarks.running import pruning, runner
+from benchmarks.running import distributed, pruning, runner
 from benchmarks.running.store import ResultsStore
 from benchmarks.running.suite import Suite
 from benchmarks.running.tickets_plan import TicketsPlan
@@ -57,13 +57,19 @@ class Chain:
 
 
 def chains(suite: Suite, plan: TicketsPlan, archs: Sequence[str] | None = None) -> list[Chain]:
-    """Every chain of a suite (its dense RunSpecs), optionally of some families only."""
+    """Every chain of a suite (its dense RunSpecs, and those of `also_on`), optionally of some families only."""
+    also = dict(plan.also_on)
     out = []
-    for spec in suite.run_specs():
-        if archs and spec.arch not in archs and architectures.get(spec.arch).name not in archs:
+    for base in suite.run_specs():
+        family = architectures.get(base.arch).name
+        if archs and base.arch not in archs and family not in archs:
             continue
-        others = tuple(dataclasses.replace(spec, **data.spec_fields(ds)) for ds in plan.transfer if ds != spec.dataset)
-        out.append(Chain(spec, others))
+        for spec in [base] + [dataclasses.replace(base, **data.spec_fields(ds)) for ds in also.get(family, ())
+                              if ds not in suite.datasets]:
+            carried = not plan.transfer_archs or family in plan.transfer_archs
+            others = tuple(dataclasses.replace(spec, **data.spec_fields(ds)) for ds in plan.transfer
+                           if ds != spec.dataset and carried)
+            out.append(Chain(spec, others))
     return out
 
 
@@ -203,6 +209,7 @@ def is_done(chain: Chain, plan: TicketsPlan, records: Sequence[RunRecord]) -> bo
 
 def _work(plan: TicketsPlan, results_dir: str, suite: str, chain: Chain, plugins: Sequence[str]) -> list[str]:
     """One chain in a worker process; the run ids it appended."""
+    distributed.enable_compilation_cache()
     for plugin in plugins:
         architectures.load_plugin(plugin)
     added: list[str] = []

@@ -6,8 +6,12 @@
     rounds = 0                       # or a fixed number, which must reach target_sparsity
     rewind_step = 25                 # survivors rewound to their values at this step (0: the initialisation)
     scope = "layer"                  # "layer": prune each layer's own fraction; "global": one threshold
-    transfer = ["mnist1d-shuffled"]  # datasets each ticket is also retrained on, against random masks there
+    transfer = ["mnist1d-fresh"]     # datasets each ticket is also retrained on, against random masks there
+    transfer_archs = ["mlp"]         # the families whose tickets are carried (default: every family)
     margin = 0.01                    # accuracy the ticket may lose against the dense model and still "match" it
+
+    [tickets.also_on]                # optional: a family's tickets are also found on these datasets
+    mlp = ["mnist1d-shuffled"]       # (the MLP's first-layer masks on shuffled inputs: the spatial prior's control)
 
 Read here into a frozen `TicketsPlan`, checked once, with errors naming the file, line and key.
 """
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+import architectures
 from benchmarks import data
 from benchmarks.running import pruning
 from benchmarks.spec import UserError
@@ -29,7 +34,9 @@ class TicketsPlan:
     rewind_step: int = 0
     scope: str = "layer"
     transfer: tuple[str, ...] = ()  # dataset names as the RunSpecs record them
+    transfer_archs: tuple[str, ...] = ()  # families whose tickets are carried to `transfer` (empty: every family)
     margin: float = 0.01
+    also_on: tuple[tuple[str, tuple[str, ...]], ...] = ()  # family -> more datasets its tickets are found on
 
     @property
     def n_rounds(self) -> int:
@@ -67,6 +74,28 @@ def check_plan(plan: TicketsPlan, shortest_steps: int, eval_every: int, where: s
         raise UserError(f"{where}[tickets] margin must be an accuracy difference in [0, 1), got {plan.margin:g}")
 
 
+def _also_on(raw: object, line_of, path: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """`[tickets.also_on]`: family = [datasets], each a known family and known datasets."""
+    if not isinstance(raw, dict):
+        raise UserError(f"{path}:{line_of('also_on')}: [tickets.also_on] must be a table: family = [datasets]")
+    out = []
+    for family, names in raw.items():
+        where = f"{path}:{line_of(family)}: [tickets.also_on] {family}"
+        try:
+            architectures.get(family)
+        except architectures.PluginError as e:
+            raise UserError(f"{where}: {e}") from e
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+            raise UserError(f"{where} must be a non-empty list of dataset names, got {names!r}")
+        for name in names:
+            try:
+                data.info(name)
+            except UserError as e:
+                raise UserError(f"{where}: {e}") from e
+        out.append((architectures.get(family).name, tuple(data.spec_name(n) for n in names)))
+    return tuple(out)
+
+
 def parse_plan(raw: object, line_of, path: str, shortest_steps: int, eval_every: int) -> TicketsPlan:
     """The `[tickets]` table of a suite, checked (`line_of(key)` is the key's line in the file)."""
     if not isinstance(raw, dict):
@@ -76,6 +105,8 @@ def parse_plan(raw: object, line_of, path: str, shortest_steps: int, eval_every:
         where = f"{path}:{line_of(key)}: "
         if key not in kinds:
             raise UserError(f"{where}unknown key {key!r} in [tickets] (accepted: {', '.join(sorted(kinds))})")
+        if key == "also_on":
+            continue
         kind = kinds[key]
         ok = (isinstance(value, list) and all(isinstance(v, str) for v in value)) if kind is tuple else (
             isinstance(value, kind) or (kind is float and isinstance(value, int))) and not isinstance(value, bool)
@@ -89,7 +120,15 @@ def parse_plan(raw: object, line_of, path: str, shortest_steps: int, eval_every:
         except UserError as e:
             raise UserError(f"{path}:{line_of('transfer')}: [tickets] transfer: {e}") from e
         transfer.append(data.spec_name(name))
-    plan = TicketsPlan(**{k: v for k, v in raw.items() if k != "transfer"}, transfer=tuple(transfer))
+    carried = []
+    for name in raw.get("transfer_archs", []):
+        try:
+            carried.append(architectures.get(name).name)
+        except architectures.PluginError as e:
+            raise UserError(f"{path}:{line_of('transfer_archs')}: [tickets] transfer_archs: {e}") from e
+    plan = TicketsPlan(**{k: v for k, v in raw.items() if k not in ("transfer", "also_on", "transfer_archs")},
+                       transfer=tuple(transfer), transfer_archs=tuple(carried),
+                       also_on=_also_on(raw.get("also_on", {}), line_of, path))
     first_bad = {"prune_fraction", "target_sparsity", "rounds", "rewind_step", "scope", "margin"}
     try:
         check_plan(plan, shortest_steps, eval_every)
