@@ -88,22 +88,24 @@ def test_a_family_with_nothing_prunable_is_refused_before_anything_is_written(tm
     assert not results.exists()
 
 
-def test_tickets_then_report_shows_the_sparsity_curves(tmp_path, capsys):
+def test_tickets_in_two_workers_then_report_shows_the_sparsity_curves(tmp_path, capsys):
     path = _suite(tmp_path, "prune_fraction = 0.5\ntarget_sparsity = 0.5\nrewind_step = 20")
+    path.write_text(path.read_text().replace('architectures = ["mlp"]', 'architectures = ["mlp", "linear"]'))
     results = tmp_path / "results"
-    assert main(["tickets", str(path), "--results-dir", str(results)]) == 0
+    assert main(["tickets", str(path), "--results-dir", str(results), "--workers", "2"]) == 0
     out = capsys.readouterr().out
     assert "ticket:layer:p=0.5:round=1:rewind=20" in out and "random:layer" in out and "On mnist1d" in out
     records = ResultsStore(results, "tk").records()
-    assert sorted(r.spec.mask.split(":")[0] for r in records) == ["", "random", "ticket"]
+    assert sorted((r.spec.arch, r.spec.mask.split(":")[0]) for r in records) == [
+        (a, k) for a in ("linear", "mlp") for k in ("", "random", "ticket")]
     assert main(["tickets", str(path), "--results-dir", str(results)]) == 0  # resumed: nothing trains again
-    assert len(ResultsStore(results, "tk").records()) == 3
+    assert len(ResultsStore(results, "tk").records()) == 6
     assert main(["report", "tk", "--results-dir", str(results)]) == 0
     page = (results / "tk" / "report.html").read_text()
     assert "<h2>Lottery tickets</h2>" in page and "against random masks (dashed)" in page
     assert (results / "tk" / "plots" / "tickets-mnist1d-from-mnist1d.png").is_file()
     assert (results / "tk" / "plots" / "tickets-first-layer-masks.png").is_file()
     doc = json.loads((results / "tk" / "fits.json").read_text())
-    curve = doc["tickets"]["curves"][0]
-    assert curve["arch"] == "mlp" and [round(p["sparsity"], 3) for p in curve["points"]] == [0.5]
-    assert doc["tickets"]["verdict"]
+    curves = {c["arch"]: c for c in doc["tickets"]["curves"]}
+    assert [round(p["sparsity"], 3) for p in curves["mlp"]["points"]] == [0.5]
+    assert doc["tickets"]["verdict"] and doc["tickets"]["spatial_prior"]

@@ -26,7 +26,7 @@ import dataclasses
 import json
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -239,13 +239,17 @@ def run_tickets(suite: Suite, plan: TicketsPlan, results_dir: str | Path, *, arc
     saved = dict(os.environ)
     os.environ.update(thread_env(max(1, (os.cpu_count() or 1) // workers), saved))
     try:
+        seen = {r.run_id for r in records}
         with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(_work, plan, str(results_dir), suite.name, c, tuple(plugins)) for c in todo]
-            for future in futures:
-                added = set(future.result())
-                if on_record is not None:
-                    for r in store.records():
-                        if r.run_id in added:
+            pending = {pool.submit(_work, plan, str(results_dir), suite.name, c, tuple(plugins)) for c in todo}
+            while pending:
+                done, pending = wait(pending, timeout=5.0)
+                for future in done:
+                    future.result()  # a worker's exception is raised here
+                for r in store.records():  # the records the workers appended since the last look
+                    if r.run_id not in seen:
+                        seen.add(r.run_id)
+                        if on_record is not None:
                             on_record(r)
     finally:
         os.environ.clear()
