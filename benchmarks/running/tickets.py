@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ from benchmarks.running.store import ResultsStore
 from benchmarks.running.suite import Suite
 from benchmarks.running.tickets_plan import TicketsPlan
 from benchmarks.running.train import Sparse
+from benchmarks.running.workers import _sigterm_interrupts, cores, thread_env  # the sweep's rules for workers
 from benchmarks.spec import RunRecord, RunSpec, UserError
 
 
@@ -235,23 +237,43 @@ def run_tickets(suite: Suite, plan: TicketsPlan, results_dir: str | Path, *, arc
         for chain in todo:
             chain_runner.run(chain)
         return todo
-    from benchmarks.running.workers import thread_env  # the sweep's rule for a worker's threads
     saved = dict(os.environ)
-    os.environ.update(thread_env(max(1, (os.cpu_count() or 1) // workers), saved))
+    os.environ.update(thread_env(max(1, cores() // workers), saved))
     try:
         seen = {r.run_id for r in records}
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_die_with_parent) as pool:
             pending = {pool.submit(_work, plan, str(results_dir), suite.name, c, tuple(plugins)) for c in todo}
-            while pending:
-                done, pending = wait(pending, timeout=5.0)
-                for future in done:
-                    future.result()  # a worker's exception is raised here
-                for r in store.records():  # the records the workers appended since the last look
-                    if r.run_id not in seen:
-                        seen.add(r.run_id)
-                        if on_record is not None:
-                            on_record(r)
+            try:
+                _follow(pending, store, seen, on_record)
+            except BaseException:  # Ctrl-C, SIGTERM: the chains in hand stop now (their finished runs are saved)
+                for process in list(pool._processes.values()):
+                    process.kill()
+                raise
     finally:
         os.environ.clear()
         os.environ.update(saved)
     return todo
+
+
+def _die_with_parent() -> None:
+    """A chain worker dies with the process that started it (Linux: PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+
+def _follow(pending: set, store: ResultsStore, seen: set[str], on_record: Callable[[RunRecord], None] | None) -> None:
+    """Until every chain is done: the records the workers appended, as they come."""
+    with _sigterm_interrupts():
+        while pending:
+            done, pending = wait(pending, timeout=5.0)
+            for future in done:
+                future.result()  # a worker's exception is raised here
+            for r in store.records():  # the records the workers appended since the last look
+                if r.run_id not in seen:
+                    seen.add(r.run_id)
+                    if on_record is not None:
+                        on_record(r)
