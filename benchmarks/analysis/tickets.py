@@ -104,8 +104,8 @@ class Curve:
         return best
 
     def high_sparsity_points(self) -> tuple[Point, ...]:
-        high = tuple(p for p in self.points if p.sparsity >= HIGH_SPARSITY)
-        return high or self.points
+        """The rounds at HIGH_SPARSITY or more (none if the chain stopped before)."""
+        return tuple(p for p in self.points if p.sparsity >= HIGH_SPARSITY)
 
 
 def ticket_curves(records: Sequence[RunRecord]) -> list[Curve]:
@@ -173,6 +173,8 @@ def advantage_trend(curves: Sequence[Curve]) -> list[Trend]:
         xs, ys, by_size = [], [], []
         for c in sorted(group, key=lambda c: c.params):
             per_seed = per_seed_advantage(c.high_sparsity_points())
+            if not per_seed:
+                continue
             by_size.append((c.params, estimate(per_seed)))
             xs += [math.log10(c.params)] * len(per_seed)
             ys += per_seed

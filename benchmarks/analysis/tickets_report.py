@@ -47,12 +47,16 @@ def points(e: Estimate) -> str:
 
 def diff(e: Estimate) -> str:
     """A difference in accuracy, in points: '+4.1 [2.0, 6.2]'."""
+    if not math.isfinite(e.value):
+        return "no round that sparse"
     if not math.isfinite(e.lo):
         return f"{100 * e.value:+.1f} [no interval]"
     return f"{100 * e.value:+.1f} [{100 * e.lo:+.1f}, {100 * e.hi:+.1f}]"
 
 
 def _sign_words(e: Estimate, better: str, worse: str) -> str:
+    if not math.isfinite(e.value):
+        return "were not compared (no round that sparse)"
     if not (math.isfinite(e.lo) and math.isfinite(e.hi)):
         return "cannot be told with one seed"
     if e.lo > 0:
