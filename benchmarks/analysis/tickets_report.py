@@ -108,9 +108,10 @@ def verdict_sentences(f: TicketFindings) -> list[str]:
         if trends:
             words = [f"{t.family} {diff(t.slope)} points per decade "
                      f"({_sign_words(t.slope, 'grows', 'shrinks')})" for t in trends]
+            sizes = sorted({len(t.by_size) for t in trends})
             out.append(f"Whether bigger networks hold better tickets on {ds} (the advantage at high sparsity against "
-                       f"log10 parameters, {min(len(t.by_size) for t in trends)}-"
-                       f"{max(len(t.by_size) for t in trends)} sizes): " + "; ".join(words) + ".")
+                       f"log10 parameters, {'-'.join(map(str, sizes[::max(1, len(sizes) - 1)]))} sizes): "
+                       + "; ".join(words) + ".")
     moved = [c for c in f.curves if c.transferred]
     if moved:
         words = [f"{c.family} {short_count(c.params)} from {c.found_on} to {c.dataset}: {diff(high_advantage(c))}"
@@ -188,8 +189,8 @@ def _curve_figure(curves: Sequence[Curve], title: str) -> plt.Figure:
         ax.set_title(fam)
         ax.set_xlabel("fraction of prunable weights remaining")
         ax.grid(alpha=0.3)
+        ax.legend(fontsize=6, loc="lower left")
     axes[0][0].set_ylabel("test accuracy, % (95% CI over seeds)")
-    axes[0][-1].legend(fontsize=7, loc="lower left")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
