@@ -85,6 +85,7 @@ class Curve:
     dense: Estimate
     points: tuple[Point, ...]
     seeds: int
+    steps: int = 0  # of every training, dense and pruned
 
     @property
     def family(self) -> str:
@@ -138,7 +139,7 @@ def ticket_curves(records: Sequence[RunRecord]) -> list[Curve]:
                                 kinds["ticket"].run_id, kinds["random"].run_id, tuple(sorted(adv.items()))))
         if points:
             curves.append(Curve(arch, ds, found_on, n, base.params, d, estimate(list(base_acc.values())),
-                                tuple(points), len(base_acc)))
+                                tuple(points), len(base_acc), base.spec.steps))
     return curves
 
 

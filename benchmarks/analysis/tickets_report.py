@@ -30,7 +30,7 @@ from benchmarks.analysis.tickets import (  # noqa: E402
     spatial_prior,
     ticket_curves,
 )
-from benchmarks.analysis.verdict_text import short_count  # noqa: E402
+from benchmarks.analysis.verdict_text import join_words, short_count  # noqa: E402
 from benchmarks.formatting import html_table  # noqa: E402
 from benchmarks.layout import MASKS_DIR, TICKETS_PLAN_FILE, slug  # noqa: E402
 from benchmarks.running import pruning  # noqa: E402
@@ -103,7 +103,9 @@ def verdict_sentences(f: TicketFindings) -> list[str]:
                          f"{100 * HIGH_SPARSITY:.0f}% sparsity or more its ticket and a random mask "
                          f"{_sign_words(adv, 'differ in the ticket’s favour', 'differ in the random mask’s favour')}"
                          f" ({diff(adv)} points)")
-        out.append(f"On {ds} (tickets found and retrained there; {seeds} seeds, 95% intervals): " + "; ".join(parts) + ".")
+        scope = join_words(sorted({f"{c.data_size:,} training examples and {c.steps} steps" for c in mine}))
+        out.append(f"On {ds} (tickets found and retrained there, {scope}; {seeds} seeds, 95% intervals): "
+                   + "; ".join(parts) + ".")
         trends = [t for t in f.trends if t.dataset == ds and math.isfinite(t.slope.value)]
         if trends:
             words = [f"{t.family} {diff(t.slope)} points per decade "
