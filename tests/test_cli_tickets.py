@@ -67,6 +67,11 @@ def test_tickets_help_says_what_it_does(capsys):
     ("", ["--prune-fraction", "0"], "[tickets] prune_fraction must be in (0, 1), got 0"),
     ("", ["--rewind-step", "60"], "[tickets] rewind_step 60 is beyond the training length"),
     ("", ["--target-sparsity", "0.95", "--rounds", "2"], "is out of reach: 2 rounds of prune_fraction 0.2 reach 0.360"),
+    ("scope = \"row\"", [], "[tickets] scope must be one of layer, global, got 'row'"),
+    ("pruning = 0.2", [], "tk.toml:16: unknown key 'pruning' in [tickets]"),
+    ("transfer = [\"mnist1e\"]", [], "[tickets] transfer: unknown dataset 'mnist1e'; did you mean mnist1d"),
+    ("transfer = [\"recall\"]", [], "[tickets] transfer recall: its inputs or classes differ from mnist1d's"),
+    ("[tickets.also_on]\nmlpp = [\"mnist1d-shuffled\"]", [], "[tickets.also_on] mlpp: unknown architecture 'mlpp'"),
 ])
 def test_bad_plans_are_one_line_exit_2_and_write_nothing(tmp_path, capsys, tickets, flags, says):
     path = _suite(tmp_path, tickets)

@@ -137,3 +137,17 @@ def test_new_record_fields_keep_the_reference_run_ids():
         assert all(runner.run_id(r.spec, r.data_version) == r.run_id for r in records)
     pruned = dataclasses.replace(records[0].spec, sparsity=0.5, mask="ticket:layer:p=0.5:round=1:rewind=0")
     assert runner.run_id(pruned, records[0].data_version) != records[0].run_id
+
+
+def test_chains_follow_the_plan_transfers_and_extra_datasets():
+    from benchmarks.running.suite import load_suite
+
+    suite = load_suite("tickets")
+    todo = tickets.chains(suite, suite.tickets)
+    mlp = [c for c in todo if c.dense.arch == "mlp"]
+    assert {c.dense.dataset for c in mlp} == {"mnist1d", "mnist1d-shuffled"}  # also_on
+    assert all(c.transfers == () for c in todo if c.dense.arch != "mlp")  # transfer_archs = ["mlp"]
+    assert {tuple(t.dataset for t in c.transfers) for c in mlp if c.dense.dataset == "mnist1d"} == {
+        ("mnist1d-fresh", "mnist1d-shuffled")}
+    assert len({c.dense.arch for c in todo}) == 6 and all(c.dense.seeds == (0, 1, 2) for c in todo)
+    assert tickets.sparsities(tickets.layer_sizes(todo[0].dense), suite.tickets)[-1] >= 0.95
