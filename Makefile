@@ -10,7 +10,7 @@ RESULTS ?= results
 ARGS   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install bench sweep report leaderboard compare perf test lint new-arch check-arch clean
+.PHONY: help install bench sweep report leaderboard compare perf tickets test lint new-arch check-arch clean
 
 help: ## list the targets
 	@echo "archbench: does architecture matter, or only data?"
@@ -47,6 +47,10 @@ compare: $(STAMP) ## compare two results: make compare A=results/reference B=res
 
 perf: $(STAMP) ## measure throughput, FLOP/s vs matmul peak, fused-loop and vmap speed-ups
 	$(BIN)/archbench perf --results-dir $(RESULTS) $(ARGS)
+
+tickets: $(STAMP) ## lottery tickets against random masks, then the report: make tickets SUITE=tickets
+	$(BIN)/archbench tickets $(SUITE) --results-dir $(RESULTS) $(ARGS)
+	$(BIN)/archbench report $(SUITE) --results-dir $(RESULTS)
 
 new-arch: $(STAMP) ## write a template for a new family: make new-arch NAME=foo [DIR=folder outside the repo]
 	@test -n "$(NAME)" || { echo "usage: make new-arch NAME=<family name> [DIR=<folder>]"; exit 2; }

@@ -43,6 +43,8 @@ CONTRASTS_FILE = "contrasts.json"
 FITS_FILE = "fits.json"
 PLOTS_DIR = "plots"
 REPORT_FILE = "report.html"
+MASKS_DIR = "masks"  # lottery tickets: each pruned run's masks, MASKS_DIR/RUN_ID.npz
+TICKETS_PLAN_FILE = "tickets.json"  # the plan of the last `archbench tickets` of the suite
 
 
 def suite_dir(results_dir: str | Path, suite: str) -> Path:

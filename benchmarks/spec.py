@@ -69,7 +69,8 @@ class Splits:
 
 
 _ALWAYS = object()  # equal to no value: a field not in _HASH_DEFAULTS is always hashed
-_HASH_DEFAULTS: dict[str, object] = {"scored_at": "best_val_loss", "patience": 0.0, "regime": "finite"}
+_HASH_DEFAULTS: dict[str, object] = {"scored_at": "best_val_loss", "patience": 0.0, "regime": "finite", "sparsity": 0.0,
+                                     "mask": ""}
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,11 @@ class RunSpec:
     # old (0: never; benchmarks/running/protocol.py).
     patience: float = 0.0
     regime: Regime = "finite"  # online: every training example fresh (data_size = steps x batch_size per seed)
+    # Sparse training (benchmarks/running/tickets.py, docs/tickets.md): the fraction of the prunable weights that
+    # are pruned, and how the mask was made ("" dense; "ticket:..." iterative magnitude pruning with rewinding,
+    # "random:..." its control of the same per-layer sparsity; the text names the rule, round and source).
+    sparsity: float = 0.0
+    mask: str = ""
     suite: str = ""  # the suite it belongs to (for grouping in wandb and reports)
     dataset_as_given: str = ""  # the dataset as the user spelled it, where `dataset` differs (not in the run id)
 
@@ -129,6 +135,8 @@ class RunSpec:
             (self.regime != "online" or self.data_size == self.steps * self.batch_size,
              f"data_size ({self.data_size}) must be steps x batch_size ({self.steps * self.batch_size}) in the online "
              "regime: every example a run sees is fresh"),
+            (0 <= self.sparsity < 1, f"sparsity must be in [0, 1), got {self.sparsity!r}"),
+            (bool(self.mask) == (self.sparsity > 0), "a pruned run names its mask and a named mask prunes something"),
         ]
         for ok, message in checks:
             if not ok:

@@ -39,6 +39,7 @@ from benchmarks.analysis.leaderboard_formats import to_html  # noqa: E402
 from benchmarks.analysis.plots import write_plots  # noqa: E402
 from benchmarks.analysis.quality_plots import quality_section, width_summary, write_quality_plots  # noqa: E402
 from benchmarks.analysis.stats import Estimate  # noqa: E402
+from benchmarks.analysis.tickets_report import findings_dict, section_html, ticket_findings  # noqa: E402
 from benchmarks.analysis.verdict import DatasetVerdict, Verdict, verdict  # noqa: E402
 from benchmarks.analysis.verdict_statistics.multipliers import fmt_factor  # noqa: E402
 from benchmarks.analysis.verdict_text import (  # noqa: E402
@@ -50,7 +51,7 @@ from benchmarks.analysis.verdict_text import (  # noqa: E402
     verdict_paragraph,
 )
 from benchmarks.formatting import html_page, html_table, write_text  # noqa: E402
-from benchmarks.layout import FITS_FILE, PLOTS_DIR, REPORT_FILE, slug  # noqa: E402
+from benchmarks.layout import FITS_FILE, MASKS_DIR, PLOTS_DIR, REPORT_FILE, slug  # noqa: E402
 from benchmarks.running.store import ResultsStore  # noqa: E402
 from benchmarks.running.suite import declared_contrasts  # noqa: E402
 from benchmarks.spec import DatasetContrast, UserError, finite_or_null  # noqa: E402
@@ -254,7 +255,9 @@ def _contrast_section(c: ContrastEffect) -> str:
 
 
 def render_html(suite: str, fitted: dict[str, DatasetFits], verdict: Verdict,
-                plots: dict[str, list[tuple[str, Path, bytes]]], leaderboard_html: str) -> str:
+                plots: dict[str, list[tuple[str, Path, bytes]]], leaderboard_html: str,
+                sections: Sequence[str] = ()) -> str:
+    """The page; `sections` (HTML, such as the lottery tickets') go after the contrasts, before the leaderboard."""
     by_ds = {v.dataset: v for v in verdict.datasets}
     n_runs = sum(len(df.runs) for df in fitted.values())
     n_out = sum(len(df.excluded) for df in fitted.values())
@@ -277,6 +280,7 @@ def render_html(suite: str, fitted: dict[str, DatasetFits], verdict: Verdict,
         parts.append(_dataset_section(df, by_ds.get(ds), plots.get(ds, [])))
     parts += [_contrast_section(c) for c in verdict.contrasts]
     parts += [quality_section(q) for q in verdict.quality]
+    parts += [s for s in sections if s]
     parts.append('<section id="leaderboard"><h2>Leaderboard</h2>')
     parts.append(leaderboard_html)
     parts.append("</section>")
@@ -311,6 +315,9 @@ def write_report(results_dir: str | Path, suite: str, contrasts: Sequence[Datase
         contrasts = declared_contrasts(results_dir, suite)
     stated = verdict(records, contrasts=contrasts)
     doc = {"suite": suite, **fits_to_dict(fitted), "verdict": verdict_dict(stated)}
+    tickets = ticket_findings(records, store.dir)
+    if tickets.curves:
+        doc["tickets"] = findings_dict(tickets)
     for v in stated.datasets:  # the multipliers per dataset, beside its fits
         if (m := v.statistics.get("multipliers")) is not None:
             doc["datasets"][v.dataset]["pairs"] = m.to_dict()["pairs"]
@@ -327,6 +334,7 @@ def write_report(results_dir: str | Path, suite: str, contrasts: Sequence[Datase
         plots[ds] = plots.get(ds, []) + frontier_plots(df, store.dir / PLOTS_DIR)
     board = build_leaderboard(records, suite)
     path = store.dir / REPORT_FILE
-    write_text(path, render_html(suite, fitted, stated, plots, to_html(board, full_page=False)))
+    tickets_html, ticket_pngs = section_html(tickets, store.dir / MASKS_DIR, store.dir / PLOTS_DIR)
+    write_text(path, render_html(suite, fitted, stated, plots, to_html(board, full_page=False), [tickets_html]))
     pngs = [png for per_dataset in plots.values() for _, png, _ in per_dataset]
-    return Written(path, [store.dir / FITS_FILE, *pngs, path], stated, board)
+    return Written(path, [store.dir / FITS_FILE, *pngs, *ticket_pngs, path], stated, board)

@@ -10,6 +10,7 @@ One module per command family parses its flags, calls one stage and prints:
     compare.py      archbench compare                   (benchmarks/analysis)
     report.py       archbench report                    (benchmarks/analysis)
     perf.py         archbench perf                      (benchmarks/running/perf.py)
+    tickets.py      archbench tickets                   (benchmarks/running/tickets.py)
 
 Each module's `add_command(subparsers, common)` adds its parsers; a command's handler is
 `cmd_<command>`. Flags several commands share are in `flags.py`.
@@ -24,11 +25,11 @@ import sys
 from collections.abc import Sequence
 
 import architectures
-from benchmarks.cli import archs, check_arch, compare, datasets, leaderboard, perf, report, run
+from benchmarks.cli import archs, check_arch, compare, datasets, leaderboard, perf, report, run, tickets
 from benchmarks.spec import UserError
 
 # One module per command family; their order is the order of `--help`.
-COMMAND_MODULES = (run, datasets, archs, check_arch, leaderboard, compare, report, perf)
+COMMAND_MODULES = (run, datasets, archs, check_arch, leaderboard, compare, report, perf, tickets)
 
 
 def common_parser() -> argparse.ArgumentParser:

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 
 from benchmarks.analysis.leaderboard_formats import to_csv
 from benchmarks.analysis.report import write_report
 from benchmarks.analysis.verdict_text import verdict_paragraph
+from benchmarks.layout import FITS_FILE
 from benchmarks.running.wandb_log import MODES, log_report
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     written = write_report(args.results_dir, args.suite)
     print(verdict_paragraph(written.verdict))
+    tickets = json.loads((written.report.parent / FITS_FILE).read_text()).get("tickets")
+    if tickets:  # the suite's lottery tickets (`archbench tickets`, docs/tickets.md)
+        print("\nLottery tickets: " + " ".join(tickets["verdict"]))
     print(f"\narchbench: wrote {written.report}")
     if args.wandb != "disabled":
         import pandas as pd

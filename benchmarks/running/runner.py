@@ -29,7 +29,7 @@ from benchmarks import data
 from benchmarks.data import online
 from benchmarks.running import distributed, protocol, sizing
 from benchmarks.running.checkpoint import DEFAULT_EVERY_S
-from benchmarks.running.train import Checkpoint, Model, TrainConfig, TrainOutput, default_pack, device_data, train
+from benchmarks.running.train import Checkpoint, Model, Sparse, TrainConfig, TrainOutput, default_pack, device_data, train
 from benchmarks.spec import (
     RESULTS_VERSION,
     Curves,
@@ -151,6 +151,9 @@ def execute(
     capacity: int | None = None,
     splits: Splits | None = None,
     checkpoint: Checkpoint | None = None,
+    sparse_for: Callable[[Sequence[int]], Sparse] | None = None,
+    keep_step: int | None = None,
+    on_phase: Callable[[Sequence[tuple[float, int]], TrainOutput], None] | None = None,
 ) -> RunRecord:
     """Train `spec` and return its record (status `ok` or `diverged`); bad input raises UserError.
 
@@ -159,6 +162,9 @@ def execute(
     `splits` replaces the dataset named by the spec (tests, notebooks).
     `checkpoint` resumes the run from its last checkpoint and saves new ones as it trains.
     `options` say how to train it (parameter sharding), never what it computes.
+    Sparse training (benchmarks/running/tickets.py): `sparse_for(seeds)` gives the masks and starting values of
+    a phase's members (their seeds in order); `keep_step` keeps parameters at that step; `on_phase(members,
+    output)` sees each phase's (rate, seed) members and output, final and kept parameters included.
     """
     splits = splits if splits is not None else load_splits(spec.dataset)
     offsets = None  # online: each seed's first row in the pool of fresh examples
@@ -182,10 +188,14 @@ def execute(
         """Train (rate, seed) members; a finished phase is saved, so a kill in a later one does not train it again."""
         progress = None if on_progress is None else (lambda done, total: on_progress(index * n_evals + done, phases * n_evals))
         ck = checkpoint.phase(f"phase{index}") if checkpoint is not None else None
-        out = train(model, cfg, device, seeds=[s for _, s in members], lrs=[lr for lr, _ in members],
+        seeds = [s for _, s in members]
+        out = train(model, cfg, device, seeds=seeds, lrs=[lr for lr, _ in members],
                     n_train=[spec.data_size] * len(members), steps=spec.steps, on_eval=progress, checkpoint=ck, pack=pack,
                     patience=spec.patience,
-                    offsets=None if offsets is None else [offsets[spec.seeds.index(s)] for _, s in members])
+                    offsets=None if offsets is None else [offsets[spec.seeds.index(s)] for s in seeds],
+                    sparse=sparse_for(seeds) if sparse_for is not None else None, keep_step=keep_step)
+        if on_phase is not None:
+            on_phase(members, out)
         if ck is not None and index + 1 < phases:
             ck.save(n_evals, n_evals, out.state, _history(out), out.train_s)
         return out

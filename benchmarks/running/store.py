@@ -327,9 +327,11 @@ class ResultsStore:
 
 def newest(records: Iterable[RunRecord]) -> list[RunRecord]:
     """The newest record of each (dataset, size, data size, arch) cell, in file order: a re-run
-    (`run --force`, a changed spec) appends a record and supersedes the earlier ones everywhere."""
+    (`run --force`, a changed spec) appends a record and supersedes the earlier ones everywhere.
+    Only dense runs make cells: pruned runs (a `mask`, benchmarks/running/tickets.py) are read by the
+    tickets analysis (benchmarks/analysis/tickets.py), never ranked or fitted beside their dense model."""
     kept: dict[tuple[str, int, int, str], RunRecord] = {}
-    for r in records:  # file order breaks created_at ties: the later line wins
+    for r in (r for r in records if not r.spec.mask):  # file order breaks created_at ties: the later line wins
         key = (r.spec.dataset, r.spec.target_params, r.spec.data_size, r.spec.arch)
         if key not in kept or r.created_at >= kept[key].created_at:
             kept.pop(key, None)

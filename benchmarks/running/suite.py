@@ -48,6 +48,10 @@ the file and line; `Suite.run_specs()` expands it into the sweep's RunSpecs.
     variant = "mnist1d-shuffled"     # to the held-out loss, with intervals (benchmarks/analysis/contrast.py)
     label = "input order destroyed"
 
+    [tickets]                        # optional: how `archbench tickets` prunes (benchmarks/running/tickets_plan.py)
+    prune_fraction = 0.2
+    target_sparsity = 0.95
+
 A sweep keeps the suite's contrasts beside its records (`RESULTS_DIR/SUITE/contrasts.json`),
 where `archbench report` finds them.
 """
@@ -70,6 +74,7 @@ from benchmarks.data.levels import with_quality
 from benchmarks.formatting import write_text
 from benchmarks.layout import CONTRASTS_FILE, suite_dir
 from benchmarks.running import protocol
+from benchmarks.running.tickets_plan import TicketsPlan, parse_plan
 from benchmarks.spec import REGIMES, DatasetContrast, RunSpec, UserError
 
 SUITES_DIR = Path(__file__).parent.parent / "suites"
@@ -129,6 +134,7 @@ class Suite:
         return [with_quality(ds, q) for ds in self.datasets for q in self.quality or ("",)]
     regime: str = "finite"  # "online": every training example fresh; the training lengths are `budgets`
     budgets: tuple[int, ...] = ()  # online: steps of each run of a size (a run per budget, cosine to its length)
+    tickets: TicketsPlan | None = None  # [tickets]: lottery tickets of every run (`archbench tickets`)
 
     def resolved_architectures(self) -> list[str]:
         """The suite's architectures by canonical name; `"*"` is every family registered for it."""
@@ -426,7 +432,7 @@ def load_suite(name_or_path: str) -> Suite:
         raise UserError(f"{path}:{line.group(1) if line else len(text.splitlines())}: malformed TOML: {e}") from e
     top = {
         "name", "description", "datasets", "architectures", "target_params", "sizes", "data_sizes", "seeds", "training",
-        "lr", "logging", "contrasts", "quality", "regime", "budgets",
+        "lr", "logging", "contrasts", "quality", "regime", "budgets", "tickets",
     }
     _check_keys(raw, top, "the suite", text, str(path))
     if "steps" in raw.get("training", {}):
@@ -502,4 +508,9 @@ def load_suite(name_or_path: str) -> Suite:
     suite = dataclasses.replace(suite, quality=_quality(raw.get("quality"), suite.datasets, text, str(path)))
     if not specs:
         raise UserError(f"{path}: the suite expands to no runs")
-    return dataclasses.replace(suite, contrasts=_contrasts(raw.get("contrasts"), suite.datasets, text, str(path)))
+    tickets = None
+    if "tickets" in raw:
+        shortest = min(spec.steps for spec in specs)
+        tickets = parse_plan(raw["tickets"], lambda key: _line_of(text, key), str(path), shortest, suite.training.eval_every)
+    contrasts = _contrasts(raw.get("contrasts"), suite.datasets, text, str(path))
+    return dataclasses.replace(suite, contrasts=contrasts, tickets=tickets)

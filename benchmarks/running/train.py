@@ -86,6 +86,18 @@ class Members(NamedTuple):
         )
 
 
+class Sparse(NamedTuple):
+    """Sparse training (benchmarks/running/tickets.py): per member a 0/1 mask over the parameters, and the values
+    the member starts from (a lottery ticket's rewound weights), both stacked on a leading M axis.
+
+    The mask multiplies the gradients (so Adam's moments and the clipping norm never see a pruned weight), the
+    updates and the parameters after every step, so a pruned weight stays exactly zero, weight decay included.
+    """
+
+    mask: nnx.State  # float32 0/1, the structure of the parameters; 1 on every leaf that is not pruned
+    start: nnx.State  # the parameters to start from (masked before training)
+
+
 class TrainState(NamedTuple):
     """One member's state (a leading M axis when vmapped)."""
 
@@ -181,11 +193,17 @@ def online_indices(step: jax.Array, offset: jax.Array, batch_size: int) -> jax.A
     return offset + step * batch_size + jnp.arange(batch_size)
 
 
+def _masked(tree: nnx.State, mask: nnx.State | None) -> nnx.State:
+    return tree if mask is None else jax.tree.map(lambda x, m: x * m, tree, mask)
+
+
 def train_step(
-    model: Model, cfg: TrainConfig, state: TrainState, member: Members, data: Data
+    model: Model, cfg: TrainConfig, state: TrainState, member: Members, data: Data, mask: nnx.State | None = None
 ) -> tuple[TrainState, jax.Array]:
     """One optimiser step on a minibatch drawn (with replacement) from the first n_train examples; online,
-    on the member's next fresh rows."""
+    on the member's next fresh rows.
+
+    With `mask` (one member's `Sparse.mask`), gradients, updates and parameters are multiplied by it."""
     data_key, batch_key = jax.random.split(state.data_key)
     if cfg.online:
         idx = online_indices(state.step, member.offset, cfg.batch_size)
@@ -194,8 +212,9 @@ def train_step(
     grad_fn = jax.value_and_grad(partial(loss_fn, model, cfg.precision))
     x_B, y_B = distributed.constrain_batch(data.x_train[idx]), distributed.constrain_batch(data.y_train[idx])
     loss, grads = grad_fn(state.params, x_B, y_B)
+    grads = _masked(grads, mask)
     updates, opt_state = optimizer(member.lr, member.steps, cfg).update(grads, state.opt_state, state.params)
-    params = optax.apply_updates(state.params, updates)
+    params = _masked(optax.apply_updates(state.params, _masked(updates, mask)), mask)
     first_bad = (state.diverged_step < 0) & ~jnp.isfinite(loss)
     diverged_step = jnp.where(first_bad, state.step, state.diverged_step)
     return TrainState(params, opt_state, data_key, state.step + 1, diverged_step), loss
@@ -222,10 +241,10 @@ def evaluate(model: Model, cfg: TrainConfig, params: nnx.State, x_N: jax.Array, 
 
 
 def run_interval(
-    model: Model, cfg: TrainConfig, state: TrainState, member: Members, data: Data
+    model: Model, cfg: TrainConfig, state: TrainState, member: Members, data: Data, mask: nnx.State | None = None
 ) -> tuple[TrainState, dict[str, jax.Array]]:
     """`eval_every` fused steps, then held-out evaluation: one point of the learning curve."""
-    step = partial(train_step, model, cfg, member=member, data=data)
+    step = partial(train_step, model, cfg, member=member, data=data, mask=mask)
     state, losses = jax.lax.scan(lambda s, _: step(s), state, None, length=cfg.eval_every)
     state = distributed.constrain_state(state, cfg.shard_params)
     val_loss, val_acc = evaluate(model, cfg, state.params, data.x_val, data.y_val)
@@ -244,6 +263,8 @@ def run_interval(
 # compiled program is reused for every run of the same family, shape and budget.
 init_members = jax.jit(jax.vmap(init_state, in_axes=(None, None, 0)), static_argnums=(0, 1))
 run_members = jax.jit(jax.vmap(run_interval, in_axes=(None, None, 0, 0, None)), static_argnums=(0, 1))
+# Sparse training: the same interval with a mask per member (a separate program: unmasked runs compile as before).
+run_members_masked = jax.jit(jax.vmap(run_interval, in_axes=(None, None, 0, 0, None, 0)), static_argnums=(0, 1))
 
 # Initialisation runs once per run, so it is compiled without LLVM's optimisations: on CPU that
 # cuts its compile from ~15 s to ~1 s (the random-number kernels are costly to optimise).
@@ -270,10 +291,17 @@ def compiled_init(model: Model, cfg: TrainConfig, seeds_M: jax.Array) -> jax.sta
     return _compiled[key]
 
 
-def compiled_run(model: Model, cfg: TrainConfig, state: TrainState, members: Members, data: Data) -> jax.stages.Compiled:
-    key = ("run", model, cfg, _shapes(state, members, data))
+def compiled_run(model: Model, cfg: TrainConfig, state: TrainState, members: Members, data: Data,
+                 mask: nnx.State | None = None) -> jax.stages.Compiled:
+    if mask is None:
+        key = ("run", model, cfg, _shapes(state, members, data))
+        if key not in _compiled:
+            _compiled[key] = run_members.lower(model, cfg, state, members, data).compile(compiler_options=_run_options())
+        return _compiled[key]
+    key = ("run_masked", model, cfg, _shapes(state, members, data, mask))
     if key not in _compiled:
-        _compiled[key] = run_members.lower(model, cfg, state, members, data).compile(compiler_options=_run_options())
+        lowered = run_members_masked.lower(model, cfg, state, members, data, mask)
+        _compiled[key] = lowered.compile(compiler_options=_run_options())
     return _compiled[key]
 
 
@@ -317,6 +345,7 @@ class TrainOutput:
     state: TrainState  # final state of every member (stacked on axis 0)
     compile_s: float
     train_s: float
+    kept: nnx.State | None = None  # every member's parameters at `train(keep_step=...)` (stacked on axis 0)
 
     def final(self, metric: str) -> np.ndarray:
         return self.curves[metric][:, -1]
@@ -363,6 +392,8 @@ def train(
     pack: int | None = None,
     patience: float = 0.0,
     offsets: Sequence[int] | None = None,
+    sparse: Sparse | None = None,
+    keep_step: int | None = None,
 ) -> TrainOutput:
     """Train members (seeds[m], lrs[m], n_train[m]) for `steps` steps; `on_eval(done, total)` after each interval.
     Online (`cfg.online`), member m reads rows offsets[m], offsets[m] + 1, ... of the training pool in order.
@@ -378,6 +409,9 @@ def train(
     With `checkpoint`, a run resumes from the last saved interval and saves at interval boundaries.
     The compiled program is the same either way and every input of an interval (parameters, optimiser
     state, step, data key) is restored exactly, so a resumed run ends bitwise equal to an uninterrupted one.
+    With `sparse`, member m starts from `sparse.start[m]` masked by `sparse.mask[m]` and trains masked (a
+    program of its own). `keep_step` (0 or a multiple of eval_every) keeps every member's parameters at that
+    step in `TrainOutput.kept` (a run resumed from a checkpoint past it keeps none).
     """
     distributed.check_batch(cfg.batch_size)
     if steps <= 0 or steps % cfg.eval_every:
@@ -394,11 +428,18 @@ def train(
     t0 = time.perf_counter()
     init = compiled_init(model, cfg, seeds_C[0])
     states = [init(s) for s in seeds_C]
-    run = compiled_run(model, cfg, states[0], members_C[0], data)  # compiled apart from training, to time it
+    masks_C: list[nnx.State | None] = [None] * len(chunks)
+    if sparse is not None:
+        take = [distributed.put_replicated(np.asarray(c, np.int32)) for c in chunks]
+        masks_C = [jax.tree.map(lambda x, t=t: x[t], sparse.mask) for t in take]
+        states = [s._replace(params=_masked(jax.tree.map(lambda x, t=t: x[t], sparse.start), m))
+                  for s, t, m in zip(states, take, masks_C)]
+    run = compiled_run(model, cfg, states[0], members_C[0], data, masks_C[0])  # compiled apart from training, to time it
     jax.block_until_ready(states)
     compile_s = time.perf_counter() - t0
     history: list[dict[str, jax.Array]] = []
     spent_s = 0.0  # training time of the run before it was resumed
+    kept = _join(states).params if keep_step == 0 else None
     resumed = checkpoint.restore(_join(states)) if checkpoint is not None else None
     if resumed is not None:
         states, history, spent_s = _split(resumed.state, pack), list(resumed.history), resumed.train_s
@@ -413,8 +454,11 @@ def train(
                 on_eval(n_evals, n_evals)
             break
         live = [bool((evals_run[c] > i).any()) for c in chunks]
-        outs = [run(state, members, data) if on else None for state, members, on in zip(states, members_C, live)]
+        outs = [run(state, members, data, *([] if mask is None else [mask])) if on else None
+                for state, members, mask, on in zip(states, members_C, masks_C, live)]
         states = [state if out is None else out[0] for state, out in zip(states, outs)]
+        if keep_step == (i + 1) * cfg.eval_every:
+            kept = _join(states).params
         ran = next(out[1] for out in outs if out is not None)
         parts = [{k: jnp.full_like(v, jnp.nan) for k, v in ran.items()} if out is None else out[1] for out in outs]
         metrics = parts[0] if len(parts) == 1 else {k: jnp.concatenate([m[k] for m in parts]) for k in ran}
@@ -435,4 +479,5 @@ def train(
         steps=[(i + 1) * cfg.eval_every for i in range(n_evals)],
         evals_run=evals_run,
         diverged_step=np.asarray(state.diverged_step), state=state, compile_s=compile_s, train_s=train_s,
+        kept=None if kept is None else jax.tree.map(lambda x: x[:n], kept),
     )
