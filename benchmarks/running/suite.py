@@ -471,6 +471,13 @@ def load_suite(name_or_path: str) -> Suite:
     lr_raw = raw.get("lr", {})
     data_sizes = ints("data_sizes") if regime == "finite" else ()
     _check_budget(raw.get("training", {}), lr_raw, data_sizes, text, str(path))
+    for ds in raw.get("datasets", ()) if isinstance(raw.get("datasets"), list) else ():
+        try:
+            data.info(ds)
+            if regime == "online":
+                online.check_online(ds)
+        except UserError as e:
+            raise UserError(f"{path}:{_line_of(text, 'datasets')}: {e}") from e
     try:
         suite = Suite(
             name=str(raw.get("name", path.stem)),
@@ -498,13 +505,6 @@ def load_suite(name_or_path: str) -> Suite:
         key = {"learning": "lr", "learning-rate": "trials", "lr_tune_seeds": "tune_seeds", "at": "seeds",
                "unknown": "architectures", "data_size": "data_sizes"}.get(first, first)
         raise UserError(f"{path}:{_line_of(text, key)}: {message}") from e
-    for ds in suite.datasets:
-        try:
-            data.info(ds)
-            if regime == "online":
-                online.check_online(ds)
-        except UserError as e:
-            raise UserError(f"{path}:{_line_of(text, 'datasets')}: {e}") from e
     suite = dataclasses.replace(suite, quality=_quality(raw.get("quality"), suite.datasets, text, str(path)))
     if not specs:
         raise UserError(f"{path}: the suite expands to no runs")
