@@ -91,18 +91,20 @@ def verdict_sentences(f: TicketFindings) -> list[str]:
     for ds in sorted({c.dataset for c in found}):
         mine = [c for c in found if c.dataset == ds]
         seeds = min(c.seeds for c in mine)
-        biggest = {}
-        for c in mine:
-            if c.family not in biggest or c.params > biggest[c.family].params:
+        biggest: dict[str, Curve] = {}
+        for c in mine:  # the largest size of each family that was pruned that far (else its largest)
+            b = biggest.get(c.family)
+            if b is None or (bool(c.high_sparsity_points()), c.params) > (bool(b.high_sparsity_points()), b.params):
                 biggest[c.family] = c
         parts = []
         for fam, c in sorted(biggest.items()):
             adv = high_advantage(c)
+            said = (f"at {100 * HIGH_SPARSITY:.0f}% sparsity or more its ticket and a random mask "
+                    f"{_sign_words(adv, 'differ in the ticket’s favour', 'differ in the random mask’s favour')}"
+                    f" ({diff(adv)} points)") if math.isfinite(adv.value) else (
+                    f"it was not pruned to {100 * HIGH_SPARSITY:.0f}% sparsity")
             parts.append(f"{fam} ({short_count(c.params)} params) keeps within {_points_words(f.margin)} of its dense "
-                         f"accuracy up to {100 * c.matched_sparsity(f.margin):.0f}% sparsity, and at "
-                         f"{100 * HIGH_SPARSITY:.0f}% sparsity or more its ticket and a random mask "
-                         f"{_sign_words(adv, 'differ in the ticket’s favour', 'differ in the random mask’s favour')}"
-                         f" ({diff(adv)} points)")
+                         f"accuracy up to {100 * c.matched_sparsity(f.margin):.0f}% sparsity, and {said}")
         scope = join_words(sorted({f"{c.data_size:,} training examples and {c.steps} steps" for c in mine}))
         out.append(f"On {ds} (tickets found and retrained there, {scope}; {seeds} seeds, 95% intervals): "
                    + "; ".join(parts) + ".")
