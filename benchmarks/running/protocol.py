@@ -73,6 +73,8 @@ def has_converged(val_loss_E: Sequence[float], tol: float = CONVERGENCE_TOL) -> 
     total = v[0] - v.min()
     late = head.min() - v.min()
     return bool(late <= tol * total) if total > 0 else True
+
+
 def stops_early(val_loss_E: Sequence[float], n_planned: int, patience: float) -> bool:
     """Whether a member stops after these evaluations: its best (lowest finite) validation loss is at least
     `patience` x `n_planned` evaluations old (at least one). A member with no finite loss yet counts its
