@@ -445,7 +445,8 @@ def train(
         states, history, spent_s = _split(resumed.state, pack), list(resumed.history), resumed.train_s
         if on_eval is not None:
             on_eval(len(history), n_evals)
-    evals_run = protocol.evals_run([np.asarray(h["val_loss"])[:n] for h in history], n, n_evals, patience)
+    val_host = [np.asarray(h["val_loss"])[:n] for h in history]  # validation losses on the host, fetched once each
+    evals_run = protocol.evals_run(val_host, n, n_evals, patience)
     t1 = time.perf_counter()
     for i in range(len(history), n_evals):
         if not (evals_run > i).any():  # every member has stopped early: the rest of the curves stay NaN
@@ -466,7 +467,8 @@ def train(
         stopped = np.concatenate([evals_run, np.zeros(len(order) - n, int)]) <= i  # padding counts as stopped
         metrics = {k: jnp.where(stopped, jnp.nan, v) for k, v in metrics.items()}
         history.append(metrics)
-        evals_run = protocol.evals_run([np.asarray(h["val_loss"])[:n] for h in history], n, n_evals, patience)
+        val_host.append(np.asarray(metrics["val_loss"])[:n])
+        evals_run = protocol.evals_run(val_host, n, n_evals, patience)
         if on_eval is not None:
             on_eval(i + 1, n_evals)
         if checkpoint is not None and i + 1 < n_evals:
