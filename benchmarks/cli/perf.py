@@ -103,7 +103,7 @@ def cmd_perf(args: argparse.Namespace) -> int:
     for line in sweep_perf.summary(report["suite"]) if args.suite else ():
         out.print(line, markup=False, highlight=False)
     for t in report["targets"]:
-        out.print(f"target: {t['target']} >= {t['threshold']:g}: measured {t['measured']:.3g} "
+        out.print(f"target: {t['target']} {'<=' if t.get('at_most') else '>='} {t['threshold']:g}: measured {t['measured']:.3g} "
                   f"({'met' if t['met'] else 'NOT met'})")
     if distributed.is_main_process():
         path = out_dir / PERF_FILE

@@ -6,8 +6,8 @@ runs into their own temporary results folder, each with an empty compilation cac
 so both pay what a fresh clone pays (process start, data, compilation, training) and neither
 reuses the other's programs. Each is timed from its first process start to its last exit:
 
-- member-steps per second: optimiser steps x members (seeds x learning-rate trials) of every run
-  recorded, over that wall time;
+- member-steps per second: the optimiser steps every member (seed x learning-rate trial) of every
+  run recorded really trained, up to its early stop, over that wall time;
 - CPU use: CPU time of the processes (`getrusage(RUSAGE_CHILDREN)`) over wall time x cores
   (1.0: every core busy all the time);
 - compile share: the records' compile_s summed, over wall time x processes (the share of the
@@ -64,9 +64,13 @@ class SweepTiming:
         return self.compile_s / (self.wall_s * self.workers)
 
 
-def members(spec: RunSpec) -> int:
-    """Models one run trains: every seed at every learning-rate trial."""
-    return len(spec.seeds) * max(1, len(spec.lr_trials))
+def trained_member_steps(record: RunRecord) -> int:
+    """Optimiser steps the run's members really trained (every trial, extension and seed, up to its early stop).
+
+    The record keeps them as a rate over its training time (runner.py: `steps_per_s`); planned steps
+    would count the steps that early stopping and a single tuning seed never ran.
+    """
+    return round(record.steps_per_s * (record.wall_s - record.compile_s))
 
 
 def suite_slice(specs: list[RunSpec], runs: int) -> list[RunSpec]:
@@ -109,7 +113,7 @@ def time_sweep(
     cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return SweepTiming(
         workers=n_workers, threads_per_worker=threads, runs=len(records),
-        member_steps=sum(r.spec.steps * members(r.spec) for r in records), wall_s=wall_s, cpu_s=cpu_s,
+        member_steps=sum(trained_member_steps(r) for r in records), wall_s=wall_s, cpu_s=cpu_s,
         compile_s=sum(r.compile_s for r in records), cores=workers.cores(), failures=tuple(failures),
     )
 
@@ -162,10 +166,13 @@ def targets(section: dict, platform: str) -> list[dict]:
     """The issue's CPU targets for a suite's throughput (on a GPU the packed-members targets apply instead)."""
     if platform != "cpu":
         return []
-    measured = {"member-steps/s with workers / one run at a time": (section["speedup"], 2.5),
+    at_least = {"member-steps/s with workers / one run at a time": (section["speedup"], 2.5),
                 "CPU use with workers (CPU time / wall / cores)": (section["cpu_use"], 0.9)}
-    return [{"target": f"{section['name']}: {what}", "measured": value, "threshold": threshold, "met": value >= threshold}
-            for what, (value, threshold) in measured.items()]
+    out = [{"target": f"{section['name']}: {what}", "measured": value, "threshold": threshold, "met": value >= threshold}
+           for what, (value, threshold) in at_least.items()]
+    share = section["compile_share"]
+    return out + [{"target": f"{section['name']}: compile share with workers", "measured": share, "threshold": 0.15,
+                   "met": share <= 0.15, "at_most": True}]
 
 
 def summary(section: dict) -> list[str]:
