@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from benchmarks.analysis.compare import compare, load_side, select_suite, to_json, to_markdown
+from benchmarks.analysis.compare import compare, load_side, select_suite
+from benchmarks.analysis.compare_formats import to_json, to_markdown
 from benchmarks.cli.flags import add_output_flag, emit
 
 
