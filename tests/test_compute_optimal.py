@@ -7,7 +7,13 @@ import dataclasses
 import numpy as np
 import pytest
 
-from benchmarks.analysis.compute_optimal import FlopsModel, envelope_frontier, family_frontier, isoflop_vertex
+from benchmarks.analysis.compute_optimal import (
+    MIN_BRACKETED,
+    FlopsModel,
+    envelope_frontier,
+    family_frontier,
+    isoflop_vertex,
+)
 from benchmarks.analysis.fits import fit_dataset
 from benchmarks.analysis.stats import SeedNoise
 from tests.synthetic_results import Law, planted_online_records, true_frontier
@@ -106,11 +112,31 @@ def test_finite_regime_runs_get_the_envelope_but_no_law_frontier():
     assert f.status == "slope" and "finite regime" in f.reason and f.points
 
 
-def test_isoflop_vertex_finds_the_optimum_between_measured_sizes():
+def test_isoflop_vertex_finds_the_optimum_between_measured_sizes_and_says_where_it_only_bounds_it():
     log_n = np.log([1e3, 2e3, 4e3, 8e3])
     loss = ((log_n - np.log(3e3)) ** 2)[:, None, None] + 1.0  # a parabola with its bottom at N = 3,000
-    assert np.exp(isoflop_vertex(log_n, loss))[0, 0] == pytest.approx(3e3)
-    assert isoflop_vertex(log_n, (log_n - np.log(1e4))[:, None, None] ** 2)[0, 0] == pytest.approx(np.log(8e3))
+    n_opt, bracketed = isoflop_vertex(log_n, loss)
+    assert np.exp(n_opt[0, 0]) == pytest.approx(3e3) and bracketed[0, 0]
+    n_opt, bracketed = isoflop_vertex(log_n, (log_n - np.log(1e4))[:, None, None] ** 2)  # the bottom past 8,000
+    assert n_opt[0, 0] == pytest.approx(np.log(8e3)) and not bracketed[0, 0]
+
+
+def test_a_local_line_states_no_trend_of_n_star_where_the_sizes_do_not_bracket_it():
+    """Planted runs whose compute-optimal size lies below the smallest size at every compute: the envelope's
+    N* is the smallest size covering each compute, a bound and not a measurement; the frontier has no `a`
+    and says why."""
+    law = dataclasses.replace(LAWS["conv"], sigma=0.0)
+    runs = planted_online_records({"conv": law}, FLOPS_PER_PARAM, rng=0)
+    small = min(r.spec.target_params for r in runs)
+    # the smallest size made far better than every larger one: the optimum sits at (or below) it everywhere
+    runs = [dataclasses.replace(r, seeds=[dataclasses.replace(s, test_loss=s.test_loss * (0.5 if r.spec.target_params == small
+                                                                                          else 1.5)) for s in r.seeds])
+            for r in runs]
+    f = envelope_frontier("conv", runs, SeedNoise(0.0, 1.0), n_boot=2, rng=np.random.default_rng(0))
+    assert f.status == "slope" and "a" not in f.estimates and "its trend a is not measured" in f.reason
+    rows = f.table(np.zeros(0))  # past the smallest size's compute, the next size is the smallest covering it
+    assert len(rows) == 9 and sum(row["measured"] for row in rows) < MIN_BRACKETED
+    assert "a" not in f.to_dict(np.zeros(0)) and "gamma" in f.to_dict(np.zeros(0))
 
 
 def test_flops_model_fits_a_power_of_the_size():

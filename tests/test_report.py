@@ -173,7 +173,26 @@ def test_an_online_suite_reports_each_familys_compute_frontier_with_its_two_figu
     (m,) = frontiers["multipliers"]
     assert m["factor"]["lo"] > 1 and frontiers["holders"] and frontiers["convergence"][0]["trend"] != "not shown"
     assert "Compute frontiers (lowest held-out loss at each training compute" in out.getvalue()
+    a = {arch: family["a"] for arch, family in frontiers["families"].items()}
+    assert f"conv a = {a['conv']['value']:.2f} [{a['conv']['lo']:.2f}, {a['conv']['hi']:.2f}]" in out.getvalue()
     page = (tmp_path / "online" / "report.html").read_text()
     for kind in ("frontiers", "optimal-size"):
         assert f"mnist1d-{kind}.png" in page
         assert matplotlib.image.imread(tmp_path / "online" / "plots" / f"mnist1d-{kind}.png").shape[1] >= 800
+
+
+@pytest.mark.slow
+def test_the_committed_frontier_reference_is_what_the_code_reports_from_its_records(tmp_path):
+    """results/reference/frontier/fits.json is regenerated whole from the committed runs (its fits once stopped on
+    a bootstrap replicate whose damped normal equations were singular: curve_fit._solve_batch)."""
+    reference = Path(__file__).resolve().parent.parent / "results" / "reference" / "frontier"
+    (tmp_path / "frontier").mkdir()
+    shutil.copy(reference / "runs.jsonl", tmp_path / "frontier" / "runs.jsonl")
+    assert main(["report", "frontier", "--results-dir", str(tmp_path)]) == 0
+    doc = json.loads((tmp_path / "frontier" / "fits.json").read_text())
+    assert doc == json.loads((reference / "fits.json").read_text())
+    # its leader's frontier at the top of the compute is read past the leader's own runs, and the verdict says so
+    frontiers = doc["datasets"]["mnist1d"]["compute_frontiers"]
+    leader, top = frontiers["leader"], frontiers["levels"][-1]
+    assert frontiers["families"][leader]["measured_compute"][1] < top
+    assert f"(extrapolated there: {leader}'s runs reach" in json.dumps(doc["verdict"], ensure_ascii=False)

@@ -44,6 +44,7 @@ from benchmarks.analysis.stats import Estimate, SeedNoise, keyed_rng, percentile
 from benchmarks.spec import TRAIN_FLOPS_PER_FORWARD, RunRecord
 
 LEVELS = 9  # compute levels at which holders and frontiers are tabulated
+MIN_BRACKETED = 3  # compute levels with N* between measured sizes, for the local line's trend of N*
 MIN_OVERLAP_DECADES = 0.5  # two families' measured compute must overlap this much to be compared inside it
 LOG_CAP = 50.0  # a factor that is never reached (∞) enters the percentiles as e^50
 LN10 = float(np.log(10))
@@ -129,7 +130,8 @@ class FamilyFrontier:
         """Law: E, G, γ (the frontier's exponent) and a (the compute-optimal size's); slope: the local γ
         (−d log L*/d log C) and a (d log N*/d log C) of the envelope."""
         if self.status == "slope":
-            return {"gamma": _est(-self.line_Rx2[:, 1]), "a": _est(self.size_slope_R)}
+            a = {} if self.size_slope_R is None else {"a": _est(self.size_slope_R)}
+            return {"gamma": _est(-self.line_Rx2[:, 1]), **a}
         if self.status != "ok":
             return {}
         e, log_g, gamma, _, a = self._derived()
@@ -138,7 +140,7 @@ class FamilyFrontier:
     def table(self, log_c_K: np.ndarray) -> list[dict]:
         """L* and N* at each compute level, with intervals; `measured`: the level lies in the family's
         measured compute and its N* among its measured sizes (else an extrapolation). For a local line,
-        the envelope's own levels."""
+        the envelope's own levels, `measured` where the runs bracket N* (not at the smallest or largest size)."""
         if self.status == "slope":
             return list(self.envelope_rows)
         if self.status != "ok":
@@ -176,11 +178,11 @@ def _est(rows: np.ndarray) -> Estimate:
 
 
 def envelope(runs: Sequence[RunRecord], noise: SeedNoise, n_boot: int, rng: np.random.Generator,
-             log_levels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(R, K) log L* and log N* of the envelope at each level: each size's runs joined by straight lines on
-    log-log axes, the lowest of them at each compute or less (N*: `isoflop_vertex`); rows: the observed run
-    means, then the same with the noise of a run's mean drawn afresh (`SeedNoise.draw`, as the fits' bootstrap
-    does)."""
+             log_levels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(R, K) log L*, log N* and whether N* is bracketed, of the envelope at each level: each size's runs joined
+    by straight lines on log-log axes, the lowest of them at each compute or less (N*: `isoflop_vertex`); rows:
+    the observed run means, then the same with the noise of a run's mean drawn afresh (`SeedNoise.draw`, as the
+    fits' bootstrap does)."""
     seeds = [run_log_losses(r) for r in runs]
     means = np.array([s.mean() for s in seeds])
     eps = noise.draw(np.array([s.size for s in seeds], float), n_boot, rng) if noise.known else np.zeros((0, len(runs)))
@@ -201,13 +203,14 @@ def envelope(runs: Sequence[RunRecord], noise: SeedNoise, n_boot: int, rng: np.r
     loss_SxRxK = np.stack(curves)
     # a run that reached a loss with less compute reaches it with more (stop it there): the frontier never rises
     frontier_RxK = np.minimum.accumulate(np.min(loss_SxRxK, axis=0), axis=1)
-    return frontier_RxK, isoflop_vertex(np.array(log_n), loss_SxRxK)
+    return frontier_RxK, *isoflop_vertex(np.array(log_n), loss_SxRxK)
 
 
-def isoflop_vertex(log_n_S: np.ndarray, loss_SxRxK: np.ndarray) -> np.ndarray:
-    """(R, K) log N*: at each compute, the vertex of the parabola in log N through the best size and its two
-    neighbours (Hoffmann et al.'s IsoFLOP profiles), so N* moves smoothly between the measured sizes; the
-    best size itself where it is the smallest or largest covering that compute."""
+def isoflop_vertex(log_n_S: np.ndarray, loss_SxRxK: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(R, K) log N* and whether it is bracketed: at each compute, the vertex of the parabola in log N through
+    the best size and its two neighbours (Hoffmann et al.'s IsoFLOP profiles), so N* moves smoothly between
+    the measured sizes. Where the best size is the smallest or largest covering that compute, N* is that size
+    and not bracketed: the optimum may lie beyond it, so it bounds N* rather than measures it."""
     best = np.argmin(loss_SxRxK, axis=0)
     s = len(log_n_S)
     lo, hi = np.clip(best - 1, 0, s - 1), np.clip(best + 1, 0, s - 1)
@@ -219,7 +222,7 @@ def isoflop_vertex(log_n_S: np.ndarray, loss_SxRxK: np.ndarray) -> np.ndarray:
         curvature = (x2 * (y1 - y0) + x1 * (y0 - y2) + x0 * (y2 - y1))
         linear = (x2**2 * (y0 - y1) + x1**2 * (y2 - y0) + x0**2 * (y1 - y2))
         vertex = np.clip(-linear / (2 * curvature), x0, x2)
-    return np.where(interior & (curvature != 0), vertex, x1)
+    return np.where(interior & (curvature != 0), vertex, x1), interior
 
 
 def _base(runs: Sequence[RunRecord]) -> dict:
@@ -238,18 +241,27 @@ def envelope_frontier(arch: str, runs: Sequence[RunRecord], noise: SeedNoise, *,
     base = _base(runs)
     why = why + "; the local log-log slope of the envelope of its runs instead" if why else ""
     log_levels = np.linspace(*base["log_c_range"], LEVELS)
-    loss_RxK, log_n_RxK = envelope(runs, noise, n_boot, rng, log_levels)
+    loss_RxK, log_n_RxK, bracketed_RxK = envelope(runs, noise, n_boot, rng, log_levels)
     ok = np.isfinite(loss_RxK[0])
     if ok.sum() < 3:
         return FamilyFrontier(arch, "no frontier", why + "; too few compute levels for a line", **base)
     u = log_levels[ok]
     design = np.stack([np.ones_like(u), u], axis=1)
     line = np.linalg.lstsq(design, loss_RxK[:, ok].T, rcond=None)[0].T
-    size_slope = np.linalg.lstsq(design, log_n_RxK[:, ok].T, rcond=None)[0][1]
+    # N*'s slope only through the levels where the runs bracket it: at the smallest or largest size it is a bound
+    inner = ok & bracketed_RxK[0]
+    size_slope = None
+    if inner.sum() >= MIN_BRACKETED:
+        v = log_levels[inner]
+        size_slope = np.linalg.lstsq(np.stack([np.ones_like(v), v], axis=1), log_n_RxK[:, inner].T, rcond=None)[0][1]
+    else:
+        why += (f"; N* lies between measured sizes at {int(inner.sum())} of {int(ok.sum())} compute levels (elsewhere "
+                f"at the smallest or largest size), fewer than {MIN_BRACKETED}: its trend a is not measured")
     rows = tuple({"compute": float(np.exp(lc)), "loss": _est(np.exp(loss_RxK[:, k])).to_dict(),
-                  "optimal_params": _est(np.exp(log_n_RxK[:, k])).to_dict(), "measured": True}
+                  "optimal_params": _est(np.exp(log_n_RxK[:, k])).to_dict(), "measured": bool(inner[k])}
                  for k, lc in enumerate(log_levels) if ok[k])
-    return FamilyFrontier(arch, "slope", why, line_Rx2=line, size_slope_R=size_slope, envelope_rows=rows, **base)
+    return FamilyFrontier(arch, "slope", why.lstrip("; "), line_Rx2=line, size_slope_R=size_slope, envelope_rows=rows,
+                          **base)
 
 
 def family_frontier(arch: str, runs: Sequence[RunRecord], joint: JointFit, noise: SeedNoise, *,

@@ -137,7 +137,11 @@ def _solve_batch(u_BxPxK: np.ndarray, logy_BxP: np.ndarray, theta0_BxQ: np.ndarr
         hess = np.where(held[:, :, None] | held[:, None, :], 0.0, hess)
         diag = np.einsum("bqq->bq", hess)
         damped = hess + (lm[:, None] * np.maximum(diag, 1e-12) + held)[:, :, None] * np.eye(q)
-        step = np.linalg.solve(damped, np.where(held, 0.0, -grad)[..., None])[..., 0]
+        rhs = np.where(held, 0.0, -grad)[..., None]
+        try:
+            step = np.linalg.solve(damped, rhs)[..., 0]
+        except np.linalg.LinAlgError:  # a replicate whose damping has shrunk on a flat valley: least-norm steps
+            step = (np.linalg.pinv(damped) @ rhs)[..., 0]
         trial = np.clip(th + step, lower, upper)
         r_new, jac_new = log_model(trial, uu)
         r_new = r_new - logy_BxP[live]

@@ -97,15 +97,20 @@ def size_figure(df: DatasetFits, fr: ComputeFrontiers) -> plt.Figure:
         table = f.table(_grid(f, 25))
         x = np.array([row["compute"] for row in table])
         n = np.array([[row["optimal_params"][k] for k in ("value", "lo", "hi")] for row in table])
-        a = f.estimates["a"]
-        ax.plot(x, n[:, 0], color=colors[arch], linewidth=2.0, label=f"{arch}: a = {a.value:.2f} [{a.lo:.2f}, {a.hi:.2f}]",
-                linestyle="-" if f.status == "ok" else "--", marker="" if f.status == "ok" else "o", markersize=3)
+        a = f.estimates.get("a")
+        label = f"{arch}: a = {a.value:.2f} [{a.lo:.2f}, {a.hi:.2f}]" if a else f"{arch}: a not measured"
+        ax.plot(x, n[:, 0], color=colors[arch], linewidth=2.0, label=label, linestyle="-" if f.status == "ok" else "--")
+        if f.status != "ok":  # the envelope's N*: filled where the sizes bracket it, hollow where a size bounds it
+            inner = np.array([row["measured"] for row in table])
+            ax.plot(x[inner], n[inner, 0], "o", color=colors[arch], markersize=4)
+            ax.plot(x[~inner], n[~inner, 0], "o", markerfacecolor="none", color=colors[arch], markersize=4)
         ax.fill_between(x, n[:, 1], n[:, 2], color=colors[arch], alpha=0.15, linewidth=0)
     _style(ax, COMPUTE_LABEL)
     ax.set_ylabel("compute-optimal parameters N*")
     ax.legend(fontsize=8, frameon=False)
     ax.set_title(f"{df.dataset}: compute-optimal model size against training compute, N* ∝ C^a\n(solid: from the "
-                 "law; dashed: IsoFLOP vertices of the runs; band: 95% interval)", fontsize=10)
+                 "law; dashed: IsoFLOP vertices of the runs, hollow where N* is the smallest or largest\nsize covering "
+                 "that compute, a bound and not a measurement; band: 95% interval)", fontsize=10)
     return fig
 
 

@@ -41,6 +41,19 @@ def _factor(m) -> str:
     return f"{num(v.value)}× [{num(v.lo)}, {num(v.hi)}]{where}"
 
 
+def _optimal_size(f: ComputeFrontiers) -> str:
+    """How the compute-optimal size grows, for the families whose sizes bracket it; the others said so."""
+    grows = [f"{arch} a = {fam.estimates['a'].value:.2f} [{fam.estimates['a'].lo:.2f}, {fam.estimates['a'].hi:.2f}]"
+             for arch, fam in f.fitted.items() if "a" in fam.estimates]
+    bounded = [arch for arch, fam in f.fitted.items() if "a" not in fam.estimates]
+    out = f"Compute-optimal size N* ∝ C^a (95% intervals): {'; '.join(grows)}." if grows else ""
+    if bounded:
+        out += (f"{' ' if out else ''}For {join_words(bounded)} the best run at almost every compute is the smallest or "
+                "largest size covering that compute, so N* is bounded there, not measured, and its trend a is not "
+                "stated: sizes or training lengths that bracket it would be needed.")
+    return out
+
+
 def describe(v: FrontierVerdict, dataset) -> list[str]:
     f = v.frontiers
     if f is None or not f.fitted:
@@ -50,11 +63,16 @@ def describe(v: FrontierVerdict, dataset) -> list[str]:
            "the local line through each family's envelope of runs" if kinds == {"slope"} else
            "each family's law L(N, D) where identified, else the local line through its envelope of runs")
     missing = sorted(set(f.families) - set(f.fitted))
+    top, reach = f.log_levels[-1], f.fitted[f.leader].log_c_range[1]
+    past = (f" (extrapolated there: {f.leader}'s runs reach {short_count(float(np.exp(reach)))} FLOPs, and "
+            f"{join_words(sorted(a for a, fam in f.fitted.items() if fam.log_c_range[1] >= top - 1e-9))} alone went "
+            "further)") if reach < top - 1e-9 else ""
     out = [f"Compute frontiers (lowest held-out loss at each training compute over sizes and lengths, from {how}"
            + (f"; none for {join_words(missing)}" if missing else "") + f"): {f.leader} holds the lowest frontier at "
-           f"{short_count(float(np.exp(f.log_levels[-1])))} FLOPs, the top of the measured compute"
+           f"{short_count(float(np.exp(top)))} FLOPs, the top of the measured compute{past}"
            + ("; a local line's intervals are narrower than they should be where its envelope bends "
               "(docs/statistics.md#compute-frontiers)." if "slope" in kinds else ".")]
+    out.append(_optimal_size(f))
     if not dataset.has_intervals:
         return out
     parts = []
