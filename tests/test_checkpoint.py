@@ -4,7 +4,8 @@ import jax
 import numpy as np
 
 from benchmarks.running.checkpoint import RunCheckpoint, remove_stale
-from benchmarks.running.train import Model, TrainConfig, device_data, train
+from benchmarks.running.programs import Model, TrainConfig, device_data
+from benchmarks.running.train import train
 from benchmarks.spec import ArchShape
 
 CFG = TrainConfig(batch_size=16, eval_every=10, warmup_frac=0.1, weight_decay=1e-4)

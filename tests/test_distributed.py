@@ -27,7 +27,8 @@ import jax
 from conftest import make_view
 from benchmarks.running import distributed
 from benchmarks.spec import ArchShape, UserError
-from benchmarks.running.train import Members, Model, TrainConfig, compiled_run, device_data, train
+from benchmarks.running.programs import Members, Model, TrainConfig, compiled_run, device_data
+from benchmarks.running.train import train
 
 view = make_view()
 model = Model.create("mlp", view.task, ArchShape(16, 2, 16))

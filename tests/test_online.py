@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from benchmarks.data import online
+from benchmarks.running.programs import Model, TrainConfig, device_data, evaluate
 from benchmarks.running.runner import execute, load_splits, run_id
-from benchmarks.running.train import Model, TrainConfig, device_data, evaluate, train
+from benchmarks.running.train import train
 from benchmarks.spec import ArchShape, RunRecord, RunSpec, UserError
 
 REFERENCE = Path(__file__).resolve().parent.parent / "results" / "reference"

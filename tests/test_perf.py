@@ -8,7 +8,7 @@ import pytest
 
 from benchmarks.cli import main
 from benchmarks.running import perf
-from benchmarks.running.train import Members, Model, TrainConfig, compiled_init, compiled_run, device_data
+from benchmarks.running.programs import Members, Model, TrainConfig, compiled_init, compiled_run, device_data
 from benchmarks.spec import ArchShape
 
 

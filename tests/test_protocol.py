@@ -137,7 +137,8 @@ def test_early_stopping_waits_its_patience_and_a_stopped_member_has_converged():
 def test_an_early_stopped_seed_is_scored_before_its_stop_and_packing_does_not_change_it():
     from benchmarks import data
     from benchmarks.running import sizing
-    from benchmarks.running.train import Model, TrainConfig, device_data, train
+    from benchmarks.running.programs import Model, TrainConfig, device_data
+    from benchmarks.running.train import train
 
     splits = _splits()
     view = data.training_view(splits, 64)  # 64 examples: a large rate overfits them fast

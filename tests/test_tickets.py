@@ -6,9 +6,10 @@ import pytest
 
 from benchmarks.analysis.leaderboard import build_leaderboard
 from benchmarks.running import pruning, tickets
+from benchmarks.running.programs import Members, Model, Sparse, TrainConfig, compiled_init, device_data, train_step
 from benchmarks.running.store import ResultsStore
 from benchmarks.running.tickets_plan import TicketsPlan
-from benchmarks.running.train import Members, Model, Sparse, TrainConfig, compiled_init, device_data, train, train_step
+from benchmarks.running.train import train
 from benchmarks.spec import ArchShape, RunSpec
 
 SHAPE = ArchShape(width=16, depth=2, hidden=16)

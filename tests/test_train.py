@@ -2,7 +2,8 @@ import jax
 import numpy as np
 import pytest
 
-from benchmarks.running.train import Members, Model, TrainConfig, compiled_init, device_data, schedule, train, train_step
+from benchmarks.running.programs import Members, Model, TrainConfig, compiled_init, device_data, schedule, train_step
+from benchmarks.running.train import train
 from benchmarks.spec import ArchShape
 
 CFG = TrainConfig(batch_size=16, eval_every=20, warmup_frac=0.1, weight_decay=1e-4)
@@ -86,7 +87,7 @@ def test_schedule_matches_optax_warmup_cosine():
 
 
 def test_one_program_serves_runs_of_different_lengths(toy_view):
-    from benchmarks.running import train as train_module
+    from benchmarks.running import programs as train_module
 
     model = Model.create("mlp", toy_view.task, SHAPE)
     data = device_data(toy_view)

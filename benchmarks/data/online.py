@@ -5,7 +5,7 @@ the first n examples of an endless stream of training examples drawn from the sa
 finite splits, with seeds of their own (so the stream shares no draws with the training pool, the
 validation split or the test split), each prefix of a longer one. A run in the online regime trains seed
 s on slice s of that stream, `[s·n, (s+1)·n)` with n = steps × batch size, and reads it in order, one
-minibatch after the next (`benchmarks.running.train.online_indices`): each of its examples is seen
+minibatch after the next (`benchmarks.running.programs.online_indices`): each of its examples is seen
 exactly once, and a seed sees the same examples whether it trains alone or beside others.
 
 Inputs are standardised with the statistics of the stream's first n examples (whatever the seeds), and

@@ -31,7 +31,7 @@ from flax import nnx
 import architectures
 from benchmarks.data import TrainingView
 from benchmarks.running import sizing
-from benchmarks.running.train import Members, Model, TrainConfig, device_data, evaluate, init_state, train_step
+from benchmarks.running.programs import Members, Model, TrainConfig, device_data, evaluate, init_state, train_step
 from benchmarks.spec import ArchShape, TaskSpec
 
 TASKS = {

@@ -26,7 +26,8 @@ import jax
 import numpy as np
 
 from benchmarks.layout import CHECKPOINTS_DIR
-from benchmarks.running.train import Resumed, TrainState
+from benchmarks.running.programs import TrainState
+from benchmarks.running.train import Resumed
 
 DEFAULT_EVERY_S = 300.0
 

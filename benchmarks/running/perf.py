@@ -3,7 +3,7 @@
 For every family at the suite's smallest and largest size (the `quick` suite on a
 CPU; on a GPU/TPU the `standard` suite: 100k and 10M parameters, bf16), it measures
 the trainer's fused step program (a `lax.scan` of steps, members vmapped, exactly
-`train.train_step`, compiled with the trainer's options) and reports:
+`programs.train_step`, compiled with the trainer's options) and reports:
 
 - steps/s and examples/s of one member;
 - achieved FLOP/s: training FLOPs per step (3 x XLA's forward FLOPs per example x
@@ -34,7 +34,7 @@ import numpy as np
 
 from benchmarks.data import load, training_view
 from benchmarks.running import distributed, sizing
-from benchmarks.running.train import Data, Members, Model, TrainConfig, _run_options, compiled_init, device_data, train_step
+from benchmarks.running.programs import Data, Members, Model, TrainConfig, _run_options, compiled_init, device_data, train_step
 from benchmarks.spec import UserError, training_flops
 
 NOMINAL_FLOPS_PER_S = {"cpu": 2e10}  # only to choose scan lengths; other platforms 1e13

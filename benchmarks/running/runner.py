@@ -29,7 +29,8 @@ from benchmarks import data
 from benchmarks.data import online
 from benchmarks.running import distributed, protocol, sizing
 from benchmarks.running.checkpoint import DEFAULT_EVERY_S
-from benchmarks.running.train import Checkpoint, Model, Sparse, TrainConfig, TrainOutput, default_pack, device_data, train
+from benchmarks.running.programs import Model, Sparse, TrainConfig, device_data
+from benchmarks.running.train import Checkpoint, TrainOutput, default_pack, train
 from benchmarks.spec import (
     RESULTS_VERSION,
     Curves,

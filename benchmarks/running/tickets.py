@@ -42,10 +42,10 @@ from benchmarks import data
 from benchmarks.formatting import write_text
 from benchmarks.layout import MASKS_DIR, TICKETS_PLAN_FILE
 from benchmarks.running import distributed, pruning, runner
+from benchmarks.running.programs import Sparse
 from benchmarks.running.store import ResultsStore
 from benchmarks.running.suite import Suite
 from benchmarks.running.tickets_plan import TicketsPlan
-from benchmarks.running.train import Sparse
 from benchmarks.running.workers import _sigterm_interrupts, cores, thread_env  # the sweep's rules for workers
 from benchmarks.spec import RunRecord, RunSpec, UserError
 

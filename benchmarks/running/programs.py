@@ -1,0 +1,303 @@
+"""The compiled programs of the training loop (benchmarks/running/train.py drives them).
+
+Configuration, state and data of M members trained at once; one optimiser step, the held-out
+evaluation, and the fused interval of steps between two evaluations (`lax.scan`, minibatches drawn on
+the device), compiled once per family, shape, batch size and precision and cached (`compiled_init`,
+`compiled_run`). What differs between members (seed, learning rate, training-set size, schedule
+length) is an argument, never a constant baked in.
+
+Shape letters: M members (lr x seed), B batch, N examples of a split.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+import architectures
+from benchmarks.data import TrainingView
+from benchmarks.running import distributed
+from benchmarks.spec import ArchShape, RunSpec, TaskSpec
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything about training that changes the compiled program (static under jit).
+
+    The length of training is not here: it is a per-member argument (`Members.steps`), so runs of
+    different lengths (a budget in epochs gives each data size its own) share one program.
+    """
+
+    batch_size: int
+    eval_every: int
+    warmup_frac: float
+    weight_decay: float
+    precision: str = "float32"  # compute dtype of the forward/backward pass; parameters stay float32
+    grad_clip: float = 1.0  # global-norm clipping, the same for every architecture
+    eval_batch: int = 1024
+    shard_params: bool = False  # split parameters and optimizer state over the devices (results unchanged)
+    online: bool = False  # read each member's rows in order, each once (`online_indices`), instead of sampling
+
+    @classmethod
+    def from_spec(cls, spec: RunSpec, shard_params: bool = False) -> TrainConfig:
+        return cls(spec.batch_size, spec.eval_every, spec.warmup_frac, spec.weight_decay, spec.precision,
+                   shard_params=shard_params, online=spec.regime == "online")
+
+
+class Members(NamedTuple):
+    """What differs between the members of one program, one entry per member (arrays of length M)."""
+
+    lr: jax.Array  # float32: peak learning rate
+    n_train: jax.Array  # int32: minibatches are drawn from the first n_train training examples
+    steps: jax.Array  # int32: length of the member's schedule (warm-up, then cosine decay to 0 at `steps`)
+    offset: jax.Array | int = 0  # int32 array: online, the member's first row of the training pool (its seed's fresh examples)
+
+    @classmethod
+    def of(cls, lrs: Sequence[float], n_train: Sequence[int], steps: Sequence[int],
+           offsets: Sequence[int] | None = None) -> Members:
+        """Members from host values, placed on every device."""
+        return cls(
+            lr=distributed.put_replicated(np.asarray(lrs, np.float32)),
+            n_train=distributed.put_replicated(np.asarray(n_train, np.int32)),
+            steps=distributed.put_replicated(np.asarray(steps, np.int32)),
+            offset=distributed.put_replicated(np.asarray(offsets if offsets is not None else [0] * len(lrs), np.int32)),
+        )
+
+
+class Sparse(NamedTuple):
+    """Sparse training (benchmarks/running/tickets.py): per member a 0/1 mask over the parameters, and the values
+    the member starts from (a lottery ticket's rewound weights), both stacked on a leading M axis.
+
+    The mask multiplies the gradients (so Adam's moments and the clipping norm never see a pruned weight), the
+    updates and the parameters after every step, so a pruned weight stays exactly zero, weight decay included.
+    """
+
+    mask: nnx.State  # float32 0/1, the structure of the parameters; 1 on every leaf that is not pruned
+    start: nnx.State  # the parameters to start from (masked before training)
+
+
+class TrainState(NamedTuple):
+    """One member's state (a leading M axis when vmapped)."""
+
+    params: nnx.State
+    opt_state: optax.OptState
+    data_key: jax.Array  # minibatch stream; advanced every step
+    step: jax.Array  # int32
+    diverged_step: jax.Array  # int32: first step with a non-finite loss, -1 if none
+
+
+class Data(NamedTuple):
+    """Device arrays of one training view; x_train may be padded past n_train (sampling never reaches it)."""
+
+    x_train: jax.Array
+    y_train: jax.Array
+    x_val: jax.Array
+    y_val: jax.Array
+    x_test: jax.Array
+    y_test: jax.Array
+
+
+@dataclass(frozen=True)
+class Model:
+    """A family at a shape, split into a static graph and the non-parameter state."""
+
+    arch: str
+    task: TaskSpec
+    shape: ArchShape
+    graphdef: nnx.GraphDef = field(compare=False)  # derived from the rest: not part of equality or the hash
+
+    @classmethod
+    def create(cls, arch: str, task: TaskSpec, shape: ArchShape) -> Model:
+        abstract = nnx.eval_shape(lambda: architectures.build(arch, task, shape, nnx.Rngs(0)))
+        graphdef, _ = nnx.split(abstract)
+        return cls(arch, task, shape, graphdef)
+
+    def init(self, key: jax.Array) -> nnx.State:
+        return nnx.state(architectures.build(self.arch, self.task, self.shape, nnx.Rngs(params=key)))
+
+    def apply(self, state: nnx.State, x: jax.Array, precision: str) -> jax.Array:
+        if precision == "bfloat16":
+            state = jax.tree.map(lambda p: p.astype(jnp.bfloat16) if jnp.issubdtype(p.dtype, jnp.floating) else p, state)
+            x = x.astype(jnp.bfloat16) if jnp.issubdtype(x.dtype, jnp.floating) else x
+        return nnx.merge(self.graphdef, state)(x).astype(jnp.float32)
+
+
+def schedule(step: jax.Array, steps: jax.Array, warmup_frac: float) -> jax.Array:
+    """Multiplier of the peak rate: linear warm-up over `warmup_frac` of `steps`, then cosine decay to 0.
+
+    The same curve as `optax.warmup_cosine_decay_schedule(0, 1, warmup, steps)`, with `steps` a traced
+    value, so the schedule's length is an argument of the compiled program.
+    """
+    step = jnp.asarray(step, jnp.float32)
+    total = jnp.asarray(steps, jnp.float32)
+    warmup = jnp.maximum(1.0, jnp.floor(warmup_frac * total))
+    progress = jnp.clip((step - warmup) / jnp.maximum(total - warmup, 1.0), 0.0, 1.0)
+    return jnp.where(step < warmup, step / warmup, 0.5 * (1.0 + jnp.cos(jnp.pi * progress)))
+
+
+def optimizer(lr: jax.Array | float, steps: jax.Array | int, cfg: TrainConfig) -> optax.GradientTransformation:
+    """AdamW, linear warm-up then cosine decay to zero; decay on matrices only; global-norm clipping."""
+    return optax.chain(
+        optax.clip_by_global_norm(cfg.grad_clip),
+        optax.adamw(
+            learning_rate=lambda step: lr * schedule(step, steps, cfg.warmup_frac),
+            weight_decay=cfg.weight_decay,
+            mask=lambda params: jax.tree.map(lambda p: p.ndim > 1, params),
+        ),
+    )
+
+
+def loss_fn(model: Model, precision: str, params: nnx.State, x: jax.Array, y: jax.Array) -> jax.Array:
+    """Mean cross-entropy of a batch."""
+    return optax.softmax_cross_entropy_with_integer_labels(model.apply(params, x, precision), y).mean()
+
+
+def init_state(model: Model, cfg: TrainConfig, seed: jax.Array) -> TrainState:
+    key = jax.random.key(seed)
+    params = model.init(jax.random.fold_in(key, 0))
+    state = TrainState(
+        params=params,
+        opt_state=optimizer(0.0, 1, cfg).init(params),  # AdamW's state does not depend on the schedule
+        data_key=jax.random.fold_in(key, 1),
+        step=jnp.zeros((), jnp.int32),
+        diverged_step=jnp.full((), -1, jnp.int32),
+    )
+    return distributed.constrain_state(state, cfg.shard_params)
+
+
+def online_indices(step: jax.Array, offset: jax.Array, batch_size: int) -> jax.Array:
+    """Rows of the minibatch of `step` in the online regime: the next `batch_size` rows from `offset`, so a
+    member that trains n_train / batch_size steps reads each of its rows exactly once."""
+    return offset + step * batch_size + jnp.arange(batch_size)
+
+
+def apply_mask(tree: nnx.State, mask: nnx.State | None) -> nnx.State:
+    return tree if mask is None else jax.tree.map(lambda x, m: x * m, tree, mask)
+
+
+def train_step(
+    model: Model, cfg: TrainConfig, state: TrainState, member: Members, data: Data, mask: nnx.State | None = None
+) -> tuple[TrainState, jax.Array]:
+    """One optimiser step on a minibatch drawn (with replacement) from the first n_train examples; online,
+    on the member's next fresh rows.
+
+    With `mask` (one member's `Sparse.mask`), gradients, updates and parameters are multiplied by it."""
+    data_key, batch_key = jax.random.split(state.data_key)
+    if cfg.online:
+        idx = online_indices(state.step, member.offset, cfg.batch_size)
+    else:
+        idx = jax.random.randint(batch_key, (cfg.batch_size,), 0, member.n_train)
+    grad_fn = jax.value_and_grad(partial(loss_fn, model, cfg.precision))
+    x_B, y_B = distributed.constrain_batch(data.x_train[idx]), distributed.constrain_batch(data.y_train[idx])
+    loss, grads = grad_fn(state.params, x_B, y_B)
+    grads = apply_mask(grads, mask)
+    updates, opt_state = optimizer(member.lr, member.steps, cfg).update(grads, state.opt_state, state.params)
+    params = apply_mask(optax.apply_updates(state.params, apply_mask(updates, mask)), mask)
+    first_bad = (state.diverged_step < 0) & ~jnp.isfinite(loss)
+    diverged_step = jnp.where(first_bad, state.step, state.diverged_step)
+    return TrainState(params, opt_state, data_key, state.step + 1, diverged_step), loss
+
+
+def evaluate(model: Model, cfg: TrainConfig, params: nnx.State, x_N: jax.Array, y_N: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Mean loss and accuracy over a whole split, in fixed-size batches (the last one masked)."""
+    n = x_N.shape[0]
+    eb = min(cfg.eval_batch, n)
+    nb = math.ceil(n / eb)
+    pad = nb * eb - n
+    x = jnp.pad(x_N, [(0, pad)] + [(0, 0)] * (x_N.ndim - 1)).reshape(nb, eb, *x_N.shape[1:])
+    y = jnp.pad(y_N, (0, pad)).reshape(nb, eb)
+    mask = (jnp.arange(nb * eb) < n).reshape(nb, eb)
+
+    def batch(args):
+        xb, yb, mb = map(distributed.constrain_batch, args)
+        logits = model.apply(params, xb, cfg.precision)
+        losses = optax.softmax_cross_entropy_with_integer_labels(logits, yb)
+        return jnp.sum(losses * mb), jnp.sum((jnp.argmax(logits, -1) == yb) * mb)
+
+    loss_sum, correct = jax.lax.map(batch, (x, y, mask))
+    return loss_sum.sum() / n, correct.sum() / n
+
+
+def run_interval(
+    model: Model, cfg: TrainConfig, state: TrainState, member: Members, data: Data, mask: nnx.State | None = None
+) -> tuple[TrainState, dict[str, jax.Array]]:
+    """`eval_every` fused steps, then held-out evaluation: one point of the learning curve."""
+    step = partial(train_step, model, cfg, member=member, data=data, mask=mask)
+    state, losses = jax.lax.scan(lambda s, _: step(s), state, None, length=cfg.eval_every)
+    state = distributed.constrain_state(state, cfg.shard_params)
+    val_loss, val_acc = evaluate(model, cfg, state.params, data.x_val, data.y_val)
+    test_loss, test_acc = evaluate(model, cfg, state.params, data.x_test, data.y_test)
+    metrics = {
+        "train_loss": losses.mean(),
+        "val_loss": val_loss,
+        "val_acc": val_acc,
+        "test_loss": test_loss,
+        "test_acc": test_acc,
+    }
+    return state, distributed.constrain_replicated(metrics)
+
+
+# Compiled entry points: members stacked on axis 0; the model and config are static, so the
+# compiled program is reused for every run of the same family, shape and budget.
+init_members = jax.jit(jax.vmap(init_state, in_axes=(None, None, 0)), static_argnums=(0, 1))
+run_members = jax.jit(jax.vmap(run_interval, in_axes=(None, None, 0, 0, None)), static_argnums=(0, 1))
+# Sparse training: the same interval with a mask per member (a separate program: unmasked runs compile as before).
+run_members_masked = jax.jit(jax.vmap(run_interval, in_axes=(None, None, 0, 0, None, 0)), static_argnums=(0, 1))
+
+# Initialisation runs once per run, so it is compiled without LLVM's optimisations: on CPU that
+# cuts its compile from ~15 s to ~1 s (the random-number kernels are costly to optimise).
+_INIT_OPTIONS = {"xla_backend_optimization_level": 0}
+
+
+def _run_options() -> dict[str, int]:
+    """On CPU the training program compiles at LLVM -O1: half the compile time of the default, and
+    no slower to run at the sizes a CPU trains (measured: ConvNet/Transformer at 10k parameters)."""
+    return {"xla_backend_optimization_level": 1} if jax.default_backend() == "cpu" else {}
+
+
+_compiled: dict[tuple, jax.stages.Compiled] = {}
+
+
+def _shapes(*trees) -> tuple:
+    return tuple((x.shape, str(x.dtype)) for x in jax.tree.leaves(trees))
+
+
+def compiled_init(model: Model, cfg: TrainConfig, seeds_M: jax.Array) -> jax.stages.Compiled:
+    key = ("init", model, cfg, _shapes(seeds_M))
+    if key not in _compiled:
+        _compiled[key] = init_members.lower(model, cfg, seeds_M).compile(compiler_options=_INIT_OPTIONS)
+    return _compiled[key]
+
+
+def compiled_run(model: Model, cfg: TrainConfig, state: TrainState, members: Members, data: Data,
+                 mask: nnx.State | None = None) -> jax.stages.Compiled:
+    if mask is None:
+        key = ("run", model, cfg, _shapes(state, members, data))
+        if key not in _compiled:
+            _compiled[key] = run_members.lower(model, cfg, state, members, data).compile(compiler_options=_run_options())
+        return _compiled[key]
+    key = ("run_masked", model, cfg, _shapes(state, members, data, mask))
+    if key not in _compiled:
+        lowered = run_members_masked.lower(model, cfg, state, members, data, mask)
+        _compiled[key] = lowered.compile(compiler_options=_run_options())
+    return _compiled[key]
+
+
+def device_data(view: TrainingView, capacity: int | None = None) -> Data:
+    """Put a training view on the devices (whole on each), padding the training pool to `capacity` rows."""
+    x_train, y_train = view.x_train, view.y_train
+    if capacity is not None and capacity > len(y_train):
+        pad = capacity - len(y_train)
+        x_train = np.concatenate([x_train, np.zeros((pad, *x_train.shape[1:]), x_train.dtype)])
+        y_train = np.concatenate([y_train, np.zeros(pad, y_train.dtype)])
+    arrays = (x_train, y_train, view.x_val, view.y_val, view.x_test, view.y_test)
+    return Data(*(distributed.put_replicated(a) for a in arrays))
