@@ -4,7 +4,7 @@ A seed's log test loss is its run's mean, plus the effect of its initialisation,
 
     y_i = μ[cell of i] + u[plot of i] + e_i,    u ~ N(0, τ²),  e ~ N(0, σ²)
 
-A family's initial weights depend on its model size and seed alone (`benchmarks/running/train.py`), so
+A family's initial weights depend on its model size and seed alone (`programs.init_state`), so
 one init trains at every data size: a lucky init lowers the loss at all of them. The runs form a split
 plot: a *plot* is (family, model size, seed), its data sizes the subplots. In the first committed
 reference (2 seeds) three quarters of the seed variance was this shared part; in the regenerated one
