@@ -143,3 +143,17 @@ def test_flops_model_fits_a_power_of_the_size():
     n = np.array([1e3, 4e3, 1.6e4])
     model = FlopsModel.fit(n, 7.0 * n**1.2)
     assert model.phi == pytest.approx(1.2) and np.exp(model.log_kappa) == pytest.approx(7.0)
+
+
+def test_the_leader_is_not_a_family_whose_local_line_is_read_far_past_its_runs():
+    """A family that spends 20x fewer FLOPs per parameter stops 1.3 decades short of the top of the compute;
+    planted with a far lower floor E and noisy enough that no law is identified, its local line read out to
+    the top would be the lowest there. Such a line does not lead: the leader is the lowest of the families
+    whose runs reach within half a decade of the top."""
+    laws = {"conv": dataclasses.replace(LAWS["conv"], sigma=0.05),
+            "mlp": dataclasses.replace(LAWS["mlp"], E=0.02, sigma=0.05)}
+    fr = fit_dataset(planted_online_records(laws, FLOPS_PER_PARAM, rng=3), n_boot=20).frontiers
+    top = fr.log_levels[-1:]
+    assert fr.families["mlp"].status == "slope" and fr.families["mlp"].log_c_range[1] < top[0] - np.log(10)
+    assert fr.families["mlp"].log_loss_RxK(top)[0, 0] < fr.families["conv"].log_loss_RxK(top)[0, 0]
+    assert fr.leader == "conv" and all(t.leader == "conv" for t in fr.convergence)

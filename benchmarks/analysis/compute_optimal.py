@@ -22,6 +22,9 @@ Between families (over the union of their measured compute, levels `LEVELS` log-
 - `holders`: which family's frontier is lowest at each level, and in what share of the replicates;
 - `multipliers`: for each pair, at the top of the compute both measured, the factor of compute the weaker
   needs to reach the stronger's frontier loss there (∞ where its E lies above it);
+- `leader`: the family whose frontier is lowest at the top of the measured compute; a local line (no law)
+  competes only where its runs reach within `MIN_OVERLAP_DECADES` of it (a line through an envelope is not
+  read further past its runs to lead; an identified law is, and says so);
 - `convergence`: each family's frontier gap to the leader's (log loss above it) at the two ends of the
   compute both measured, and its trend per decade of compute: converging when the trend's interval lies
   below 0, diverging above, else not shown. Where the ranges do not overlap by `MIN_OVERLAP_DECADES`,
@@ -346,7 +349,7 @@ class ComputeFrontiers:
     holders: list[dict]  # per level: the family whose frontier is lowest, and its share of the replicates
     multipliers: list[ComputeMultiplier]
     convergence: list[GapTrend]
-    leader: str  # the lowest frontier at the top of the measured compute ("" without laws)
+    leader: str  # the lowest frontier at the top of the measured compute (local lines only if they reach near it)
 
     @property
     def fitted(self) -> dict[str, FamilyFrontier]:
@@ -421,7 +424,9 @@ def compare_frontiers(families: Mapping[str, FamilyFrontier]) -> ComputeFrontier
     if not fitted:
         return ComputeFrontiers(dict(families), log_levels, [], [], [], "")
     top = log_levels[-1:]
-    leader = min(fitted, key=lambda a: fitted[a].log_loss_RxK(top)[0, 0])
+    near = [a for a, f in fitted.items() if f.status == "ok" or f.log_c_range[1] >= top[0] - MIN_OVERLAP_DECADES * LN10 - 1e-9]
+    near = near or list(fitted)
+    leader = min(near, key=lambda a: fitted[a].log_loss_RxK(top)[0, 0])
     mults = []
     for a, b in itertools.combinations(sorted(fitted), 2):
         lo, hi, _ = _common(fitted[a], fitted[b])
