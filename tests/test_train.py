@@ -87,14 +87,14 @@ def test_schedule_matches_optax_warmup_cosine():
 
 
 def test_one_program_serves_runs_of_different_lengths(toy_view):
-    from benchmarks.running import programs as train_module
+    from benchmarks.running import programs
 
     model = Model.create("mlp", toy_view.task, SHAPE)
     data = device_data(toy_view)
-    before = len(train_module._compiled)
+    before = len(programs._compiled)
     short = train(model, CFG, data, seeds=[0], lrs=[1e-3], n_train=[128], steps=40)
     long = train(model, CFG, data, seeds=[0], lrs=[1e-3], n_train=[256], steps=80)
-    assert len(train_module._compiled) - before <= 2  # one init and one interval program, for both runs
+    assert len(programs._compiled) - before <= 2  # one init and one interval program, for both runs
     assert short.steps == [20, 40] and long.steps == [20, 40, 60, 80]
 
 

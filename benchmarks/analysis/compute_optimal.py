@@ -131,7 +131,7 @@ class FamilyFrontier:
     @property
     def estimates(self) -> dict[str, Estimate]:
         """Law: E, G, γ (the frontier's exponent) and a (the compute-optimal size's); slope: the local γ
-        (−d log L*/d log C) and a (d log N*/d log C) of the envelope."""
+        (−d log L*/d log C) of the envelope, and a (d log N*/d log C) only where its sizes bracket N*."""
         if self.status == "slope":
             a = {} if self.size_slope_R is None else {"a": _est(self.size_slope_R)}
             return {"gamma": _est(-self.line_Rx2[:, 1]), **a}
