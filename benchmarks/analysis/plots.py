@@ -200,6 +200,7 @@ def _multiplier_figure(dataset: str, m: Multipliers) -> plt.Figure:
         slices = sorted({k for p in rows for k in by(p)})
         colors = plt.get_cmap("viridis")(np.linspace(0.0, 0.85, max(len(slices), 1)))
         edge = 1.0
+        labelled: set = set()  # each slice named once, at its first point (the first pair may have none)
         for i, p in enumerate(rows):
             for j, s in enumerate(slices):
                 x = by(p).get(s)
@@ -215,8 +216,9 @@ def _multiplier_figure(dataset: str, m: Multipliers) -> plt.Figure:
                 marker = "o" if inside else (">" if x.log_k.value > 0 else "<")
                 ax.plot(clip(x.log_k.value), y, marker=marker, color=colors[j], markersize=6,
                         markerfacecolor=colors[j] if inside else "white", linestyle="none",
-                        label=(short_count(s) if axis == "data_size" else f"{s:,}") if i == 0 and axis != "compute"
-                        else None)
+                        label=None if s in labelled or axis == "compute"
+                        else short_count(s) if axis == "data_size" else f"{s:,}")
+                labelled.add(s)
         ax.axvline(1.0, color="grey", linewidth=0.8)
         for x_edge in (1 / edge, edge):  # the measured range: past it, a factor is a bound
             ax.axvline(x_edge, color="grey", linewidth=0.8, linestyle=":")
@@ -228,7 +230,7 @@ def _multiplier_figure(dataset: str, m: Multipliers) -> plt.Figure:
         ax.set_title(label, fontsize=10)
         ax.set_xlabel("factor the weaker family needs (dotted: the measured range)")
         ax.grid(True, axis="x", alpha=0.3)
-        if axis != "compute" and slices:
+        if ax.get_legend_handles_labels()[1]:  # a legend only where a point is labelled (none along compute)
             ax.legend(title="parameters" if axis == "data_size" else "examples", fontsize=8, title_fontsize=8,
                       loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=len(slices), frameon=False)
     axes[0, 0].set_yticks(range(len(rows)), [f"{p.weaker} → {p.stronger}" for p in rows], fontsize=9)
