@@ -6,6 +6,7 @@ are the MLP (XLA's own matmuls) and the ConvNet (Eigen's convolutions, which thr
 records must not depend on how many threads a worker has.
 """
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -112,6 +113,17 @@ def test_a_bad_worker_count_on_the_command_line_is_one_line_and_writes_nothing(t
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         "archbench: error: --workers must be a positive number or 'auto', got 'none'")
     assert not (tmp_path / "r").exists()
+
+
+def test_a_worker_writing_to_the_closed_pipe_of_a_gone_sweep_is_interrupted_not_failed():
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the sweep is gone
+    stream = os.fdopen(write_end, "w", buffering=1)
+    with pytest.raises(workers.SweepGone) as gone:
+        workers.Channel(stream).write('{"event": "progress"}\n')
+    assert isinstance(gone.value, KeyboardInterrupt)  # so sweep.run_one does not record the run as failed
+    with contextlib.suppress(BrokenPipeError):
+        stream.close()
 
 
 # ---- the sweep's guarantees, with workers --------------------------------------------------------
