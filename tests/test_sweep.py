@@ -147,3 +147,23 @@ def test_diverged_and_failed_runs_are_recorded_and_the_sweep_goes_on(reference, 
     logged = [read_offline_run(d) for d in sorted((tmp_path / "r" / "bad" / "wandb").glob("offline-run-*"))]
     assert sorted(run.summary["status"] for run in logged) == ["diverged"] * 2 + ["failed"] * 2
     assert {run.group for run in logged} == {"bad"}
+
+
+def test_a_failed_run_is_final_unless_the_sweep_is_asked_to_retry_failed_runs(tmp_path, broken_plugin, capsys):
+    suite = tmp_path / "broken.toml"
+    suite.write_text(TINY_SUITE.replace('name = "tiny"', 'name = "broken"').replace('["mlp"]', '["broken"]'))
+    store = ResultsStore(tmp_path / "r", "broken")
+
+    def sweep(*flags: str) -> str:
+        architectures._REGISTRY.pop("broken", None)  # each sweep loads the plugin, as a new process would
+        capsys.readouterr()
+        assert main(["sweep", str(suite), "--results-dir", str(tmp_path / "r"), "--plugin", str(broken_plugin),
+                     "--workers", "1", *flags]) == 0
+        return capsys.readouterr().out
+
+    assert "2 of 2 cells (family × size × data size) failed" in sweep()
+    sweep()
+    assert len(store.path.read_text().splitlines()) == 2  # nothing trained again
+    assert "--retry-failed" in sweep("--retry-failed")
+    assert len(store.path.read_text().splitlines()) == 4  # both trained again, appended
+    assert [r.status for r in store.records()] == ["failed"] * 2  # the retries supersede the first failures

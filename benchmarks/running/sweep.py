@@ -236,7 +236,7 @@ def run_sweep(
     main = distributed.is_main_process()
     if main:
         store.remove_stale_claims()
-        remove_stale(store.dir, store.done_ids())
+        remove_stale(store.dir, store.finished_ids())  # not a failed run's: another sweep may be retrying it
     pending = list(sweep.todo)
     while pending:
         held: dict[str, Owner | None] = {}
