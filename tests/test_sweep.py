@@ -89,10 +89,7 @@ def test_killed_sweep_resumes_from_its_checkpoint_to_the_same_records(reference,
 def test_two_sweeps_on_one_folder_record_each_run_once(reference, tmp_path):
     suite, clean = reference
     logs = [tmp_path / f"sweep{i}.log" for i in range(2)]
-    procs = [
-        subprocess.Popen(_sweep(suite, tmp_path), env=chaos._env(), stdout=subprocess.DEVNULL, stderr=log.open("w"))
-        for log in logs
-    ]
+    procs = [chaos.start_sweep(suite, tmp_path, EXTRA, log) for log in logs]
     assert [p.wait(timeout=300) for p in procs] == [0, 0], [log.read_text() for log in logs]
     texts = [log.read_text() for log in logs]
     assert sum(text.count("test loss") for text in texts) == 2  # each run trained by one process only
