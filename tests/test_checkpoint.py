@@ -87,3 +87,21 @@ def test_checkpoints_of_recorded_runs_are_removed(tmp_path):
         (tmp_path / "checkpoints" / rid / "3").mkdir(parents=True)
     assert remove_stale(tmp_path, {"done1", "other"}) == 1
     assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["running"]
+
+
+def _history(out) -> list[dict[str, np.ndarray]]:
+    return [{k: v[:, i] for k, v in out.curves.items()} for i in range(len(out.steps))]
+
+
+def test_a_resumed_run_saving_a_step_its_killed_attempt_wrote_reuses_that_step(toy_view, tmp_path):
+    first = RunCheckpoint(tmp_path / "ck", every_s=1e9, run_id="r")  # a finished phase, saved at its end, then killed
+    done = _train(toy_view, first)
+    first.save(6, 6, done.state, _history(done), done.train_s)
+    first.close()
+
+    second = RunCheckpoint(tmp_path / "ck", every_s=1e9, run_id="r")
+    resumed = _train(toy_view, second)
+    second.save(6, 6, resumed.state, _history(resumed), resumed.train_s)  # orbax alone: StepAlreadyExistsError
+    assert second.restored_from == 6 and second.manager().all_steps() == [6]
+    np.testing.assert_array_equal(RunCheckpoint(tmp_path / "ck", run_id="r").restore(resumed.state).history[-1]["test_loss"],
+                                  done.curves["test_loss"][:, -1])

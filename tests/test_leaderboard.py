@@ -7,7 +7,7 @@ from record_factory import ARCHS, SUITE, grid_records, make_record
 
 from benchmarks import cli
 from benchmarks.analysis.leaderboard import build_leaderboard
-from benchmarks.analysis.leaderboard_formats import to_markdown
+from benchmarks.analysis.leaderboard_formats import summary_markdown, to_html, to_markdown
 from benchmarks.running.store import ResultsStore
 
 
@@ -77,6 +77,17 @@ def test_diverged_and_failed_runs_are_listed_unranked_at_the_bottom():
     text = to_markdown(lb)
     assert "diverged: loss not finite at step 120" in text and "failed: XlaRuntimeError" in text
     assert {o.arch: o.not_ok for o in lb.overall} == {"convnet": 0, "mixer": 1, "rnn": 1}
+
+
+def test_failed_cells_are_counted_and_named_under_the_overall_table_in_every_text_format():
+    failed = make_record("mixer", [0.5, 0.5], status="failed", reason="XlaRuntimeError: out of memory", data_size=8000)
+    records = [make_record("convnet", [0.40, 0.41]), make_record("mixer", [0.45, 0.46]), failed,
+               make_record("convnet", [0.30, 0.31], data_size=8000)]
+    lb = build_leaderboard(records)
+    line = "1 of 4 cells (family × size × data size) failed, nothing measured: mixer on mnist1d · 10k params · 8,000"
+    for text in (to_markdown(lb), summary_markdown(lb), to_html(lb)):
+        assert line in text and "--retry-failed" in text
+    assert "cells (family" not in to_markdown(build_leaderboard(records[:2]))
 
 
 def test_an_ok_record_without_finite_losses_is_shown_as_failed_not_dropped():

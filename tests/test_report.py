@@ -55,6 +55,13 @@ def test_report_command_prints_the_verdict_and_where_the_report_is(reported):
     assert printed.strip().endswith(f"wrote {folder / 'report.html'}")
 
 
+def test_report_command_says_below_the_verdict_which_cells_failed(reported):
+    _, printed = reported
+    failed = next(line for line in printed.splitlines() if "cells (family × size × data size) failed" in line)
+    assert failed.startswith("9 of ") and "conv on broken · 10k params · 1,000 train examples" in failed  # the 9 broken runs
+    assert "--retry-failed" in failed
+
+
 def test_fits_json_is_strict_json_with_fits_and_verdict(reported):
     folder, _ = reported
     doc = json.loads((folder / "fits.json").read_text())

@@ -88,6 +88,31 @@ def test_append_new_never_stores_a_run_twice(tmp_path):
     assert [r.run_id for r in store.records()] == ["id0"]
 
 
+def _failed(i: int) -> RunRecord:
+    return RunRecord(run_id=f"id{i}", spec=_record(i).spec, status="failed", reason="RuntimeError: out of memory")
+
+
+def test_a_retried_run_supersedes_its_failed_record_and_a_result_is_never_superseded(tmp_path):
+    store = ResultsStore(tmp_path, "s")
+    for record in (_failed(0), _record(1), _record(0), _record(1), _failed(2), _failed(2)):  # id1 twice: run --force
+        store.append(record)
+    assert len(store.path.read_text().splitlines()) == 6  # the file is only ever appended to
+    assert [(r.run_id, r.status) for r in store.records()] == [("id1", "ok"), ("id0", "ok"), ("id1", "ok"),
+                                                                ("id2", "failed")]
+
+
+def test_only_a_store_that_retries_failed_runs_claims_them_and_a_retry_is_recorded_once(tmp_path):
+    ResultsStore(tmp_path, "s").append(_failed(0))
+    assert ResultsStore(tmp_path, "s").claim("id0") is None  # a failed record is final...
+    retrying = ResultsStore(tmp_path, "s", retry_failed=True)
+    assert retrying.done_ids() == set()  # ...unless the sweep retries failed runs
+    claim = retrying.claim("id0")
+    assert isinstance(claim, Claim)
+    assert retrying.append_new(_record(0), claim) is True
+    assert retrying.claim("id0") is None and retrying.append_new(_record(0)) is False
+    assert [(r.run_id, r.status) for r in retrying.records()] == [("id0", "ok")]
+
+
 def _write_claim(store: ResultsStore, run_id: str, owner: Owner, age_s: float = 0.0) -> None:
     path = store.claim_path(run_id)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -89,10 +89,7 @@ def test_killed_sweep_resumes_from_its_checkpoint_to_the_same_records(reference,
 def test_two_sweeps_on_one_folder_record_each_run_once(reference, tmp_path):
     suite, clean = reference
     logs = [tmp_path / f"sweep{i}.log" for i in range(2)]
-    procs = [
-        subprocess.Popen(_sweep(suite, tmp_path), env=chaos._env(), stdout=subprocess.DEVNULL, stderr=log.open("w"))
-        for log in logs
-    ]
+    procs = [chaos.start_sweep(suite, tmp_path, EXTRA, log) for log in logs]
     assert [p.wait(timeout=300) for p in procs] == [0, 0], [log.read_text() for log in logs]
     texts = [log.read_text() for log in logs]
     assert sum(text.count("test loss") for text in texts) == 2  # each run trained by one process only
@@ -147,3 +144,23 @@ def test_diverged_and_failed_runs_are_recorded_and_the_sweep_goes_on(reference, 
     logged = [read_offline_run(d) for d in sorted((tmp_path / "r" / "bad" / "wandb").glob("offline-run-*"))]
     assert sorted(run.summary["status"] for run in logged) == ["diverged"] * 2 + ["failed"] * 2
     assert {run.group for run in logged} == {"bad"}
+
+
+def test_a_failed_run_is_final_unless_the_sweep_is_asked_to_retry_failed_runs(tmp_path, broken_plugin, capsys):
+    suite = tmp_path / "broken.toml"
+    suite.write_text(TINY_SUITE.replace('name = "tiny"', 'name = "broken"').replace('["mlp"]', '["broken"]'))
+    store = ResultsStore(tmp_path / "r", "broken")
+
+    def sweep(*flags: str) -> str:
+        architectures._REGISTRY.pop("broken", None)  # each sweep loads the plugin, as a new process would
+        capsys.readouterr()
+        assert main(["sweep", str(suite), "--results-dir", str(tmp_path / "r"), "--plugin", str(broken_plugin),
+                     "--workers", "1", *flags]) == 0
+        return capsys.readouterr().out
+
+    assert "2 of 2 cells (family × size × data size) failed" in sweep()
+    sweep()
+    assert len(store.path.read_text().splitlines()) == 2  # nothing trained again
+    assert "--retry-failed" in sweep("--retry-failed")
+    assert len(store.path.read_text().splitlines()) == 4  # both trained again, appended
+    assert [r.status for r in store.records()] == ["failed"] * 2  # the retries supersede the first failures

@@ -6,6 +6,7 @@ are the MLP (XLA's own matmuls) and the ConvNet (Eigen's convolutions, which thr
 records must not depend on how many threads a worker has.
 """
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -114,6 +115,17 @@ def test_a_bad_worker_count_on_the_command_line_is_one_line_and_writes_nothing(t
     assert not (tmp_path / "r").exists()
 
 
+def test_a_worker_writing_to_the_closed_pipe_of_a_gone_sweep_is_interrupted_not_failed():
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the sweep is gone
+    stream = os.fdopen(write_end, "w", buffering=1)
+    with pytest.raises(workers.SweepGone) as gone:
+        workers.Channel(stream).write('{"event": "progress"}\n')
+    assert isinstance(gone.value, KeyboardInterrupt)  # so sweep.run_one does not record the run as failed
+    with contextlib.suppress(BrokenPipeError):
+        stream.close()
+
+
 # ---- the sweep's guarantees, with workers --------------------------------------------------------
 
 @pytest.mark.slow
@@ -152,8 +164,7 @@ def test_a_killed_worker_loses_only_its_run_in_hand_and_a_rerun_trains_what_is_m
     suite, clean = reference
     store = ResultsStore(tmp_path, "tiny")
     log = tmp_path / "sweep.log"
-    sweep = subprocess.Popen(_sweep(suite, tmp_path, "--workers", "2"), env=chaos._env(), stdout=subprocess.DEVNULL,
-                             stderr=log.open("w"))
+    sweep = chaos.start_sweep(suite, tmp_path, [*chaos.EXTRA, "--workers", "2"], log)
 
     def worker_with_a_checkpoint() -> Owner | None:  # a worker mid-run, with an interval saved
         for run_id, owner in _claims(store).items():
@@ -179,11 +190,7 @@ def test_a_killed_worker_loses_only_its_run_in_hand_and_a_rerun_trains_what_is_m
 def test_two_sweeps_with_workers_on_one_folder_record_each_run_once(reference, tmp_path):
     suite, clean = reference
     logs = [tmp_path / f"sweep{i}.log" for i in range(2)]
-    procs = [
-        subprocess.Popen(_sweep(suite, tmp_path, "--workers", "2"), env=chaos._env(), stdout=subprocess.DEVNULL,
-                         stderr=log.open("w"))
-        for log in logs
-    ]
+    procs = [chaos.start_sweep(suite, tmp_path, [*chaos.EXTRA, "--workers", "2"], log) for log in logs]
     assert [p.wait(timeout=400) for p in procs] == [0, 0], [log.read_text()[-2000:] for log in logs]
     texts = [log.read_text() for log in logs]
     assert sum(_trained(text) for text in texts) == 4  # each run trained by one worker of one sweep only
@@ -210,3 +217,18 @@ def test_sigterm_to_the_sweep_stops_its_workers_and_frees_their_runs(reference, 
     assert main(["sweep", str(suite), "--results-dir", str(tmp_path), "--workers", "1", *chaos.EXTRA]) == 0
     assert chaos.compare(ResultsStore(clean, "tiny"), store) == []
     assert chaos.leftovers(store) == []
+
+
+@pytest.mark.slow
+def test_a_sweep_killed_as_its_workers_checkpoint_leaves_no_failed_run_and_resumes_to_the_clean_records(reference, tmp_path):
+    """scripts/chaos_sweep.py at its smallest: SIGKILL to the sweep as soon as a run has saved a checkpoint step.
+
+    The other worker is mid-interval or mid-save. The kill closes the workers' pipes and Linux stops
+    them (PR_SET_PDEATHSIG); neither may record its run in hand `failed` (compare checks the status).
+    The next sweep resumes them from their checkpoints to the clean sweep's records.
+    """
+    suite, clean = reference
+    result = chaos.run_chaos(suite, clean, tmp_path, kills=1, max_delay_s=240, kinds=(("sweep", signal.SIGKILL),),
+                             at_checkpoint=True, log=lambda line: None)
+    assert result.problems == []
+    assert result.kills == result.kills_with_checkpoint == 1 and result.resumes >= 1

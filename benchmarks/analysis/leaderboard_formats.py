@@ -111,6 +111,17 @@ def friedman_line(lb: Leaderboard) -> str:
             f"Nemenyi critical difference {f.critical_difference:.2f}.")
 
 
+def failed_line(lb: Leaderboard) -> str | None:
+    """The line under the overall table that names the runs recorded `failed` (nothing measured there), or None."""
+    failed = [(c, e) for c in lb.cells for e in c.entries if e.status == "failed"]
+    if not failed:
+        return None
+    entries = sum(len(c.entries) for c in lb.cells)
+    which = "; ".join(f"{e.arch} on {cell_title(c)}" for c, e in failed)
+    return (f"{len(failed)} of {entries} cells (family × size × data size) failed, nothing measured: {which}. "
+            "`archbench sweep SUITE --retry-failed` trains them again.")
+
+
 def _md_escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -154,6 +165,8 @@ def to_markdown(lb: Leaderboard) -> str:
     lines = [f"# archbench leaderboard · suite `{lb.suite}`", "", LEGEND, "", "## Overall (mean rank over cells)", "",
              OVERALL_NOTE, "", friedman_line(lb), ""]
     lines += _overall_md(lb)
+    if failed := failed_line(lb):
+        lines += ["", _md_escape(failed)]
     lines += ["", "## Cells"]
     for cell in lb.cells:
         lines += ["", *_cell_md(cell)]
@@ -173,6 +186,8 @@ def summary_markdown(lb: Leaderboard) -> str:
         lines += [f"{unconverged} of {len(entries)} runs had not converged when their budget ended (`~`); "
                   f"{edge} chose a learning rate on an edge of the search (`^`).", ""]
     lines += _overall_md(lb)
+    if failed := failed_line(lb):
+        lines += ["", _md_escape(failed)]
     lines += ["", friedman_line(lb)]
     for cell in lb.cells:
         if cell.data_size == largest[cell.dataset]:
@@ -211,6 +226,8 @@ def to_html(lb: Leaderboard, full_page: bool = True) -> str:
     parts.append(f'<p class="note">{esc(OVERALL_NOTE)} {esc(friedman_line(lb))}</p>')
     overall = [[o.arch, Num(_rank_interval(o)), o.cells, o.wins, o.not_ok] for o in lb.overall]
     parts.append(html_table(OVERALL_HEADER, overall))
+    if failed := failed_line(lb):
+        parts.append(f"<p class=warn>{esc(failed.replace('`', ''))}</p>")
     for c in lb.cells:
         parts.append(f"<h3>{esc(cell_title(c))}</h3><p class=note>{esc(measured_on(c))}</p>")
         differ = differing_measurements(c.entries)

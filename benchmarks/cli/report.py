@@ -6,7 +6,7 @@ import argparse
 import io
 import json
 
-from benchmarks.analysis.leaderboard_formats import to_csv
+from benchmarks.analysis.leaderboard_formats import failed_line, to_csv
 from benchmarks.analysis.report import write_report
 from benchmarks.analysis.verdict_text import verdict_paragraph
 from benchmarks.layout import FITS_FILE
@@ -16,6 +16,8 @@ from benchmarks.running.wandb_log import MODES, log_report
 def cmd_report(args: argparse.Namespace) -> int:
     written = write_report(args.results_dir, args.suite)
     print(verdict_paragraph(written.verdict))
+    if failed := failed_line(written.leaderboard):  # cells the verdict rests without
+        print(f"\n{failed}")
     tickets = json.loads((written.report.parent / FITS_FILE).read_text()).get("tickets")
     if tickets:  # the suite's lottery tickets (`archbench tickets`, docs/tickets.md)
         print("\nLottery tickets: " + " ".join(tickets["verdict"]))

@@ -183,7 +183,7 @@ def _plan(args: argparse.Namespace, todo: str) -> tuple[Suite, ResultsStore, swe
     """The suite, its store and what to do: all input checked, the results file read, before anything is written."""
     suite = load_suite(args.suite)
     logger = WandbLogger(_wandb_mode(args, suite.logging.wandb), args.results_dir, suite.name, suite.logging.project)
-    store = ResultsStore(args.results_dir, suite.name)
+    store = ResultsStore(args.results_dir, suite.name, retry_failed=args.retry_failed)
     with console.status(f"checking {suite.name}: datasets, sizes"):
         plan = sweep.plan(suite, store)
     store.ensure_writable()
@@ -214,6 +214,7 @@ def _submit_sweep(args: argparse.Namespace) -> int:
     context = executors.JobContext(
         results_dir=str(args.results_dir), suite=suite.name, capacity=sweep.capacities(plan.specs), options=options,
         plugins=tuple(args.plugin), distributed=args.distributed, compile_cache=not args.no_compile_cache,
+        retry_failed=store.retry_failed,
     )
 
     def on_submit(n_jobs: int, job_id: str) -> None:
@@ -290,6 +291,9 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     )
     p.add_argument("suite", help="suite name (e.g. quick) or path to a suite .toml")
     p.add_argument("--no-wait", action="store_true", help="with a submitit executor: submit and return at once")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="train again the runs recorded `failed`; a retried run's new record supersedes the failed one "
+                   "(runs.jsonl is only appended to)")
     sweep_workers.add_workers_flag(p)
     _add_reliability_flags(p)
     add_device_flags(p)

@@ -52,7 +52,7 @@ def train_in_workers(
     """Train the plan's runs in `n` workers; `current` shows the runs in hand. Returns (and prints) the workers' failures."""
     context = JobContext(
         results_dir=str(args.results_dir), suite=store.suite, capacity=sweep.capacities(plan.specs), options=options,
-        plugins=tuple(args.plugin), compile_cache=not args.no_compile_cache,
+        plugins=tuple(args.plugin), compile_cache=not args.no_compile_cache, retry_failed=store.retry_failed,
     )
     threads = max(1, workers.cores() // n)
     progress.console.print(f"training in {n} worker processes, {threads} thread{'s' if threads > 1 else ''} each")

@@ -7,7 +7,8 @@ run computes exactly what the killed one would have: same compiled program, same
 
 Saves happen at the first interval boundary after `every_s` seconds of training since the
 last save (0 = every interval). orbax writes each step into a temporary folder and renames it
-when complete, so a kill during a save leaves the previous checkpoint intact. A checkpoint that
+when complete, so a kill during a save leaves the previous checkpoint intact; saving a step that a
+killed attempt had already completed reuses it (the same state), so resuming is idempotent. A checkpoint that
 cannot be read (or belongs to another shape of run) is reported once and ignored: the run
 starts from scratch, which is slower but never wrong. The sweep deletes the folder once the
 run's record is written.
@@ -140,9 +141,17 @@ class RunCheckpoint:
             _warn(f"could not checkpoint to {self.dir} ({type(e).__name__}: {e}); the run goes on without")
 
     def save(self, done: int, total: int, state: TrainState, history: list, train_s: float) -> None:
-        """Write the state after `done` intervals (replacing the previous checkpoint once complete)."""
+        """Write the state after `done` intervals (replacing the previous checkpoint once complete).
+
+        A step already on disk was written by an earlier attempt of this run that was killed after it (a
+        finished phase, saved at its end, then resumed there): a resume is exact, so that step holds this
+        very state and is reused, where orbax would raise StepAlreadyExistsError.
+        """
         import orbax.checkpoint as ocp
 
+        if done in self.manager().all_steps():
+            self._last_save = time.monotonic()
+            return
         host = _to_host(state)
         arrays = {"state": host, "history": {k: np.stack([np.asarray(h[k], np.float32) for h in history]) for k in history[0]}}
         meta = {

@@ -54,6 +54,7 @@ class JobContext:
     plugins: tuple[str, ...] = ()
     distributed: bool = False  # one job spans several processes (nodes x tasks), joined by jax.distributed
     compile_cache: bool = True
+    retry_failed: bool = False  # runs recorded `failed` are trained again (`sweep --retry-failed`)
 
 
 def group_runs(specs: list[RunSpec], runs_per_job: int) -> list[list[RunSpec]]:
@@ -75,7 +76,7 @@ def prepare(context: JobContext, compile_cache_dir: str | None = None) -> Result
         distributed.initialize()
     for plugin in context.plugins:
         architectures.load_plugin(plugin)
-    return ResultsStore(context.results_dir, context.suite)
+    return ResultsStore(context.results_dir, context.suite, retry_failed=context.retry_failed)
 
 
 def run_group(context: JobContext, specs: list[dict]) -> list[str]:

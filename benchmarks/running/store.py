@@ -20,6 +20,12 @@ to it later. A claim is stale, and may be taken over, when its owner's pid is de
 (the only test possible for an owner on another host). Appends from sweeps go through
 `append_new`, which drops a record whose run_id is already stored, so even a taken-over claim
 whose first owner wakes up cannot duplicate a run.
+
+A `failed` record is final for a sweep, unless it is asked to retry failed runs
+(`ResultsStore(..., retry_failed=True)`, `archbench sweep --retry-failed`): then a run whose record
+is failed is trained again, and its new record is appended. The file is never rewritten, so the
+failed line stays; readers (`records`, and through it every report) see only the latest record of a
+run_id where the earlier ones are failed (`current`): a retry supersedes a failure, never a result.
 """
 
 from __future__ import annotations
@@ -124,13 +130,26 @@ class Claim:
             pass
 
 
-class ResultsStore:
-    """Records of one suite under `results_dir/<suite>/`."""
+def current(records: Iterable[RunRecord]) -> list[RunRecord]:
+    """The records in file order, less each `failed` one that a later record of its run_id supersedes (a retry)."""
+    records = list(records)
+    last = {r.run_id: i for i, r in enumerate(records)}
+    return [r for i, r in enumerate(records) if r.status != "failed" or last[r.run_id] == i]
 
-    def __init__(self, results_dir: str | Path, suite: str):
+
+def recorded_ids(records: Iterable[RunRecord], *, failed: bool = True) -> set[str]:
+    """Run_ids with a record (`current` ones), counting those whose record is failed only with `failed`."""
+    return {r.run_id for r in current(records) if failed or r.status != "failed"}
+
+
+class ResultsStore:
+    """Records of one suite under `results_dir/<suite>/`; with `retry_failed`, runs recorded failed count as to do."""
+
+    def __init__(self, results_dir: str | Path, suite: str, *, retry_failed: bool = False):
         self.dir = suite_dir(results_dir, suite)
         self.path = self.dir / RUNS_FILE
         self.suite = suite
+        self.retry_failed = retry_failed
 
     def ensure_writable(self) -> None:
         try:
@@ -174,9 +193,9 @@ class ResultsStore:
                 claim.release()
 
     def append_new(self, record: RunRecord, claim: Claim | None = None) -> bool:
-        """Append a record unless its run_id is stored already; release `claim` in the same locked step."""
+        """Append a record unless its run_id is stored already (failed, unless retrying); release `claim` with it."""
         with self.locked():
-            fresh = record.run_id not in {r.run_id for r in self._read()}
+            fresh = record.run_id not in recorded_ids(self._read(), failed=not self.retry_failed)
             if fresh:
                 self._write(record)
             if claim is not None:
@@ -222,11 +241,14 @@ class ResultsStore:
             os.fsync(f.fileno())
 
     def records(self) -> list[RunRecord]:
-        """Every record, in file order. A torn last line is reported once and ignored; damage elsewhere raises."""
+        """Every current record (`current`: a retried failure is superseded), in file order.
+
+        A torn last line is reported once and ignored; damage elsewhere raises.
+        """
         if not self.path.exists():
             return []
         with self.locked(shared=True):
-            return self._read()
+            return current(self._read())
 
     def _read(self) -> list[RunRecord]:
         try:
@@ -262,7 +284,12 @@ class ResultsStore:
         return out
 
     def done_ids(self) -> set[str]:
-        return {r.run_id for r in self.records()}
+        """Run_ids a sweep of this store does not train: every recorded one, less the failed when retrying."""
+        return recorded_ids(self.records(), failed=not self.retry_failed)
+
+    def finished_ids(self) -> set[str]:
+        """Run_ids recorded other than failed: a failed one may be retried by some sweep at any time."""
+        return recorded_ids(self.records(), failed=False)
 
     # -- claims -------------------------------------------------------------------------------
 
@@ -285,9 +312,9 @@ class ResultsStore:
 
     def claim(self, run_id: str, *, redo: bool = False) -> Claim | Owner | None:
         """Claim a run for this process: a Claim; the live Owner if another process holds it;
-        None if it is recorded already (unless `redo`, for `run --force`)."""
+        None if it is recorded already (unless `redo`, for `run --force`, or failed and this store retries it)."""
         with self.locked():
-            if not redo and run_id in {r.run_id for r in self._read()}:
+            if not redo and run_id in recorded_ids(self._read(), failed=not self.retry_failed):
                 return None
             owner = self.owner_of(run_id)
             if owner is not None:
@@ -314,12 +341,12 @@ class ResultsStore:
                     pass
 
     def remove_stale_claims(self) -> None:
-        """Drop claims of recorded runs and of dead owners (left by kills)."""
+        """Drop claims of recorded runs and of dead owners (left by kills); a live claim on a failed run is a retry."""
         folder = self.dir / CLAIMS_DIR
         if not folder.is_dir():
             return
         with self.locked():
-            done = {r.run_id for r in self._read()}
+            done = recorded_ids(self._read(), failed=False)
             for path in folder.glob("*.json"):
                 if path.stem in done or self.owner_of(path.stem) is None:
                     path.unlink(missing_ok=True)

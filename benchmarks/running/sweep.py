@@ -100,13 +100,30 @@ def run_one(
     capacity: int | None = None,
     checkpoint: Checkpoint | None = None,
 ) -> RunRecord:
-    """Execute a spec; anything but bad input or an interrupt becomes a `failed` record."""
+    """Execute a spec; anything but bad input or an interrupt becomes a `failed` record.
+
+    An interrupt (a signal, the sweep of a worker gone: `KeyboardInterrupt`) is never a failure, even
+    where a library wrapped it in an error of its own: the run is left unrecorded, to be resumed.
+    """
     try:
         return execute(spec, options, on_progress, capacity, checkpoint=checkpoint)
     except (UserError, KeyboardInterrupt):
         raise
     except Exception as e:  # out-of-memory, a bug in one family: record it, keep sweeping
+        if interrupt := _interrupt_behind(e):
+            raise interrupt from e
         return failed_record(spec, e)
+
+
+def _interrupt_behind(error: BaseException) -> KeyboardInterrupt | None:
+    """The interrupt an exception was raised by or while handling, if any (its chain of causes)."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, KeyboardInterrupt):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
 
 
 def describe(spec: RunSpec) -> str:
@@ -120,6 +137,7 @@ def train_claimed(
     options: RunOptions,
     *,
     capacity: int | None = None,
+    on_start: Callable[[RunSpec], None] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
     force: bool = False,
 ) -> tuple[RunRecord, bool]:
@@ -139,6 +157,8 @@ def train_claimed(
             on_progress(done, total)
 
     try:
+        if on_start:
+            on_start(spec)
         record = run_one(spec, options, progress, capacity, checkpoint)
     except BaseException:  # an interrupt (or bad input): keep the checkpoint, free the run for others
         if checkpoint is not None:
@@ -193,10 +213,8 @@ def claim_and_train(
         return Attempt(rid, "recorded")
     if decision == _HELD:
         return Attempt(rid, "held", owner=claim if isinstance(claim, Owner) else None)
-    if on_start:
-        on_start(spec)
-    record, written = train_claimed(spec, store, claim, options, capacity=capacity, on_progress=on_progress,
-                                    force=force)
+    record, written = train_claimed(spec, store, claim, options, capacity=capacity, on_start=on_start,
+                                    on_progress=on_progress, force=force)
     return Attempt(rid, "trained", record, written)
 
 
@@ -218,7 +236,7 @@ def run_sweep(
     main = distributed.is_main_process()
     if main:
         store.remove_stale_claims()
-        remove_stale(store.dir, store.done_ids())
+        remove_stale(store.dir, store.finished_ids())  # not a failed run's: another sweep may be retrying it
     pending = list(sweep.todo)
     while pending:
         held: dict[str, Owner | None] = {}

@@ -31,6 +31,7 @@ released, its checkpoint kept); a worker also stops when the parent dies (Linux:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -41,7 +42,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from itertools import groupby
 
@@ -173,7 +173,7 @@ def _read_stderr(worker: Worker, events: queue.Queue) -> None:
             events.put(Event(worker.index, "log", {"line": line}))
 
 
-@contextmanager
+@contextlib.contextmanager
 def _sigterm_interrupts() -> Iterator[None]:
     """SIGTERM stops the parent like Ctrl-C (so it stops its workers) while the workers run."""
     if threading.current_thread() is not threading.main_thread():
@@ -263,9 +263,27 @@ def run_workers(
         except BaseException:
             _stop(started)
             raise
+        finally:
+            _close_pipes(started, readers)
+    return [line for w in started if (line := _failure(w))]
+
+
+def _close_pipes(workers: list[Worker], readers: list[threading.Thread]) -> None:
+    """Close the parent's ends of the workers' pipes once their readers have read them to the end.
+
+    The workers have ended (or been killed), so the readers meet the end of their pipes at once; a
+    reader still blocked keeps its pipe open, as closing it would wait on the reader's lock.
+    """
     for t in readers:
         t.join(timeout=5)
-    return [line for w in started if (line := _failure(w))]
+    if any(t.is_alive() for t in readers):
+        return
+    for w in workers:
+        for stream in (w.proc.stdin, w.proc.stdout, w.proc.stderr):
+            try:
+                stream.close()
+            except BrokenPipeError:  # stdin, left unsent to a worker that died at start
+                pass
 
 
 def _pythonpath() -> str:
@@ -275,6 +293,38 @@ def _pythonpath() -> str:
 
 
 # ---- a worker ------------------------------------------------------------------------------------
+
+class SweepGone(KeyboardInterrupt):
+    """The sweep that started this worker is gone (its pipes are closed): an interrupt, never a run's failure.
+
+    Killing the sweep closes the worker's pipes before Linux sends the worker its death signal, so the
+    worker's next event or warning can meet the closed pipe first. A BrokenPipeError there would reach the
+    run's failure handler (`sweep.run_one`) and record a healthy run as `failed`; as an interrupt, the run is
+    left unrecorded, its claim released and its checkpoint kept, as with Ctrl-C.
+    """
+
+
+class Channel:
+    """A text stream to the sweep (events on stdout, warnings on stderr) whose closing is an interrupt."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError as e:
+            raise SweepGone("the sweep that started this worker is gone") from e
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError as e:
+            raise SweepGone("the sweep that started this worker is gone") from e
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
 
 def _die_with_parent() -> None:
     """Ask Linux to interrupt this worker (SIGTERM, turned into KeyboardInterrupt) when its parent dies."""
@@ -289,9 +339,18 @@ def _die_with_parent() -> None:
 def worker_main() -> int:
     """The body of a worker process: read the job from stdin, train it, report events on stdout."""
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    out = os.fdopen(os.dup(1), "w", buffering=1)
+    events = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # anything else printed goes to stderr, so stdout carries events only
-    job = WorkerJob.from_json(sys.stdin.read())
+    sys.stdout, sys.stderr = Channel(sys.stdout), Channel(sys.stderr)
+    try:
+        return _work(WorkerJob.from_json(sys.stdin.read()), Channel(events))
+    finally:
+        with contextlib.suppress(BrokenPipeError):  # the sweep is gone: the file is closed all the same
+            events.close()
+
+
+def _work(job: WorkerJob, out: Channel) -> int:
+    """Train the job's runs, reporting on `out`; the exit code of the worker."""
     _die_with_parent()
     if os.getppid() != job.parent_pid:  # the parent died before the death signal was armed
         return 130
