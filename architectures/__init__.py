@@ -24,8 +24,10 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from flax import nnx
+if TYPE_CHECKING:  # annotations only: the CLI reads the registry's names without importing flax
+    from flax import nnx
 
 from architectures.spec import ArchShape, Builder, DepthRule, Family, Option, TaskSpec
 

@@ -6,6 +6,7 @@
   leaderboard and the report), with one style sheet
 - `table_console`: a rich Console for tables
 - `write_text`: a whole file at once, atomically
+- `FORMATS`: the formats a leaderboard is written in (`archbench leaderboard --format`)
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
+
+FORMATS = ("md", "csv", "html", "json")  # what a leaderboard renders to (analysis/leaderboard_formats.py)
 
 
 class Interval(Protocol):

@@ -193,3 +193,20 @@ def test_every_option_with_a_default_shows_it_in_help():
                 missing.append(f"{name} {action.option_strings[-1]}")
     assert not missing, f"options whose help hides their default: {', '.join(missing)}"
     assert "(default: 128)" in " ".join(sub.choices["run"].format_help().split())
+
+
+def test_building_the_parser_imports_neither_jax_nor_flax_nor_the_analysis():
+    code = ("import sys; from benchmarks.cli import build_parser; build_parser(); "
+            "print(sorted(m for m in ('jax', 'flax', 'optax', 'scipy', 'pandas', 'matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout
+    assert out.strip() == "[]"
+
+
+def test_help_texts_show_percent_signs_and_defaults_as_typed():
+    from benchmarks.cli import build_parser
+
+    sub = build_parser()._subparsers._group_actions[0].choices
+    texts = {name: p.format_help() for name, p in sub.items()}
+    assert not [name for name, text in texts.items() if "%%" in text]
+    assert "(0, 1)" not in texts["run"] and "default: 0,1" in texts["run"]

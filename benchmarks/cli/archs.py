@@ -13,7 +13,6 @@ from pathlib import Path
 import architectures
 from benchmarks import data
 from benchmarks.formatting import human, table_console
-from benchmarks.running import sizing
 from benchmarks.spec import TaskSpec, UserError
 
 TEMPLATE = Path(architectures.__file__).parent / "_template.py"
@@ -66,6 +65,8 @@ def _table(task: TaskSpec, rows: list[dict], tolerance: float):
 
 
 def cmd_archs(args: argparse.Namespace) -> int:
+    from benchmarks.running import sizing
+
     targets = sizing.parse_counts(args.params)
     archs = [architectures.canonical(a.strip()) for a in args.arch.split(",") if a.strip()] or architectures.names()
     task = data.task(args.dataset)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from benchmarks.analysis.compare import compare, load_side, select_suite
-from benchmarks.analysis.compare_formats import to_json, to_markdown
 from benchmarks.cli.flags import add_output_flag, emit
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from benchmarks.analysis.compare import compare, load_side, select_suite
+    from benchmarks.analysis.compare_formats import to_json, to_markdown
+
     a = select_suite(load_side(args.a, args.results_dir), args.suite, args.a)
     b = select_suite(load_side(args.b, args.results_dir), args.suite, args.b)
     comparison = compare(a, b, args.a, args.b)

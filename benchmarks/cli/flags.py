@@ -1,4 +1,8 @@
-"""Flags that several commands share, and what they turn into: devices and hosts, executors, output."""
+"""Flags that several commands share, and what they turn into: devices and hosts, executors, output.
+
+Every module of `benchmarks/cli/` imports jax, flax, the families and the analysis only inside the
+command that needs them, so `archbench --help` answers at once (tests/test_cli.py checks it).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,6 @@ import sys
 from pathlib import Path
 
 from benchmarks.formatting import write_text
-from benchmarks.running import distributed
 from benchmarks.running.executors import EXECUTORS, JobOptions
 from benchmarks.spec import UserError
 
@@ -32,6 +35,8 @@ def add_device_flags(parser: argparse.ArgumentParser) -> None:
 def setup_devices(args: argparse.Namespace) -> None:
     """Apply the flags of `add_device_flags` that set up this process; call before anything touches a device.
     `--shard-params` is not one of them: it travels with the runs (`RunOptions`, `PerfConfig`)."""
+    from benchmarks.running import distributed
+
     if not args.no_compile_cache:
         distributed.enable_compilation_cache()
     if args.distributed:

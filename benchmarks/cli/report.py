@@ -6,14 +6,15 @@ import argparse
 import io
 import json
 
-from benchmarks.analysis.leaderboard_formats import to_csv
-from benchmarks.analysis.report import write_report
-from benchmarks.analysis.verdict_text import verdict_paragraph
 from benchmarks.layout import FITS_FILE
 from benchmarks.running.wandb_log import MODES, log_report
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from benchmarks.analysis.leaderboard_formats import to_csv
+    from benchmarks.analysis.report import write_report
+    from benchmarks.analysis.verdict_text import verdict_paragraph
+
     written = write_report(args.results_dir, args.suite)
     print(verdict_paragraph(written.verdict))
     tickets = json.loads((written.report.parent / FITS_FILE).read_text()).get("tickets")
@@ -35,7 +36,7 @@ def add_command(subparsers: argparse._SubParsersAction, common: argparse.Argumen
         "report", parents=[common],
         help="fit scaling curves, state the verdict, write plots and report.html",
         description="Fit L = E + A·x^−α per architecture against parameters, training examples and compute; "
-        "say with 95%% intervals how much of the held-out loss the architecture explains against model and "
+        "say with 95% intervals how much of the held-out loss the architecture explains against model and "
         "data size; write results/SUITE/fits.json, plots/*.png and a self-contained report.html.",
     )
     p.add_argument("suite", help="suite name (a folder under --results-dir)")

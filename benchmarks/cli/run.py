@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 import architectures
 from benchmarks import data
-from benchmarks.analysis.leaderboard import build_leaderboard
-from benchmarks.analysis.leaderboard_formats import summary_markdown
 from benchmarks.cli import sweep_workers
 from benchmarks.cli.flags import add_device_flags, add_executor_flags, job_options, setup_devices
-from benchmarks.layout import JOBS_DIR
-from benchmarks.running import distributed, executors, sweep
-from benchmarks.running.checkpoint import DEFAULT_EVERY_S
-from benchmarks.running.runner import RunOptions
-from benchmarks.running.sizing import parse_count
+from benchmarks.layout import DEFAULT_EVERY_S, JOBS_DIR
 from benchmarks.running.store import Owner, ResultsStore
-from benchmarks.running.suite import Suite, load_suite, save_contrasts
 from benchmarks.running.wandb_log import MODES, WandbLogger, resolve_mode
 from benchmarks.spec import SCORED_AT, RunRecord, RunSpec, UserError
+
+if TYPE_CHECKING:
+    from benchmarks.running.runner import RunOptions
+    from benchmarks.running.suite import Suite
+    from benchmarks.running.sweep import SweepPlan
 
 console = Console(stderr=True)
 
@@ -41,6 +40,8 @@ def _ints(text: str) -> tuple[int, ...]:
 
 
 def _count(text: str) -> int:
+    from benchmarks.running.sizing import parse_count
+
     try:
         return parse_count(text)
     except ValueError as e:
@@ -71,6 +72,8 @@ def _progress() -> Progress:
 
 def run_options(args: argparse.Namespace) -> RunOptions:
     """How this process trains its runs: `--shard-params`, `--checkpoint-every-s`."""
+    from benchmarks.running.runner import RunOptions
+
     if args.checkpoint_every_s < 0:
         raise UserError(f"--checkpoint-every-s must be 0 (every interval) or more seconds, got {args.checkpoint_every_s:g}")
     return RunOptions(shard_params=args.shard_params, checkpoint_every_s=args.checkpoint_every_s)
@@ -78,6 +81,8 @@ def run_options(args: argparse.Namespace) -> RunOptions:
 
 def _setup(args: argparse.Namespace) -> bool:
     """Devices, processes and cache first; then only process 0 of a multi-host job talks. True on process 0."""
+    from benchmarks.running import distributed
+
     setup_devices(args)
     main = distributed.is_main_process()
     console.quiet = not main
@@ -85,10 +90,14 @@ def _setup(args: argparse.Namespace) -> bool:
 
 
 def _wandb_mode(args: argparse.Namespace, suite_setting: str | None = None) -> str:
+    from benchmarks.running import distributed
+
     return resolve_mode(args.wandb, suite_setting) if distributed.is_main_process() else "disabled"
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from benchmarks.running import sweep
+
     main = _setup(args)
     spec = RunSpec(
         arch=architectures.canonical(args.arch), **data.spec_fields(args.dataset), target_params=args.params,
@@ -135,6 +144,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     if args.executor != "local":  # the submitting host joins no job: each job sets itself up (executors.run_group)
         return _submit_sweep(args)
+    from benchmarks.running import sweep
+    from benchmarks.running.suite import save_contrasts
+
     main = _setup(args)
     options = run_options(args)
     sweep_workers.requested(args)  # a bad --workers is refused before anything is written
@@ -179,8 +191,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def _plan(args: argparse.Namespace, todo: str) -> tuple[Suite, ResultsStore, sweep.SweepPlan, WandbLogger]:
+def _plan(args: argparse.Namespace, todo: str) -> tuple[Suite, ResultsStore, SweepPlan, WandbLogger]:
     """The suite, its store and what to do: all input checked, the results file read, before anything is written."""
+    from benchmarks.running import sweep
+    from benchmarks.running.suite import load_suite
+
     suite = load_suite(args.suite)
     logger = WandbLogger(_wandb_mode(args, suite.logging.wandb), args.results_dir, suite.name, suite.logging.project)
     store = ResultsStore(args.results_dir, suite.name)
@@ -193,6 +208,9 @@ def _plan(args: argparse.Namespace, todo: str) -> tuple[Suite, ResultsStore, swe
 
 
 def _summary(records: list[RunRecord], ids: set[str], store: ResultsStore, suite_name: str, logger: WandbLogger) -> None:
+    from benchmarks.analysis.leaderboard import build_leaderboard
+    from benchmarks.analysis.leaderboard_formats import summary_markdown
+
     bad = [r for r in records if r.status != "ok" and r.run_id in ids]
     console.print(f"{len(records)} records in {store.path}" + (f"; {len(bad)} not ok" if bad else ""))
     if logger.run_dirs and logger.mode == "offline":
@@ -203,6 +221,9 @@ def _summary(records: list[RunRecord], ids: set[str], store: ResultsStore, suite
 
 def _submit_sweep(args: argparse.Namespace) -> int:
     """`sweep --executor slurm|submitit-local`: the runs to do go out as one job array; follow it to the end."""
+    from benchmarks.running import executors, sweep
+    from benchmarks.running.suite import save_contrasts
+
     jobs = job_options(args)
     options = run_options(args)
     suite, store, plan, logger = _plan(args, f"to submit ({args.executor})")
@@ -258,9 +279,9 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("--arch", required=True, help="architecture family, options allowed: convnet?head=dense "
                    "(see `archbench archs`)")
     p.add_argument("--dataset", default="mnist1d", help="dataset name (see `archbench datasets`)")
-    p.add_argument("--params", type=_count, default=parse_count("30k"), help="target parameter count, e.g. 30k, 1.5M")
+    p.add_argument("--params", type=_count, default="30k", help="target parameter count, e.g. 30k, 1.5M")
     p.add_argument("--data-size", type=int, default=4000, help="training examples (a prefix of the training pool)")
-    p.add_argument("--seeds", type=_ints, default=(0, 1), help="comma-separated seeds, trained together")
+    p.add_argument("--seeds", type=_ints, default="0,1", help="comma-separated seeds, trained together")
     p.add_argument("--steps", type=int, default=1000, help="optimizer steps")
     p.add_argument("--batch-size", type=int, default=128, help="examples per optimizer step")
     p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (when --lr-trials is not given)")
