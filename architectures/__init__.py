@@ -151,7 +151,9 @@ def _lookup(base: str) -> Family:
     if base not in _REGISTRY:
         import difflib
 
-        close = difflib.get_close_matches(base, _REGISTRY, n=3)
+        lower = {name.lower(): name for name in _REGISTRY}  # case-insensitive: MLP -> mlp
+        same = [lower[base.lower()]] if base.lower() in lower else []  # only its case is wrong: that one alone
+        close = same or [lower[m] for m in difflib.get_close_matches(base.lower(), lower, n=3)]
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise PluginError(f"unknown architecture {base!r}{hint} (known: {', '.join(sorted(_REGISTRY))})")
     return _REGISTRY[base]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from benchmarks.cli.flags import add_output_flag, emit
+from benchmarks.cli.flags import add_output_flag, emit, results_suite
 from benchmarks.formatting import FORMATS
 from benchmarks.running.store import suites_in
 from benchmarks.spec import UserError
@@ -20,6 +20,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
             found = ", ".join(suites) or "none"
             raise UserError(f"name a suite: archbench leaderboard SUITE (suites in {args.results_dir}: {found})")
         args.suite = suites[0]
+    args.suite = results_suite(args.suite, args.results_dir)
     (lb,) = load_leaderboards(args.results_dir, args.suite)
     emit(render(lb, args.format), args.output)
     return 0
@@ -35,7 +36,8 @@ def add_command(subparsers: argparse._SubParsersAction, common: argparse.Argumen
         "difference of their mean log loss (seed noise pooled per family), the pairs Holm-adjusted together; an "
         "entry's rank is 1 + the entries better than it at the 5% level, and entries that share a rank are ties (=).",
     )
-    p.add_argument("suite", nargs="?", help="suite name (default: the only suite in --results-dir)")
+    p.add_argument("suite", nargs="?", help="suite name or path to its .toml, as `sweep` takes it "
+                   "(default: the only suite in --results-dir)")
     p.add_argument("--format", choices=FORMATS, default="md", help="output format (default: %(default)s)")
     add_output_flag(p)
     p.set_defaults(func=cmd_leaderboard)

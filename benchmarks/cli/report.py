@@ -6,8 +6,10 @@ import argparse
 import io
 import json
 
-from benchmarks.layout import FITS_FILE
+from benchmarks.cli.flags import results_suite, tracked_by_git
+from benchmarks.layout import FITS_FILE, suite_dir
 from benchmarks.running.wandb_log import MODES, log_report
+from benchmarks.spec import UserError
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -15,6 +17,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     from benchmarks.analysis.report import write_report
     from benchmarks.analysis.verdict_text import verdict_paragraph
 
+    args.suite = results_suite(args.suite, args.results_dir)
+    folder = suite_dir(args.results_dir, args.suite)
+    if tracked_by_git(folder):  # a committed reference is never rewritten by surprise
+        raise UserError(f"{folder} is tracked by git and `report` rewrites its fits.json, plots/ and report.html; "
+                        f"report on a copy: cp -r {args.results_dir} /tmp/archbench-results && "
+                        f"archbench report {args.suite} --results-dir /tmp/archbench-results")
     written = write_report(args.results_dir, args.suite)
     print(verdict_paragraph(written.verdict))
     tickets = json.loads((written.report.parent / FITS_FILE).read_text()).get("tickets")
@@ -39,7 +47,8 @@ def add_command(subparsers: argparse._SubParsersAction, common: argparse.Argumen
         "say with 95% intervals how much of the held-out loss the architecture explains against model and "
         "data size; write results/SUITE/fits.json, plots/*.png and a self-contained report.html.",
     )
-    p.add_argument("suite", help="suite name (a folder under --results-dir)")
+    p.add_argument("suite", help="suite name (a folder under --results-dir) or path to its .toml, as `sweep` takes it; "
+                   "refused where git tracks the suite's results folder (report on a copy)")
     p.add_argument("--wandb", choices=MODES, default="disabled",
                    help="also log the plots, the leaderboard table and the files as one W&B run of the suite's "
                    "group, job type `report` (default: %(default)s)")

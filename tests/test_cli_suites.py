@@ -1,0 +1,69 @@
+"""The commands that read results take a suite as `sweep` does, and never rewrite a committed reference."""
+
+import subprocess
+
+import pytest
+from record_factory import grid_records
+
+from benchmarks.cli import main
+from benchmarks.running.store import ResultsStore
+from benchmarks.running.suite import SUITES_DIR
+
+
+def _results(root, suite="quick"):
+    store = ResultsStore(root, suite)
+    for record in grid_records(suite=suite):
+        store.append(record)
+    return root
+
+
+def test_leaderboard_takes_a_suite_toml_path_as_sweep_does(tmp_path, capsys):
+    results = _results(tmp_path / "results")
+    toml = tmp_path / "elsewhere" / "my-copy.toml"  # a suite file outside the repo, named by path
+    toml.parent.mkdir()
+    toml.write_text((SUITES_DIR / "quick.toml").read_text())
+    assert main(["leaderboard", str(toml), "--results-dir", str(results)]) == 0
+    assert "mlp" in capsys.readouterr().out
+
+
+def test_a_suite_folder_given_as_results_dir_is_named_as_such(tmp_path, capsys):
+    results = _results(tmp_path / "results")
+    assert main(["leaderboard", "quick", "--results-dir", str(results / "quick")]) == 2
+    err = capsys.readouterr().err
+    assert "is the results folder of one suite" in err and f"--results-dir {results} quick" in err
+
+
+def test_a_misspelt_suite_gets_a_case_insensitive_suggestion(tmp_path, capsys):
+    results = _results(tmp_path / "results")
+    assert main(["leaderboard", "Quik", "--results-dir", str(results)]) == 2
+    assert "did you mean quick?" in capsys.readouterr().err
+
+
+def test_report_refuses_a_results_folder_tracked_by_git_and_leaves_it_unchanged(tmp_path, capsys):
+    results = _results(tmp_path / "results")
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "add", "results"], cwd=tmp_path, check=True)
+    assert main(["report", "quick", "--results-dir", str(results)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "tracked by git" in err and "cp -r" in err
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=tmp_path, capture_output=True, text=True).stdout
+    assert "report.html" not in status and not (results / "quick" / "report.html").exists()
+
+
+def test_a_wrong_case_family_gets_a_suggestion(tmp_path, capsys):
+    assert main(["archs", "--arch", "MLP", "--params", "10k", "--results-dir", str(tmp_path)]) == 2
+    assert "did you mean mlp?" in capsys.readouterr().err
+
+
+def test_a_misspelt_command_gets_a_suggestion(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["swep", "quick"])
+    assert exit_.value.code == 2 and "did you mean sweep?" in capsys.readouterr().err
+
+
+def test_a_misspelt_suite_file_and_a_wrong_case_dataset_get_suggestions(tmp_path, capsys):
+    assert main(["sweep", "Quik", "--results-dir", str(tmp_path)]) == 2
+    assert "did you mean quick?" in capsys.readouterr().err
+    assert main(["archs", "--dataset", "MNIST1D", "--params", "10k", "--arch", "mlp"]) == 2
+    assert "did you mean mnist1d?" in capsys.readouterr().err
+
