@@ -28,7 +28,8 @@ def test_run_writes_one_ok_record_and_prints_it_with_json(tmp_path, capsys):
     args = ["run", "--arch", "mlp", "--params", "10k", "--data-size", "300", "--steps", "40", "--eval-every", "20",
             "--results-dir", str(tmp_path), "--json"]
     assert main(args) == 0
-    printed = json.loads(capsys.readouterr().out)
+    out, err = capsys.readouterr()
+    printed = json.loads(out)
     records = ResultsStore(tmp_path, "adhoc").records()
     assert [r.run_id for r in records] == [printed["run_id"]]
     record = records[0]
@@ -36,6 +37,9 @@ def test_run_writes_one_ok_record_and_prints_it_with_json(tmp_path, capsys):
     assert abs(record.params / 10_000 - 1) <= 0.02
     assert record.flops_per_example > 0 and record.env["platform"] == "cpu"
     assert record.curves.step == [20, 40]
+    converged = "converged (every seed)" if record.converged else "not converged (seed"
+    best = ", ".join(str(r.best_step) for r in record.seeds)
+    assert f"{converged}" in err and f"best step {best} of 40; record {record.run_id} in {tmp_path}" in err
 
     assert main(args) == 0  # the same run again is not trained twice
     assert len(ResultsStore(tmp_path, "adhoc").records()) == 1

@@ -1,5 +1,6 @@
 """The commands that read results take a suite as `sweep` does, and never rewrite a committed reference."""
 
+import dataclasses
 import subprocess
 
 import pytest
@@ -8,6 +9,7 @@ from record_factory import grid_records
 from benchmarks.cli import main
 from benchmarks.running.store import ResultsStore
 from benchmarks.running.suite import SUITES_DIR
+from benchmarks.spec import UserError
 
 
 def _results(root, suite="quick"):
@@ -67,3 +69,27 @@ def test_a_misspelt_suite_file_and_a_wrong_case_dataset_get_suggestions(tmp_path
     assert main(["archs", "--dataset", "MNIST1D", "--params", "10k", "--arch", "mlp"]) == 2
     assert "did you mean mnist1d?" in capsys.readouterr().err
 
+
+def _run_args(*argv):
+    from benchmarks.cli import build_parser
+
+    return build_parser().parse_args(["run", "--arch", "mlp", *argv])
+
+
+def test_run_like_a_suite_trains_the_suites_own_cell():
+    from benchmarks.cli.run import like_suite
+    from benchmarks.running.suite import load_suite
+
+    spec = like_suite(_run_args("--like", "quick", "--params", "5k", "--data-size", "1000"))
+    (theirs,) = [s for s in load_suite("quick").run_specs()
+                 if (s.arch, s.target_params, s.data_size) == ("mlp", 5000, 1000)]
+    assert spec == dataclasses.replace(theirs, suite="adhoc")  # budget, early stop, rate search and seeds alike
+    first = like_suite(_run_args("--like", "quick", "--arch", "gru"))  # defaults: the suite's first cell
+    assert (first.arch, first.dataset, first.target_params, first.data_size) == ("gru", "mnist1d", 2500, 400)
+
+
+def test_run_like_a_suite_refuses_protocol_flags_beside_it():
+    from benchmarks.cli.run import like_suite
+
+    with pytest.raises(UserError, match="--steps, --lr: --like quick takes the protocol from the suite"):
+        like_suite(_run_args("--like", "quick", "--steps", "50", "--lr", "0.01"))

@@ -63,6 +63,50 @@ def summary_line(record: RunRecord) -> str:
     return f"{what}  {metric}  (lr {record.lr:g}, {len(record.seeds)} seeds, {record.wall_s:.1f}s){extra}"
 
 
+def outcome_line(record: RunRecord, path: object) -> str:
+    """Whether the run converged, the step each seed is scored at, and where its record went."""
+    if record.converged is None:
+        converged = "convergence not judged"
+    elif record.converged:
+        converged = "converged (every seed)"
+    else:
+        still = [str(r.seed) for r in record.seeds if r.converged is False]
+        converged = f"not converged (seed {', '.join(still)} still improving: more steps would lower its loss)"
+    best = ", ".join(str(r.best_step) for r in record.seeds if r.best_step is not None) or "-"
+    return f"{converged}; best step {best} of {record.spec.steps}; record {record.run_id} in {path}"
+
+
+DEFAULT_DATASET, DEFAULT_PARAMS, DEFAULT_DATA_SIZE = "mnist1d", 30_000, 4000  # `run` without --like
+# The flags of `run` that --like takes from the suite instead: refused beside it, never silently dropped.
+PROTOCOL_FLAGS = ("seeds", "steps", "batch_size", "lr", "lr_trials", "lr_extend", "lr_tune_seeds", "weight_decay",
+                  "warmup_frac", "eval_every", "precision", "scored_at")
+
+
+def like_suite(args: argparse.Namespace) -> RunSpec:
+    """`run --like SUITE`: one cell under the suite's protocol (budget, early stop, rate search, seeds).
+
+    The dataset, size and data size default to the suite's first; the family need not be in the suite."""
+    import dataclasses
+
+    from benchmarks.running.suite import load_suite
+
+    given = [f"--{k.replace('_', '-')}" for k in PROTOCOL_FLAGS if getattr(args, k) != args.protocol_defaults[k]]
+    if given:
+        raise UserError(f"{', '.join(given)}: --like {args.like} takes the protocol from the suite; "
+                        "drop them, or leave out --like")
+    suite = load_suite(args.like)
+    if suite.regime != "finite":
+        raise UserError(f"--like {args.like}: an {suite.regime} suite trains one run per budget; "
+                        f"use `archbench sweep {args.like}`")
+    cell = dataclasses.replace(
+        suite, architectures=(args.arch,), sizes=(), quality=(),
+        datasets=(args.dataset or suite.datasets[0],), target_params=(args.params or min(suite.all_target_params()),),
+        data_sizes=(args.data_size or min(suite.data_sizes),),
+    )
+    (spec,) = cell.run_specs()
+    return dataclasses.replace(spec, suite=args.suite)
+
+
 def _progress() -> Progress:
     return Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -99,9 +143,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from benchmarks.running import sweep
 
     main = _setup(args)
-    spec = RunSpec(
-        arch=architectures.canonical(args.arch), **data.spec_fields(args.dataset), target_params=args.params,
-        data_size=args.data_size,
+    spec = like_suite(args) if args.like else RunSpec(
+        arch=architectures.canonical(args.arch), **data.spec_fields(args.dataset or DEFAULT_DATASET),
+        target_params=args.params or DEFAULT_PARAMS, data_size=args.data_size or DEFAULT_DATA_SIZE,
         seeds=args.seeds, steps=args.steps, batch_size=args.batch_size, lr=args.lr, lr_trials=args.lr_trials,
         lr_extend=args.lr_extend, lr_tune_seeds=args.lr_tune_seeds,
         weight_decay=args.weight_decay, warmup_frac=args.warmup_frac, eval_every=args.eval_every,
@@ -136,6 +180,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             store.tidy()
         logger.log_record(record)
     console.print(summary_line(record))
+    console.print(outcome_line(record, store.path), highlight=False, soft_wrap=True)
     if args.json and main:
         print(record.to_json())
     return 0 if record.status != "failed" else 1
@@ -278,9 +323,15 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     )
     p.add_argument("--arch", required=True, help="architecture family, options allowed: convnet?head=dense "
                    "(see `archbench archs`)")
-    p.add_argument("--dataset", default="mnist1d", help="dataset name (see `archbench datasets`)")
-    p.add_argument("--params", type=_count, default="30k", help="target parameter count, e.g. 30k, 1.5M")
-    p.add_argument("--data-size", type=int, default=4000, help="training examples (a prefix of the training pool)")
+    p.add_argument("--like", metavar="SUITE", default=None,
+                   help="train under this suite's protocol (its budget, early stop, rate search and seeds; a name or "
+                   "a .toml), so the record stands beside the suite's; the protocol flags below are then refused")
+    p.add_argument("--dataset", default=None, help=f"dataset name (see `archbench datasets`; default: "
+                   f"{DEFAULT_DATASET}, with --like the suite's first)")
+    p.add_argument("--params", type=_count, default=None, help=f"target parameter count, e.g. 30k, 1.5M (default: "
+                   f"{DEFAULT_PARAMS // 1000}k, with --like the suite's smallest)")
+    p.add_argument("--data-size", type=int, default=None, help="training examples, a prefix of the training pool "
+                   f"(default: {DEFAULT_DATA_SIZE}, with --like the suite's smallest)")
     p.add_argument("--seeds", type=_ints, default="0,1", help="comma-separated seeds, trained together")
     p.add_argument("--steps", type=int, default=1000, help="optimizer steps")
     p.add_argument("--batch-size", type=int, default=128, help="examples per optimizer step")
@@ -301,7 +352,10 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("--json", action="store_true", help="print the record written as one JSON line on stdout")
     _add_reliability_flags(p)
     add_device_flags(p)
-    p.set_defaults(func=cmd_run)
+    actions = {a.dest: a for a in p._actions}
+    typed = {k: actions[k].type(actions[k].default) if isinstance(actions[k].default, str) and actions[k].type
+             else actions[k].default for k in PROTOCOL_FLAGS}  # as parsed when the flag is not given
+    p.set_defaults(func=cmd_run, protocol_defaults=typed)
 
     p = sub.add_parser(
         "sweep", parents=[common], formatter_class=fmt, help="run every RunSpec of a suite, skipping recorded ones",
