@@ -1,6 +1,7 @@
 """The commands that read results take a suite as `sweep` does, and never rewrite a committed reference."""
 
 import dataclasses
+import json
 import subprocess
 
 import pytest
@@ -21,12 +22,27 @@ def _results(root, suite="quick"):
 
 def test_leaderboard_takes_a_suite_toml_path_as_sweep_does(tmp_path, capsys):
     results = _results(tmp_path / "results")
-    toml = tmp_path / "elsewhere" / "my-copy.toml"  # a suite file outside the repo, named by path
-    toml.parent.mkdir()
-    toml.write_text((SUITES_DIR / "quick.toml").read_text())
-    assert main(["leaderboard", str(toml), "--results-dir", str(results)]) == 0
+    assert main(["leaderboard", str(_suite_file(tmp_path)), "--results-dir", str(results)]) == 0
     assert "mlp" in capsys.readouterr().out
 
+
+
+def _suite_file(tmp_path):
+    toml = tmp_path / "elsewhere" / "my-copy.toml"  # a suite file outside the repo, named by path
+    toml.parent.mkdir(exist_ok=True)
+    toml.write_text((SUITES_DIR / "quick.toml").read_text())
+    return toml
+
+
+def test_compare_and_report_take_a_suite_toml_path_as_sweep_does(tmp_path, capsys):
+    a, b = _results(tmp_path / "a"), _results(tmp_path / "b")
+    assert main(["compare", str(a), str(b), "--suite", str(_suite_file(tmp_path)), "--format", "json"]) == 0
+    compared = json.loads(capsys.readouterr().out)
+    assert compared["counts"]["unchanged"] > 0 and {c["suite"] for c in compared["changes"]} == {"quick"}
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(["git", "add", "a"], cwd=tmp_path, check=True)
+    assert main(["report", str(_suite_file(tmp_path)), "--results-dir", str(a)]) == 2  # resolved to quick, refused
+    assert f"{a / 'quick'} is tracked by git" in capsys.readouterr().err
 
 def test_a_suite_folder_given_as_results_dir_is_named_as_such(tmp_path, capsys):
     results = _results(tmp_path / "results")
