@@ -11,7 +11,6 @@ import json
 import keyword
 import re
 import sys
-from importlib import metadata
 from pathlib import Path
 
 import architectures
@@ -71,6 +70,8 @@ def _table(task: TaskSpec, rows: list[dict], tolerance: float):
 def code_version(arch: str) -> str | None:
     """What a family's matched shapes and FLOPs depend on besides its inputs: the source of its module, of
     the `architectures` package and of the solver, and the jax and flax versions (None: its module has no file)."""
+    from importlib import metadata
+
     from benchmarks.running import sizing
 
     module_file = getattr(sys.modules.get(architectures.get(arch).source), "__file__", None)
