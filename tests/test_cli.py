@@ -214,3 +214,12 @@ def test_help_texts_show_percent_signs_and_defaults_as_typed():
     texts = {name: p.format_help() for name, p in sub.items()}
     assert not [name for name, text in texts.items() if "%%" in text]
     assert "(0, 1)" not in texts["run"] and "default: 0,1" in texts["run"]
+
+
+def test_run_progress_counts_every_rate_trial_against_its_own_total(tmp_path, capsys):
+    args = ["run", "--arch", "mlp", "--params", "10k", "--data-size", "300", "--steps", "40", "--eval-every", "20",
+            "--lr-trials", "1e-3,3e-3", "--lr-extend", "1", "--seeds", "0", "--results-dir", str(tmp_path)]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    done = re.findall(r"(\d+)/(\d+)", err)
+    assert done and all(int(a) <= int(b) for a, b in done) and done[-1][0] == done[-1][1]

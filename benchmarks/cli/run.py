@@ -162,7 +162,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         attempt = sweep.claim_and_train(
             spec, store, options, force=args.force, on_start=lambda _: progress.start(),
-            on_progress=lambda done, total: progress.update(bar, completed=done),
+            on_progress=lambda done, total: progress.update(bar, completed=done, total=total),
         )
     finally:
         if progress.live.is_started:  # started only when the run trains
@@ -225,7 +225,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             failures = sweep_workers.train_in_workers(args, options, plan, store, n_workers, progress, current, on_record)
         else:
             sweep.run_sweep(
-                plan, store, options, on_start, lambda done, total: progress.update(current, completed=done), on_record,
+                plan, store, options, on_start,
+                lambda done, total: progress.update(current, completed=done, total=total), on_record,
                 on_wait=on_wait,
             )
         records = store.records()
