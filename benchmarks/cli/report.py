@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import tempfile
+from pathlib import Path
 
 from benchmarks.cli.flags import results_suite, tracked_by_git
 from benchmarks.layout import FITS_FILE, suite_dir
@@ -20,9 +22,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     args.suite = results_suite(args.suite, args.results_dir)
     folder = suite_dir(args.results_dir, args.suite)
     if tracked_by_git(folder):  # a committed reference is never rewritten by surprise
-        raise UserError(f"{folder} is tracked by git and `report` rewrites its fits.json, plots/ and report.html; "
-                        f"report on a copy: cp -r {args.results_dir} /tmp/archbench-results && "
-                        f"archbench report {args.suite} --results-dir /tmp/archbench-results")
+        copy = Path(tempfile.gettempdir()) / "archbench-results"
+        raise UserError(f"{folder} is tracked by git, and `report` would rewrite its fits.json, plots/ and "
+                        f"report.html; report on a copy: mkdir -p {copy} && cp -r {folder} {copy}/ && "
+                        f"archbench report {args.suite} --results-dir {copy}")
     written = write_report(args.results_dir, args.suite)
     print(verdict_paragraph(written.verdict))
     tickets = json.loads((written.report.parent / FITS_FILE).read_text()).get("tickets")
