@@ -93,7 +93,7 @@ def like_suite(args: argparse.Namespace) -> RunSpec:
     given = [f"--{k.replace('_', '-')}" for k in PROTOCOL_FLAGS if getattr(args, k) != args.protocol_defaults[k]]
     if given:
         raise UserError(f"{', '.join(given)}: --like {args.like} takes the protocol from the suite; "
-                        "drop them, or leave out --like")
+                        f"drop {'it' if len(given) == 1 else 'them'}, or leave out --like")
     suite = load_suite(args.like)
     if suite.regime != "finite":
         raise UserError(f"--like {args.like}: an {suite.regime} suite trains one run per budget; "
