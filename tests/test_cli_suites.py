@@ -46,9 +46,10 @@ def test_compare_and_report_take_a_suite_toml_path_as_sweep_does(tmp_path, capsy
 
 def test_a_suite_folder_given_as_results_dir_is_named_as_such(tmp_path, capsys):
     results = _results(tmp_path / "results")
-    assert main(["leaderboard", "quick", "--results-dir", str(results / "quick")]) == 2
-    err = capsys.readouterr().err
-    assert "is the results folder of one suite" in err and f"--results-dir {results} quick" in err
+    for named in (["quick"], []):  # with the suite named, and without
+        assert main(["leaderboard", *named, "--results-dir", str(results / "quick")]) == 2
+        err = capsys.readouterr().err
+        assert "is the results folder of one suite" in err and f"--results-dir {results} quick" in err
 
 
 def test_a_misspelt_suite_gets_a_case_insensitive_suggestion(tmp_path, capsys):

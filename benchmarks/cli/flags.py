@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from benchmarks.formatting import did_you_mean, write_text
+from benchmarks.layout import RUNS_FILE
 from benchmarks.running.executors import EXECUTORS, JobOptions
 from benchmarks.spec import UserError
 
@@ -104,21 +105,25 @@ def suite_name(text: str) -> str:
     return text
 
 
+def refuse_a_suite_folder(root: Path) -> None:
+    """A results folder given as --results-dir that is one suite's own folder is named as such, in one line."""
+    if (root / RUNS_FILE).is_file():
+        raise UserError(f"{root} is the results folder of one suite ({root.name}: it holds {RUNS_FILE}); "
+                        f"pass the folder above it: --results-dir {root.parent} {root.name}")
+
+
 def results_suite(text: str, results_dir: str | Path) -> str:
     """The name of the suite whose results `results_dir` holds, given as `sweep` takes it.
 
     Refuses in one line a suite that has no results there, suggesting a close name, and a
     results folder that is itself one suite's folder."""
-    from benchmarks.layout import RUNS_FILE
     from benchmarks.running.store import suites_in
 
     name = suite_name(text)
     root = Path(results_dir)
     if (root / name / RUNS_FILE).is_file():
         return name
-    if (root / RUNS_FILE).is_file():
-        raise UserError(f"{root} is the results folder of one suite ({root.name}: it holds {RUNS_FILE}); "
-                        f"pass the folder above it: --results-dir {root.parent} {root.name}")
+    refuse_a_suite_folder(root)
     found = suites_in(root)
     raise UserError(f"no results for suite {name!r} in {root}{did_you_mean(name, found)} "
                     f"(suites there: {', '.join(found) or 'none'}; `archbench sweep {text} --results-dir {root}` "

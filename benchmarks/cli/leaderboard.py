@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from benchmarks.cli.flags import add_output_flag, emit, results_suite
+from benchmarks.cli.flags import add_output_flag, emit, refuse_a_suite_folder, results_suite
 from benchmarks.formatting import FORMATS
 from benchmarks.running.store import suites_in
 from benchmarks.spec import UserError
@@ -16,6 +17,8 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
     if args.suite is None:
         suites = suites_in(args.results_dir)
+        if not suites:
+            refuse_a_suite_folder(Path(args.results_dir))
         if len(suites) != 1:
             found = ", ".join(suites) or "none"
             raise UserError(f"name a suite: archbench leaderboard SUITE (suites in {args.results_dir}: {found})")
