@@ -24,8 +24,10 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from flax import nnx
+if TYPE_CHECKING:  # annotations only: the CLI reads the registry's names without importing flax
+    from flax import nnx
 
 from architectures.spec import ArchShape, Builder, DepthRule, Family, Option, TaskSpec
 
@@ -149,7 +151,9 @@ def _lookup(base: str) -> Family:
     if base not in _REGISTRY:
         import difflib
 
-        close = difflib.get_close_matches(base, _REGISTRY, n=3)
+        lower = {name.lower(): name for name in _REGISTRY}  # case-insensitive: MLP -> mlp
+        same = [lower[base.lower()]] if base.lower() in lower else []  # only its case is wrong: that one alone
+        close = same or [lower[m] for m in difflib.get_close_matches(base.lower(), lower, n=3)]
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise PluginError(f"unknown architecture {base!r}{hint} (known: {', '.join(sorted(_REGISTRY))})")
     return _REGISTRY[base]

@@ -84,10 +84,17 @@ def patchify(x: jax.Array, patch: int) -> jax.Array:
 
 
 class SequenceEmbed(nnx.Module):
-    """Any input kind -> x_BxLxD (see the module docstring); `positions` is L."""
+    """Any input kind -> x_BxLxD (see the module docstring); `positions` is L.
 
-    def __init__(self, task: TaskSpec, dim: int, rngs: nnx.Rngs, max_positions: int | None = None):
-        self.patch = patch_size(task, max_positions)
+    `patch` fixes p (1: every sample, pixel or token its own position) instead of the budget's."""
+
+    def __init__(
+        self, task: TaskSpec, dim: int, rngs: nnx.Rngs, max_positions: int | None = None, patch: int | None = None,
+    ):
+        self.patch = patch or patch_size(task, max_positions)  # patch=1: one position per sample (or token)
+        length = task.input_shape[0] if task.input_kind != "image" else math.gcd(*task.input_shape[:2])
+        if length % self.patch:
+            raise ValueError(f"patch {self.patch} does not divide the input's {length} positions")
         self.positions = num_positions(task, self.patch)
         if task.input_kind == "tokens":
             self.embed = nnx.Embed(task.vocab_size, dim, rngs=rngs)
@@ -171,15 +178,23 @@ class SequenceClassifier(nnx.Module):
         return self.head(x_BxLxD)
 
 
-def conv_patches(x: jax.Array, kernel: tuple[int, ...], strides: tuple[int, ...], padding: str) -> jax.Array:
-    """x_Bx...xC -> patches_Bx...x(K*C): each output position's receptive field, by shifted slices (no FLOPs)."""
+def conv_patches(
+    x: jax.Array, kernel: tuple[int, ...], strides: tuple[int, ...], padding: str, dilation: tuple[int, ...] | None = None,
+) -> jax.Array:
+    """x_Bx...xC -> patches_Bx...x(K*C): each output position's receptive field, by shifted slices (no FLOPs).
+
+    Tap t of a kernel reads the input `t * dilation` positions on; CAUSAL pads on the left only, so
+    output position i sees inputs i and before (SAME centres the window, VALID pads nothing)."""
+    dilation = dilation or (1,) * len(kernel)
+    span = [(k - 1) * r for k, r in zip(kernel, dilation)]  # extent of a dilated window, less one
     if padding == "SAME":
-        pads = [(0, 0)] + [((k - 1) // 2, k // 2) for k in kernel] + [(0, 0)]
-        x = jnp.pad(x, pads)
-    sizes = [(x.shape[1 + d] - k) // s + 1 for d, (k, s) in enumerate(zip(kernel, strides))]
+        x = jnp.pad(x, [(0, 0)] + [(e // 2, e - e // 2) for e in span] + [(0, 0)])
+    elif padding == "CAUSAL":
+        x = jnp.pad(x, [(0, 0)] + [(e, 0) for e in span] + [(0, 0)])
+    sizes = [(x.shape[1 + d] - e - 1) // s + 1 for d, (e, s) in enumerate(zip(span, strides))]
     cols = []
-    for offsets in itertools.product(*(range(k) for k in kernel)):
-        window = tuple(slice(o, o + (n - 1) * s + 1, s) for o, n, s in zip(offsets, sizes, strides))
+    for taps in itertools.product(*(range(k) for k in kernel)):
+        window = tuple(slice(t * r, t * r + (n - 1) * s + 1, s) for t, r, n, s in zip(taps, dilation, sizes, strides))
         cols.append(x[(slice(None), *window)])
     return jnp.concatenate(cols, axis=-1)
 
@@ -187,22 +202,26 @@ def conv_patches(x: jax.Array, kernel: tuple[int, ...], strides: tuple[int, ...]
 class Conv(nnx.Module):
     """Channels-last convolution computed as patches @ kernel.
 
-    Same parameters and function as `nnx.Conv`, but when seeds are vmapped (one kernel per seed)
-    this is a batched matmul, whereas a vmapped `lax.conv` becomes a grouped convolution, which
-    XLA runs ~50x slower on CPU.
+    Same parameters and function as `nnx.Conv` (`kernel_dilation`, and `padding="CAUSAL"` for a
+    temporal ConvNet), but when seeds are vmapped (one kernel per seed) this is a batched matmul,
+    whereas a vmapped `lax.conv` becomes a grouped convolution, which XLA runs ~50x slower on CPU.
+    An int `kernel_size` is a 1-D kernel.
     """
 
     def __init__(
-        self, in_features: int, out_features: int, kernel_size: tuple[int, ...], rngs: nnx.Rngs,
-        strides: int = 1, padding: str = "SAME",
+        self, in_features: int, out_features: int, kernel_size: int | tuple[int, ...], rngs: nnx.Rngs,
+        strides: int = 1, padding: str = "SAME", dilation: int = 1,
     ):
-        self.kernel_size = tuple(kernel_size)
+        if padding not in ("SAME", "VALID", "CAUSAL"):
+            raise ValueError(f"padding {padding!r}: expected SAME, VALID or CAUSAL")
+        self.kernel_size = (kernel_size,) if isinstance(kernel_size, int) else tuple(kernel_size)
         self.strides = (strides,) * len(self.kernel_size)
+        self.dilation = (dilation,) * len(self.kernel_size)
         self.padding = padding
         fan_in = math.prod(self.kernel_size) * in_features
         self.kernel = nnx.Param(nnx.initializers.lecun_normal()(rngs.params(), (fan_in, out_features)))
         self.bias = nnx.Param(jnp.zeros((out_features,)))
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        patches = conv_patches(x, self.kernel_size, self.strides, self.padding)
+        patches = conv_patches(x, self.kernel_size, self.strides, self.padding, self.dilation)
         return patches @ self.kernel[...].astype(x.dtype) + self.bias[...].astype(x.dtype)

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from flax import nnx
+if TYPE_CHECKING:  # annotations only: the CLI reads this module without importing flax
+    from flax import nnx
 
 InputKind = Literal["signal1d", "image", "tokens"]
 INPUT_KINDS: tuple[InputKind, ...] = ("signal1d", "image", "tokens")

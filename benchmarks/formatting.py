@@ -6,16 +6,21 @@
   leaderboard and the report), with one style sheet
 - `table_console`: a rich Console for tables
 - `write_text`: a whole file at once, atomically
+- `FORMATS`: the formats a leaderboard is written in (`archbench leaderboard --format`)
+- `did_you_mean`: '; did you mean quick?' for a misspelt or wrong-case name
 """
 
 from __future__ import annotations
 
+import difflib
 import html
 import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
+
+FORMATS = ("md", "csv", "html", "json")  # what a leaderboard renders to (analysis/leaderboard_formats.py)
 
 
 class Interval(Protocol):
@@ -98,6 +103,14 @@ def html_table(header: Sequence[str], rows: Sequence[Sequence[object]], *, class
                         for v in row)
         body.append(f"<tr{cls}>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def did_you_mean(name: str, known: Sequence[str]) -> str:
+    """'; did you mean a, b?' naming the known names closest to `name`, case aside ('' when none is close)."""
+    lower = {k.lower(): k for k in known}  # case-insensitive: MLP -> mlp, Quick -> quick
+    same = [lower[name.lower()]] if name.lower() in lower else []  # only its case is wrong: that one alone
+    close = same or [lower[m] for m in difflib.get_close_matches(name.lower(), lower, n=3)]
+    return f"; did you mean {', '.join(close)}?" if close else ""
 
 
 def table_console():

@@ -35,6 +35,7 @@ TORN_FILE = "runs.jsonl.torn"
 LOCK_FILE = ".lock"
 CLAIMS_DIR = "claims"
 CHECKPOINTS_DIR = "checkpoints"
+DEFAULT_EVERY_S = 300.0  # a run in progress is checkpointed at the first interval after this many seconds
 JOBS_DIR = "jobs"
 WANDB_DIR = "wandb"
 WANDB_LEDGER = "logged.txt"  # under WANDB_DIR

@@ -28,7 +28,8 @@ def test_run_writes_one_ok_record_and_prints_it_with_json(tmp_path, capsys):
     args = ["run", "--arch", "mlp", "--params", "10k", "--data-size", "300", "--steps", "40", "--eval-every", "20",
             "--results-dir", str(tmp_path), "--json"]
     assert main(args) == 0
-    printed = json.loads(capsys.readouterr().out)
+    out, err = capsys.readouterr()
+    printed = json.loads(out)
     records = ResultsStore(tmp_path, "adhoc").records()
     assert [r.run_id for r in records] == [printed["run_id"]]
     record = records[0]
@@ -36,6 +37,9 @@ def test_run_writes_one_ok_record_and_prints_it_with_json(tmp_path, capsys):
     assert abs(record.params / 10_000 - 1) <= 0.02
     assert record.flops_per_example > 0 and record.env["platform"] == "cpu"
     assert record.curves.step == [20, 40]
+    converged = "converged (every seed)" if record.converged else "not converged (seed"
+    best = ", ".join(str(r.best_step) for r in record.seeds)
+    assert f"{converged}" in err and f"best step {best} of 40; record {record.run_id} in {tmp_path}" in err
 
     assert main(args) == 0  # the same run again is not trained twice
     assert len(ResultsStore(tmp_path, "adhoc").records()) == 1
@@ -193,3 +197,29 @@ def test_every_option_with_a_default_shows_it_in_help():
                 missing.append(f"{name} {action.option_strings[-1]}")
     assert not missing, f"options whose help hides their default: {', '.join(missing)}"
     assert "(default: 128)" in " ".join(sub.choices["run"].format_help().split())
+
+
+def test_building_the_parser_imports_neither_jax_nor_flax_nor_the_analysis():
+    code = ("import sys; from benchmarks.cli import build_parser; build_parser(); "
+            "print(sorted(m for m in ('jax', 'flax', 'optax', 'scipy', 'pandas', 'matplotlib') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout
+    assert out.strip() == "[]"
+
+
+def test_help_texts_show_percent_signs_and_defaults_as_typed():
+    from benchmarks.cli import build_parser
+
+    sub = build_parser()._subparsers._group_actions[0].choices
+    texts = {name: p.format_help() for name, p in sub.items()}
+    assert not [name for name, text in texts.items() if "%%" in text]
+    assert "(0, 1)" not in texts["run"] and "default: 0,1" in texts["run"]
+
+
+def test_run_progress_counts_every_rate_trial_against_its_own_total(tmp_path, capsys):
+    args = ["run", "--arch", "mlp", "--params", "10k", "--data-size", "300", "--steps", "40", "--eval-every", "20",
+            "--lr-trials", "1e-3,3e-3", "--lr-extend", "1", "--seeds", "0", "--results-dir", str(tmp_path)]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    done = re.findall(r"(\d+)/(\d+)", err)
+    assert done and all(int(a) <= int(b) for a, b in done) and done[-1][0] == done[-1][1]

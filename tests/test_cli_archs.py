@@ -154,3 +154,24 @@ def test_family_whose_builder_fails_at_a_probe_shape_gets_one_line_and_exit_2(tm
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "gated_odd" in err and "hidden 1" in err and "hidden_step=" in err
     assert not (tmp_path / "results").exists()
+
+
+def test_archs_remembers_each_row_by_the_familys_code_and_measures_again_when_it_changes(tmp_path, monkeypatch,
+                                                                                          registry, capsys):
+    monkeypatch.setenv("ARCHBENCH_CACHE", str(tmp_path / "cache"))
+    plugin = new_arch("cached_net", tmp_path)
+
+    def archs(*flags: str) -> list[dict]:  # a fresh process would load the plugin anew
+        architectures._REGISTRY.pop("cached_net", None)
+        assert main(["archs", "--plugin", str(plugin), "--arch", "cached_net", "--params", "10k", "--json", *flags]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    first = archs()
+    (remembered,) = (tmp_path / "cache" / "archs").glob("*.json")
+    assert json.loads(remembered.read_text()) == first[0]
+    remembered.write_text(json.dumps(first[0] | {"flops_per_example": 1.0}))  # what a second call reads
+    assert archs()[0]["flops_per_example"] == 1.0
+    assert archs("--fresh") == first
+    remembered.write_text(json.dumps(first[0] | {"flops_per_example": 1.0}))
+    plugin.write_text(plugin.read_text() + "\n# edited\n")  # the family's code changed: measured again
+    assert archs() == first

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+import architectures
 from benchmarks.cli import main
 from benchmarks.running.store import ResultsStore
 
@@ -82,7 +83,9 @@ def test_bad_plans_are_one_line_exit_2_and_write_nothing(tmp_path, capsys, ticke
     assert not results.exists()
 
 
-def test_a_family_with_nothing_prunable_is_refused_before_anything_is_written(tmp_path, capsys):
+def test_a_family_with_nothing_prunable_is_refused_before_anything_is_written(tmp_path, capsys, monkeypatch):
+    architectures.names()
+    monkeypatch.setattr(architectures, "_REGISTRY", dict(architectures._REGISTRY))  # the plugin's family goes after
     plugin = tmp_path / "nokernel.py"
     plugin.write_text(NO_KERNEL)
     path = _suite(tmp_path, "", arch="nokernel")

@@ -426,3 +426,21 @@ def test_user_files_without_a_test_split_or_input_column_are_user_errors(tmp_pat
         data.load(f"parquet:{tmp_path / 'b'}")
     with pytest.raises(UserError, match="does not exist"):
         data.load(f"imagefolder:{tmp_path / 'missing'}")
+
+
+def test_user_parquet_says_how_it_read_2d_arrays_and_the_column_name_declares_the_other_reading(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    for column in ("x", "image"):
+        (tmp_path / column).mkdir()
+        for split, n in (("train", 20), ("test", 6)):
+            pd.DataFrame({column: rng.normal(size=(n, 8, 8)).astype(np.float32).tolist(), "label": np.arange(n) % 2}) \
+                .to_parquet(tmp_path / column / f"{split}.parquet")
+    as_signal = data.load(f"parquet:{tmp_path / 'x'}")
+    assert (as_signal.task.input_kind, as_signal.task.input_shape) == ("signal1d", (8, 8))
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert line.endswith("read column 'x' as a signal of 8 positions x 8 channels; to read it as an image 8x8x1, "
+                         "name the column 'image'")
+    as_image = data.load(f"parquet:{tmp_path / 'image'}")
+    assert (as_image.task.input_kind, as_image.task.input_shape) == ("image", (8, 8, 1))
+    assert "read column 'image' as an image 8x8x1; to read it as a signal of 8 positions x 8 channels, name the " \
+           "column 'x'" in capsys.readouterr().err

@@ -1,4 +1,5 @@
 import re
+from pathlib import Path
 
 import pytest
 
@@ -283,3 +284,12 @@ def test_bad_online_suites_fail_with_file_and_line(tmp_path, edit, message):
     path.write_text(ONLINE.replace(*edit))
     with pytest.raises(UserError, match=re.escape(message)):
         load_suite(str(path))
+
+
+def test_the_suites_page_states_quicks_real_sizes():
+    quick = load_suite("quick")
+    row = next(line for line in (Path(__file__).parent.parent / "docs" / "suites.md").read_text().splitlines()
+               if line.startswith("| `quick` |"))
+    sizes = "/".join(f"{n / 1000:g}k" for n in quick.target_params)
+    assert f"{sizes} params × {min(quick.data_sizes):,}–{max(quick.data_sizes):,} examples" in row
+    assert f"× {len(quick.seeds)} seeds" in row

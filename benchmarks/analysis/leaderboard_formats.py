@@ -21,7 +21,6 @@ from benchmarks.formatting import Num, fmt_estimate, html_page, html_table, huma
 from benchmarks.spec import UserError, finite_or_null
 
 JSON_FORMAT = "archbench-leaderboard/1"
-FORMATS = ("md", "csv", "html", "json")
 
 
 def _rank_label(e: Entry) -> str:

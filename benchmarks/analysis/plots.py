@@ -72,10 +72,18 @@ def _draw_curve(ax, fit: PowerLawFit, color: str, x_lo: float, x_hi: float) -> N
 
 
 def _style(ax, xlabel: str) -> None:
-    """Log-log axes; losses usually span less than a decade, so the y ticks are plain round numbers."""
+    """Log-log axes; losses usually span less than a decade, so the y ticks are plain round numbers.
+
+    The x ticks are labelled at 1, 2 and 5 of each decade where the axis spans two decades or less
+    (400-4,000 examples: 500, 1k, 2k), else at the decades alone; never at the unlabelled minor ticks,
+    whose scientific labels would run together ("3×10³4×10³")."""
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(xlabel)
+    x_lo, x_hi = ax.get_xlim()
+    ax.xaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0) if x_hi / x_lo <= 100 else (1.0,)))
+    ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+    ax.xaxis.set_major_formatter(ticker.EngFormatter(sep=""))  # 500, 1k, 2k, 1M
     lo, hi = ax.get_ylim()
     if hi / lo < 10:
         ax.yaxis.set_major_locator(ticker.MaxNLocator(nbins=7))

@@ -21,11 +21,13 @@ Errors a user can cause (`UserError`, `PluginError`) print one line and exit 2.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 
 import architectures
 from benchmarks.cli import archs, check_arch, compare, datasets, leaderboard, perf, report, run, tickets
+from benchmarks.formatting import did_you_mean
 from benchmarks.spec import UserError
 
 # One module per command family; their order is the order of `--help`.
@@ -65,7 +67,12 @@ class _Parser(argparse.ArgumentParser):
     """Bad flags get one line (what was wrong, and where to read what is accepted) and exit code 2."""
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+        hint = ""
+        mistyped = re.match(r"argument COMMAND: invalid choice: '(.*?)'", message)
+        if mistyped:  # archbench swep -> did you mean sweep?
+            commands = self._subparsers._group_actions[0].choices
+            hint = did_you_mean(mistyped.group(1), list(commands))
+        self.exit(2, f"{self.prog}: error: {message}{hint} (see `{self.prog} --help`)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

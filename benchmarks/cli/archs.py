@@ -5,15 +5,17 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import hashlib
 import json
 import keyword
 import re
+import sys
 from pathlib import Path
 
 import architectures
 from benchmarks import data
-from benchmarks.formatting import human, table_console
-from benchmarks.running import sizing
+from benchmarks.formatting import human, table_console, write_text
 from benchmarks.spec import TaskSpec, UserError
 
 TEMPLATE = Path(architectures.__file__).parent / "_template.py"
@@ -65,11 +67,52 @@ def _table(task: TaskSpec, rows: list[dict], tolerance: float):
     return table
 
 
+def code_version(arch: str) -> str | None:
+    """What a family's matched shapes and FLOPs depend on besides its inputs: the source of its module, of
+    the `architectures` package and of the solver, and the jax and flax versions (None: its module has no file)."""
+    from importlib import metadata
+
+    from benchmarks.running import sizing
+
+    module_file = getattr(sys.modules.get(architectures.get(arch).source), "__file__", None)
+    if module_file is None:
+        return None
+    files = sorted({Path(module_file), Path(sizing.__file__), *Path(architectures.__file__).parent.glob("*.py")})
+    digest = hashlib.sha256(f"jax {metadata.version('jax')} flax {metadata.version('flax')}".encode())
+    for file in files:
+        digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def measured_rows(task: TaskSpec, archs: list[str], targets: list[int], tolerance: float, fresh: bool) -> list[dict]:
+    """`sizing.matched_shapes`, each row remembered under ARCHBENCH_CACHE/archs/ by everything it depends on
+    (the family's code, the task, the target, the tolerance), so asking again answers at once."""
+    from benchmarks.running import sizing
+
+    folder = data.cache_root() / "archs"
+    rows: dict[tuple[str, int], dict] = {}
+    for arch in archs:
+        code, files = code_version(arch), {}
+        for target in targets if code is not None else ():
+            key = json.dumps([arch, dataclasses.asdict(task), target, tolerance, code], sort_keys=True)
+            files[target] = folder / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
+            if files[target].is_file() and not fresh:
+                rows[arch, target] = json.loads(files[target].read_text())
+        missing = [t for t in targets if (arch, t) not in rows]
+        for row in sizing.matched_shapes(task, [arch], missing, tolerance) if missing else []:
+            rows[arch, row["target_params"]] = row
+            if row["target_params"] in files:
+                write_text(files[row["target_params"]], json.dumps(row))
+    return [rows[arch, target] for arch in archs for target in targets]
+
+
 def cmd_archs(args: argparse.Namespace) -> int:
+    from benchmarks.running import sizing
+
     targets = sizing.parse_counts(args.params)
     archs = [architectures.canonical(a.strip()) for a in args.arch.split(",") if a.strip()] or architectures.names()
     task = data.task(args.dataset)
-    listing = sizing.matched_shapes(task, archs, targets, args.tolerance)
+    listing = measured_rows(task, archs, targets, args.tolerance, args.fresh)
     if args.json:
         print(json.dumps(listing, indent=2))
     else:
@@ -135,6 +178,8 @@ def add_command(subparsers: argparse._SubParsersAction, common: argparse.Argumen
                    "(default: every registered one)")
     p.add_argument("--tolerance", type=float, default=0.02, help="allowed relative deviation (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    p.add_argument("--fresh", action="store_true", help="measure every row again rather than read the ones "
+                   "remembered in ARCHBENCH_CACHE/archs/ (kept per family code, inputs and target)")
     p.set_defaults(func=cmd_archs)
 
     p = subparsers.add_parser(

@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from benchmarks.analysis.compare import compare, load_side, select_suite
-from benchmarks.analysis.compare_formats import to_json, to_markdown
-from benchmarks.cli.flags import add_output_flag, emit
+from benchmarks.cli.flags import add_output_flag, emit, suite_name
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from benchmarks.analysis.compare import compare, load_side, select_suite
+    from benchmarks.analysis.compare_formats import to_json, to_markdown
+
+    if args.suite is not None:
+        args.suite = suite_name(args.suite)
     a = select_suite(load_side(args.a, args.results_dir), args.suite, args.a)
     b = select_suite(load_side(args.b, args.results_dir), args.suite, args.b)
     comparison = compare(a, b, args.a, args.b)
@@ -33,7 +36,7 @@ def add_command(subparsers: argparse._SubParsersAction, common: argparse.Argumen
     )
     p.add_argument("a", metavar="A", help="before: results folder, leaderboard .json, or git revision")
     p.add_argument("b", metavar="B", help="after: results folder, leaderboard .json, or git revision")
-    p.add_argument("--suite", help="compare only this suite")
+    p.add_argument("--suite", help="compare only this suite: a name or path to its .toml")
     p.add_argument("--format", choices=("md", "json"), default="md", help="output format (default: %(default)s)")
     add_output_flag(p)
     p.add_argument(

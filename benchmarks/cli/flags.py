@@ -1,13 +1,18 @@
-"""Flags that several commands share, and what they turn into: devices and hosts, executors, output."""
+"""Flags that several commands share, and what they turn into: devices and hosts, executors, output.
+
+Every module of `benchmarks/cli/` imports jax, flax, the families and the analysis only inside the
+command that needs them, so `archbench --help` answers at once (tests/test_cli.py checks it).
+"""
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks.formatting import write_text
-from benchmarks.running import distributed
+from benchmarks.formatting import did_you_mean, write_text
+from benchmarks.layout import RUNS_FILE
 from benchmarks.running.executors import EXECUTORS, JobOptions
 from benchmarks.spec import UserError
 
@@ -32,6 +37,8 @@ def add_device_flags(parser: argparse.ArgumentParser) -> None:
 def setup_devices(args: argparse.Namespace) -> None:
     """Apply the flags of `add_device_flags` that set up this process; call before anything touches a device.
     `--shard-params` is not one of them: it travels with the runs (`RunOptions`, `PerfConfig`)."""
+    from benchmarks.running import distributed
+
     if not args.no_compile_cache:
         distributed.enable_compilation_cache()
     if args.distributed:
@@ -87,3 +94,49 @@ def emit(text: str, output: str | Path | None) -> None:
         print(f"archbench: wrote {output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
+
+
+def suite_name(text: str) -> str:
+    """A suite as `sweep` takes it, a name or a path to its .toml, as the name its results are filed under."""
+    if text.endswith(".toml") or Path(text).is_file():
+        from benchmarks.running.suite import load_suite
+
+        return load_suite(text).name
+    return text
+
+
+def refuse_a_suite_folder(root: Path) -> None:
+    """A results folder given as --results-dir that is one suite's own folder is named as such, in one line."""
+    if (root / RUNS_FILE).is_file():
+        raise UserError(f"{root} is the results folder of one suite ({root.name}: it holds {RUNS_FILE}); "
+                        f"pass the folder above it: --results-dir {root.parent} {root.name}")
+
+
+def results_suite(text: str, results_dir: str | Path) -> str:
+    """The name of the suite whose results `results_dir` holds, given as `sweep` takes it.
+
+    Refuses in one line a suite that has no results there, suggesting a close name, and a
+    results folder that is itself one suite's folder."""
+    from benchmarks.running.store import suites_in
+
+    name = suite_name(text)
+    root = Path(results_dir)
+    if (root / name / RUNS_FILE).is_file():
+        return name
+    refuse_a_suite_folder(root)
+    found = suites_in(root)
+    raise UserError(f"no results for suite {name!r} in {root}{did_you_mean(name, found)} "
+                    f"(suites there: {', '.join(found) or 'none'}; `archbench sweep {text} --results-dir {root}` "
+                    "trains them)")
+
+
+def tracked_by_git(folder: str | Path) -> bool:
+    """Whether git tracks any file under `folder` (False where git or a repository is missing)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return False
+    try:
+        out = subprocess.run(["git", "ls-files", "--", "."], cwd=folder, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return out.returncode == 0 and bool(out.stdout.strip())

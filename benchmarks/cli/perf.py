@@ -6,22 +6,28 @@ import argparse
 import json
 import time
 from pathlib import Path
-
-import jax
+from typing import TYPE_CHECKING
 
 import architectures
 from benchmarks.cli.flags import add_device_flags, setup_devices
 from benchmarks.formatting import human, write_text
 from benchmarks.layout import PERF_FILE
-from benchmarks.running import distributed, sizing, sweep_perf, workers
-from benchmarks.running.perf import CellResult, PerfConfig, device_description, run_perf
-from benchmarks.running.suite import load_suite
 from benchmarks.spec import UserError
 
+if TYPE_CHECKING:
+    from benchmarks.running.perf import PerfConfig
+
 DEFAULT_SUITE = {"cpu": "quick"}  # any other platform: "standard" (the suite meant for accelerators)
+DEFAULT_SLICE = 12  # runs of --suite: on `quick`, 4 groups of 3 data sizes, about a minute each way on 2 cores
 
 
 def config_from_args(args: argparse.Namespace) -> PerfConfig:
+    import jax
+
+    from benchmarks.running import sizing
+    from benchmarks.running.perf import PerfConfig
+    from benchmarks.running.suite import load_suite
+
     device_platform = jax.devices()[0].platform
     accelerator = device_platform != "cpu"
     suite = load_suite(args.suite or DEFAULT_SUITE.get(device_platform, "standard"))
@@ -71,6 +77,10 @@ def table(report: dict):
 
 
 def cmd_perf(args: argparse.Namespace) -> int:
+    from benchmarks.running import distributed, sweep_perf, workers
+    from benchmarks.running.perf import CellResult, device_description, run_perf
+    from benchmarks.running.suite import load_suite
+
     setup_devices(args)
     cfg = config_from_args(args)
     out_dir = Path(args.results_dir)
@@ -140,7 +150,7 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("--peak-n", type=int, help="matmul side for the peak (default 2048 on CPU, 8192 on GPU/TPU)")
     p.add_argument("--ratios-at-every-size", action="store_true",
                    help="compare with the Python loop and with sequential runs at every size, not only the smallest")
-    p.add_argument("--slice", type=int, default=sweep_perf.DEFAULT_SLICE, metavar="RUNS",
+    p.add_argument("--slice", type=int, default=DEFAULT_SLICE, metavar="RUNS",
                    help="with --suite: sweep about this many runs of the suite's grid (whole groups of one family and "
                    "size) twice, one run at a time and with --workers, and compare member-steps/s, CPU use and compile share")
     p.add_argument("--workers", default="auto", metavar="N|auto",

@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 import architectures
 from benchmarks import data
-from benchmarks.analysis.leaderboard import build_leaderboard
-from benchmarks.analysis.leaderboard_formats import summary_markdown
 from benchmarks.cli import sweep_workers
 from benchmarks.cli.flags import add_device_flags, add_executor_flags, job_options, setup_devices
-from benchmarks.layout import JOBS_DIR
-from benchmarks.running import distributed, executors, sweep
-from benchmarks.running.checkpoint import DEFAULT_EVERY_S
-from benchmarks.running.runner import RunOptions
-from benchmarks.running.sizing import parse_count
+from benchmarks.layout import DEFAULT_EVERY_S, JOBS_DIR
 from benchmarks.running.store import Owner, ResultsStore
-from benchmarks.running.suite import Suite, load_suite, save_contrasts
 from benchmarks.running.wandb_log import MODES, WandbLogger, resolve_mode
 from benchmarks.spec import SCORED_AT, RunRecord, RunSpec, UserError
+
+if TYPE_CHECKING:
+    from benchmarks.running.runner import RunOptions
+    from benchmarks.running.suite import Suite
+    from benchmarks.running.sweep import SweepPlan
 
 console = Console(stderr=True)
 
@@ -41,6 +40,8 @@ def _ints(text: str) -> tuple[int, ...]:
 
 
 def _count(text: str) -> int:
+    from benchmarks.running.sizing import parse_count
+
     try:
         return parse_count(text)
     except ValueError as e:
@@ -62,6 +63,50 @@ def summary_line(record: RunRecord) -> str:
     return f"{what}  {metric}  (lr {record.lr:g}, {len(record.seeds)} seeds, {record.wall_s:.1f}s){extra}"
 
 
+def outcome_line(record: RunRecord, path: object) -> str:
+    """Whether the run converged, the step each seed is scored at, and where its record went."""
+    if record.converged is None:
+        converged = "convergence not judged"
+    elif record.converged:
+        converged = "converged (every seed)"
+    else:
+        still = [str(r.seed) for r in record.seeds if r.converged is False]
+        converged = f"not converged (seed {', '.join(still)} still improving: more steps would lower its loss)"
+    best = ", ".join(str(r.best_step) for r in record.seeds if r.best_step is not None) or "-"
+    return f"{converged}; best step {best} of {record.spec.steps}; record {record.run_id} in {path}"
+
+
+DEFAULT_DATASET, DEFAULT_PARAMS, DEFAULT_DATA_SIZE = "mnist1d", 30_000, 4000  # `run` without --like
+# The flags of `run` that --like takes from the suite instead: refused beside it, never silently dropped.
+PROTOCOL_FLAGS = ("seeds", "steps", "batch_size", "lr", "lr_trials", "lr_extend", "lr_tune_seeds", "weight_decay",
+                  "warmup_frac", "eval_every", "precision", "scored_at")
+
+
+def like_suite(args: argparse.Namespace) -> RunSpec:
+    """`run --like SUITE`: one cell under the suite's protocol (budget, early stop, rate search, seeds).
+
+    The dataset, size and data size default to the suite's first; the family need not be in the suite."""
+    import dataclasses
+
+    from benchmarks.running.suite import load_suite
+
+    given = [f"--{k.replace('_', '-')}" for k in PROTOCOL_FLAGS if getattr(args, k) != args.protocol_defaults[k]]
+    if given:
+        raise UserError(f"{', '.join(given)}: --like {args.like} takes the protocol from the suite; "
+                        f"drop {'it' if len(given) == 1 else 'them'}, or leave out --like")
+    suite = load_suite(args.like)
+    if suite.regime != "finite":
+        raise UserError(f"--like {args.like}: an {suite.regime} suite trains one run per budget; "
+                        f"use `archbench sweep {args.like}`")
+    cell = dataclasses.replace(
+        suite, architectures=(args.arch,), sizes=(), quality=(),
+        datasets=(args.dataset or suite.datasets[0],), target_params=(args.params or min(suite.all_target_params()),),
+        data_sizes=(args.data_size or min(suite.data_sizes),),
+    )
+    (spec,) = cell.run_specs()
+    return dataclasses.replace(spec, suite=args.suite)
+
+
 def _progress() -> Progress:
     return Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -71,6 +116,8 @@ def _progress() -> Progress:
 
 def run_options(args: argparse.Namespace) -> RunOptions:
     """How this process trains its runs: `--shard-params`, `--checkpoint-every-s`."""
+    from benchmarks.running.runner import RunOptions
+
     if args.checkpoint_every_s < 0:
         raise UserError(f"--checkpoint-every-s must be 0 (every interval) or more seconds, got {args.checkpoint_every_s:g}")
     return RunOptions(shard_params=args.shard_params, checkpoint_every_s=args.checkpoint_every_s)
@@ -78,6 +125,8 @@ def run_options(args: argparse.Namespace) -> RunOptions:
 
 def _setup(args: argparse.Namespace) -> bool:
     """Devices, processes and cache first; then only process 0 of a multi-host job talks. True on process 0."""
+    from benchmarks.running import distributed
+
     setup_devices(args)
     main = distributed.is_main_process()
     console.quiet = not main
@@ -85,14 +134,18 @@ def _setup(args: argparse.Namespace) -> bool:
 
 
 def _wandb_mode(args: argparse.Namespace, suite_setting: str | None = None) -> str:
+    from benchmarks.running import distributed
+
     return resolve_mode(args.wandb, suite_setting) if distributed.is_main_process() else "disabled"
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from benchmarks.running import sweep
+
     main = _setup(args)
-    spec = RunSpec(
-        arch=architectures.canonical(args.arch), **data.spec_fields(args.dataset), target_params=args.params,
-        data_size=args.data_size,
+    spec = like_suite(args) if args.like else RunSpec(
+        arch=architectures.canonical(args.arch), **data.spec_fields(args.dataset or DEFAULT_DATASET),
+        target_params=args.params or DEFAULT_PARAMS, data_size=args.data_size or DEFAULT_DATA_SIZE,
         seeds=args.seeds, steps=args.steps, batch_size=args.batch_size, lr=args.lr, lr_trials=args.lr_trials,
         lr_extend=args.lr_extend, lr_tune_seeds=args.lr_tune_seeds,
         weight_decay=args.weight_decay, warmup_frac=args.warmup_frac, eval_every=args.eval_every,
@@ -109,7 +162,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         attempt = sweep.claim_and_train(
             spec, store, options, force=args.force, on_start=lambda _: progress.start(),
-            on_progress=lambda done, total: progress.update(bar, completed=done),
+            on_progress=lambda done, total: progress.update(bar, completed=done, total=total),
         )
     finally:
         if progress.live.is_started:  # started only when the run trains
@@ -127,6 +180,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             store.tidy()
         logger.log_record(record)
     console.print(summary_line(record))
+    console.print(outcome_line(record, store.path), highlight=False, soft_wrap=True)
     if args.json and main:
         print(record.to_json())
     return 0 if record.status != "failed" else 1
@@ -135,6 +189,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_sweep(args: argparse.Namespace) -> int:
     if args.executor != "local":  # the submitting host joins no job: each job sets itself up (executors.run_group)
         return _submit_sweep(args)
+    from benchmarks.running import sweep
+    from benchmarks.running.suite import save_contrasts
+
     main = _setup(args)
     options = run_options(args)
     sweep_workers.requested(args)  # a bad --workers is refused before anything is written
@@ -168,7 +225,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             failures = sweep_workers.train_in_workers(args, options, plan, store, n_workers, progress, current, on_record)
         else:
             sweep.run_sweep(
-                plan, store, options, on_start, lambda done, total: progress.update(current, completed=done), on_record,
+                plan, store, options, on_start,
+                lambda done, total: progress.update(current, completed=done, total=total), on_record,
                 on_wait=on_wait,
             )
         records = store.records()
@@ -179,8 +237,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def _plan(args: argparse.Namespace, todo: str) -> tuple[Suite, ResultsStore, sweep.SweepPlan, WandbLogger]:
+def _plan(args: argparse.Namespace, todo: str) -> tuple[Suite, ResultsStore, SweepPlan, WandbLogger]:
     """The suite, its store and what to do: all input checked, the results file read, before anything is written."""
+    from benchmarks.running import sweep
+    from benchmarks.running.suite import load_suite
+
     suite = load_suite(args.suite)
     logger = WandbLogger(_wandb_mode(args, suite.logging.wandb), args.results_dir, suite.name, suite.logging.project)
     store = ResultsStore(args.results_dir, suite.name, retry_failed=args.retry_failed)
@@ -193,6 +254,9 @@ def _plan(args: argparse.Namespace, todo: str) -> tuple[Suite, ResultsStore, swe
 
 
 def _summary(records: list[RunRecord], ids: set[str], store: ResultsStore, suite_name: str, logger: WandbLogger) -> None:
+    from benchmarks.analysis.leaderboard import build_leaderboard
+    from benchmarks.analysis.leaderboard_formats import summary_markdown
+
     bad = [r for r in records if r.status != "ok" and r.run_id in ids]
     console.print(f"{len(records)} records in {store.path}" + (f"; {len(bad)} not ok" if bad else ""))
     if logger.run_dirs and logger.mode == "offline":
@@ -203,6 +267,9 @@ def _summary(records: list[RunRecord], ids: set[str], store: ResultsStore, suite
 
 def _submit_sweep(args: argparse.Namespace) -> int:
     """`sweep --executor slurm|submitit-local`: the runs to do go out as one job array; follow it to the end."""
+    from benchmarks.running import executors, sweep
+    from benchmarks.running.suite import save_contrasts
+
     jobs = job_options(args)
     options = run_options(args)
     suite, store, plan, logger = _plan(args, f"to submit ({args.executor})")
@@ -258,10 +325,16 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     )
     p.add_argument("--arch", required=True, help="architecture family, options allowed: convnet?head=dense "
                    "(see `archbench archs`)")
-    p.add_argument("--dataset", default="mnist1d", help="dataset name (see `archbench datasets`)")
-    p.add_argument("--params", type=_count, default=parse_count("30k"), help="target parameter count, e.g. 30k, 1.5M")
-    p.add_argument("--data-size", type=int, default=4000, help="training examples (a prefix of the training pool)")
-    p.add_argument("--seeds", type=_ints, default=(0, 1), help="comma-separated seeds, trained together")
+    p.add_argument("--like", metavar="SUITE", default=None,
+                   help="train under this suite's protocol (its budget, early stop, rate search and seeds; a name or "
+                   "a .toml), so the record stands beside the suite's; the protocol flags below are then refused")
+    p.add_argument("--dataset", default=None, help=f"dataset name (see `archbench datasets`; default: "
+                   f"{DEFAULT_DATASET}, with --like the suite's first)")
+    p.add_argument("--params", type=_count, default=None, help=f"target parameter count, e.g. 30k, 1.5M (default: "
+                   f"{DEFAULT_PARAMS // 1000}k, with --like the suite's smallest)")
+    p.add_argument("--data-size", type=int, default=None, help="training examples, a prefix of the training pool "
+                   f"(default: {DEFAULT_DATA_SIZE}, with --like the suite's smallest)")
+    p.add_argument("--seeds", type=_ints, default="0,1", help="comma-separated seeds, trained together")
     p.add_argument("--steps", type=int, default=1000, help="optimizer steps")
     p.add_argument("--batch-size", type=int, default=128, help="examples per optimizer step")
     p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (when --lr-trials is not given)")
@@ -281,7 +354,10 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("--json", action="store_true", help="print the record written as one JSON line on stdout")
     _add_reliability_flags(p)
     add_device_flags(p)
-    p.set_defaults(func=cmd_run)
+    actions = {a.dest: a for a in p._actions}
+    typed = {k: actions[k].type(actions[k].default) if isinstance(actions[k].default, str) and actions[k].type
+             else actions[k].default for k in PROTOCOL_FLAGS}  # as parsed when the flag is not given
+    p.set_defaults(func=cmd_run, protocol_defaults=typed)
 
     p = sub.add_parser(
         "sweep", parents=[common], formatter_class=fmt, help="run every RunSpec of a suite, skipping recorded ones",

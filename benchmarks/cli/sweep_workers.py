@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import jax
 from rich.progress import Progress, TaskID
 
-from benchmarks.running import sweep, workers
 from benchmarks.running.executors import JobContext
-from benchmarks.running.runner import RunOptions
 from benchmarks.running.store import ResultsStore
-from benchmarks.running.sweep import SweepPlan
 from benchmarks.spec import RunRecord
+
+if TYPE_CHECKING:
+    from benchmarks.running.runner import RunOptions
+    from benchmarks.running.sweep import SweepPlan
 
 
 def add_workers_flag(parser: argparse.ArgumentParser) -> None:
@@ -31,6 +32,10 @@ def add_workers_flag(parser: argparse.ArgumentParser) -> None:
 
 def requested(args: argparse.Namespace) -> int:
     """The worker processes the flag asks for (checked before anything is written)."""
+    import jax
+
+    from benchmarks.running import workers
+
     return workers.count(args.workers, jax.default_backend(), workers.cores(), multi_process_job=jax.process_count() > 1)
 
 
@@ -50,6 +55,8 @@ def train_in_workers(
     on_record: Callable[[RunRecord], None],
 ) -> list[str]:
     """Train the plan's runs in `n` workers; `current` shows the runs in hand. Returns (and prints) the workers' failures."""
+    from benchmarks.running import sweep, workers
+
     context = JobContext(
         results_dir=str(args.results_dir), suite=store.suite, capacity=sweep.capacities(plan.specs), options=options,
         plugins=tuple(args.plugin), compile_cache=not args.no_compile_cache, retry_failed=store.retry_failed,

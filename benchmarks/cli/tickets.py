@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-
-import jax
+from typing import TYPE_CHECKING
 
 from benchmarks import data
 from benchmarks.cli.run import summary_line
-from benchmarks.running import distributed
-from benchmarks.running.suite import load_suite
-from benchmarks.running.tickets_plan import TicketsPlan, check_plan
-from benchmarks.running.workers import cores, count
 from benchmarks.spec import RunRecord
+
+if TYPE_CHECKING:
+    from benchmarks.running.suite import Suite
+    from benchmarks.running.tickets_plan import TicketsPlan
 
 _OVERRIDES = ("prune_fraction", "target_sparsity", "rounds", "rewind_step", "scope", "margin")
 
 
-def plan_of(args: argparse.Namespace, suite) -> TicketsPlan:
+def plan_of(args: argparse.Namespace, suite: Suite) -> TicketsPlan:
     """The suite's `[tickets]` (or the defaults), with the flags given on the command line, checked."""
+    from benchmarks.running.tickets_plan import TicketsPlan, check_plan
+
     plan = suite.tickets or TicketsPlan()
     given = {k: getattr(args, k) for k in _OVERRIDES if getattr(args, k) is not None}
     if args.transfer is not None:
@@ -33,6 +34,12 @@ def plan_of(args: argparse.Namespace, suite) -> TicketsPlan:
 
 
 def cmd_tickets(args: argparse.Namespace) -> int:
+    import jax
+
+    from benchmarks.running import distributed
+    from benchmarks.running.suite import load_suite
+    from benchmarks.running.workers import cores, count
+
     suite = load_suite(args.suite)
     plan = plan_of(args, suite)
     if not args.no_compile_cache:

@@ -197,12 +197,10 @@ def _lookup(base: str) -> DatasetInfo:
         return _REGISTRY[base]
     if base in _REGISTRY:
         raise UserError(f"{base} reads your files: name it {base}:PATH")
-    import difflib
+    from benchmarks.formatting import did_you_mean
 
     known = names() + [f"{ds.name}:PATH" for ds in file_sources()]
-    close = difflib.get_close_matches(base, known, n=3)
-    hint = f"; did you mean {', '.join(close)}?" if close else ""
-    raise UserError(f"unknown dataset {base!r}{hint} (known: {', '.join(known)})")
+    raise UserError(f"unknown dataset {base!r}{did_you_mean(base, known)} (known: {', '.join(known)})")
 
 
 def _parse_options(ds: DatasetInfo, query: str) -> dict[str, Option]:

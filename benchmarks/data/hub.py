@@ -20,10 +20,12 @@ Your own files, with the same loader (`load_dataset("parquet"|"imagefolder", dat
     parquet:PATH       PATH holds train*.parquet and test*.parquet (optionally
                        validation*.parquet; the split is named by the file name,
                        or by a train/ test/ folder holding the files), with
-      - one input column: `image` (images: the Hugging Face Image feature, or
-        encoded image bytes / file paths), `x` (a fixed-shape array per row:
-        (L,) or (L, C) is a 1-D signal, (H, W, C) an image) or `text` (a
-        string, byte-tokenised);
+      - one input column: `image` (images: the Hugging Face Image feature,
+        encoded image bytes / file paths, or arrays (H, W) or (H, W, C)), `x`
+        (a fixed-shape array per row: (L,) or (L, C) is a 1-D signal, (H, W, C)
+        an image) or `text` (a string, byte-tokenised). Preparing the files
+        says in one line how they were read, e.g. "a signal of 8 positions x 8
+        channels; to read it as an image 8x8x1, name the column 'image'";
       - a `label` column: integers 0..K-1, a ClassLabel, or strings (sorted
         names become 0..K-1).
       `img` and `sentence` are accepted for `image` and `text`.
@@ -48,6 +50,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator, Sequence
@@ -222,8 +225,8 @@ def _inputs(dd, split: str, column: str, kind: str, length: int, source: str) ->
     ds = dd[split]
     if kind == "tokens":
         return encode_bytes([str(t) for t in ds[column]], length)
-    if kind == "image" and not isinstance(ds.features[column], datasets.Image):
-        ds = ds.cast_column(column, datasets.Image())  # encoded bytes or file paths
+    if kind == "image" and not isinstance(ds.features[column], datasets.Image) and not _holds_arrays(ds, column):
+        ds = ds.cast_column(column, datasets.Image())  # encoded bytes or file paths (arrays are pixels already)
     x = ds.with_format("numpy")[:][column]
     if not isinstance(x, np.ndarray) or x.dtype == object:
         raise UserError(f"{source}: every example of column {column!r} must have the same shape (images the same "
@@ -246,6 +249,28 @@ def _task_for(x: np.ndarray, column: str, kind: str, num_classes: int, name: str
     raise UserError(f"{source}: column {column!r} has examples of shape {shape}; need (L,), (L, C) or (H, W, C)")
 
 
+def _holds_arrays(ds, column: str) -> bool:
+    """Whether a column holds arrays of numbers (pixels or samples), not encoded images or text."""
+    import datasets
+
+    return isinstance(ds.features[column], datasets.Sequence | datasets.List | datasets.Array2D | datasets.Array3D)
+
+
+def reading(task: TaskSpec, column: str, source: str, arrays: bool = True) -> str:
+    """One line: how the files' inputs were read (kind and shape), and how to declare the other reading
+    (an image of arrays as a signal: `x`; a 2-D `x` as an image: `image`)."""
+    if task.input_kind == "tokens":
+        return f"{source}: read column {column!r} as text: {task.input_shape[0]} byte tokens (option length)"
+    if task.input_kind == "image":
+        h, w, c = task.input_shape
+        as_signal = arrays and c == 1  # pixels given as arrays (H, W): a signal of H positions x W channels too
+        other = f"; to read it as a signal of {h} positions x {w} channels, name the column 'x'" if as_signal else ""
+        return f"{source}: read column {column!r} as an image {h}x{w}x{c}{other}"
+    length, channels = task.input_shape
+    other = f"; to read it as an image {length}x{channels}x1, name the column 'image'" if channels > 1 else ""
+    return f"{source}: read column {column!r} as a signal of {length} positions x {channels} channels{other}"
+
+
 def splits_from_hf(dd, *, name: str, source: str, test_split: str = "test", length: int = 256) -> Splits:
     """Splits from a DatasetDict with an input column (image/x/text, per the convention) and a `label` column."""
     if "train" not in dd or test_split not in dd:
@@ -264,6 +289,8 @@ def splits_from_hf(dd, *, name: str, source: str, test_split: str = "test", leng
     labels, num_classes = _labels(dd, splits, source)
     x = {s: _inputs(dd, s, column, kind, length, source) for s in splits}
     task = _task_for(x["train"], column, kind, num_classes, name, source)
+    # Said once, when the files are prepared (later loads read archbench's cache).
+    print(f"archbench: {reading(task, column, source, _holds_arrays(train, column))}", file=sys.stderr)
     shape = x["train"].shape[1:]
     for s in splits:
         if x[s].shape[1:] != shape:

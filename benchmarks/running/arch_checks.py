@@ -4,7 +4,7 @@ Five checks, each a few cases over tiny tasks of every input kind (`TASKS`):
 
     build      builds at the smallest shape it declares and at the solver's shape for 10k parameters
     shapes     maps a batch to logits_BxK in float32, computing in float32 and in bfloat16
-    gradients  finite gradients that reach every parameter (image and token inputs; 1-D ones train in `learns`)
+    gradients  finite gradients that reach every parameter (1-D signal, image and token inputs)
     size       the solver matches 10k and 30k parameters within ±2% at the family's depth, on measured counts
     learns     100 steps of the harness's own training (AdamW, clipping, sampled batches) beat chance on a tiny task
 
@@ -194,7 +194,7 @@ class Case:
 CHECKS: dict[str, tuple[Callable[[str, str], None], tuple[str, ...]]] = {
     "build": (check_build, tuple(TASKS)),
     "shapes": (check_shapes, tuple(TASKS)),
-    "gradients": (check_gradients, ("image8x8", "tokens")),
+    "gradients": (check_gradients, ("signal1d", "image8x8", "tokens")),
     "size": (check_size, tuple(TASKS)),
     "learns": (check_learns, ("signal1d",)),
 }

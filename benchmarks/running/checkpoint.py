@@ -26,11 +26,9 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from benchmarks.layout import CHECKPOINTS_DIR
+from benchmarks.layout import CHECKPOINTS_DIR, DEFAULT_EVERY_S
 from benchmarks.running.programs import TrainState
 from benchmarks.running.train import Resumed
-
-DEFAULT_EVERY_S = 300.0
 
 
 def _is_key(x: jax.Array) -> bool:

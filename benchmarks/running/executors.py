@@ -18,12 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from benchmarks.layout import JOBS_DIR
-from benchmarks.running import distributed
-from benchmarks.running.runner import RunOptions
 from benchmarks.running.store import ResultsStore
 from benchmarks.spec import RunRecord, RunSpec, UserError
+
+if TYPE_CHECKING:  # the CLI reads this module's names without importing jax
+    from benchmarks.running.runner import RunOptions
 
 EXECUTORS = ("local", "slurm", "submitit-local")
 
@@ -50,7 +52,7 @@ class JobContext:
     results_dir: str
     suite: str
     capacity: dict[str, int]  # per dataset: the padded training pool, as in a local sweep
-    options: RunOptions = RunOptions()  # how this process trains: the job trains the same way
+    options: RunOptions  # how this process trains: the job trains the same way
     plugins: tuple[str, ...] = ()
     distributed: bool = False  # one job spans several processes (nodes x tasks), joined by jax.distributed
     compile_cache: bool = True
@@ -69,6 +71,7 @@ def group_runs(specs: list[RunSpec], runs_per_job: int) -> list[list[RunSpec]]:
 def prepare(context: JobContext, compile_cache_dir: str | None = None) -> ResultsStore:
     """Set up a fresh process as the submitting one was (cache, devices, plugins); returns its store."""
     import architectures
+    from benchmarks.running import distributed
 
     if context.compile_cache:
         distributed.enable_compilation_cache(compile_cache_dir)

@@ -200,8 +200,11 @@ def resolve_path(name_or_path: str) -> Path:
         return path
     candidate = SUITES_DIR / f"{name_or_path}.toml"
     if not candidate.is_file():
-        known = ", ".join(sorted(p.stem for p in SUITES_DIR.glob("*.toml")))
-        raise UserError(f"unknown suite {name_or_path!r} (known: {known}; or give a path to a .toml file)")
+        from benchmarks.formatting import did_you_mean
+
+        known = sorted(p.stem for p in SUITES_DIR.glob("*.toml"))
+        raise UserError(f"unknown suite {name_or_path!r}{did_you_mean(name_or_path, known)} "
+                        f"(known: {', '.join(known)}; or give a path to a .toml file)")
     return candidate
 
 

@@ -34,8 +34,6 @@ from benchmarks.running.suite import Suite
 from benchmarks.running.sweep import capacities, describe
 from benchmarks.spec import RunRecord, RunSpec, UserError
 
-DEFAULT_SLICE = 12  # runs: on `quick`, 4 groups of 3 data sizes, about a minute each way on 2 cores
-
 
 @dataclass(frozen=True)
 class SweepTiming:
