@@ -91,8 +91,13 @@ def _depth(target_params: int) -> int:
     return 2 if target_params < 100_000 else 3 if target_params < 1_000_000 else 4
 
 
+def state_size(task: TaskSpec, shape: ArchShape) -> int:
+    """One state of `width` floats per block."""
+    return shape.width * shape.depth
+
+
 @register(
-    "gru", depth_for=_depth, hidden_ratio=2.0, min_width=4,
+    "gru", depth_for=_depth, hidden_ratio=2.0, min_width=4, state_size=state_size,
     description="GRU blocks (sequential lax.scan) with residual MLPs, mean-pooled head",
 )
 def build_gru(task: TaskSpec, shape: ArchShape, rngs: nnx.Rngs) -> nnx.Module:
@@ -100,7 +105,7 @@ def build_gru(task: TaskSpec, shape: ArchShape, rngs: nnx.Rngs) -> nnx.Module:
 
 
 @register(
-    "mingru", depth_for=_depth, hidden_ratio=2.0, min_width=4,
+    "mingru", depth_for=_depth, hidden_ratio=2.0, min_width=4, state_size=state_size,
     description="minGRU blocks (parallel associative scan) with residual MLPs, mean-pooled head",
 )
 def build_mingru(task: TaskSpec, shape: ArchShape, rngs: nnx.Rngs) -> nnx.Module:

@@ -20,7 +20,7 @@ import jax
 from flax import nnx
 
 from architectures import register
-from architectures.layers import Mlp, PooledHead, SequenceEmbed
+from architectures.layers import Mlp, PooledHead, SequenceEmbed, num_positions, patch_size
 from architectures.spec import ArchShape, TaskSpec
 
 
@@ -87,8 +87,14 @@ def _depth(target_params: int) -> int:
     return 2 if target_params < 100_000 else 4 if target_params < 1_000_000 else 6
 
 
+def kv_cache_size(task: TaskSpec, shape: ArchShape, **options) -> int:
+    """Keys and values of every position, every block, at the task's length."""
+    return 2 * num_positions(task, patch_size(task)) * shape.width * shape.depth
+
+
 @register(
     "transformer", depth_for=_depth, hidden_ratio=4.0, width_multiple=8, min_width=8, version="3",
+    state_size=kv_cache_size,
     description="pre-LN Transformer encoder (ViT style), patch/token embedding, mean-pooled head",
 )
 def build(task: TaskSpec, shape: ArchShape, rngs: nnx.Rngs) -> nnx.Module:
