@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # annotations only: the CLI reads the registry's names without importing flax
     from flax import nnx
 
-from architectures.spec import ArchShape, Builder, DepthRule, Family, Option, TaskSpec
+from architectures.spec import ArchShape, Builder, DepthRule, Family, Option, StateSize, TaskSpec
 
 __all__ = [
     "ArchRef", "ArchShape", "Family", "TaskSpec", "build", "canonical", "get", "load_plugin", "names", "parse",
-    "register", "wildcard_names",
+    "register", "state_size", "wildcard_names",
 ]
 
 _REGISTRY: dict[str, Family] = {}
@@ -60,6 +60,7 @@ def register(
     hidden_min: int = 1,
     hidden_step: int = 1,
     cpu_vmap: bool = False,
+    state_size: StateSize | None = None,
 ) -> Callable[[Builder], Builder]:
     """Decorator: register `build(task, shape, rngs, **options) -> nnx.Module` as family `name`.
 
@@ -75,6 +76,8 @@ def register(
     `cpu_vmap=True`: on a CPU, train a run's members (seeds x rates) as one vmapped program rather than one
     at a time; set it only where `archbench perf` measures vmap faster for the family (it changes speed,
     never results).
+    `state_size(task, shape, **options)`: the floats one example carries between positions (a
+    recurrence's state, attention's KV cache at the task's length), shown by `archbench archs`.
     """
     declared = dict(options or {})
     defaults = {k: v[0] if isinstance(v, tuple) else v for k, v in declared.items()}
@@ -105,6 +108,7 @@ def register(
             hidden_min=hidden_min,
             hidden_step=hidden_step,
             cpu_vmap=cpu_vmap,
+            state_size=state_size,
         )
         return build
 
@@ -202,6 +206,12 @@ def build(name: str, task: TaskSpec, shape: ArchShape, rngs: nnx.Rngs) -> nnx.Mo
     """Build family `name` (options included) for `task` at `shape`."""
     ref = parse(name)
     return ref.family.build(task, shape, rngs, **ref.options)
+
+
+def state_size(name: str, task: TaskSpec, shape: ArchShape) -> int | None:
+    """Floats family `name` carries between positions per example at `shape` (None: it declares none)."""
+    ref = parse(name)
+    return None if ref.family.state_size is None else int(ref.family.state_size(task, shape, **ref.options))
 
 
 def load_plugin(path_or_module: str) -> list[str]:

@@ -76,8 +76,13 @@ def _depth(target_params: int) -> int:
     return 1 if target_params < 100_000 else 2 if target_params < 1_000_000 else 3
 
 
+def state_size(task: TaskSpec, shape: ArchShape) -> int:
+    """A state of `width` floats in each direction, every layer."""
+    return 2 * shape.width * shape.depth
+
+
 @register(
-    "bigru", depth_for=_depth, hidden_ratio=0.0, min_width=1, wildcard=False,
+    "bigru", depth_for=_depth, hidden_ratio=0.0, min_width=1, wildcard=False, state_size=state_size,
     description="bidirectional GRU layers, linear readout over every step (the MNIST-1D paper's GRU; not in \"*\")",
 )
 def build(task: TaskSpec, shape: ArchShape, rngs: nnx.Rngs) -> nnx.Module:

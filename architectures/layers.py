@@ -178,6 +178,21 @@ class SequenceClassifier(nnx.Module):
         return self.head(x_BxLxD)
 
 
+def diagonal_scan(a: jax.Array, b: jax.Array, axis: int = 1) -> jax.Array:
+    """h_t = a_t * h_{t-1} + b_t from h_{-1} = 0, along `axis`, as a parallel `lax.associative_scan`.
+
+    Elementwise (diagonal) linear recurrences of any shape and dtype (complex too): minGRU, the LRU
+    and the selective SSM. The pairs (a, b) compose associatively, so the L steps take log L rounds;
+    the scan has no loop, so XLA's cost analysis counts every step's FLOPs.
+    """
+
+    def combine(left, right):
+        (a_l, b_l), (a_r, b_r) = left, right
+        return a_l * a_r, a_r * b_l + b_r
+
+    return jax.lax.associative_scan(combine, (a, b), axis=axis)[1]
+
+
 def conv_patches(
     x: jax.Array, kernel: tuple[int, ...], strides: tuple[int, ...], padding: str, dilation: tuple[int, ...] | None = None,
 ) -> jax.Array:

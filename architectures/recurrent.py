@@ -21,7 +21,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from architectures import register
-from architectures.layers import Mlp, SequenceClassifier, SequenceEmbed
+from architectures.layers import Mlp, SequenceClassifier, SequenceEmbed, diagonal_scan
 from architectures.spec import ArchShape, TaskSpec
 
 
@@ -65,14 +65,7 @@ class MinGru(nnx.Module):
         gate_BxLxD, candidate_BxLxD = jnp.split(self.proj(x_BxLxD), 2, axis=-1)
         z_BxLxD = jax.nn.sigmoid(gate_BxLxD)
         # h_t = a_t h_{t-1} + b_t is associative in (a, b): compose the pairs with a parallel scan.
-        a_BxLxD, b_BxLxD = 1 - z_BxLxD, z_BxLxD * candidate_BxLxD
-
-        def combine(left, right):
-            (a_l, b_l), (a_r, b_r) = left, right
-            return a_l * a_r, a_r * b_l + b_r
-
-        _, h_BxLxD = jax.lax.associative_scan(combine, (a_BxLxD, b_BxLxD), axis=1)
-        return h_BxLxD
+        return diagonal_scan(1 - z_BxLxD, z_BxLxD * candidate_BxLxD, axis=1)
 
 
 class RecurrentBlock(nnx.Module):
@@ -98,8 +91,13 @@ def _depth(target_params: int) -> int:
     return 2 if target_params < 100_000 else 3 if target_params < 1_000_000 else 4
 
 
+def state_size(task: TaskSpec, shape: ArchShape) -> int:
+    """One state of `width` floats per block."""
+    return shape.width * shape.depth
+
+
 @register(
-    "gru", depth_for=_depth, hidden_ratio=2.0, min_width=4,
+    "gru", depth_for=_depth, hidden_ratio=2.0, min_width=4, state_size=state_size,
     description="GRU blocks (sequential lax.scan) with residual MLPs, mean-pooled head",
 )
 def build_gru(task: TaskSpec, shape: ArchShape, rngs: nnx.Rngs) -> nnx.Module:
@@ -107,7 +105,7 @@ def build_gru(task: TaskSpec, shape: ArchShape, rngs: nnx.Rngs) -> nnx.Module:
 
 
 @register(
-    "mingru", depth_for=_depth, hidden_ratio=2.0, min_width=4,
+    "mingru", depth_for=_depth, hidden_ratio=2.0, min_width=4, state_size=state_size,
     description="minGRU blocks (parallel associative scan) with residual MLPs, mean-pooled head",
 )
 def build_mingru(task: TaskSpec, shape: ArchShape, rngs: nnx.Rngs) -> nnx.Module:

@@ -72,6 +72,13 @@ class Builder(Protocol):
     def __call__(self, task: TaskSpec, shape: ArchShape, rngs: nnx.Rngs, **options: Option) -> nnx.Module: ...
 
 
+class StateSize(Protocol):
+    """Floats one example carries from one position to the next at `shape` (every layer together):
+    a recurrence's state, an attention layer's KV cache at the task's length. Options as for `Builder`."""
+
+    def __call__(self, task: TaskSpec, shape: ArchShape, **options: Option) -> int: ...
+
+
 class DepthRule(Protocol):
     """How deep a family is at a given parameter target (the solver then solves width)."""
 
@@ -98,4 +105,5 @@ class Family:
     hidden_min: int = 1  # the smallest `hidden` the builder takes
     hidden_step: int = 1  # `hidden` is a multiple of this (2: even only)
     cpu_vmap: bool = False  # on a CPU, a phase's members train as one vmapped program (measured faster for it)
+    state_size: StateSize | None = None  # floats carried between positions (None: the family reads no sequence)
 

@@ -20,7 +20,7 @@ import jax
 from flax import nnx
 
 from architectures import register
-from architectures.layers import Mlp, PooledHead, SequenceEmbed
+from architectures.layers import Mlp, PooledHead, SequenceEmbed, num_positions, patch_size
 from architectures.spec import ArchShape, TaskSpec
 
 
@@ -42,24 +42,34 @@ def num_heads_for(width: int, min_head_dim: int = 16, head_dim: int = 64) -> int
 
 
 class SelfAttention(nnx.Module):
-    """Bidirectional multi-head self-attention: x_BxLxD -> x_BxLxD."""
+    """Bidirectional multi-head self-attention: x_BxLxD -> x_BxLxD.
+
+    `attend(q, k, v)` mixes the positions (softmax attention here); a subclass may replace it alone
+    (`linear_attention.py`), keeping the projections, heads and parameters.
+    """
 
     def __init__(self, dim: int, num_heads: int, rngs: nnx.Rngs):
         self.num_heads = num_heads
         self.qkv = nnx.Linear(dim, 3 * dim, rngs=rngs)
         self.out = nnx.Linear(dim, dim, rngs=rngs)
 
+    @staticmethod
+    def attend(q_BxLxNxE: jax.Array, k_BxLxNxE: jax.Array, v_BxLxNxE: jax.Array) -> jax.Array:
+        return jax.nn.dot_product_attention(q_BxLxNxE, k_BxLxNxE, v_BxLxNxE)  # softmax in float32
+
     def __call__(self, x_BxLxD: jax.Array) -> jax.Array:
         b, length, d = x_BxLxD.shape
         qkv = self.qkv(x_BxLxD).reshape(b, length, 3, self.num_heads, d // self.num_heads)
-        out_BxLxNxE = jax.nn.dot_product_attention(qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2])  # softmax in float32
+        out_BxLxNxE = self.attend(qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2])
         return self.out(out_BxLxNxE.reshape(b, length, d))
 
 
 class EncoderBlock(nnx.Module):
-    def __init__(self, cfg: TransformerConfig, rngs: nnx.Rngs):
+    """x + Attn(LN(x)), x + Mlp(LN(x)); `attention(dim, num_heads, rngs)` builds Attn (`SelfAttention`)."""
+
+    def __init__(self, cfg: TransformerConfig, rngs: nnx.Rngs, attention: type[nnx.Module] = SelfAttention):
         self.norm1 = nnx.LayerNorm(cfg.width, rngs=rngs)
-        self.attn = SelfAttention(cfg.width, cfg.num_heads, rngs)
+        self.attn = attention(cfg.width, cfg.num_heads, rngs)
         self.norm2 = nnx.LayerNorm(cfg.width, rngs=rngs)
         self.mlp = Mlp(cfg.width, cfg.mlp_hidden, cfg.width, rngs)
 
@@ -69,10 +79,11 @@ class EncoderBlock(nnx.Module):
 
 
 class Transformer(nnx.Module):
-    def __init__(self, task: TaskSpec, cfg: TransformerConfig, rngs: nnx.Rngs):
+    def __init__(self, task: TaskSpec, cfg: TransformerConfig, rngs: nnx.Rngs,
+                 attention: type[nnx.Module] = SelfAttention):
         self.embed = SequenceEmbed(task, cfg.width, rngs, cfg.max_positions)
         self.pos_LxD = nnx.Param(0.02 * jax.random.normal(rngs.params(), (self.embed.positions, cfg.width)))
-        self.blocks = nnx.List([EncoderBlock(cfg, rngs) for _ in range(cfg.depth)])
+        self.blocks = nnx.List([EncoderBlock(cfg, rngs, attention) for _ in range(cfg.depth)])
         self.head = PooledHead(cfg.width, task.num_classes, rngs)
 
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -87,8 +98,14 @@ def _depth(target_params: int) -> int:
     return 2 if target_params < 100_000 else 4 if target_params < 1_000_000 else 6
 
 
+def kv_cache_size(task: TaskSpec, shape: ArchShape, **options) -> int:
+    """Keys and values of every position, every block, at the task's length."""
+    return 2 * num_positions(task, patch_size(task)) * shape.width * shape.depth
+
+
 @register(
     "transformer", depth_for=_depth, hidden_ratio=4.0, width_multiple=8, min_width=8, version="3",
+    state_size=kv_cache_size,
     description="pre-LN Transformer encoder (ViT style), patch/token embedding, mean-pooled head",
 )
 def build(task: TaskSpec, shape: ArchShape, rngs: nnx.Rngs) -> nnx.Module:

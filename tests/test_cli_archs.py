@@ -37,6 +37,15 @@ def test_archs_json_gives_shape_count_deviation_and_flops_per_family_and_target(
         assert r["error"] is None
 
 
+def test_archs_gives_the_state_each_family_carries_between_positions(capsys):
+    assert main(["archs", "--dataset", "mnist1d", "--params", "10k", "--arch", "mlp,transformer,mingru", "--json"]) == 0
+    mlp, transformer, mingru = json.loads(capsys.readouterr().out)
+    width, depth = (transformer["shape"][k] for k in ("width", "depth"))
+    assert mlp["state_size"] is None  # it reads no sequence
+    assert transformer["state_size"] == 2 * 10 * width * depth  # keys and values of 10 patches, every block
+    assert mingru["state_size"] == mingru["shape"]["width"] * mingru["shape"]["depth"]
+
+
 def test_archs_table_says_what_the_shapes_were_measured_on(capsys):
     assert main(["archs", "--dataset", "mnist1d", "--params", "10k", "--arch", "mlp"]) == 0
     out = capsys.readouterr().out

@@ -108,3 +108,34 @@ def test_packing_members_changes_the_speed_not_the_results(toy_view):
         for metric in ("val_loss", "test_acc"):
             np.testing.assert_allclose(chunked.curves[metric], together.curves[metric], rtol=1e-5, atol=1e-6)
         assert jax.tree.leaves(chunked.state.params)[0].shape[0] == 3
+
+
+def _one_update(params, grads, weight_decay: float = 0.1):
+    from benchmarks.running.programs import optimizer
+
+    opt = optimizer(1e-2, 10, TrainConfig(batch_size=16, eval_every=10, warmup_frac=0.0, weight_decay=weight_decay))
+    updates, _ = opt.update(grads, opt.init(params), params)
+    return updates
+
+
+def test_a_parameter_group_scales_its_steps_and_skips_weight_decay_and_no_group_changes_nothing():
+    import optax
+    from flax import nnx
+
+    from benchmarks.running.programs import schedule
+
+    w = np.ones((3, 3), np.float32)
+    plain = nnx.State({"w": nnx.Param(w), "v": nnx.Param(w)})
+    grouped = nnx.State({"w": nnx.Param(w), "v": nnx.Param(w, lr_scale=0.5, weight_decay=False)})
+    grads_of = lambda params: jax.tree.map(lambda p: np.full_like(p, 0.1), params)  # jax.grad keeps the groups
+    # Without groups: the optimiser is AdamW with decay on matrices, as before groups existed.
+    adamw = optax.chain(optax.clip_by_global_norm(1.0), optax.adamw(
+        lambda s: 1e-2 * schedule(s, 10, 0.0), weight_decay=0.1, mask=lambda p: jax.tree.map(lambda x: x.ndim > 1, p)))
+    want, _ = adamw.update(grads_of(plain), adamw.init(plain), plain)
+    for a, b in zip(jax.tree.leaves(_one_update(plain, grads_of(plain))), jax.tree.leaves(want)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    # The grouped parameter: half the Adam step and no decay; the other parameter unchanged.
+    got = _one_update(grouped, grads_of(grouped))
+    no_decay = _one_update(plain, grads_of(plain), weight_decay=0.0)
+    np.testing.assert_array_equal(np.asarray(got["w"][...]), np.asarray(want["w"][...]))
+    np.testing.assert_allclose(np.asarray(got["v"][...]), 0.5 * np.asarray(no_decay["v"][...]), rtol=1e-6)

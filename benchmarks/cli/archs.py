@@ -1,4 +1,4 @@
-"""`archbench archs`: every family's matched shape, measured count and FLOPs for a dataset;
+"""`archbench archs`: every family's matched shape, measured count, FLOPs and state size for a dataset;
 `archbench new-arch NAME`: write a working template for a new family.
 """
 
@@ -19,6 +19,8 @@ from benchmarks.formatting import human, table_console, write_text
 from benchmarks.spec import TaskSpec, UserError
 
 TEMPLATE = Path(architectures.__file__).parent / "_template.py"
+STATE_NOTE = ("state: floats one example carries from one position to the next, every layer together "
+              "(a recurrence's state; attention's keys and values at the task's length); - where a family reads no sequence")
 
 
 def notes(archs: list[str]) -> list[str]:
@@ -50,20 +52,21 @@ def _table(task: TaskSpec, rows: list[dict], tolerance: float):
         f"counts measured, within ±{tolerance:.0%}",
         box=box.SIMPLE_HEAD, pad_edge=False,
     )
-    for col in ("arch", "target", "width", "depth", "hidden", "params", "deviation", "FLOPs/example"):
+    for col in ("arch", "target", "width", "depth", "hidden", "params", "deviation", "FLOPs/example", "state"):
         table.add_column(col, justify="left" if col == "arch" else "right", no_wrap=True)
     for r in rows:
         if r["error"]:
-            table.add_row(r["arch"], f"{r['target_params']:,}", "-", "-", "-", "-", "[red]no match[/]", "-")
+            table.add_row(r["arch"], f"{r['target_params']:,}", "-", "-", "-", "-", "[red]no match[/]", "-", "-")
             continue
         s = r["shape"]
+        state = f"{r['state_size']:,}" if r["state_size"] is not None else "-"  # None: the family reads no sequence
         if r["fixed_size"]:
             table.add_row(r["arch"], f"{r['target_params']:,}", "-", str(s["depth"]), "-", f"{r['params']:,}",
-                          "fixed size", human(r["flops_per_example"]))
+                          "fixed size", human(r["flops_per_example"]), state)
             continue
         hidden = str(s["hidden"]) if s["hidden"] else "-"  # 0: the family has no hidden knob
         table.add_row(r["arch"], f"{r['target_params']:,}", str(s["width"]), str(s["depth"]), hidden,
-                      f"{r['params']:,}", f"{r['deviation']:+.2%}", human(r["flops_per_example"]))
+                      f"{r['params']:,}", f"{r['deviation']:+.2%}", human(r["flops_per_example"]), state)
     return table
 
 
@@ -123,6 +126,7 @@ def cmd_archs(args: argparse.Namespace) -> int:
                 console.print(f"[red]no match:[/] {r['error']}")
         for line in notes(archs):
             console.print(line, highlight=False, markup=False)
+        console.print(STATE_NOTE, highlight=False, markup=False)
     return 0
 
 
@@ -169,8 +173,9 @@ def add_command(subparsers: argparse._SubParsersAction, common: argparse.Argumen
     p = subparsers.add_parser(
         "archs", parents=[common], help="list architectures with matched shapes, counts and FLOPs for a dataset",
         description="For each architecture family and parameter target: the shape the sizing solver finds on the "
-        "dataset's inputs, the measured parameter count, its deviation from the target, and forward FLOPs per "
-        "example (XLA cost analysis).",
+        "dataset's inputs, the measured parameter count, its deviation from the target, forward FLOPs per "
+        "example (XLA cost analysis) and the recurrent state size (floats carried between positions per example; "
+        "attention's key-value cache at the task's length).",
     )
     p.add_argument("--dataset", default="mnist1d", help="dataset whose inputs size the models (default: %(default)s)")
     p.add_argument("--params", default="10k,100k,1M", help="comma-separated targets, e.g. 10k,100k,2.5M (default: %(default)s)")

@@ -144,16 +144,52 @@ def schedule(step: jax.Array, steps: jax.Array, warmup_frac: float) -> jax.Array
     return jnp.where(step < warmup, step / warmup, 0.5 * (1.0 + jnp.cos(jnp.pi * progress)))
 
 
+def _group(tree: nnx.State, key: str, default: float | bool) -> nnx.State | None:
+    """Each parameter's group setting `key` (`nnx.Param(..., lr_scale=0.5, weight_decay=False)`), in the
+    tree's own structure; None where no parameter sets it (the program is then what it was without groups)."""
+    is_variable = lambda v: isinstance(v, nnx.Variable)
+    meta = lambda v: v.get_metadata().get(key, default) if is_variable(v) else default
+    if all(meta(v) == default for v in jax.tree.leaves(tree, is_leaf=is_variable)):
+        return None
+    return jax.tree.map(lambda v: jax.tree.map(lambda _: meta(v), v), tree, is_leaf=is_variable)
+
+
+def _decayed(params: nnx.State) -> nnx.State:
+    """Weight decay on matrices only, and not on a parameter its family puts in a `weight_decay=False` group."""
+    allowed = _group(params, "weight_decay", True)
+    if allowed is None:
+        return jax.tree.map(lambda p: p.ndim > 1, params)
+    return jax.tree.map(lambda p, ok: p.ndim > 1 and ok, params, allowed)
+
+
+def _scaled_by_group_rate(updates: nnx.State) -> nnx.State:
+    """Each update times its parameter's `lr_scale` (its family's parameter-group rule; default 1)."""
+    scales = _group(updates, "lr_scale", 1.0)
+    return updates if scales is None else jax.tree.map(lambda u, s: u * s, updates, scales)
+
+
 def optimizer(lr: jax.Array | float, steps: jax.Array | int, cfg: TrainConfig) -> optax.GradientTransformation:
-    """AdamW, linear warm-up then cosine decay to zero; decay on matrices only; global-norm clipping."""
-    return optax.chain(
+    """AdamW, linear warm-up then cosine decay to zero; decay on matrices only; global-norm clipping.
+
+    A family may put parameters in a group (`nnx.Param(value, lr_scale=0.5, weight_decay=False)`, e.g. an
+    SSM's A, Δ, λ): their steps are scaled by `lr_scale` and they are not decayed, under every trial's rate
+    alike. The optimiser's state is the same either way, and families without groups train exactly as
+    before (docs/adding-an-architecture.md).
+    """
+    adamw = optax.chain(
         optax.clip_by_global_norm(cfg.grad_clip),
         optax.adamw(
             learning_rate=lambda step: lr * schedule(step, steps, cfg.warmup_frac),
             weight_decay=cfg.weight_decay,
-            mask=lambda params: jax.tree.map(lambda p: p.ndim > 1, params),
+            mask=_decayed,
         ),
     )
+
+    def update(grads, opt_state, params=None):
+        updates, opt_state = adamw.update(grads, opt_state, params)
+        return _scaled_by_group_rate(updates), opt_state
+
+    return optax.GradientTransformation(adamw.init, update)
 
 
 def loss_fn(model: Model, precision: str, params: nnx.State, x: jax.Array, y: jax.Array) -> jax.Array:

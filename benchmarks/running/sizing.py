@@ -353,7 +353,8 @@ def parse_counts(text: str) -> list[int]:
 
 
 def matched_shapes(task: TaskSpec, archs: list[str], targets: list[int], tolerance: float) -> list[dict]:
-    """One row per family and target: the solved shape, measured count, deviation, FLOPs per example.
+    """One row per family and target: the solved shape, measured count, deviation, FLOPs per example and
+    recurrent state size (floats one example carries between positions; None where the family reads no sequence).
 
     A target a family cannot reach gives a row with `error` (naming the nearest
     feasible target) and null numbers, so the other rows still show.
@@ -368,9 +369,10 @@ def matched_shapes(task: TaskSpec, archs: list[str], targets: list[int], toleran
                 raise  # a builder that fails is an error of the whole command
             except UserError as e:
                 out.append(row | {"params": None, "deviation": None, "flops_per_example": None, "shape": None,
-                                  "error": str(e)})
+                                  "state_size": None, "error": str(e)})
                 continue
             flops = flops_per_example(arch, task, sized.shape)
             out.append(row | {"params": sized.params, "deviation": sized.deviation, "flops_per_example": flops,
-                              "shape": sized.shape.as_dict(), "fixed_size": sized.fixed, "error": None})
+                              "shape": sized.shape.as_dict(), "fixed_size": sized.fixed,
+                              "state_size": architectures.state_size(arch, task, sized.shape), "error": None})
     return out
