@@ -11,9 +11,9 @@ from benchmarks.spec import RunSpec
 FAMILIES = ("lru", "mamba", "linear_attention")
 
 
-@pytest.mark.slow  # a compile and 60 steps per family: about 10-30 s each on 2 busy cores
-@pytest.mark.parametrize("arch", FAMILIES)
-def test_family_trains_through_the_harness_on_embedded_digits_and_beats_chance(arch):
+@pytest.mark.slow  # a compile and 60 steps: about 13 s on 2 idle cores
+@pytest.mark.parametrize("arch", ["lru"])  # the one with parameter groups and a complex state; all three pass the
+def test_family_trains_through_the_harness_on_embedded_digits_and_beats_chance(arch):  # matrix's `learns` check
     spec = RunSpec(arch=arch, dataset="digits", target_params=10_000, data_size=400, seeds=(0,), steps=60,
                    batch_size=32, eval_every=30, lr=3e-3, warmup_frac=0.1)
     record = execute(spec)
