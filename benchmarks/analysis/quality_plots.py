@@ -29,8 +29,9 @@ from benchmarks.analysis.plots import _colors, _draw_curve, _legend, _loss_point
 from benchmarks.analysis.quality import QualityAxis  # noqa: E402
 from benchmarks.analysis.stats import mean_ci  # noqa: E402
 from benchmarks.analysis.verdict import Verdict  # noqa: E402
-from benchmarks.analysis.verdict_statistics.multipliers import fmt_factor  # noqa: E402
-from benchmarks.analysis.verdict_text import fmt_loss_change, short_count  # noqa: E402
+from benchmarks.analysis.verdict_statistics.multipliers import factor_cell  # noqa: E402
+from benchmarks.analysis.wording import loss_change as fmt_loss_change  # noqa: E402
+from benchmarks.analysis.wording import short_count  # noqa: E402
 from benchmarks.formatting import html_table  # noqa: E402
 from benchmarks.layout import slug  # noqa: E402
 
@@ -95,7 +96,7 @@ def quality_section(axis: QualityAxis) -> str:
             change = fmt_loss_change(e.change[arch]) if e is not None and arch in e.change else "—"
             gap = (f"{fmt_loss_change(e.gaps[arch].base)} → {fmt_loss_change(e.gaps[arch].variant)}"
                    if e is not None and arch in e.gaps else "—")
-            rows.append([arch, fmt_factor(m) if m.log_k is not None else m.status, change, gap])
+            rows.append([arch, factor_cell(m), change, gap])
         parts.append(f"<h3>{esc(q.level)}</h3>")
         parts.append(html_table(["arch", "clean data worth", "loss change", "gap to the clean leader"], rows))
         if (s := q.interaction) is not None:

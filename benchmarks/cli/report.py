@@ -8,14 +8,14 @@ import json
 
 from benchmarks.analysis.leaderboard_formats import to_csv
 from benchmarks.analysis.report import write_report
-from benchmarks.analysis.verdict_text import verdict_paragraph
+from benchmarks.analysis.verdict_words import verdict_text
 from benchmarks.layout import FITS_FILE
 from benchmarks.running.wandb_log import MODES, log_report
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     written = write_report(args.results_dir, args.suite)
-    print(verdict_paragraph(written.verdict))
+    print(verdict_text(written.verdict, details=args.details))
     tickets = json.loads((written.report.parent / FITS_FILE).read_text()).get("tickets")
     if tickets:  # the suite's lottery tickets (`archbench tickets`, docs/tickets.md)
         print("\nLottery tickets: " + " ".join(tickets["verdict"]))
@@ -39,6 +39,8 @@ def add_command(subparsers: argparse._SubParsersAction, common: argparse.Argumen
         "data size; write results/SUITE/fits.json, plots/*.png and a self-contained report.html.",
     )
     p.add_argument("suite", help="suite name (a folder under --results-dir)")
+    p.add_argument("--details", action="store_true",
+                   help="print every claim of the verdict after the headline and bullets (fits.json holds them all)")
     p.add_argument("--wandb", choices=MODES, default="disabled",
                    help="also log the plots, the leaderboard table and the files as one W&B run of the suite's "
                    "group, job type `report` (default: %(default)s)")
