@@ -303,3 +303,15 @@ def test_the_order_of_the_records_moves_nothing():
     records = planted_records(SHRINKING, failed=2)
     shuffled = [records[i] for i in np.random.default_rng(3).permutation(len(records))]
     assert json.dumps(verdict_dict(verdict(shuffled, n_boot=50))) == json.dumps(verdict_dict(verdict(records, n_boot=50)))
+
+
+def test_a_loss_peak_inside_the_model_sizes_is_found_and_a_falling_curve_has_none():
+    law = Law(effect={"mlp": 0.0}, sigma=0.02)
+    records = planted_records(law, sizes=(2_500, 5_000, 10_000), data_sizes=(1_000,))
+    bumped = [dataclasses.replace(r, seeds=[dataclasses.replace(s, test_loss=1.5 * s.test_loss) for s in r.seeds])
+              if r.spec.target_params == 5_000 else r for r in records]
+    (peak,) = verdict(bumped, n_boot=50).datasets[0].statistics["peak"].claims
+    assert peak.lo > 0 and "mlp's loss peaks at 5k parameters" in dataset_section(verdict(bumped, n_boot=50)
+                                                                                   .datasets[0]).headline[1]
+    (flat,) = verdict(records, n_boot=50).datasets[0].statistics["peak"].claims
+    assert flat.hi < 0

@@ -118,11 +118,12 @@ def _verdict_tables(v: DatasetVerdict) -> str:
     shares, contrasts, gaps, trend = (v.statistics.get(n) for n in ("shares", "contrasts", "gaps", "gap_trend"))
     parts.append(_shares_table(v))
     if contrasts is not None and contrasts.contrasts:
-        rows = [[c.higher, c.lower, fmt_loss_change(c.difference), f"{c.p_holm:.2g}", "yes" if c.separated else "no",
-                 c.cells, c.matched] for c in contrasts.contrasts]
+        rows = [[c.higher, c.lower, fmt_loss_change(c.adjusted), f"{c.p_holm:.2g}", "yes" if c.separated else "no",
+                 c.cells, c.matched] for c in contrasts.contrasts]  # the claims' interval: the Holm step's
         parts.append("<h3>Family against family (paired by seed and cell, Holm-adjusted)</h3>" + html_table(
-            ["higher loss", "lower loss", "loss above [95% CI]", "Holm p", "separated", "cells", "matched by"], rows))
-    if gaps is not None and gaps.gaps:
+            ["higher loss", "lower loss", "loss above [Holm-adjusted 95% CI]", "Holm p", "separated", "cells",
+             "matched by"], rows))
+    if gaps is not None and len({g.data_size for g in gaps.gaps}) > 1:  # at one size the pairs' table says it
         sizes = sorted({g.data_size for g in gaps.gaps})
         rows = [[other] + [next((fmt_loss_change(g.gap) for g in gaps.of(other) if g.data_size == d), "—")
                            for d in sizes] for other in gaps.others]
@@ -251,7 +252,8 @@ def _contrast_section(c: ContrastEffect) -> str:
     rows = [[a, c.cells[a], fmt_loss_change(e)] for a, e in sorted(c.change.items(), key=lambda t: -t[1].value)]
     parts.append(html_table(["arch", "sizes on both", "loss change, variant vs base [95% CI]"], rows))
     if c.gaps:
-        rows = [[a, fmt_loss_change(g.base), fmt_loss_change(g.variant), fmt_loss_change(g.change)]
+        point = lambda e: f"{pct(e.value):.3g}%"  # the pair's interval is its contrast's, in the families table
+        rows = [[a, point(g.base), point(g.variant), fmt_loss_change(g.change)]
                 for a, g in c.gaps.items() if a != c.leader]
         parts.append(f"<h3>Gaps to {_esc(c.leader)}, the best on {_esc(c.base)}</h3><p class=note>Over the "
                      f"{c.shared_cells} sizes every family ran on both datasets: each family's loss above "

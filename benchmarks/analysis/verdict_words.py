@@ -36,7 +36,7 @@ from benchmarks.analysis.wording import (
 
 GROUPS = ("families", "data", "size", "compute", "checks")
 BUILT_IN = {"shares", "contrasts", "ranking", "gaps", "gap_trend", "multipliers", "frontiers", "equal_exponents",
-            "small_to_large", "scope"}  # the statistics this module places in the headline and bullets itself
+            "small_to_large", "scope", "peak"}  # the statistics this module places in the headline and bullets itself
 BULLET_WORDS = 45  # about 40: a bullet longer than this is split between its claims
 HEADLINE_LINES = 5
 
@@ -152,6 +152,9 @@ def _size_line(v: DatasetVerdict) -> str:
         rel = relation(test[0])
         return (f"With model size the families scale {'differently' if rel == 'rejected' else 'alike within noise'}"
                 f" (one shared exponent {'rejected' if rel == 'rejected' else 'not rejected'}, {number(test[0])}).")
+    peak = v.statistics.get("peak")
+    if peak is not None and peak.claims and len(v.archs) == 1:
+        return sentence("With model size: " + "; ".join(say(c) for c in peak.claims[:2]))
     if len(v.sizes) == 1:
         return f"With model size: not measured (one model size, {short_count(v.sizes[0])} parameters)."
     return ""
@@ -187,6 +190,9 @@ def dataset_section(v: DatasetVerdict) -> Section:
     factors = [c for c in _of(claims, "multipliers", "factor") if c.reference == leader]
     bullets["data"] += bullets_of([c for c in factors if c.unit == "factor of data"])
     bullets["size"] += bullets_of([c for c in factors if c.unit == "factor of params"])
+    peak = v.statistics.get("peak")
+    if peak is not None and len(v.archs) > 1:
+        bullets["size"] += bullets_of([c for c in peak.claims if relation(c) == "above"])
     m = v.statistics.get("multipliers")
     if m is not None and m.pairs and not m.compute_measured:
         bullets["compute"].append("Compute is the parameter count relabelled here (a fixed budget per size).")

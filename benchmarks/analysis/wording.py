@@ -183,6 +183,13 @@ TEMPLATES: dict[tuple[str, str], str] = {
     ("factor", "less than"): "{subject} needs {number} the {axis} of {reference}, past the measured range",
     ("factor", "no interval"): "{subject} needs {number} the {axis} of {reference}",
     ("exponent", "*"): "{subject} {number}",
+    ("peak", "above"): "{subject}'s loss peaks at {size} parameters inside the measured sizes, {number} above the "
+                       "lower side",
+    ("peak", "below"): "{subject}'s loss has no peak: at {size} parameters it lies below the lower side ({number})",
+    ("peak", "within noise"): "{subject}'s loss shows no peak beyond noise (highest inside at {size} parameters, "
+                              "{number})",
+    ("peak", "undecided"): "whether {subject}'s loss peaks at {size} parameters is undecided ({number})",
+    ("peak", "no interval"): "{subject}'s loss is highest inside the measured sizes at {size} parameters ({number})",
     ("spread", "*"): "the families' losses spread by {number} (one standard deviation)",
     ("optimal size exponent", "*"): "{subject}'s compute-optimal size grows as C^a, a = {number}",
     ("frontier gap", "above"): "{subject}'s frontier {number} above {reference}'s",
@@ -244,7 +251,7 @@ def say(c: Claim) -> str:
     template = TEMPLATES.get((c.quantity, rel)) or TEMPLATES.get((c.quantity, "*"))
     if template is None:
         raise KeyError(f"no words for a {c.quantity!r} claim that is {rel!r}")
-    at = {k: (short_count(v) if k == "past" else f"{v:.2g}" if isinstance(v, float) else v) for k, v in c.at.items()}
+    at = {k: (short_count(v) if k in ("past", "size") else f"{v:.2g}" if isinstance(v, float) else v) for k, v in c.at.items()}
     slots = _Slots(subject=c.subject, reference=c.reference, number=number(c), axis=AXIS.get(c.unit, ""),
                    scope=c.scope, fewer=_fewer(c.unit))
     slots.update(at)  # the claim's own slice, its axis included where its unit has none

@@ -175,7 +175,9 @@ def pairwise_contrasts(runs: DatasetRuns) -> PairwiseContrasts:
 
 def pair_claim(c: Contrast, dataset: str, m: int) -> Claim:
     """A pair's claim: its loss above the other's with the interval of the Holm step that decided it."""
-    where = f"{dataset}, mean over the {c.cells} {'cells' if c.matched == 'cell' else 'data sizes'} both ran"
+    unit = "cell" if c.matched == "cell" else "data size"
+    where = (f"{dataset}, the one {unit} both ran" if c.cells == 1 else
+             f"{dataset}, mean over the {c.cells} {unit}s both ran")
     return from_estimate(c.adjusted, shown=pct, null=0.0, statistic="contrasts", quantity="pair", subject=c.higher,
                          reference=c.lower, unit="percent", scope=where,
                          level=f"Holm over {m} pairs" if m > 1 else "", at={"matched": c.matched})

@@ -61,6 +61,8 @@ def gaps_by_data_size(runs: DatasetRuns, earlier: Mapping) -> Gaps:
     if len(ranking.ranking) < 2:
         return Gaps(leader=ranking.leader, gaps=())
     gaps = [g for other, _ in ranking.ranking[1:] for g in pair_gaps(runs, other, ranking.leader)]
+    if len(runs.levels[2]) == 1:  # at one data size a gap is its pair's contrast: one estimate, one interval (its)
+        return Gaps(leader=ranking.leader, gaps=tuple(gaps))
     claims = tuple(from_estimate(g.gap, shown=pct, null=0.0, statistic="gaps", quantity="gap", subject=g.other,
                                  reference=ranking.leader, unit="percent", scope=f"{runs.dataset}, {g.data_size:,} "
                                  "training examples, mean over the model sizes both ran", at={"data_size": g.data_size})
