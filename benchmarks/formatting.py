@@ -74,6 +74,8 @@ h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #d0d7de;padding
 .verdict p{background:#f6f8fa;border-left:4px solid #0969da;padding:.6em 1em}
 figure{margin:1.2em 0}figure img{max-width:100%;height:auto;border:1px solid #d0d7de}
 figcaption{color:#57606a;font-size:.9em}
+.verdict .headline p{margin:.1em 0;padding:.15em .8em}figure.lead img{max-height:55vh;width:auto}
+p.group{font-weight:600;margin:.6em 0 0}
 table{border-collapse:collapse;margin:.6em 0 1.4em;font-size:.9em}th,td{border:1px solid #d0d7de;padding:.25em .6em}
 th{background:#f6f8fa;text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}
 tr.bad td{color:#8c959f;font-style:italic}tr.tied td{background:#eef6ee}

@@ -10,7 +10,7 @@ from synthetic_results import QUICK, QUICK_FAMILIES, Law, planted_records
 from benchmarks.analysis import fits
 from benchmarks.analysis.verdict import verdict
 from benchmarks.analysis.verdict_statistics.equal_exponents import axis_exponents
-from benchmarks.analysis.verdict_text import dataset_paragraph
+from benchmarks.analysis.verdict_words import dataset_section
 
 EFFECTS = dict(zip(QUICK_FAMILIES, (0.0, 0.05, 0.1, 0.3, 0.2, 0.15), strict=True))
 
@@ -43,8 +43,9 @@ def test_families_planted_with_different_data_exponents_are_told_apart_and_the_p
 
 def test_the_verdict_says_whether_one_exponent_fits_and_fits_json_holds_the_test():
     v = verdict(planted_records(_law(0.6), **QUICK), n_boot=100).datasets[0]
-    text = dataset_paragraph(v)
-    assert "Against training examples" in text and "one shared exponent is rejected" in text
-    assert "Against parameters" in text and "consistent with one shared exponent" in text
+    text = dataset_section(v).text(details=True)
+    assert "one shared exponent against training examples is rejected" in text
+    assert "the exponents against parameters are consistent with one shared exponent" in text
+    assert "With model size the families scale alike within noise" in dataset_section(v).headline[3]
     test = v.statistics["equal_exponents"].to_dict()["equal_exponents"]["data_size"]["test"]
     assert np.isfinite(test["p_value"]) and test["df"] == 15

@@ -9,8 +9,8 @@ from synthetic_results import QUICK, Law, planted_records
 
 from benchmarks.analysis import fits
 from benchmarks.analysis.verdict import verdict
-from benchmarks.analysis.verdict_statistics.multipliers import fmt_factor, matching_factor, pair_multipliers
-from benchmarks.analysis.verdict_text import dataset_paragraph
+from benchmarks.analysis.verdict_statistics.multipliers import factor_cell, matching_factor, pair_multipliers
+from benchmarks.analysis.verdict_words import dataset_section
 
 BETA = 0.3
 
@@ -50,7 +50,7 @@ def test_a_factor_past_the_measured_range_is_a_bound_and_an_extrapolation_labell
     assert d["more_than"] == pytest.approx(10.0)
     assert d["extrapolation"]["lo"] <= 30.0 <= d["extrapolation"]["hi"]
     assert "extrapolated" in d["extrapolation"]["note"]
-    assert fmt_factor(m).startswith("more than the 10× measured")
+    assert factor_cell(m) == "more than 10×"
 
 
 def test_a_flat_curve_never_matches_so_the_parameter_factor_is_past_any_range():
@@ -65,9 +65,9 @@ def test_families_within_noise_get_an_interval_through_one_and_the_verdict_says_
     records = planted_records(law, **QUICK)
     pair = pair_multipliers(fits.fit_dataset(records), "convnet", "gru")
     assert pair.data[10_000].log_k.lo < 0 < pair.data[10_000].log_k.hi
-    text = dataset_paragraph(verdict(records, n_boot=100).datasets[0])
-    assert "In units of training examples" in text and "mlp needs" in text
-    assert "within noise of" in text
+    text = dataset_section(verdict(records, n_boot=100).datasets[0]).text()
+    assert "mlp needs more training examples than convnet: 4" in text or "than convnet needed: mlp 4" in text
+    assert "gru matches convnet within noise" in text or "the training examples of convnet, within noise" in text
 
 
 def test_the_factor_is_antisymmetric_in_the_pair():

@@ -16,7 +16,7 @@ from benchmarks.analysis.quality import quality_axes, quality_contrasts, quality
 from benchmarks.analysis.quality_plots import error_by_width, peak_width, width_sweeps
 from benchmarks.analysis.report import write_report
 from benchmarks.analysis.verdict import verdict
-from benchmarks.analysis.verdict_text import quality_paragraph
+from benchmarks.analysis.verdict_words import quality_section
 from benchmarks.layout import slug
 from benchmarks.running.store import ResultsStore
 
@@ -63,10 +63,10 @@ def test_planted_clean_data_multipliers_and_interaction_are_recovered_within_the
     assert spread.variant.lo <= truth_noisy <= spread.variant.hi
     assert spread.change.lo <= truth_noisy - truth_clean <= spread.change.hi and spread.change.lo > 0
 
-    words = quality_paragraph(axis)
-    assert "clean data is worth 3" in words and "as many examples to conv" in words
-    assert "transformer (1" in words and "within noise of its clean curve" in words
-    assert "the gaps between architectures widen as quality falls" in words
+    words = quality_section(axis, axis.levels[0]).text()
+    assert "conv needs more training examples than its clean curve: 3" in words
+    assert "transformer matches its clean curve within noise (1" in words
+    assert "the families drift apart as quality falls" in words
 
 
 def test_the_planted_multiplier_and_interaction_intervals_cover_the_truth_at_about_their_level():
@@ -81,7 +81,7 @@ def test_the_planted_multiplier_and_interaction_intervals_cover_the_truth_at_abo
         by_dataset: dict[str, list] = {}
         for r in _planted(rng):
             by_dataset.setdefault(r.spec.dataset, []).append(r)
-        level = quality_axes(by_dataset, []).pop().levels[0]
+        level = quality_axes({ds: fit_dataset(rs) for ds, rs in by_dataset.items()}, []).pop().levels[0]
         for arch, k in WORTH.items():
             m = level.headline(arch)
             covered += np.exp(m.log_k.lo) <= k <= np.exp(m.log_k.hi)
@@ -104,7 +104,7 @@ def test_the_report_writes_the_multipliers_and_interaction_to_fits_json_and_draw
     assert level["level"] == "label_noise=0.2" and set(level["data_multiplier"]) == set(WORTH)
     assert level["data_multiplier"]["conv"]["lo"] <= 3.0 <= level["data_multiplier"]["conv"]["hi"]
     assert level["interaction"]["change"]["lo"] > 0
-    assert "Quality of the training data, mnist1d" in doc["verdict"]["paragraph"]
+    assert any(s["title"] == "Quality: mnist1d at label_noise=0.2 against clean" for s in doc["verdict"]["sections"])
     plot = tmp_path / "quality" / "plots" / "mnist1d-quality-loss-vs-data.png"
     assert plot.is_file() and plot in written.files
     page = written.report.read_text()

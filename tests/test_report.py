@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 import matplotlib.image
+import numpy as np
 import pytest
 from same_result import assert_same_result
 from synthetic_results import Law, planted_records
@@ -50,7 +51,7 @@ def reported(tmp_path_factory) -> tuple[Path, str]:
 
 def test_report_command_prints_the_verdict_and_where_the_report_is(reported):
     folder, printed = reported
-    assert "mnist1d: 27 runs" in printed
+    assert "Scope: 27 runs" in printed
     assert "Contrast: mnist1d-shuffled against mnist1d (input order destroyed)" in printed
     assert printed.strip().endswith(f"wrote {folder / 'report.html'}")
 
@@ -97,7 +98,7 @@ def test_report_embeds_every_plot_so_it_stands_alone(reported):
     assert not re.search(r'src="(?!data:)', page)  # nothing fetched from elsewhere
     assert "archbench-leaderboard" in page  # the leaderboard is embedded too
     assert "No usable runs: every run of this dataset failed" in page
-    assert "broken: all 9 runs failed or diverged, so there is no verdict." in page
+    assert "All 9 runs failed or diverged: no verdict." in page
     assert "<h2>Contrast: mnist1d-shuffled against mnist1d (input order destroyed)</h2>" in page
     assert "Gaps to conv, the best on mnist1d" in page
 
@@ -106,6 +107,21 @@ def test_report_tables_show_the_multipliers(reported):
     folder, _ = reported
     page = (folder / "report.html").read_text()
     assert "Architecture worth k× data, parameters, compute" in page
+
+
+def test_a_report_of_a_line_shuffled_runs_jsonl_is_the_same_report(reported, tmp_path):
+    """Records are put in a canonical order before anything is drawn: the order of the lines moves nothing."""
+    folder, printed = reported
+    lines = (folder / "runs.jsonl").read_text().splitlines(keepends=True)
+    (tmp_path / SUITE).mkdir()
+    shutil.copy(folder / "contrasts.json", tmp_path / SUITE / "contrasts.json")
+    (tmp_path / SUITE / "runs.jsonl").write_text("".join(lines[i] for i in np.random.default_rng(0).permutation(len(lines))))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["report", SUITE, "--results-dir", str(tmp_path)]) == 0
+    assert out.getvalue().replace(str(tmp_path), "") == printed.replace(str(folder.parent), "")
+    assert_same_result(json.loads((tmp_path / SUITE / "fits.json").read_text()),
+                       json.loads((folder / "fits.json").read_text()))
 
 
 def test_report_of_an_unknown_suite_is_one_line_and_exit_2(tmp_path, capsys):
@@ -121,7 +137,10 @@ window.addEventListener('load', () => {
   pre.id = 'probe';
   pre.textContent = JSON.stringify({
     images: [...document.querySelectorAll('img.plot')].map(i => [i.naturalWidth, i.naturalHeight, i.offsetWidth]),
-    verdict: [...document.querySelectorAll('.verdict-text')].map(p => [p.offsetHeight, p.innerText]),
+    verdict: [...document.querySelectorAll('.verdict h3, .verdict .headline p')].map(p => [p.offsetHeight, p.innerText]),
+    firstScreen: [document.querySelector('.verdict .headline').getBoundingClientRect().top,
+                  document.querySelector('img.plot').getBoundingClientRect().bottom,
+                  document.querySelector('img.plot').alt],
     fitRows: document.querySelectorAll('section.dataset table tbody tr').length,
   });
   document.body.appendChild(pre);
@@ -145,7 +164,7 @@ def test_report_renders_in_headless_chromium_with_plots_and_verdict(reported, tm
     dom = subprocess.run(
         [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,2000", "--virtual-time-budget=10000",
+         f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,900", "--virtual-time-budget=10000",
          "--dump-dom", probe_page.as_uri()],
         capture_output=True, text=True, timeout=120, check=True,
     ).stdout
@@ -155,8 +174,10 @@ def test_report_renders_in_headless_chromium_with_plots_and_verdict(reported, tm
     assert len(probe["images"]) == 8
     assert all(w >= 800 and h >= 400 and shown > 0 for w, h, shown in probe["images"])  # decoded and laid out
     texts = [t for height, t in probe["verdict"] if height > 0]
-    assert any(t.startswith("mnist1d: 27 runs") and "Share of the variance" in t for t in texts)
+    assert any(t.startswith("Scope: 27 runs") for t in texts)
     assert any(t.startswith("Contrast: mnist1d-shuffled against mnist1d") for t in texts)
+    headline_top, figure_bottom, figure = probe["firstScreen"]  # the answer on the first screen of 1400×900
+    assert headline_top < 200 and figure_bottom <= 900 and "against training examples" in figure.lower()
     assert probe["fitRows"] > 40
 
 
@@ -182,7 +203,8 @@ def test_an_online_suite_reports_each_familys_compute_frontier_with_its_two_figu
     assert m["factor"]["lo"] > 1 and frontiers["holders"] and frontiers["convergence"][0]["trend"] != "not shown"
     assert "Compute frontiers (lowest held-out loss at each training compute" in out.getvalue()
     a = {arch: family["a"] for arch, family in frontiers["families"].items()}
-    assert f"conv a = {a['conv']['value']:.2f} [{a['conv']['lo']:.2f}, {a['conv']['hi']:.2f}]" in out.getvalue()
+    assert (f"conv's compute-optimal size grows as C^a, a = {a['conv']['value']:.2f} [{a['conv']['lo']:.2f}, "
+            f"{a['conv']['hi']:.2f}]") in out.getvalue()
     page = (tmp_path / "online" / "report.html").read_text()
     for kind in ("frontiers", "optimal-size"):
         assert f"mnist1d-{kind}.png" in page

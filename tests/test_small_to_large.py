@@ -10,7 +10,7 @@ from synthetic_results import QUICK, Law, planted_records
 from benchmarks.analysis import fits
 from benchmarks.analysis.verdict import verdict
 from benchmarks.analysis.verdict_statistics.small_to_large import predict_largest
-from benchmarks.analysis.verdict_text import dataset_paragraph
+from benchmarks.analysis.verdict_words import dataset_section
 
 # A pure power law in data and in parameters (no floor): the local lines are exact, extrapolation is fair.
 POWER = Law(E=0.0, A=5.0, alpha=0.3, B=5.0, beta=0.3, effect={"conv": 0.0, "mlp": 0.3, "transformer": 0.15},
@@ -42,6 +42,6 @@ def test_a_family_that_bends_at_the_largest_size_is_missed_and_its_order_flips()
     p = predict_largest(fits.fit_dataset(records), "data_size")
     assert p.p_value < 1e-6 and p.rms_error > 3 * p.rms_noise
     assert p.order_held < p.pairs  # conv led at 2,000 and falls behind at 4,000
-    text = dataset_paragraph(verdict(records, n_boot=100).datasets[0])
-    assert "Fitted without the largest training set (4,000 examples)" in text
-    assert "misses by more than seed noise explains" in text and "decision accuracy" in text
+    text = dataset_section(verdict(records, n_boot=100).datasets[0]).text(details=True)
+    assert "the curves miss the largest training set (p = " in text
+    assert "family pairs kept their order at the largest training set" in text

@@ -10,21 +10,21 @@ import pytest
 from synthetic_results import Law, planted_records
 
 from benchmarks.analysis import verdict_statistics
+from benchmarks.analysis.claims import Claim, from_estimate
 from benchmarks.analysis.stats import Estimate
 from benchmarks.analysis.verdict import verdict
 from benchmarks.analysis.verdict_statistics import RegisteredStatistic
-from benchmarks.analysis.verdict_text import (
-    contrast_paragraph,
-    dataset_paragraph,
-    fmt_loss_change,
-    verdict_dict,
-    verdict_paragraph,
-)
+from benchmarks.analysis.verdict_words import contrast_section, dataset_section, verdict_dict, verdict_text
 from benchmarks.spec import DatasetContrast
 
 NO_EFFECT = {"conv": 0.0, "mlp": 0.0, "transformer": 0.0}
 SHRINKING = Law(effect={"conv": 0.0, "mlp": 0.3, "transformer": 0.1}, gamma=0.5)
 QUICK = dict(sizes=(2_500, 5_000, 10_000), data_sizes=(400, 1_000, 2_000, 4_000))  # the quick suite's design
+
+
+def words(v) -> str:
+    """A dataset's verdict in words, every claim included (the terminal's --details)."""
+    return dataset_section(v).text(details=True)
 
 
 def shares(v):
@@ -45,8 +45,8 @@ def test_no_architecture_effect_separates_no_pair_and_gives_a_share_near_zero(rn
     arch = shares(v).share("architecture")
     assert 0 == arch.lo <= arch.value <= arch.hi < 0.01  # within [0, 100]%, and tight: no large effect either
     assert not contrasts(v).separated
-    text = dataset_paragraph(v)
-    assert "no two families differ beyond seed noise" in text and "No family is clearly best" in text
+    text = words(v)
+    assert "Lowest mean loss:" in text and "not separated from" in text and "Best family" not in text
 
 
 def test_data_and_model_size_shares_are_found_where_they_were_planted():
@@ -62,7 +62,7 @@ def test_shares_never_leave_0_to_100_percent_and_a_negative_one_is_explained():
         for s in shares(v).shares:
             assert 0 <= s.share.lo <= s.share.value <= s.share.hi <= 1
         if shares(v).shares[0].raw < 0:
-            got.append(dataset_paragraph(v))
+            got.append(words(v))
     assert got, "no draw estimated the architecture's share below zero"
     assert all("estimated below zero (less than seed noise alone would give)" in text and "shown as 0" in text
                for text in got)
@@ -79,9 +79,9 @@ def test_architecture_effect_is_named_pair_by_pair_with_holm_adjusted_decisions(
     assert not conv_mixer.separated and conv_mixer.adjusted.lo <= 0 <= conv_mixer.adjusted.hi
     mlp_conv = c.between("mlp", "conv")  # planted 0.3 × the mean of (D/400)^0 = 0.3 in log loss
     assert mlp_conv.difference.lo < 0.3 < mlp_conv.difference.hi
-    text = dataset_paragraph(v)
-    assert "beyond seed noise, mlp above" in text and "mlp above conv by" in text
-    assert "Not separated: conv and mixer" in text or "Not separated: mixer and conv" in text
+    text = words(v)
+    assert "mlp above conv by" in text
+    assert "conv and mixer within noise" in text or "mixer and conv within noise" in text
 
 
 def test_one_story_every_statement_follows_the_same_contrasts():
@@ -91,14 +91,14 @@ def test_one_story_every_statement_follows_the_same_contrasts():
     for size in (0.0, 0.02, 0.05, 0.3):
         law = Law(effect={"conv": 0.0, "mlp": size, "transformer": size / 2}, sigma=0.03, tau=0.03)
         v = verdict(planted_records(law, **QUICK, rng=7), n_boot=50).datasets[0]
-        c, ranking, text = contrasts(v), v.statistics["ranking"], dataset_paragraph(v)
+        c, ranking, text = contrasts(v), v.statistics["ranking"], words(v)
         assert "no effect" not in text.lower()
-        assert ("no two families differ beyond seed noise" in text) == (not c.separated)
         leader_apart = all(c.between(ranking.leader, a).separated for a, _ in ranking.ranking[1:])
         assert ranking.clear == leader_apart
-        assert ("No family is clearly best" in text) == (not leader_apart)
-        for x in c.separated:
-            assert f"{x.higher} above {x.lower} by" in text
+        assert ("Best family:" in text) == leader_apart
+        for x in c.contrasts:
+            assert (f"{x.higher} above {x.lower} by" in text) == x.separated
+            assert (f"{x.higher} and {x.lower} within noise" in text) == (not x.separated)
 
 
 def test_architecture_effect_that_shrinks_with_data_is_reported_per_pair_as_shrinking():
@@ -114,11 +114,11 @@ def test_architecture_effect_that_shrinks_with_data_is_reported_per_pair_as_shri
     gap = 0.3 * (np.array(QUICK["data_sizes"]) / 400) ** -0.5
     true_slope = np.polyfit(x, gap, 1)[0]
     assert t["mlp"].separated and t["mlp"].per_decade.lo <= true_slope <= t["mlp"].per_decade.hi
-    text = dataset_paragraph(v)
-    assert "Per tenfold more data, the ratio of each family's loss to conv's changes beyond seed noise" in text
+    text = words(v)
+    assert "With more data the gaps to conv narrow for" in text
     crossover = t["mlp"].crossover
     assert crossover is not None and crossover.lo < crossover.value < crossover.hi
-    assert t["mlp"].crossover_past_data > 1 and "an extrapolation" in text and "× past the largest" in text
+    assert t["mlp"].crossover_past_data > 1 and "an extrapolation" in text and "× past the data" in text
     gaps = v.statistics["gaps"]
     assert gaps.leader == "conv" and {g.other for g in gaps.gaps} == {"mlp", "transformer"}  # every family, not a spread
     for g in gaps.of("mlp"):  # each measured gap is within its interval of the planted one, or nearly
@@ -131,14 +131,14 @@ def test_architecture_effect_that_grows_with_data_is_reported_as_growing():
     v = verdict(planted_records(law, **QUICK), n_boot=50).datasets[0]
     mlp = next(x for x in trend(v).trends if x.other == "mlp")
     assert mlp.per_decade.lo > 0 and mlp.separated and mlp.crossover is None
-    assert "changes beyond seed noise for" in dataset_paragraph(v) and "and mlp ×1.1" in dataset_paragraph(v)
+    assert "widen for" in words(v) and "mlp's gap to conv widens, ×1.1" in words(v)
 
 
 @pytest.mark.parametrize("data_sizes", [(1_000, 3_000, 10_000), (1_000, 2_000, 4_000, 8_000)])
 def test_no_trend_with_fewer_than_four_data_sizes_or_less_than_a_decade(data_sizes):
     v = verdict(planted_records(SHRINKING, data_sizes=data_sizes), n_boot=50).datasets[0]
-    assert not trend(v).trends and "a trend needs at least 4 over at least 1 decade" in dataset_paragraph(v)
-    assert "extrapolation" not in dataset_paragraph(v)
+    assert not trend(v).trends and "a trend needs 4 over 1" in words(v)
+    assert "extrapolation" not in words(v)
 
 
 def test_failed_runs_and_missing_cells_still_give_a_verdict():
@@ -146,7 +146,7 @@ def test_failed_runs_and_missing_cells_still_give_a_verdict():
     records = [r for r in records if not (r.spec.arch == "mlp" and r.spec.target_params == 30_000)]
     v = verdict(records, n_boot=50).datasets[0]
     assert v.n_runs == 24 and v.n_excluded == 2
-    assert "2 failed or diverged runs left out" in dataset_paragraph(v)
+    assert "26 runs" not in words(v) and "24 runs, 3 families" in words(v) and ", 2 left out" in words(v)
     assert all(np.isfinite([s.share.value, s.share.lo, s.share.hi]).all() for s in shares(v).shares)
     assert shares(v).share("architecture").lo > 0
     assert contrasts(v).between("mlp", "conv").cells == 6  # over the cells both ran
@@ -161,7 +161,7 @@ def test_families_at_different_model_sizes_are_compared_at_their_data_sizes_and_
     v = verdict(records, n_boot=50).datasets[0]
     s = shares(v)
     assert "model size" in s.aliased and s.share("model size") is None and s.confounded is not None
-    text = dataset_paragraph(v)
+    text = words(v)
     assert "No share for model size" in text and "not separable from the other factors" in text
     c = contrasts(v)
     assert c.between("mlp", "conv").matched == "data size" and c.between("conv", "transformer").matched == "cell"
@@ -169,11 +169,20 @@ def test_families_at_different_model_sizes_are_compared_at_their_data_sizes_and_
     assert [a for a, _ in v.statistics["ranking"].ranking] == ["conv", "transformer", "mlp"]
 
 
-def test_the_architecture_share_is_given_again_without_the_weakest_family():
+def test_the_shares_and_the_best_family_are_computed_again_without_each_family():
     v = verdict(planted_records(Law(effect={"conv": 0.0, "mlp": 0.3, "transformer": 0.02})), n_boot=50).datasets[0]
-    family, share = shares(v).without_weakest
-    assert family == "mlp" and share.hi < shares(v).share("architecture").lo
-    assert "without mlp, the weakest, the architecture's share is" in dataset_paragraph(v)
+    without = {w.family: w for w in shares(v).without}
+    assert set(without) == {"conv", "mlp", "transformer"}
+    assert without["mlp"].shares["architecture"] < shares(v).share("architecture").lo
+    assert without["conv"].best == "transformer" and without["mlp"].best == "conv"
+
+
+def test_the_headline_says_when_leaving_one_family_out_reverses_which_factor_leads():
+    v = verdict(planted_records(Law(effect={"conv": 0.0, "mlp": 0.8, "transformer": 0.0})), n_boot=50).datasets[0]
+    s = shares(v)
+    flips = [w.family for w in s.without if w.leading != s.leading]
+    assert s.leading == "architecture" and flips == ["mlp"]
+    assert "without mlp, data size leads instead" in dataset_section(v).headline[0]
 
 
 def test_scope_names_the_design_and_the_runs_to_read_with_care():
@@ -185,12 +194,10 @@ def test_scope_names_the_design_and_the_runs_to_read_with_care():
     v = verdict(flagged, n_boot=50).datasets[0]
     scope = v.statistics["scope"]
     assert len(scope.unconverged) == 3 and len(scope.at_edge) == 3 and scope.checked
-    text = dataset_paragraph(v)
-    assert text.index("Scope: 3 families (conv, mlp, transformer), 2.5k–10k parameters, 400–4,000") > text.index(
-        "Share of the variance")  # it closes the paragraph
-    assert "3 of 36 runs had not converged when their budget ended (transformer 2.5k/4,000" in text
-    assert "3 chose a learning rate on an edge of the search" in text
-    assert "Without them (30 runs left)" in text
+    text = words(v)
+    assert dataset_section(v).headline[-1].startswith("Scope: 36 runs, 3 families, 2.5k–10k parameters, 400–4,000")
+    assert "3 of 36 runs had not converged within budget and 3 chose a learning rate at an edge of the search" in text
+    assert "; without them" in text
 
 
 SHUFFLE = DatasetContrast("mnist1d", "mnist1d-shuffled", "input order destroyed")
@@ -208,8 +215,8 @@ def test_a_declared_contrast_measures_what_the_variant_does_to_each_family():
     assert abs(c.change["mlp"].value) < 0.01  # planted: no change
     assert c.gaps["mlp"].base.lo > 0.15 and c.gaps["mlp"].variant.hi < 0  # mlp trails conv, then beats it
     assert c.gaps["mlp"].change.hi < -0.2  # planted: −0.25
-    assert "the variant raises the loss of conv" in contrast_paragraph(c)
-    assert contrast_paragraph(c) in verdict_paragraph(v)
+    assert "The variant raises the loss of conv" in contrast_section(c).text()
+    assert contrast_section(c).text() in verdict_text(v)
 
 
 def test_datasets_named_alike_are_not_contrasted_unless_declared():
@@ -227,15 +234,15 @@ def test_verdict_is_json_ready():
 def test_one_seed_per_run_gives_numbers_without_intervals_or_claims():
     v = verdict(planted_records(SHRINKING, seeds=(0,)), n_boot=50).datasets[0]
     assert not v.has_intervals and np.isnan(shares(v).share("architecture").lo)
-    text = dataset_paragraph(v)
+    text = words(v)
     assert "no estimate of seed noise" in text and "[no interval]" in text
-    assert "clearly best" not in text and "beyond seed noise," not in text and "Per tenfold" not in text
+    assert "Best family" not in text and " above " not in text and "per tenfold" not in text
 
 
 @dataclasses.dataclass(frozen=True)
 class ArchSpread:  # the example of docs/adding-a-statistic.md
     spread: Estimate | None
-    notes: tuple[str, ...] = ()
+    claims: tuple[Claim, ...] = ()
 
     def to_dict(self) -> dict:
         return {"arch_spread": self.spread.to_dict() if self.spread else None}
@@ -244,34 +251,36 @@ class ArchSpread:  # the example of docs/adding-a-statistic.md
 def _arch_spread(runs, earlier) -> ArchSpread:
     _, means, _ = runs.arch_means()
     sd = means.std(axis=1, ddof=1)
-    return ArchSpread(spread=Estimate.recentred(sd[0], sd[1:]))
+    spread = Estimate.recentred(sd[0], sd[1:])
+    claim = from_estimate(spread, shown=lambda v: 100 * v, null=None, statistic="arch_spread", quantity="spread",
+                          subject="the families", unit="percent", scope=f"{runs.dataset}, every cell all ran")
+    return ArchSpread(spread=spread, claims=(claim,))
 
 
-def _describe_spread(s: ArchSpread, dataset) -> list[str]:
-    return [f"The architectures' losses spread by {fmt_loss_change(s.spread)} (one standard deviation)."]
-
-
-def test_a_registered_statistic_is_computed_stored_and_described_and_moves_nothing_else(monkeypatch):
+def test_a_registered_statistic_is_computed_stored_and_said_and_moves_nothing_else(monkeypatch):
     records = planted_records(SHRINKING)
     before = verdict_dict(verdict(records, n_boot=100))
     verdict_statistics.registered()  # the built-in statistics, imported once
     monkeypatch.setitem(verdict_statistics._REGISTRY, "arch_spread",
-                        RegisteredStatistic("arch_spread", 50, _arch_spread, _describe_spread))
+                        RegisteredStatistic("arch_spread", 50, _arch_spread, "families"))
     after = verdict_dict(verdict(records, n_boot=100))
     spread = after["datasets"][0].pop("arch_spread")
     assert spread["lo"] < spread["value"] < spread["hi"]
-    assert "The architectures' losses spread by" in after["datasets"][0]["paragraph"]
+    assert any("the families' losses spread by" in b for b in after["datasets"][0]["words"]["bullets"]["families"])
+    mine = [c for c in after["datasets"][0]["claims"] if c["statistic"] == "arch_spread"]
+    assert len(mine) == 1
     for d in (before, after):
+        d.pop("sections")
         for ds in d["datasets"]:
-            ds.pop("paragraph")
-        d.pop("paragraph")
+            ds.pop("words")
+            ds["claims"] = [c for c in ds["claims"] if c["statistic"] != "arch_spread"]
     assert json.dumps(after) == json.dumps(before)
 def test_a_contrast_with_one_seed_per_run_states_numbers_but_no_claim():
     base = planted_records(Law(), dataset="mnist1d", seeds=(0,))
     shuffled = planted_records(Law(effect={"conv": 0.3, "mlp": 0.0, "transformer": 0.0}), dataset="mnist1d-shuffled",
                                seeds=(0,), rng=1)
     (c,) = verdict(base + shuffled, n_boot=50, contrasts=[SHUFFLE]).contrasts
-    assert not c.has_intervals and "support no claim" in contrast_paragraph(c)
+    assert not c.has_intervals and "support no claim" in contrast_section(c).text()
 
 
 def test_architectures_each_at_their_own_size_are_said_to_be_confounded_not_without_effect():
@@ -283,7 +292,26 @@ def test_architectures_each_at_their_own_size_are_said_to_be_confounded_not_with
     v = verdict(own_size, n_boot=100).datasets[0]
     assert shares(v).aliased == ("architecture", "model size") and not shares(v).shares
     assert shares(v).to_dict()["not_separable"] == ["architecture", "model size"]
-    text = dataset_paragraph(v)
-    assert "No share for architecture and model size" in text and "cannot be split" in text
+    text = words(v)
+    assert "No variance shares: architecture and model size cannot be separated" in text
     assert "mlp above conv by" in text and "no effect" not in text.lower()
     assert not shares(verdict(planted_records(law), n_boot=100).datasets[0]).aliased
+
+
+def test_the_order_of_the_records_moves_nothing():
+    """Records are put in a canonical order before anything is drawn: shuffled lines give the same verdict."""
+    records = planted_records(SHRINKING, failed=2)
+    shuffled = [records[i] for i in np.random.default_rng(3).permutation(len(records))]
+    assert json.dumps(verdict_dict(verdict(shuffled, n_boot=50))) == json.dumps(verdict_dict(verdict(records, n_boot=50)))
+
+
+def test_a_loss_peak_inside_the_model_sizes_is_found_and_a_falling_curve_has_none():
+    law = Law(effect={"mlp": 0.0}, sigma=0.02)
+    records = planted_records(law, sizes=(2_500, 5_000, 10_000), data_sizes=(1_000,))
+    bumped = [dataclasses.replace(r, seeds=[dataclasses.replace(s, test_loss=1.5 * s.test_loss) for s in r.seeds])
+              if r.spec.target_params == 5_000 else r for r in records]
+    (peak,) = verdict(bumped, n_boot=50).datasets[0].statistics["peak"].claims
+    assert peak.lo > 0 and "mlp's loss peaks at 5k parameters" in dataset_section(verdict(bumped, n_boot=50)
+                                                                                   .datasets[0]).headline[1]
+    (flat,) = verdict(records, n_boot=50).datasets[0].statistics["peak"].claims
+    assert flat.hi < 0

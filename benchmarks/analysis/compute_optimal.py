@@ -43,7 +43,7 @@ import numpy as np
 
 from benchmarks.analysis.frontier import FrontierPoint, compute_frontier, training_flops
 from benchmarks.analysis.joint_fit import JointFit
-from benchmarks.analysis.stats import Estimate, SeedNoise, keyed_rng, percentiles, run_log_losses
+from benchmarks.analysis.stats import Estimate, SeedNoise, keyed_rng, percentile_mc_error, percentiles, run_log_losses
 from benchmarks.spec import TRAIN_FLOPS_PER_FORWARD, RunRecord
 
 LEVELS = 9  # compute levels at which holders and frontiers are tabulated
@@ -398,7 +398,8 @@ def multiplier(weaker: FamilyFrontier, stronger: FamilyFrontier, log_c: float) -
     target = stronger.log_loss_RxK(np.array([log_c]))[:r]
     log_need = weaker.log_c_for_RxK(target)[:, 0]
     log_k = np.minimum(log_need - log_c, LOG_CAP)
-    est = Estimate(float(log_k[0]), *(map(float, percentiles(log_k[1:])) if r > 1 else (np.nan, np.nan)))
+    est = (Estimate(float(log_k[0]), *map(float, percentiles(log_k[1:])), mc=percentile_mc_error(log_k[1:])) if r > 1
+           else Estimate(float(log_k[0]), np.nan, np.nan))
     return ComputeMultiplier(weaker.arch, stronger.arch, float(np.exp(log_c)), est,
                              bool(np.isfinite(log_need[0]) and log_need[0] <= weaker.log_c_range[1] + 1e-9),
                              float(np.mean(~np.isfinite(log_need[1:]))) if r > 1 else 0.0)

@@ -14,7 +14,7 @@ cells (model size × data size) the family has run on both datasets:
 Intervals come from the verdict's seed bootstrap (`DatasetRuns`), drawn once per seed
 group for both datasets, so a seed's luck pairs up across base and variant.
 
-Numbers only; `benchmarks.analysis.verdict_text.contrast_paragraph` says them in words.
+Numbers and their claims (`claims`); `benchmarks.analysis.verdict_words` says them in words.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from benchmarks.analysis.claims import Claim, from_estimate, pct
 from benchmarks.analysis.stats import Estimate
 from benchmarks.analysis.verdict_statistics import DatasetRuns
 from benchmarks.spec import DatasetContrast
@@ -62,6 +63,19 @@ class ContrastEffect:
     @property
     def has_intervals(self) -> bool:
         return all(np.isfinite(e.lo) for e in self.change.values())
+
+    @property
+    def claims(self) -> tuple[Claim, ...]:
+        """Each family's loss change (variant against base), then each family's gap change to the leader."""
+        scope = f"{self.variant} against {self.base}"
+        out = [from_estimate(e, shown=pct, null=0.0, statistic="dataset contrast", quantity="change", subject=a,
+                             unit="percent", scope=f"{scope}, mean over {self.cells[a]} sizes on both")
+               for a, e in sorted(self.change.items(), key=lambda t: -t[1].value)]
+        out += [from_estimate(g.change, shown=pct, null=0.0, statistic="dataset contrast", quantity="gap change",
+                              subject=a, reference=self.leader, unit="percent",
+                              scope=f"{scope}, over the {self.shared_cells} sizes every family ran on both")
+                for a, g in self.gaps.items() if a != self.leader]
+        return tuple(out)
 
     def to_dict(self) -> dict:
         return {

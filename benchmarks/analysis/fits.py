@@ -16,7 +16,6 @@ test checks it.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -39,6 +38,7 @@ from benchmarks.analysis.stats import (
     LEVEL,
     Estimate,
     SeedNoise,
+    dataset_identity,
     keyed_rng,
     percentiles,
     pooled_seed_noise,
@@ -347,22 +347,15 @@ def run_noise(runs: Sequence[RunRecord], noise: dict[str, SeedNoise]) -> tuple[f
     return (float(np.sqrt(max(0.0, excess / df))), float(df)) if df else (0.0, 0.0)
 
 
-_CACHE: OrderedDict = OrderedDict()  # the report and the verdict's statistics fit the same runs: fit them once
-
-
-def _fit_archs(dataset: str, runs: Sequence[RunRecord], n_boot: int) -> dict[str, ArchFits]:
-    key = (dataset, n_boot, tuple((r.run_id, r.created_at, r.params, r.flops_per_example, r.spec.steps,
-                                   tuple(run_log_losses(r))) for r in runs))
-    if key in _CACHE:
-        _CACHE.move_to_end(key)
-        return _CACHE[key]
+def _fit_archs(identity: str, runs: Sequence[RunRecord], n_boot: int) -> dict[str, ArchFits]:
+    """Every curve of every family; each curve's replicates keyed by the data's content and the curve."""
     noise = family_noise(runs)
     curves = [c for arch in sorted(noise) for c in _curves(arch, [r for r in runs if r.spec.arch == arch])]
     run_sd, run_df = run_noise(runs, noise)
     # with noise shared by a run's seeds, a run mean's variance is estimated from the scatter: its df
     noise = {arch: n if run_sd == 0 else SeedNoise(n.sd, min(n.df, run_df), run_sd) for arch, n in noise.items()}
     fitted = {(c.arch, c.axis, c.slice): fit_runs(c.runs, c.axis, noise[c.arch], n_boot=n_boot,
-                                                  rng=keyed_rng(dataset, c.arch, c.axis, c.slice))
+                                                  rng=keyed_rng(identity, c.arch, c.axis, c.slice))
               for c in curves}
     archs = {}
     for arch in noise:
@@ -370,16 +363,13 @@ def _fit_archs(dataset: str, runs: Sequence[RunRecord], n_boot: int) -> dict[str
         vs_compute = fitted.get((arch, "compute", None)) or PowerLawFit(
             "compute", "not enough points", "FLOPs per example not measured", np.zeros(0), np.zeros(0), 0)
         joint = fit_joint([measured_params(r) for r in mine], [r.spec.data_size for r in mine],
-                          [np.exp(run_log_losses(r)) for r in mine], n_boot=n_boot, rng=keyed_rng(dataset, arch, "joint"),
+                          [np.exp(run_log_losses(r)) for r in mine], n_boot=n_boot, rng=keyed_rng(identity, arch, "joint"),
                           noise=noise[arch])
         archs[arch] = ArchFits(
             arch,
             {c.slice: fitted[arch, "params", c.slice] for c in curves if c.arch == arch and c.axis == "params"},
             {c.slice: fitted[arch, "data_size", c.slice] for c in curves if c.arch == arch and c.axis == "data_size"},
             vs_compute, joint, noise[arch])
-    _CACHE[key] = archs
-    while len(_CACHE) > 8:
-        _CACHE.popitem(last=False)
     return archs
 
 
@@ -387,11 +377,12 @@ def fit_dataset(records: Sequence[RunRecord], *, n_boot: int = N_BOOT) -> Datase
     """Every curve of every architecture on one dataset, and the compute frontier."""
     dataset = one_dataset(records)
     runs, excluded = usable(records)
-    archs = _fit_archs(dataset, runs, n_boot)
+    identity = dataset_identity(runs)
+    archs = _fit_archs(identity, runs, n_boot)
     varies = compute_varies(runs)
     online = varies and any(r.spec.regime == "online" for r in runs)  # several lengths per size on fresh data
     frontiers = compute_frontiers(runs, {a: f.joint for a, f in archs.items()}, {a: f.noise for a, f in archs.items()},
-                                  n_boot=n_boot, dataset=dataset) if online else None
+                                  n_boot=n_boot, dataset=identity) if online else None
     return DatasetFits(dataset, archs, compute_frontier(runs), runs, excluded, varies, frontiers)
 
 

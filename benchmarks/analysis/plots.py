@@ -25,9 +25,7 @@ from benchmarks.analysis.fits import (  # noqa: E402
 from benchmarks.analysis.stats import LEVEL, SeedNoise, mean_ci, run_log_losses  # noqa: E402
 from benchmarks.analysis.verdict import Verdict  # noqa: E402
 from benchmarks.analysis.verdict_statistics.multipliers import Multipliers  # noqa: E402
-from benchmarks.analysis.verdict_text import (  # noqa: E402
-    short_count,
-)
+from benchmarks.analysis.wording import short_count  # noqa: E402
 from benchmarks.layout import plot_file  # noqa: E402
 from benchmarks.spec import RunRecord  # noqa: E402
 
@@ -263,8 +261,12 @@ def write_plots(fitted: dict[str, DatasetFits], plots_dir: Path,
             path = plots_dir / plot_file(ds, "multipliers")
             out.setdefault(ds, []).append((f"{ds}: architecture worth k× data, parameters and compute", path,
                                            _png(_multiplier_figure(ds, mult), path)))
+        varied = {"params": len({r.spec.target_params for r in df.runs}) > 1,
+                  "data": len({r.spec.data_size for r in df.runs}) > 1}
+        varied["compute"] = varied["params"] or varied["data"]  # no plot along an axis the suite did not vary
         out[ds] = out.get(ds, []) + [(f"{ds}: loss against {what}", path, _png(draw(df), path))
-                                     for kind, what, draw in _FIGURES for path in [plots_dir / plot_file(ds, kind)]]
+                                     for kind, what, draw in _FIGURES if varied[kind]
+                                     for path in [plots_dir / plot_file(ds, kind)]]
     return out
 
 

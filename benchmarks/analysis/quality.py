@@ -20,7 +20,7 @@ other, this measures, per level against clean:
   seed noise (`SeedNoise`, as the fits use: resampling a run's own three seeds gave intervals that
   held the truth in only ~80% of planted datasets), re-centred on the estimate.
 
-Numbers only; `benchmarks.analysis.verdict_text.quality_paragraph` says them in words.
+Numbers and their claims (`claims`); `benchmarks.analysis.verdict_words` says them in words.
 """
 
 from __future__ import annotations
@@ -31,11 +31,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmarks.analysis import fits
+from benchmarks.analysis.claims import Claim, from_estimate, pct
 from benchmarks.analysis.contrast import ContrastEffect, GapChange
-from benchmarks.analysis.stats import Estimate, keyed_rng, run_log_losses
-from benchmarks.analysis.verdict_statistics.multipliers import Multiplier, matching_factor
+from benchmarks.analysis.stats import Estimate, dataset_identity, keyed_rng, run_log_losses
+from benchmarks.analysis.verdict_statistics.multipliers import Multiplier, factor_claim, matching_factor
 from benchmarks.data.levels import CLEAN, quality_of
-from benchmarks.spec import DatasetContrast, RunRecord
+from benchmarks.spec import DatasetContrast
 
 
 def quality_groups(datasets: Sequence[str]) -> dict[str, dict[str, str]]:
@@ -68,6 +69,22 @@ class QualityLevel:
         """The family's multiplier at its largest model size."""
         by = self.data_multiplier[arch]
         return by[max(by)]
+
+    @property
+    def claims(self) -> tuple[Claim, ...]:
+        """Per family, how many times its data at this level matches its clean curve (at its largest size);
+        then the change of the families' spread."""
+        out = []
+        for a in self.data_multiplier:
+            m = self.headline(a)
+            c = factor_claim(m, a, "its clean curve", f"{self.dataset}, at {m.at} parameters", statistic="quality")
+            if c is not None:
+                out.append(c)
+        if self.interaction is not None:
+            out.append(from_estimate(self.interaction.change, shown=pct, null=0.0, statistic="quality",
+                                     quantity="spread change", subject="the families", unit="percent",
+                                     scope=f"{self.dataset}, over the {self.cells} sizes all ran at both levels"))
+        return tuple(out)
 
     def to_dict(self) -> dict:
         out: dict = {"level": self.level, "dataset": self.dataset, "data_multiplier": {
@@ -124,7 +141,7 @@ def spread(clean: fits.DatasetFits, level: fits.DatasetFits, *, n_boot: int = fi
     cells = [c for c in cells if all((ds, a, *c) in runs for ds in ("clean", "level") for a in archs)]
     if len(archs) < 2 or not cells:
         return None, len(cells)
-    rng = rng if rng is not None else keyed_rng(clean.dataset, level.dataset, "spread")
+    rng = rng if rng is not None else keyed_rng(dataset_identity(clean.runs), dataset_identity(level.runs), "spread")
     means = {}
     for ds, df in (("clean", clean), ("level", level)):
         per_arch = []
@@ -141,17 +158,17 @@ def spread(clean: fits.DatasetFits, level: fits.DatasetFits, *, n_boot: int = fi
     return GapChange(est(sd["clean"]), est(sd["level"]), est(sd["level"] - sd["clean"])), len(cells)
 
 
-def quality_axes(by_dataset: Mapping[str, Sequence[RunRecord]], effects: Sequence[ContrastEffect]) -> list[QualityAxis]:
-    """Every dataset of the records that was run at quality levels, each level against its clean runs."""
+def quality_axes(fitted_by: Mapping[str, fits.DatasetFits], effects: Sequence[ContrastEffect]) -> list[QualityAxis]:
+    """Every dataset of the fits that was run at quality levels, each level against its clean runs."""
     by_pair = {(e.base, e.variant): e for e in effects}
     axes = []
-    for base, group in quality_groups(list(by_dataset)).items():
-        clean = fits.fit_dataset(by_dataset[group[CLEAN]])
+    for base, group in quality_groups(list(fitted_by)).items():
+        clean = fitted_by[group[CLEAN]]
         levels = []
         for level, ds in group.items():
             if level == CLEAN:
                 continue
-            fitted = fits.fit_dataset(by_dataset[ds])
+            fitted = fitted_by[ds]
             interaction, cells = spread(clean, fitted)
             levels.append(QualityLevel(level, ds, data_multipliers(clean, fitted), by_pair.get((group[CLEAN], ds)),
                                        interaction, cells))

@@ -24,13 +24,15 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 
+from benchmarks.analysis.claims import pct  # noqa: E402
 from benchmarks.analysis.fits import DatasetFits  # noqa: E402
 from benchmarks.analysis.plots import _colors, _draw_curve, _legend, _loss_points, _png, _style  # noqa: E402
 from benchmarks.analysis.quality import QualityAxis  # noqa: E402
 from benchmarks.analysis.stats import mean_ci  # noqa: E402
 from benchmarks.analysis.verdict import Verdict  # noqa: E402
-from benchmarks.analysis.verdict_statistics.multipliers import fmt_factor  # noqa: E402
-from benchmarks.analysis.verdict_text import fmt_loss_change, short_count  # noqa: E402
+from benchmarks.analysis.verdict_statistics.multipliers import factor_cell  # noqa: E402
+from benchmarks.analysis.wording import loss_change as fmt_loss_change  # noqa: E402
+from benchmarks.analysis.wording import short_count  # noqa: E402
 from benchmarks.formatting import html_table  # noqa: E402
 from benchmarks.layout import slug  # noqa: E402
 
@@ -93,9 +95,10 @@ def quality_section(axis: QualityAxis) -> str:
             m = q.headline(arch)
             e = q.effect
             change = fmt_loss_change(e.change[arch]) if e is not None and arch in e.change else "—"
-            gap = (f"{fmt_loss_change(e.gaps[arch].base)} → {fmt_loss_change(e.gaps[arch].variant)}"
+            point = lambda x: f"{pct(x.value):.3g}%"  # the interval of a pair is its contrast's: shown once
+            gap = (f"{point(e.gaps[arch].base)} → {point(e.gaps[arch].variant)}"
                    if e is not None and arch in e.gaps else "—")
-            rows.append([arch, fmt_factor(m) if m.log_k is not None else m.status, change, gap])
+            rows.append([arch, factor_cell(m), change, gap])
         parts.append(f"<h3>{esc(q.level)}</h3>")
         parts.append(html_table(["arch", "clean data worth", "loss change", "gap to the clean leader"], rows))
         if (s := q.interaction) is not None:

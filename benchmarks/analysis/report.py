@@ -26,6 +26,7 @@ import matplotlib
 matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 
+from benchmarks.analysis.claims import pct  # noqa: E402
 from benchmarks.analysis.contrast import ContrastEffect  # noqa: E402
 from benchmarks.analysis.fits import (  # noqa: E402
     DatasetFits,
@@ -41,20 +42,18 @@ from benchmarks.analysis.quality_plots import quality_section, width_summary, wr
 from benchmarks.analysis.stats import Estimate  # noqa: E402
 from benchmarks.analysis.tickets_report import findings_dict, section_html, ticket_findings  # noqa: E402
 from benchmarks.analysis.verdict import DatasetVerdict, Verdict, verdict  # noqa: E402
-from benchmarks.analysis.verdict_statistics.multipliers import fmt_factor  # noqa: E402
-from benchmarks.analysis.verdict_text import (  # noqa: E402
-    fmt_loss_change,
-    fmt_share,
-    pct,
-    short_count,
-    verdict_dict,
-    verdict_paragraph,
-)
+from benchmarks.analysis.verdict_statistics.multipliers import factor_cell  # noqa: E402
+from benchmarks.analysis.verdict_words import Section, sections, verdict_dict  # noqa: E402
+from benchmarks.analysis.wording import loss_change as fmt_loss_change  # noqa: E402
+from benchmarks.analysis.wording import share as fmt_share  # noqa: E402
+from benchmarks.analysis.wording import short_count  # noqa: E402
 from benchmarks.formatting import html_page, html_table, write_text  # noqa: E402
 from benchmarks.layout import FITS_FILE, MASKS_DIR, PLOTS_DIR, REPORT_FILE, slug  # noqa: E402
 from benchmarks.running.store import ResultsStore  # noqa: E402
 from benchmarks.running.suite import declared_contrasts  # noqa: E402
 from benchmarks.spec import DatasetContrast, UserError, finite_or_null  # noqa: E402
+
+DETAILS = "<details><summary>table</summary>"  # a long table, folded
 
 
 def _esc(s: object) -> str:
@@ -97,24 +96,34 @@ def _joint_rows(df: DatasetFits) -> tuple[list[list[object]], list[str]]:
     return rows, classes
 
 
+def _shares_table(v: DatasetVerdict) -> str:
+    shares = v.statistics.get("shares")
+    if shares is None or not shares.shares:
+        return ""
+    rows = [[s.term, fmt_share(s.share), f"{100 * s.raw:.3g}%", s.df] for s in shares.shares]
+    if shares.confounded is not None:
+        rows.append(["several factors together, none alone", fmt_share(shares.confounded), "—", "—"])
+    rows.append(["seed noise (inits and seeds)", fmt_share(shares.seed_share), "—", "—"])
+    rows += [[f"{t} (not separable in this design)", "—", "—", 0] for t in shares.aliased]
+    if shares.without:
+        rows += [[f"without {w.family}: " + ", ".join(f"{t} {100 * x:.3g}%" for t, x in w.shares.items()),
+                  f"leads: {w.leading}; best: {w.best}", "—", "—"] for w in shares.without]
+    return (f"<h3>Variance of log test loss, by factor ({_esc(v.dataset)})</h3>" + html_table(
+        ["term", "share beyond seed noise [95% CI], within 0–100%", "estimate before the cut at 0", "df"], rows))
+
+
 def _verdict_tables(v: DatasetVerdict) -> str:
     """The tables of the built-in statistics (a statistic of its own shows in the verdict paragraph)."""
     parts = []
     shares, contrasts, gaps, trend = (v.statistics.get(n) for n in ("shares", "contrasts", "gaps", "gap_trend"))
-    if shares is not None and shares.shares:
-        rows = [[s.term, fmt_share(s.share), f"{100 * s.raw:.3g}%", s.df] for s in shares.shares]
-        if shares.confounded is not None:
-            rows.append(["several factors together, none alone", fmt_share(shares.confounded), "—", "—"])
-        rows.append(["seed noise (inits and seeds)", fmt_share(shares.seed_share), "—", "—"])
-        rows += [[f"{t} (not separable in this design)", "—", "—", 0] for t in shares.aliased]
-        parts.append("<h3>Variance of log test loss, by factor</h3>" + html_table(
-            ["term", "share beyond seed noise [95% CI], within 0–100%", "estimate before the cut at 0", "df"], rows))
+    parts.append(_shares_table(v))
     if contrasts is not None and contrasts.contrasts:
-        rows = [[c.higher, c.lower, fmt_loss_change(c.difference), f"{c.p_holm:.2g}", "yes" if c.separated else "no",
-                 c.cells, c.matched] for c in contrasts.contrasts]
+        rows = [[c.higher, c.lower, fmt_loss_change(c.adjusted), f"{c.p_holm:.2g}", "yes" if c.separated else "no",
+                 c.cells, c.matched] for c in contrasts.contrasts]  # the claims' interval: the Holm step's
         parts.append("<h3>Family against family (paired by seed and cell, Holm-adjusted)</h3>" + html_table(
-            ["higher loss", "lower loss", "loss above [95% CI]", "Holm p", "separated", "cells", "matched by"], rows))
-    if gaps is not None and gaps.gaps:
+            ["higher loss", "lower loss", "loss above [Holm-adjusted 95% CI]", "Holm p", "separated", "cells",
+             "matched by"], rows))
+    if gaps is not None and len({g.data_size for g in gaps.gaps}) > 1:  # at one size the pairs' table says it
         sizes = sorted({g.data_size for g in gaps.gaps})
         rows = [[other] + [next((fmt_loss_change(g.gap) for g in gaps.of(other) if g.data_size == d), "—")
                            for d in sizes] for other in gaps.others]
@@ -139,7 +148,7 @@ def _multiplier_table(v: DatasetVerdict) -> str:
     m = v.statistics.get("multipliers")
     if m is None or not m.pairs:
         return ""
-    cell = lambda x: fmt_factor(x) if x.log_k is not None else x.status
+    cell = factor_cell
     head = m.pairs[0]
     data, params = head.headline(head.data, "data_size"), head.headline(head.params, "params")
     rows = [[p.stronger, p.weaker, cell(p.headline(p.data, "data_size")), cell(p.headline(p.params, "params")),
@@ -197,10 +206,7 @@ def _dataset_section(df: DatasetFits, v: DatasetVerdict | None,
     if not df.runs:
         parts.append("<p>No usable runs: every run of this dataset failed or diverged, so there is nothing to "
                      "fit or plot.</p>")
-    for caption, path, data in plots:
-        b64 = base64.b64encode(data).decode()
-        parts.append(f'<figure><img class="plot" alt="{_esc(caption)}" src="data:image/png;base64,{b64}">'
-                     f"<figcaption>{_esc(caption)} ({_esc(path.name)})</figcaption></figure>")
+    parts += [_figure(*p) for p in plots]
     if v is not None:
         parts.append(_verdict_tables(v))
     rows, classes = _fit_rows(df)
@@ -210,18 +216,21 @@ def _dataset_section(df: DatasetFits, v: DatasetVerdict | None,
                  "the local log-log slope over the measured range (status slope; local exponent = −d log L / d log "
                  "x). 95% intervals from a parametric bootstrap with the seed noise pooled over all of an "
                  "architecture's runs (docs/statistics.md); greyed: no fit, with the reason.</p>")
-    parts.append(html_table(["arch", "curve", "runs", "status", "E", "A", "α", "local exponent", "note"], rows,
-                            classes=classes))
+    parts.append(DETAILS + html_table(["arch", "curve", "runs", "status", "E", "A", "α", "local exponent", "note"], rows,
+                            classes=classes)
+                 + "</details>")
     rows, classes = _joint_rows(df)
     parts.append("<h3>Joint fits: L(N, D) = E + A/N<sup>α</sup> + B/D<sup>β</sup></h3>")
-    parts.append(html_table(["arch", "runs", "status", "E", "α", "β", "A", "B", "note"], rows, classes=classes))
+    parts.append(DETAILS + html_table(["arch", "runs", "status", "E", "α", "β", "A", "B", "note"], rows, classes=classes)
+                 + "</details>")
     if df.frontier:
         holders = ", ".join(f"{a} ({_flops_range(lo, hi)} FLOPs)"
                             for a, lo, hi in frontier_holders(df.frontier))
         rows = [[f"{p.compute:.3g}", p.arch, f"{p.params:,}", f"{p.data_size:,}", f"{p.loss:.4g}",
                  "—" if math.isnan(p.lo) else f"[{p.lo:.4g}, {p.hi:.4g}]"] for p in df.frontier]
         parts.append(f"<h3>Compute-efficient frontier</h3><p>Held by {_esc(holders)}.</p>")
-        parts.append(html_table(["training FLOPs", "arch", "params", "examples", "test loss", "95% CI"], rows))
+        parts.append(DETAILS + html_table(["training FLOPs", "arch", "params", "examples", "test loss", "95% CI"], rows)
+                     + "</details>")
     if df.excluded:
         rows = [[r.spec.arch, f"{r.spec.target_params:,}", f"{r.spec.data_size:,}", r.status, r.reason]
                 for r in df.excluded]
@@ -243,7 +252,8 @@ def _contrast_section(c: ContrastEffect) -> str:
     rows = [[a, c.cells[a], fmt_loss_change(e)] for a, e in sorted(c.change.items(), key=lambda t: -t[1].value)]
     parts.append(html_table(["arch", "sizes on both", "loss change, variant vs base [95% CI]"], rows))
     if c.gaps:
-        rows = [[a, fmt_loss_change(g.base), fmt_loss_change(g.variant), fmt_loss_change(g.change)]
+        point = lambda e: f"{pct(e.value):.3g}%"  # the pair's interval is its contrast's, in the families table
+        rows = [[a, point(g.base), point(g.variant), fmt_loss_change(g.change)]
                 for a, g in c.gaps.items() if a != c.leader]
         parts.append(f"<h3>Gaps to {_esc(c.leader)}, the best on {_esc(c.base)}</h3><p class=note>Over the "
                      f"{c.shared_cells} sizes every family ran on both datasets: each family's loss above "
@@ -254,36 +264,72 @@ def _contrast_section(c: ContrastEffect) -> str:
     return "".join(parts)
 
 
+def _section_html(s: Section) -> str:
+    """A section of the verdict: its headline, its bullets by group, its details folded."""
+    parts = [f"<h3>{_esc(s.title)}</h3>", '<div class="headline">'
+             + "".join(f"<p>{_esc(line)}</p>" for line in s.headline) + "</div>"]
+    for group, bullets in s.bullets.items():
+        parts.append(f"<p class=group>{_esc(group)}</p><ul>" + "".join(f"<li>{_esc(b)}</li>" for b in bullets)
+                     + "</ul>")
+    if s.details:
+        parts.append(f"<details><summary>every claim ({len(s.details)})</summary><ul>"
+                     + "".join(f"<li>{_esc(d)}</li>" for d in s.details) + "</ul></details>")
+    return "".join(parts)
+
+
+def _figure(caption: str, path: Path, data: bytes, lead: bool = False) -> str:
+    b64 = base64.b64encode(data).decode()
+    return (f'<figure{" class=lead" if lead else ""}><img class="plot" alt="{_esc(caption)}" src="data:image/png;base64,{b64}">'
+            f"<figcaption>{_esc(caption)} ({_esc(path.name)})</figcaption></figure>")
+
+
 def render_html(suite: str, fitted: dict[str, DatasetFits], verdict: Verdict,
                 plots: dict[str, list[tuple[str, Path, bytes]]], leaderboard_html: str,
-                sections: Sequence[str] = ()) -> str:
-    """The page; `sections` (HTML, such as the lottery tickets') go after the contrasts, before the leaderboard."""
+                sections_html: Sequence[str] = ()) -> str:
+    """The page: the answer first (each section's headline, the loss-against-data figure, the variance table),
+    then a table of contents and the sections; `sections_html` (such as the lottery tickets') go after the
+    contrasts, before the leaderboard."""
     by_ds = {v.dataset: v for v in verdict.datasets}
     n_runs = sum(len(df.runs) for df in fitted.values())
     n_out = sum(len(df.excluded) for df in fitted.values())
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    words = sections(verdict)
     parts = [
         f"<h1>archbench report · suite {_esc(suite)}</h1>",
-        f'<p class="meta">{n_runs} runs on {len(fitted)} dataset{"s" if len(fitted) != 1 else ""} '
-        f"({_esc(', '.join(fitted))})" + (f"; {n_out} failed or diverged runs left out" if n_out else "")
-        + f"; generated {now}. Loss is the held-out (test) cross-entropy; every interval is 95%.</p>",
-        '<section class="verdict" id="verdict"><h2>Verdict</h2>',
+        '<section class="verdict" id="verdict">',
+        "".join('<div class="headline">' + "".join(f"<p>{_esc(line)}</p>" for line in s.headline) + "</div>"
+                for s in words[:1]),
     ]
-    parts += [f'<p class="verdict-text">{_esc(p)}</p>' for p in verdict_paragraph(verdict).split("\n\n")]
+    lead = next(iter(fitted), None)
+    data_plots = ([p for p in plots.get(lead, []) if p[1].name.endswith("loss-vs-data.png")]
+                  or plots.get(lead, [])[:1]) if lead else []
+    if data_plots:
+        parts.append(_figure(*data_plots[0], lead=True))
+    if lead in by_ds:
+        parts.append(_shares_table(by_ds[lead]))
+    parts.append(f'<p class="meta">{n_runs} runs on {len(fitted)} dataset{"s" if len(fitted) != 1 else ""} '
+                 f"({_esc(', '.join(fitted))})" + (f"; {n_out} failed or diverged runs left out" if n_out else "")
+                 + f"; generated {now}. Loss is the held-out (test) cross-entropy; every interval is 95%.</p>")
+    toc = [f'<li><a href="#ds-{_esc(slug(ds))}">{_esc(ds)}</a></li>' for ds in fitted]
+    toc += [f'<li><a href="#contrast-{_esc(slug(c.base + "-vs-" + c.variant))}">contrast: {_esc(c.variant)} '
+            f"against {_esc(c.base)}</a></li>" for c in verdict.contrasts]
+    toc += ['<li><a href="#leaderboard">leaderboard</a></li>']
+    parts.append("<h2>Verdict</h2>" + "".join(_section_html(s) for s in words))
     parts.append('<p class="note">How to read it: shares are of the variance of log test loss across all seeds, '
                  "from an ANOVA with architecture, model size and data size as factors, minus what seed noise "
                  "alone would put in each term, so a factor without effect sits near zero; their intervals come "
                  "from a parametric bootstrap. Families are compared pair by pair, seed by seed in the cells both "
                  "ran, Holm-adjusted; an init's effect is shared by every data size it trained at, and the "
                  "intervals count it once (docs/statistics.md).</p></section>")
-    for ds, df in fitted.items():
-        parts.append(_dataset_section(df, by_ds.get(ds), plots.get(ds, [])))
+    parts.append('<nav id="contents"><h2>Contents</h2><ul>' + "".join(toc) + "</ul></nav>")
+    for ds, df in fitted.items():  # the figure shown first is not shown twice
+        parts.append(_dataset_section(df, by_ds.get(ds), [p for p in plots.get(ds, []) if p not in data_plots[:1]]))
     parts += [_contrast_section(c) for c in verdict.contrasts]
     parts += [quality_section(q) for q in verdict.quality]
-    parts += [s for s in sections if s]
-    parts.append('<section id="leaderboard"><h2>Leaderboard</h2>')
+    parts += [s for s in sections_html if s]
+    parts.append('<section id="leaderboard"><h2>Leaderboard</h2><details><summary>every run</summary>')
     parts.append(leaderboard_html)
-    parts.append("</section>")
+    parts.append("</details></section>")
     return html_page(f"archbench report · {suite}", "\n".join(parts))
 
 
@@ -313,7 +359,7 @@ def write_report(results_dir: str | Path, suite: str, contrasts: Sequence[Datase
     fitted = fit_datasets(records)
     if contrasts is None:
         contrasts = declared_contrasts(results_dir, suite)
-    stated = verdict(records, contrasts=contrasts)
+    stated = verdict(records, contrasts=contrasts, fitted=fitted)
     doc = {"suite": suite, **fits_to_dict(fitted), "verdict": verdict_dict(stated)}
     tickets = ticket_findings(records, store.dir)
     if tickets.curves:

@@ -36,16 +36,33 @@ def percentiles(samples: np.ndarray, axis: int | None = None) -> np.ndarray:
     return np.percentile(samples, [50 * (1 - LEVEL), 50 * (1 + LEVEL)], axis=axis)
 
 
+def percentile_mc_error(samples: np.ndarray) -> float:
+    """How far the ends of `percentiles` could move by Monte Carlo chance alone: half the span between the
+    order statistics one binomial standard error either side of each end (the larger of the two ends). A
+    word decided by an end within this of its threshold is undecided (`benchmarks.analysis.wording`)."""
+    x = np.sort(np.asarray(samples, dtype=float)[np.isfinite(samples)])
+    if x.size < 2:
+        return 0.0
+    out = 0.0
+    for p in (0.5 * (1 - LEVEL), 0.5 * (1 + LEVEL)):
+        se = np.sqrt(p * (1 - p) / x.size)
+        lo, hi = np.quantile(x, [max(p - se, 0.0), min(p + se, 1.0)])
+        out = max(out, float(hi - lo) / 2)
+    return out
+
+
 @dataclass(frozen=True)
 class Estimate:
     """A value with its LEVEL interval [lo, hi] (NaN where there is none).
 
-    A mean over seeds keeps its per-seed `values`, so comparisons can test differences."""
+    A mean over seeds keeps its per-seed `values`, so comparisons can test differences. A bootstrap
+    interval keeps `mc`, the Monte Carlo error of its ends (0 for an exact interval)."""
 
     value: float
     lo: float
     hi: float
     values: tuple[float, ...] = ()
+    mc: float = 0.0
 
     @classmethod
     def over_seeds(cls, values: Iterable[float | None]) -> Estimate:
@@ -57,7 +74,7 @@ class Estimate:
     def bootstrap(cls, value: float, samples: np.ndarray) -> Estimate:
         """`value` with the percentile interval of its bootstrap replicates."""
         lo, hi = percentiles(samples)
-        return cls(float(value), float(lo), float(hi))
+        return cls(float(value), float(lo), float(hi), mc=percentile_mc_error(samples))
 
     @classmethod
     def recentred(cls, value: float, samples: np.ndarray) -> Estimate:
@@ -67,14 +84,14 @@ class Estimate:
         if samples.size == 0:  # nothing to resample (one seed per run)
             return cls(float(value), NAN, NAN)
         lo, hi = percentiles(samples) - (samples.mean() - value)
-        return cls(float(value), float(lo), float(hi))
+        return cls(float(value), float(lo), float(hi), mc=percentile_mc_error(samples))
 
     @property
     def half_width(self) -> float:
         return self.hi - self.value
 
     def to_dict(self) -> dict:
-        return {"value": self.value, "lo": self.lo, "hi": self.hi}
+        return {"value": self.value, "lo": self.lo, "hi": self.hi} | ({"mc": self.mc} if self.mc else {})
 
 
 def mean_ci(values: Sequence[float], level: float = LEVEL) -> tuple[float, float, float]:
@@ -132,9 +149,10 @@ def run_log_losses(record: RunRecord) -> np.ndarray:
 
 def usable(records: Sequence[RunRecord]) -> tuple[list[RunRecord], list[RunRecord]]:
     """Split the newest record of each cell (`store.newest`) into those a statistic can use (status ok,
-    a finite loss) and those excluded."""
+    a finite loss) and those excluded, each in a canonical order (by run id), so nothing computed or drawn
+    from them depends on the order of the lines in runs.jsonl."""
     ok, excluded = [], []
-    for r in newest(records):
+    for r in sorted(newest(records), key=lambda r: (r.run_id, r.spec.dataset)):
         (ok if r.status == "ok" and run_log_losses(r).size > 0 else excluded).append(r)
     return ok, excluded
 
@@ -147,15 +165,17 @@ def seed_group(record: RunRecord) -> tuple:
     return record.spec.arch, record.spec.target_params, ids
 
 
-def resample_seeds(values: Sequence[np.ndarray], n_boot: int, rng: np.random.Generator,
+def resample_seeds(values: Sequence[np.ndarray], n_boot: int, rng: np.random.Generator | int,
                    groups: Sequence[Hashable] | None = None, draws: dict | None = None) -> list[np.ndarray]:
     """Bootstrap the seeds of each run: a (B, m) array per run of m seeds.
 
     Runs of one group get the same draw of seed indices (a paired bootstrap: a lucky
     seed stays lucky in every run that shares it); `draws` keeps the draws across
-    calls, so runs in separate calls pair up too. Deviations from the run's mean are
-    scaled by sqrt(m/(m−1)) first, so the resampled spread is not shrunk by the few
-    seeds (the usual small-sample correction); a one-seed run stays fixed.
+    calls, so runs in separate calls pair up too. With groups and an integer `rng`,
+    each group's draw comes from a generator keyed by the group and `rng` alone, so
+    no draw depends on the order of the runs or on any name. Deviations from the
+    run's mean are scaled by sqrt(m/(m−1)) first, so the resampled spread is not
+    shrunk by the few seeds (the usual small-sample correction); a one-seed run stays fixed.
     """
     draws = {} if draws is None else draws
     out = []
@@ -167,10 +187,17 @@ def resample_seeds(values: Sequence[np.ndarray], n_boot: int, rng: np.random.Gen
             continue
         key = (groups[i], m) if groups is not None else ("run", i, id(values))
         if key not in draws or draws[key].shape[0] != n_boot:
-            draws[key] = rng.integers(0, m, size=(n_boot, m))
+            gen = keyed_rng("seed draw", rng, key, n_boot) if isinstance(rng, int) and groups is not None else rng
+            draws[key] = gen.integers(0, m, size=(n_boot, m))
         adjusted = v.mean() + (v - v.mean()) * np.sqrt(m / (m - 1))
         out.append(adjusted[draws[key]])
     return out
+
+
+def dataset_identity(records: Iterable[RunRecord]) -> str:
+    """What a dataset's runs trained on, by content (their data versions: a hash of the files, never their
+    path), for keying random draws; the recorded name where a record has no data version."""
+    return "+".join(sorted({r.data_version or r.spec.dataset for r in records}))
 
 
 def keyed_rng(*key: object) -> np.random.Generator:

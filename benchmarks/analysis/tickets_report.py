@@ -30,7 +30,7 @@ from benchmarks.analysis.tickets import (  # noqa: E402
     spatial_prior,
     ticket_curves,
 )
-from benchmarks.analysis.verdict_text import join_words, short_count  # noqa: E402
+from benchmarks.analysis.wording import join_words, short_count  # noqa: E402
 from benchmarks.formatting import html_table  # noqa: E402
 from benchmarks.layout import MASKS_DIR, TICKETS_PLAN_FILE, slug  # noqa: E402
 from benchmarks.running import pruning  # noqa: E402

@@ -22,7 +22,9 @@ keep a bootstrap over each run's seeds (runs sharing a seed's initialisation, on
 architecture and size across data sizes and datasets, resampled together),
 re-centred on the estimate.
 
-Everything here is numbers; `benchmarks.analysis.verdict_text` says them in words.
+Everything here is numbers and claims (`benchmarks.analysis.claims`); `benchmarks.analysis.verdict_words`
+says them in words. Records are put in a canonical order (`stats.usable`) and every draw is keyed by
+content, so the verdict does not depend on the order of the lines in runs.jsonl.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-
+from benchmarks.analysis import fits
+from benchmarks.analysis.claims import Claim
 from benchmarks.analysis.contrast import ContrastEffect, contrast_effect
 from benchmarks.analysis.quality import QualityAxis, quality_axes, quality_contrasts
 from benchmarks.analysis.seed_noise import one_blas_thread
@@ -57,8 +59,9 @@ class DatasetVerdict:
     statistics: dict[str, Statistic]
 
     @property
-    def notes(self) -> list[str]:
-        return [note for s in self.statistics.values() for note in s.notes]
+    def claims(self) -> list[Claim]:
+        """Every statistic's claims, in the statistics' order."""
+        return [c for s in self.statistics.values() for c in s.claims]
 
     def to_dict(self) -> dict:
         out = {
@@ -68,7 +71,7 @@ class DatasetVerdict:
         }
         for s in self.statistics.values():
             out |= s.to_dict()
-        return out | {"notes": self.notes}
+        return out | {"claims": [c.to_dict() for c in self.claims]}
 
 
 @dataclass(frozen=True)
@@ -81,8 +84,11 @@ class Verdict:
 
     def to_dict(self) -> dict:
         out = {"level": self.level, "datasets": [d.to_dict() for d in self.datasets],
-               "contrasts": [c.to_dict() for c in self.contrasts], "unusable": self.unusable}
-        return out | ({"quality": [q.to_dict() for q in self.quality]} if self.quality else {})
+               "contrasts": [c.to_dict() | {"claims": [x.to_dict() for x in c.claims]} for c in self.contrasts],
+               "unusable": self.unusable}
+        quality = [q.to_dict() | {"levels": [lv.to_dict() | {"claims": [x.to_dict() for x in lv.claims]}
+                                             for lv in q.levels]} for q in self.quality]
+        return out | ({"quality": quality} if quality else {})
 
 
 def dataset_verdict(dataset: str, runs: DatasetRuns, n_excluded: int) -> DatasetVerdict:
@@ -100,10 +106,12 @@ def dataset_verdict(dataset: str, runs: DatasetRuns, n_excluded: int) -> Dataset
 
 @one_blas_thread
 def verdict(records: Sequence[RunRecord], *, n_boot: int = N_BOOT, rng: int = 0,
-            contrasts: Sequence[DatasetContrast] = ()) -> Verdict:
+            contrasts: Sequence[DatasetContrast] = (), fitted: dict[str, fits.DatasetFits] | None = None) -> Verdict:
     """The verdict of a suite's records: per dataset, per declared contrast between two of its datasets, and per
-    dataset run at quality levels (each level a contrast of the clean one, and its data multipliers)."""
-    gen = np.random.default_rng(rng)
+    dataset run at quality levels (each level a contrast of the clean one, and its data multipliers).
+
+    `fitted`: the datasets' fits where the caller has them (the report), so nothing is fitted twice."""
+    fitted = dict(fitted) if fitted is not None else fits.fit_datasets(records)
     by_dataset: dict[str, list[RunRecord]] = {}
     for r in records:
         by_dataset.setdefault(r.spec.dataset, []).append(r)
@@ -112,11 +120,11 @@ def verdict(records: Sequence[RunRecord], *, n_boot: int = N_BOOT, rng: int = 0,
     for ds, rs in sorted(by_dataset.items()):
         ok, excluded = usable(rs)
         if ok:
-            runs = DatasetRuns.of(ok, n_boot, gen, draws)
+            runs = DatasetRuns.of(ok, n_boot, rng, draws, dataset=ds, fitted=fitted.get(ds))
             per[ds] = (dataset_verdict(ds, runs, len(excluded)), runs)
     contrasts = [*contrasts, *(c for c in quality_contrasts(list(per)) if c not in contrasts)]
     effects = [e for c in contrasts if c.base in per and c.variant in per
                and (e := contrast_effect(c, per[c.base][1], per[c.variant][1])) is not None]
     unusable = {ds: len(rs) for ds, rs in sorted(by_dataset.items()) if ds not in per}
-    quality = quality_axes({ds: by_dataset[ds] for ds in per}, effects)
+    quality = quality_axes({ds: fitted[ds] for ds in per}, effects)
     return Verdict([v for v, _ in per.values()], effects, unusable, quality=quality)

@@ -17,7 +17,7 @@ from benchmarks.spec import UserError
 def cmd_report(args: argparse.Namespace) -> int:
     from benchmarks.analysis.leaderboard_formats import failed_line, to_csv
     from benchmarks.analysis.report import write_report
-    from benchmarks.analysis.verdict_text import verdict_paragraph
+    from benchmarks.analysis.verdict_words import verdict_text
 
     args.suite = results_suite(args.suite, args.results_dir)
     folder = suite_dir(args.results_dir, args.suite)
@@ -27,7 +27,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                         f"report.html; report on a copy: mkdir -p {copy} && cp -r {folder} {copy}/ && "
                         f"archbench report {args.suite} --results-dir {copy}")
     written = write_report(args.results_dir, args.suite)
-    print(verdict_paragraph(written.verdict))
+    print(verdict_text(written.verdict, details=args.details))
     if failed := failed_line(written.leaderboard):  # cells the verdict rests without
         print(f"\n{failed}")
     tickets = json.loads((written.report.parent / FITS_FILE).read_text()).get("tickets")
@@ -54,6 +54,8 @@ def add_command(subparsers: argparse._SubParsersAction, common: argparse.Argumen
     )
     p.add_argument("suite", help="suite name (a folder under --results-dir) or path to its .toml, as `sweep` takes it; "
                    "refused where git tracks the suite's results folder (report on a copy)")
+    p.add_argument("--details", action="store_true",
+                   help="print every claim of the verdict after the headline and bullets (fits.json holds them all)")
     p.add_argument("--wandb", choices=MODES, default="disabled",
                    help="also log the plots, the leaderboard table and the files as one W&B run of the suite's "
                    "group, job type `report` (default: %(default)s)")

@@ -1,14 +1,15 @@
 """The statistics of the verdict: one module per statistic, each registered with `register_statistic`.
 
 A statistic reads one dataset's runs (`DatasetRuns`: every seed's log test loss, its
-factor levels and its bootstrap replicates) and returns a frozen data class of
-numbers with their intervals. `describe` turns that into sentences of the verdict
-paragraph (words from `benchmarks.analysis.verdict_text`). Every module in this
-folder is imported on first use; `benchmarks.analysis.verdict` computes the
-statistics in `order`, and fits.json and the report pick each one up:
+factor levels, its bootstrap replicates and the dataset's fitted curves) and returns a
+frozen data class of numbers with their intervals, and its `claims`
+(`benchmarks.analysis.claims`): what it states, as data. It writes no words: the
+verdict's words come from the claims alone (`benchmarks.analysis.wording`). Every
+module in this folder is imported on first use; `benchmarks.analysis.verdict`
+computes the statistics in `order`, and fits.json and the report pick each one up:
 
-    fits.json    its `to_dict()` entries, in the dataset's verdict
-    report.html  its sentences, in the verdict paragraph
+    fits.json    its `to_dict()` entries and its claims, in the dataset's verdict
+    report.html  its claims: in the headline and bullets where they carry the answer, and as its table
 
 How to write one: docs/adding-a-statistic.md.
 """
@@ -24,11 +25,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from benchmarks.analysis.claims import Claim
 from benchmarks.analysis.stats import resample_seeds, run_log_losses, seed_group
 from benchmarks.spec import RunRecord
 
 if TYPE_CHECKING:
-    from benchmarks.analysis.verdict import DatasetVerdict
+    from benchmarks.analysis.fits import DatasetFits
 
 FACTORS = ("architecture", "model size", "data size")
 
@@ -47,10 +49,14 @@ class DatasetRuns:
     y_Bxn: np.ndarray  # bootstrap replicates of y: the seeds of each run resampled, shared seeds together
     means_1BxR: np.ndarray  # mean log loss of each run: observed (row 0), then the B replicates
     seed_n: np.ndarray = field(default_factory=lambda: np.zeros(0, int))  # seed id of each observation
+    dataset: str = ""  # the dataset's name, for the claims' scope (never for a random draw)
+    fitted: DatasetFits | None = None  # its fitted curves, computed once (`benchmarks.analysis.fits`)
 
     @classmethod
-    def of(cls, records: Sequence[RunRecord], n_boot: int, rng: np.random.Generator, draws: dict) -> DatasetRuns:
-        """`draws` holds one draw of seeds per seed group across datasets, so a dataset and its twin pair up."""
+    def of(cls, records: Sequence[RunRecord], n_boot: int, rng: np.random.Generator | int, draws: dict, *,
+           dataset: str = "", fitted: DatasetFits | None = None) -> DatasetRuns:
+        """`draws` holds one draw of seeds per seed group across datasets, so a dataset and its twin pair up;
+        with an integer `rng` each group's draw is keyed by the group's content (`stats.resample_seeds`)."""
         keys = [lambda r: r.spec.arch, lambda r: r.spec.target_params, lambda r: r.spec.data_size]
         levels = [sorted({key(r) for r in records}) for key in keys]
         seeds = [run_log_losses(r) for r in records]
@@ -66,13 +72,14 @@ class DatasetRuns:
         average_nxR = np.eye(len(records))[run_n]
         run_means = lambda y: (y @ average_nxR) / average_nxR.sum(axis=0)
         means = np.concatenate([run_means(y_n[None]), run_means(y_Bxn)])
-        return cls(list(records), levels, codes, run_n, y_n, seeds, y_Bxn, means, np.concatenate(seed_ids))
+        return cls(list(records), levels, codes, run_n, y_n, seeds, y_Bxn, means, np.concatenate(seed_ids),
+                   dataset, fitted)
 
     def subset(self, keep: Callable[[RunRecord], bool]) -> DatasetRuns | None:
         """The runs `keep` accepts, without bootstrap replicates (for statistics with intervals of their own);
         None where it accepts none."""
         kept = [r for r in self.records if keep(r)]
-        return DatasetRuns.of(kept, 0, np.random.default_rng(0), {}) if kept else None
+        return DatasetRuns.of(kept, 0, 0, {}, dataset=self.dataset) if kept else None
 
     @property
     def plot_n(self) -> list[tuple]:
@@ -119,34 +126,34 @@ class DatasetRuns:
 
 
 class Statistic(Protocol):
-    """What a statistic's data class offers: its fits.json entries and its remarks (`notes`, words)."""
+    """What a statistic's data class offers: its fits.json entries and its claims."""
 
     @property
-    def notes(self) -> Sequence[str]: ...
+    def claims(self) -> Sequence[Claim]: ...
 
     def to_dict(self) -> dict: ...
 
 
 Compute = Callable[[DatasetRuns, Mapping[str, Any]], Statistic]
-Describe = Callable[[Any, "DatasetVerdict"], list[str]]
 
 
 @dataclass(frozen=True)
 class RegisteredStatistic:
     name: str
-    order: int  # statistics are computed, stored and described in this order
+    order: int  # statistics are computed, stored and shown in this order
     compute: Compute  # compute(runs, earlier): `earlier` holds the statistics of lower order, by name
-    describe: Describe  # describe(statistic, dataset_verdict) -> sentences
+    group: str = "checks"  # the verdict's group of bullets its claims go under (families, data, size, compute, checks)
 
 
 _REGISTRY: dict[str, RegisteredStatistic] = {}
 
 
-def register_statistic(name: str, *, order: int, describe: Describe) -> Callable[[Compute], Compute]:
-    """Decorator: register `compute(runs, earlier) -> data class` as the verdict statistic `name`."""
+def register_statistic(name: str, *, order: int, group: str = "checks") -> Callable[[Compute], Compute]:
+    """Decorator: register `compute(runs, earlier) -> data class with claims` as the verdict statistic `name`;
+    its claims are said under `group` of the verdict's bullets."""
 
     def decorate(compute: Compute) -> Compute:
-        _REGISTRY[name] = RegisteredStatistic(name, order, compute, describe)
+        _REGISTRY[name] = RegisteredStatistic(name, order, compute, group)
         return compute
 
     return decorate

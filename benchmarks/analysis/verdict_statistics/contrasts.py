@@ -13,8 +13,8 @@ The pairs are one family of tests: a pair is *separated* (differs beyond seed no
 step-down procedure rejects it at 1 − LEVEL. Each contrast carries its own 95% interval
 (`difference`, the one shown and the one whose coverage `tests/test_verdict_coverage.py` checks) and
 the interval at the level of the Holm step that decided it (`adjusted`, in fits.json), which excludes
-zero exactly when the pair is separated. Where a pair's own interval excludes zero but Holm's procedure
-does not separate it, the verdict says both in one clause, so the words never contradict the numbers.
+zero exactly when the pair is separated. A pair's claim carries the adjusted interval alone, so its
+words ("above", "within noise") and its one interval always agree with the Holm decision.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from benchmarks.analysis.claims import Claim, from_estimate, pct
 from benchmarks.analysis.seed_noise import SplitPlotNoise, holm, holm_levels, t_estimate, t_p
 from benchmarks.analysis.stats import LEVEL, Estimate
 from benchmarks.analysis.verdict_statistics import DatasetRuns, register_statistic
-from benchmarks.analysis.verdict_text import fmt_loss_change, join_words
 
 ALPHA = 1 - LEVEL
 
@@ -123,7 +123,7 @@ class Contrast:
 class PairwiseContrasts:
     contrasts: tuple[Contrast, ...]  # largest difference first
     not_comparable: tuple[tuple[str, str], ...] = ()  # pairs that share no data size
-    notes: tuple[str, ...] = ()
+    claims: tuple[Claim, ...] = ()
 
     def between(self, a: str, b: str) -> Contrast | None:
         return next((c for c in self.contrasts if {c.higher, c.lower} == {a, b}), None)
@@ -169,46 +169,21 @@ def pairwise_contrasts(runs: DatasetRuns) -> PairwiseContrasts:
         out.append(Contrast(higher=higher, lower=lower, difference=neg(est), adjusted=neg(adj), p=p,
                             p_holm=float(ph), cells=len(set(pd.cell_m)), matched=pd.matched))
     out.sort(key=lambda c: (-c.difference.value, c.higher, c.lower))
-    notes = ()
-    if missing:
-        notes = (f"{join_words(f'{a} and {b}' for a, b in missing)} never ran at a common training-set size, "
-                 "so they are not compared",)
-    return PairwiseContrasts(contrasts=tuple(out), not_comparable=tuple(missing), notes=notes)
+    return PairwiseContrasts(contrasts=tuple(out), not_comparable=tuple(missing),
+                             claims=tuple(pair_claim(c, runs.dataset, len(out)) for c in out))
 
 
-def describe(c: PairwiseContrasts, dataset) -> list[str]:
-    if not c.contrasts or not dataset.has_intervals:
-        return []
-    m = len(c.contrasts)
-    words = lambda x: f"{x.higher} above {x.lower} by {fmt_loss_change(x.difference)}"
-    head = (f"Family against family, seed by seed over the cells both ran (95% intervals; a pair is separated when "
-            f"Holm's procedure over the {m} pair{'s' if m > 1 else ''} says so)")
-    out = []
-    if c.separated:
-        out.append(f"{head}: beyond seed noise, {join_words(words(x) for x in c.separated)}.")
-    else:
-        out.append(f"{head}: no two families differ beyond seed noise.")
-    tied = [x for x in c.contrasts if not x.separated]
-    if tied and c.separated:
-        out.append("Not separated: " + join_words(f"{x.higher} and {x.lower} ({fmt_loss_change(x.difference)})"
-                                                 for x in tied) + ".")
-    close = [x for x in tied if x.difference.lo > 0]
-    if close:
-        which = (join_words(f"{x.higher} and {x.lower}" for x in close) if len(close) <= 2
-                 else f"{len(close)} of these pairs")
-        out.append(f"For {which} the pair's own interval excludes zero, but not at the level that {m} comparisons "
-                   "need: a lead, not a finding.")
-    by_size = [x for x in c.contrasts if x.matched == "data size"]
-    if by_size and len(by_size) == len(c.contrasts) and len(by_size) > 2:
-        out.append("No two families ran at the same model size: each pair is compared at each training-set size, "
-                   "each family at its own model sizes.")
-    elif by_size:
-        out.append(f"{join_words(f'{x.higher} and {x.lower}' for x in by_size)} never ran at the same model size: "
-                   "they are compared at each training-set size, each at its own model sizes.")
-    return out
+def pair_claim(c: Contrast, dataset: str, m: int) -> Claim:
+    """A pair's claim: its loss above the other's with the interval of the Holm step that decided it."""
+    unit = "cell" if c.matched == "cell" else "data size"
+    where = (f"{dataset}, the one {unit} both ran" if c.cells == 1 else
+             f"{dataset}, mean over the {c.cells} {unit}s both ran")
+    return from_estimate(c.adjusted, shown=pct, null=0.0, statistic="contrasts", quantity="pair", subject=c.higher,
+                         reference=c.lower, unit="percent", scope=where,
+                         level=f"Holm over {m} pairs" if m > 1 else "", at={"matched": c.matched})
 
 
-@register_statistic("contrasts", order=15, describe=describe)
+@register_statistic("contrasts", order=15)
 def contrasts(runs: DatasetRuns, earlier: Mapping) -> PairwiseContrasts:
     if len(runs.archs) < 2:
         return PairwiseContrasts(contrasts=())

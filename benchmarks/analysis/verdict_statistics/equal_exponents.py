@@ -22,12 +22,12 @@ import numpy as np
 from scipy import stats
 
 from benchmarks.analysis import fits
+from benchmarks.analysis.claims import Claim
 from benchmarks.analysis.stats import LEVEL, Estimate
 from benchmarks.analysis.verdict_statistics import DatasetRuns, register_statistic
 
 AXES = ("data_size", "params")
-AXIS_WORDS = {"data_size": "training examples", "params": "parameters"}
-SLICE_WORDS = {"data_size": "model sizes", "params": "training-set sizes"}
+AXIS_NAMES = {"data_size": "training examples", "params": "parameters"}
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class AxisExponents:
 @dataclass(frozen=True)
 class EqualExponents:
     axes: tuple[AxisExponents, ...]
-    notes: tuple[str, ...] = ()
+    claims: tuple[Claim, ...] = ()
 
     def axis(self, name: str) -> AxisExponents | None:
         return next((a for a in self.axes if a.axis == name), None)
@@ -106,34 +106,27 @@ def axis_exponents(fitted: fits.DatasetFits, axis: str) -> AxisExponents | None:
     return AxisExponents(axis, kind, by_slice, pooled, statistic, df, noise_df, p)
 
 
-def fmt_exponent(e: Estimate) -> str:
-    num = lambda v: f"{v:.2f}".replace("-", "−")
-    return f"{num(e.value)} [{num(e.lo)}, {num(e.hi)}]"
-
-
-def describe(x: EqualExponents, dataset) -> list[str]:
-    if not dataset.has_intervals:
-        return []
+def exponent_claims(axes: tuple[AxisExponents, ...], dataset: str) -> tuple[Claim, ...]:
     out = []
-    for a in x.axes:
-        if len(a.pooled) < 2 or not np.isfinite(a.p_value):
-            continue
-        ranked = sorted(a.pooled.items(), key=lambda t: t[1].value)
-        (lo_arch, lo), (hi_arch, hi) = ranked[0], ranked[-1]
-        what = "exponents α" if a.kind == "alpha" else "local exponents (−slope of log loss against log " + (
-            "examples)" if a.axis == "data_size" else "parameters)")
-        p = f"p = {a.p_value:.2g}, Wald test on {a.df} degrees of freedom"
-        verdict = (f"one shared exponent is rejected ({p}): the families scale differently"
-                   if a.p_value < 1 - LEVEL else
-                   f"consistent with one shared exponent ({p})")
-        out.append(f"Against {AXIS_WORDS[a.axis]}, the families' {what}, averaged over {SLICE_WORDS[a.axis]}, run "
-                   f"from {fmt_exponent(lo)} ({lo_arch}) to {fmt_exponent(hi)} ({hi_arch}); {verdict}.")
-    return out
+    for a in axes:
+        n_slices = len({s for by in a.by_slice.values() for s in by})
+        scope = f"{dataset}, against {AXIS_NAMES[a.axis]}, " + ("one slice" if n_slices == 1 else
+                                                               f"weighted mean over {n_slices} slices")
+        what = "α" if a.kind == "alpha" else "local exponent"
+        out += [Claim(statistic="equal_exponents", quantity="exponent", subject=arch, estimate=e.value, lo=e.lo,
+                      hi=e.hi, unit="exponent", null=None, scope=scope, at={"axis": AXIS_NAMES[a.axis], "what": what})
+                for arch, e in a.pooled.items()]
+        if len(a.pooled) >= 2 and np.isfinite(a.p_value):
+            out.append(Claim(statistic="equal_exponents", quantity="equal exponents", subject="the families",
+                             estimate=a.p_value, lo=float("nan"), hi=float("nan"), unit="p", null=1 - LEVEL,
+                             scope=scope, kind="test", at={"axis": AXIS_NAMES[a.axis], "df": a.df}))
+    return tuple(out)
 
 
-@register_statistic("equal_exponents", order=60, describe=describe)
+@register_statistic("equal_exponents", order=60)
 def equal_exponents(runs: DatasetRuns, earlier: Mapping) -> EqualExponents:
     if len(runs.archs) < 2:
         return EqualExponents(axes=())
-    fitted = fits.fit_dataset(runs.records)
-    return EqualExponents(axes=tuple(a for axis in AXES if (a := axis_exponents(fitted, axis)) is not None))
+    fitted = runs.fitted if runs.fitted is not None else fits.fit_dataset(runs.records)
+    axes = tuple(a for axis in AXES if (a := axis_exponents(fitted, axis)) is not None)
+    return EqualExponents(axes=axes, claims=exponent_claims(axes, runs.dataset))

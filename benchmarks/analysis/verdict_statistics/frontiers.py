@@ -5,8 +5,9 @@ family's frontier is `benchmarks.analysis.compute_optimal`'s: from its law L(N, 
 the local line through the envelope of its runs. The verdict names the family whose frontier is lowest at
 the top of the measured compute, then for each other family its frontier's gap to that leader (log loss
 above it) at the two ends of the compute both measured and the gap's trend per decade of compute, with
-95% intervals: converging where the trend's interval lies below 0, diverging where above, else not shown.
-It also says how many times the compute each family needs to reach the leader's frontier loss.
+95% intervals: converging where the trend's interval lies below 0, diverging where above, crossing where
+the gap changes sign between the two ends, else no trend beyond noise (words: `benchmarks.analysis.wording`).
+It also claims how many times the compute each family needs to reach the leader's frontier loss.
 """
 
 from __future__ import annotations
@@ -14,18 +15,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import numpy as np
-
 from benchmarks.analysis import fits
+from benchmarks.analysis.claims import Claim, exp, from_estimate, pct
 from benchmarks.analysis.compute_optimal import ComputeFrontiers
 from benchmarks.analysis.verdict_statistics import DatasetRuns, register_statistic
-from benchmarks.analysis.verdict_text import fmt_loss_change, join_words, short_count
 
 
 @dataclass(frozen=True)
 class FrontierVerdict:
     frontiers: ComputeFrontiers | None  # None: compute does not vary apart from the parameter count
-    notes: tuple[str, ...] = ()
+    claims: tuple[Claim, ...] = ()
 
     def to_dict(self) -> dict:
         if self.frontiers is None:
@@ -34,66 +33,37 @@ class FrontierVerdict:
         return {"frontier_leader": f.leader, "frontier_convergence": [g.to_dict() for g in f.convergence]}
 
 
-def _factor(m) -> str:
-    v = m.factor
-    num = lambda x: "∞" if not np.isfinite(x) else f"{x:.3g}"
-    where = "" if m.measured else ", extrapolated"
-    return f"{num(v.value)}× [{num(v.lo)}, {num(v.hi)}]{where}"
-
-
-def _optimal_size(f: ComputeFrontiers) -> str:
-    """How the compute-optimal size grows, for the families whose sizes bracket it; the others said so."""
-    grows = [f"{arch} a = {fam.estimates['a'].value:.2f} [{fam.estimates['a'].lo:.2f}, {fam.estimates['a'].hi:.2f}]"
-             for arch, fam in f.fitted.items() if "a" in fam.estimates]
-    bounded = [arch for arch, fam in f.fitted.items() if "a" not in fam.estimates]
-    out = f"Compute-optimal size N* ∝ C^a (95% intervals): {'; '.join(grows)}." if grows else ""
-    if bounded:
-        out += (f"{' ' if out else ''}For {join_words(bounded)} the best run at almost every compute is the smallest or "
-                "largest size covering that compute, so N* is bounded there, not measured, and its trend a is not "
-                "stated: sizes or training lengths that bracket it would be needed.")
-    return out
-
-
-def describe(v: FrontierVerdict, dataset) -> list[str]:
-    f = v.frontiers
-    if f is None or not f.fitted:
-        return []
-    kinds = {fam.status for fam in f.fitted.values()}
-    how = ("each family's law L(N, D)" if kinds == {"ok"} else
-           "the local line through each family's envelope of runs" if kinds == {"slope"} else
-           "each family's law L(N, D) where identified, else the local line through its envelope of runs")
-    missing = sorted(set(f.families) - set(f.fitted))
-    top, reach = f.log_levels[-1], f.fitted[f.leader].log_c_range[1]
-    past = (f" (extrapolated there: {f.leader}'s runs reach {short_count(float(np.exp(reach)))} FLOPs, and "
-            f"{join_words(sorted(a for a, fam in f.fitted.items() if fam.log_c_range[1] >= top - 1e-9))} alone went "
-            "further)") if reach < top - 1e-9 else ""
-    out = [f"Compute frontiers (lowest held-out loss at each training compute over sizes and lengths, from {how}"
-           + (f"; none for {join_words(missing)}" if missing else "") + f"): {f.leader} holds the lowest frontier at "
-           f"{short_count(float(np.exp(top)))} FLOPs, the top of the measured compute{past}"
-           + ("; a local line's intervals are narrower than they should be where its envelope bends "
-              "(docs/statistics.md#compute-frontiers)." if "slope" in kinds else ".")]
-    out.append(_optimal_size(f))
-    if not dataset.has_intervals:
-        return out
-    parts = []
+def frontier_claims(f: ComputeFrontiers, dataset: str) -> tuple[Claim, ...]:
+    out = []
     for g in f.convergence:
-        where = "" if g.measured else " (their measured compute barely overlaps: extrapolated)"
-        parts.append(f"{g.other} {fmt_loss_change(g.gap[0])} at {short_count(g.compute[0])} and "
-                     f"{fmt_loss_change(g.gap[1])} at {short_count(g.compute[1])} FLOPs, "
-                     f"{fmt_loss_change(g.per_decade)} per decade: {g.verdict}{where}")
-    if parts:
-        n_conv = sum(g.verdict == "converging" for g in f.convergence)
-        n_div = sum(g.verdict == "diverging" for g in f.convergence)
-        out.append(f"Frontier above {f.leader}'s, at the two ends of the compute both measured, and its trend "
-                   f"(95% intervals): {'; '.join(parts)}. As compute grows, {n_conv} of {len(parts)} families' "
-                   f"frontiers converge on {f.leader}'s, {n_div} diverge, the rest show no trend beyond noise.")
-    mults = [m for m in f.multipliers if m.stronger == f.leader]
-    if mults:
-        out.append(f"Compute each needs to reach {f.leader}'s frontier loss at the top of the compute both measured "
-                   f"(95% intervals): " + "; ".join(f"{m.weaker} {_factor(m)}" for m in mults) + ".")
-    return out
+        kind = "measured" if g.measured else "extrapolated"
+        scope = f"{dataset}, {g.compute[0]:.3g}–{g.compute[1]:.3g} FLOPs"
+        for e, c in zip(g.gap, g.compute, strict=True):
+            out.append(from_estimate(e, shown=pct, null=0.0, statistic="frontiers", quantity="frontier gap",
+                                     subject=g.other, reference=g.leader, unit="percent", kind=kind,
+                                     scope=f"{dataset}, at {c:.3g} FLOPs", at={"compute": c}))
+        a, b = g.gap  # crossed: beyond noise on opposite sides of zero at the two ends
+        crossed = bool((a.lo > 0 and b.hi < 0) or (a.hi < 0 and b.lo > 0))
+        out.append(from_estimate(g.per_decade, shown=pct, null=0.0, statistic="frontiers",
+                                 quantity="frontier gap trend", subject=g.other, reference=g.leader, unit="percent",
+                                 kind=kind, scope=scope, sign_change=crossed))
+    for m in f.multipliers:
+        if m.stronger != f.leader:
+            continue
+        out.append(from_estimate(m.log_factor, shown=exp, null=0.0, statistic="frontiers", quantity="factor",
+                                 subject=m.weaker, reference=m.stronger, unit="factor of compute",
+                                 kind="measured" if m.measured else "extrapolated",
+                                 scope=f"{dataset}, to reach {m.stronger}'s frontier loss at {m.compute:.3g} FLOPs"))
+    for arch, fam in f.fitted.items():
+        if "a" in fam.estimates:
+            e = fam.estimates["a"]
+            out.append(Claim(statistic="frontiers", quantity="optimal size exponent", subject=arch, estimate=e.value,
+                             lo=e.lo, hi=e.hi, unit="exponent", null=None, scope=f"{dataset}, N* ∝ C^a"))
+    return tuple(out)
 
 
-@register_statistic("frontiers", order=55, describe=describe)
+@register_statistic("frontiers", order=55)
 def frontiers(runs: DatasetRuns, earlier: Mapping) -> FrontierVerdict:
-    return FrontierVerdict(fits.fit_dataset(runs.records).frontiers)
+    fitted = runs.fitted if runs.fitted is not None else fits.fit_dataset(runs.records)
+    f = fitted.frontiers
+    return FrontierVerdict(f, frontier_claims(f, runs.dataset) if f is not None else ())

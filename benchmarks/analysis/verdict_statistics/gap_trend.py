@@ -5,7 +5,9 @@ size, over the data sizes both ran, each the mean over the model sizes both ran 
 slope is a within-init contrast: an init's effect is the same at every data size, so it cancels and only
 each seed's own noise is left in its interval. The slopes of the families are one family of tests,
 Holm-adjusted; a slope "changes beyond noise" when Holm's procedure says so, and each carries its own
-95% interval, as for `contrasts`.
+95% interval and the interval at its Holm step (`adjusted`, the one its claim shows), as for `contrasts`.
+A gap measured beyond noise on opposite sides of zero at the two ends of the data sizes has crossed:
+its claim says so, and no crossover is extrapolated for it.
 
 A slope needs enough of a line to be one: at least `MIN_DATA_SIZES` data sizes spanning at least
 `MIN_DECADES` decade; with fewer the verdict says so and gives none. The crossover (where the fitted line
@@ -22,12 +24,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchmarks.analysis.seed_noise import holm, t_quantile
+from benchmarks.analysis.claims import Claim, exp, from_estimate
+from benchmarks.analysis.seed_noise import holm, holm_levels, t_quantile
 from benchmarks.analysis.stats import LEVEL, Estimate
 from benchmarks.analysis.verdict_statistics import DatasetRuns, register_statistic
 from benchmarks.analysis.verdict_statistics.contrasts import PairedDifferences
 from benchmarks.analysis.verdict_statistics.gaps import Gaps
-from benchmarks.analysis.verdict_text import join_words, short_count
 
 MIN_DATA_SIZES = 4
 MIN_DECADES = 1.0
@@ -46,6 +48,8 @@ class PairTrend:
     last_gap: float
     crossover: Estimate | None = None  # data size where the line reaches zero (Fieller interval)
     crossover_past_data: float = math.nan  # crossover / largest data size measured (> 1: an extrapolation)
+    adjusted: Estimate | None = None  # the slope's interval at the level of its Holm step
+    crossed: bool = False  # the gap changes sign within the measured data sizes
 
     @property
     def separated(self) -> bool:
@@ -53,7 +57,9 @@ class PairTrend:
 
     def to_dict(self) -> dict:
         out = {"other": self.other, "log_loss_difference_per_decade": self.per_decade.to_dict(), "p": self.p,
-               "p_holm": self.p_holm, "changes_beyond_noise": self.separated}
+               "p_holm": self.p_holm, "changes_beyond_noise": self.separated, "crossed": self.crossed}
+        if self.adjusted is not None:
+            out["adjusted"] = self.adjusted.to_dict()
         if self.crossover is not None:
             out |= {"crossover_data_size": self.crossover.to_dict(), "crossover_past_data": self.crossover_past_data}
         return out
@@ -64,50 +70,11 @@ class GapTrend:
     leader: str
     trends: tuple[PairTrend, ...]
     not_given: str = ""  # why there is no trend ("" where there are trends)
-    notes: tuple[str, ...] = ()
+    data_sizes: tuple[int, float] = (0, 0.0)  # where not given: how many data sizes, over how many decades
+    claims: tuple[Claim, ...] = ()
 
     def to_dict(self) -> dict:
         return {"gap_trends": [t.to_dict() for t in self.trends], "gap_trend_not_given": self.not_given or None}
-
-
-def ratio(log_change: float) -> str:
-    return f"×{np.exp(log_change):.2f}"
-
-
-def describe(t: GapTrend, dataset) -> list[str]:
-    if not dataset.has_intervals or not (t.trends or t.not_given):
-        return []
-    if not t.trends:
-        return [f"How the gaps change with data is not estimated: {t.not_given}."]
-    moving = [x for x in t.trends if x.separated]
-    still = [x for x in t.trends if not x.separated]
-    words = lambda x: (f"{x.other} {ratio(x.per_decade.value)} [{ratio(x.per_decade.lo)}, {ratio(x.per_decade.hi)}]")
-    out = []
-    if moving:
-        out.append(f"Per tenfold more data, the ratio of each family's loss to {t.leader}'s changes beyond seed noise "
-                   f"for {join_words(words(x) for x in moving)} (Holm-adjusted over {len(t.trends)} families)")
-    if still:
-        out.append(("; it" if moving else f"The ratio of each family's loss to {t.leader}'s")
-                   + f" does not change beyond noise for {join_words(words(x) for x in still)}")
-    out = ["".join(out) + "."]
-    close = [x.other for x in still if x.per_decade.lo > 0 or x.per_decade.hi < 0]
-    if close:
-        out.append(f"For {join_words(close)} the interval excludes no change, but not at the level that "
-                   f"{len(t.trends)} trends need.")
-    for x in t.trends:
-        if x.crossover is None:
-            continue
-        c = x.crossover
-        hi = short_count(c.hi) if np.isfinite(c.hi) else "no finite bound"
-        if x.crossover_past_data <= 1:
-            out.append(f"{x.other} and {t.leader} cross within the measured range, near {short_count(c.value)} "
-                       f"examples ({short_count(c.lo)} to {hi}).")
-        else:
-            out.append(f"If {x.other}'s line held beyond the data, it would meet {t.leader}'s at about "
-                       f"{short_count(c.value)} training examples ({short_count(c.lo)} to {hi}): an extrapolation "
-                       f"{short_count(x.crossover_past_data)}× past the largest training set measured, not a "
-                       "measurement.")
-    return out
 
 
 def fieller(m: float, k: float, v_mm: float, v_kk: float, v_mk: float, q: float) -> tuple[float, float] | None:
@@ -139,7 +106,7 @@ def pair_trend(runs: DatasetRuns, other: str, leader: str) -> tuple | None:
     return pd, k_slope, k_mean, xbar, x
 
 
-@register_statistic("gap_trend", order=40, describe=describe)
+@register_statistic("gap_trend", order=40)
 def gap_trend(runs: DatasetRuns, earlier: Mapping) -> GapTrend:
     gaps: Gaps = earlier["gaps"]
     leader = gaps.leader
@@ -147,19 +114,22 @@ def gap_trend(runs: DatasetRuns, earlier: Mapping) -> GapTrend:
     if not fits:
         sizes = runs.levels[2]
         decades = math.log10(max(sizes) / min(sizes)) if sizes else 0.0
-        why = (f"{len(sizes)} training-set size{'s' if len(sizes) != 1 else ''} over {decades:.1g} decade"
-               f"{'s' if decades != 1 else ''} (a trend needs at least {MIN_DATA_SIZES} over at least "
-               f"{MIN_DECADES:g} decade)") if gaps.others else ""
-        return GapTrend(leader=leader, trends=(), not_given=why)
+        why = "too few data sizes" if gaps.others else ""  # a trend needs MIN_DATA_SIZES over MIN_DECADES
+        return GapTrend(leader=leader, trends=(), not_given=why, data_sizes=(len(sizes), decades))
     raw = {o: pd.estimate(k_slope) for o, (pd, k_slope, *_) in fits.items()}
     p_holm = dict(zip(raw, holm([p for _, p in raw.values()]), strict=True))
+    levels = dict(zip(raw, holm_levels([p for _, p in raw.values()]), strict=True))
     trends = []
     for o, (pd, k_slope, k_mean, xbar, x) in fits.items():
         slope = raw[o][0]
         m = float(k_mean @ pd.diff_m)
         first, last = m + slope.value * (min(x.values()) - xbar), m + slope.value * (max(x.values()) - xbar)
+        measured = gaps.of(o)
+        # crossed: the measured gaps at the two ends lie beyond noise on opposite sides of zero
+        crossed = (len(measured) > 1 and (
+            (measured[0].gap.lo > 0 and measured[-1].gap.hi < 0) or (measured[0].gap.hi < 0 and measured[-1].gap.lo > 0)))
         crossover, past = None, math.nan
-        if p_holm[o] < ALPHA and slope.value * last < 0:
+        if p_holm[o] < ALPHA and slope.value * last < 0 and not crossed:
             var_k, df = pd.noise.variance(k_slope)
             q = t_quantile(0.5 + LEVEL / 2, df)
             v_mm, v_mk = pd.noise.covariance(k_mean, k_mean), pd.noise.covariance(k_mean, k_slope)
@@ -172,5 +142,21 @@ def gap_trend(runs: DatasetRuns, earlier: Mapping) -> GapTrend:
                 crossover = Estimate(10**x_star, math.nan, math.inf)
             past = 10**x_star / max(pd.data_sizes)
         trends.append(PairTrend(other=o, per_decade=slope, p=raw[o][1], p_holm=float(p_holm[o]), first_gap=first,
-                                last_gap=last, crossover=crossover, crossover_past_data=past))
-    return GapTrend(leader=leader, trends=tuple(trends))
+                                last_gap=last, crossover=crossover, crossover_past_data=past,
+                                adjusted=pd.estimate(k_slope, levels[o])[0], crossed=crossed))
+    return GapTrend(leader=leader, trends=tuple(trends), claims=trend_claims(trends, leader, runs.dataset))
+
+
+def trend_claims(trends: list[PairTrend], leader: str, dataset: str) -> tuple[Claim, ...]:
+    out = []
+    for t in trends:
+        scope = f"{dataset}, over the data sizes both ran"
+        out.append(from_estimate(t.adjusted, shown=exp, null=0.0, statistic="gap_trend", quantity="gap trend",
+                                 subject=t.other, reference=leader, unit="ratio", scope=scope, sign_change=t.crossed,
+                                 level=f"Holm over {len(trends)} families" if len(trends) > 1 else ""))
+        if t.crossover is not None and t.crossover_past_data > 1:
+            c = t.crossover
+            out.append(Claim(statistic="gap_trend", quantity="crossover", subject=t.other, reference=leader,
+                             estimate=c.value, lo=c.lo, hi=c.hi, unit="examples", null=None, scope=scope,
+                             kind="extrapolated", at={"past": t.crossover_past_data}))
+    return tuple(out)

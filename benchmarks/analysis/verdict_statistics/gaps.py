@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from benchmarks.analysis.claims import Claim, from_estimate, pct
 from benchmarks.analysis.stats import Estimate
 from benchmarks.analysis.verdict_statistics import DatasetRuns, register_statistic
 from benchmarks.analysis.verdict_statistics.contrasts import PairedDifferences
 from benchmarks.analysis.verdict_statistics.ranking import Ranking
-from benchmarks.analysis.verdict_text import fmt_loss_change, join_words
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class Gap:
 class Gaps:
     leader: str
     gaps: tuple[Gap, ...]  # by family (ranking order), then data size
-    notes: tuple[str, ...] = ()
+    claims: tuple[Claim, ...] = ()
 
     def of(self, other: str) -> tuple[Gap, ...]:
         return tuple(g for g in self.gaps if g.other == other)
@@ -48,27 +48,6 @@ class Gaps:
         return {"gaps_leader": self.leader, "gaps": [g.to_dict() for g in self.gaps]}
 
 
-def describe(g: Gaps, dataset) -> list[str]:
-    if not g.gaps or not dataset.has_intervals:
-        return []
-    sizes = sorted({x.data_size for x in g.gaps})
-    if len(sizes) == 1:
-        parts = [f"{other} {fmt_loss_change(g.of(other)[0].gap)}" for other in g.others]
-        return [f"Loss above {g.leader}'s at {sizes[0]:,} training examples (95% intervals, each on its own): "
-                f"{join_words(parts)}."]
-    parts = []
-    for other in g.others:
-        mine = g.of(other)
-        first, last = mine[0], mine[-1]
-        if first is last:
-            parts.append(f"{other} {fmt_loss_change(first.gap)} at {first.data_size:,}")
-        else:
-            parts.append(f"{other} {fmt_loss_change(first.gap)} at {first.data_size:,} and "
-                         f"{fmt_loss_change(last.gap)} at {last.data_size:,}")
-    return [f"Loss above {g.leader}'s, at the smallest and the largest training set ({len(sizes)} sizes in all; "
-            f"95% intervals, each on its own): {join_words(parts)} examples."]
-
-
 def pair_gaps(runs: DatasetRuns, other: str, leader: str) -> tuple[Gap, ...]:
     pd = PairedDifferences.of(runs, other, leader)
     if pd is None:
@@ -76,10 +55,16 @@ def pair_gaps(runs: DatasetRuns, other: str, leader: str) -> tuple[Gap, ...]:
     return tuple(Gap(other=other, data_size=d, gap=pd.estimate(pd.mean_weights(d))[0]) for d in pd.data_sizes)
 
 
-@register_statistic("gaps", order=30, describe=describe)
+@register_statistic("gaps", order=30)
 def gaps_by_data_size(runs: DatasetRuns, earlier: Mapping) -> Gaps:
     ranking: Ranking = earlier["ranking"]
     if len(ranking.ranking) < 2:
         return Gaps(leader=ranking.leader, gaps=())
     gaps = [g for other, _ in ranking.ranking[1:] for g in pair_gaps(runs, other, ranking.leader)]
-    return Gaps(leader=ranking.leader, gaps=tuple(gaps))
+    if len(runs.levels[2]) == 1:  # at one data size a gap is its pair's contrast: one estimate, one interval (its)
+        return Gaps(leader=ranking.leader, gaps=tuple(gaps))
+    claims = tuple(from_estimate(g.gap, shown=pct, null=0.0, statistic="gaps", quantity="gap", subject=g.other,
+                                 reference=ranking.leader, unit="percent", scope=f"{runs.dataset}, {g.data_size:,} "
+                                 "training examples, mean over the model sizes both ran", at={"data_size": g.data_size})
+                   for g in gaps)
+    return Gaps(leader=ranking.leader, gaps=tuple(gaps), claims=claims)

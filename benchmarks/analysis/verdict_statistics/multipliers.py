@@ -11,6 +11,10 @@ one's loss there: k = x_match / x0. Inside the measured range that is a reading 
 same, in its own direction (a replicate where the order of the two reverses gives k < 1), so the
 interval is continuous through 1. Compute is its own axis only where it varies apart from the
 parameter count; with a fixed step budget it is the parameter axis relabelled (`not measured`).
+
+Claims: per pair and axis at the headline slice, a factor with its interval where it was read inside
+the measured ranges; past them only the bound, on its side (`bounded`); no claim at all where the two
+families' measured ranges leave nothing to read (the weaker one's range ends at or before x0).
 """
 
 from __future__ import annotations
@@ -22,14 +26,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmarks.analysis import fits
-from benchmarks.analysis.stats import Estimate, percentiles
+from benchmarks.analysis.claims import Claim, exp, from_estimate
+from benchmarks.analysis.stats import Estimate, percentile_mc_error, percentiles
 from benchmarks.analysis.verdict_statistics import DatasetRuns, register_statistic
-from benchmarks.analysis.verdict_text import LEVEL_WORDS, short_count
+from benchmarks.analysis.wording import number
 
 LOG_K_CAP = 50.0  # replicates that never match (k = ∞) enter the percentiles as e^50
-AXIS_WORDS = {"data_size": "training examples", "params": "parameters", "compute": "training compute"}
-AS_MUCH = {"training examples": "as many training examples", "parameters": "as many parameters",
-           "training compute": "as much training compute"}
+UNIT = {"data_size": "factor of data", "params": "factor of params", "compute": "factor of compute"}
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,7 @@ def matching_factor(stronger: fits.PowerLawFit, weaker: fits.PowerLawFit, axis: 
     log_k = np.clip(log_k, -LOG_K_CAP, LOG_K_CAP)
     if rows > 1:
         lo, hi = percentiles(log_k[1:])
-        est = Estimate(float(log_k[0]), float(lo), float(hi))
+        est = Estimate(float(log_k[0]), float(lo), float(hi), mc=percentile_mc_error(log_k[1:]))
     else:
         est = Estimate(float(log_k[0]), float("nan"), float("nan"))
     window = (lx0 - np.log(stronger.x.max()), np.log(weaker.x.max()) - lx0)
@@ -140,7 +143,9 @@ class PairMultipliers:
 class Multipliers:
     pairs: tuple[PairMultipliers, ...]
     order: tuple[str, ...]  # families by mean log loss over the cells they all ran (best first)
-    notes: tuple[str, ...] = ()
+    compute_measured: bool = True  # False: compute is the parameter count relabelled (a fixed step budget)
+    unread: tuple[tuple[str, str, str], ...] = ()  # (weaker, stronger, axis): ranges that leave nothing to read
+    claims: tuple[Claim, ...] = ()
 
     def to_dict(self) -> dict:
         return {"pairs": [p.to_dict() for p in self.pairs]}
@@ -169,79 +174,60 @@ def pair_multipliers(fitted: fits.DatasetFits, stronger: str, weaker: str) -> Pa
     return PairMultipliers(stronger, weaker, data, params, compute)
 
 
-def _num(v: float) -> str:
-    """Two significant figures, three where two would round a factor that is not 1 to 1."""
-    s = f"{v:.2g}"
-    return f"{v:.3g}" if s == "1" and abs(v - 1) >= 0.005 else s
-
-
-def fmt_factor(m: Multiplier) -> str:
-    """'3.2× [2.1, 5]', '3.2× [2.1, more than 10]', or 'more than the 10× measured (at least 6.1× at 95%)'."""
-    num = _num
+def factor_claim(m: Multiplier, weaker: str, stronger: str, scope: str, statistic: str = "multipliers") -> Claim | None:
+    """The claim of one factor: measured, or a bound on its side, or None where nothing can be read."""
+    if m.log_k is None:
+        return None
+    lo_w, hi_w = m.log_window
+    fields = dict(statistic=statistic, quantity="factor", subject=weaker, reference=stronger, unit=UNIT[m.axis],
+                  scope=scope, measured_range=(exp(lo_w), exp(hi_w)), at={"slice": m.at, "from_x": m.x0})
     if m.status == "beyond range":
-        if m.log_k.value > 0:
-            at_least = f" (at least {num(m.lo)}× at {LEVEL_WORDS})" if m.lo is not None and m.lo > 1 else ""
-            return f"more than the {num(m.more_than)}× measured{at_least}"
-        return f"less than {num(np.exp(m.log_window[0]))}× (past the measured range)"
-    if not np.isfinite(m.log_k.lo):
-        return f"{num(m.value)}× [no interval]"
-    lo = num(m.lo) if m.lo is not None else f"less than {num(np.exp(m.log_window[0]))}"
-    hi = num(m.hi) if m.hi is not None else f"more than {num(m.more_than)}"
-    return f"{num(m.value)}× [{lo}, {hi}]"
+        above = m.log_k.value > 0
+        bound = exp(hi_w) if above else exp(lo_w)
+        if (above and hi_w <= 1e-9) or (not above and lo_w >= -1e-9):
+            return None  # a bound on the wrong side of 1 bounds nothing
+        return Claim(estimate=float("nan"), lo=float("nan"), hi=float("nan"), null=1.0, kind="bounded",
+                     side="above" if above else "below", bound=bound, **fields)
+    if hi_w <= 1e-9 and lo_w >= -1e-9:
+        return None
+    return from_estimate(m.log_k, shown=exp, null=0.0, **fields)
 
 
-def _axis_sentence(best: str, ms: list[tuple[str, Multiplier]], words: str, where: str, has_intervals: bool) -> str:
-    """One sentence: how many times the x each other family needs to reach `best`'s loss."""
-    curves = "local log-log slopes" if any(m.kind == "slope" for _, m in ms) else "fitted laws"
-    if not has_intervals:
-        return (f"In units of {words} ({where}, read off {curves}; one seed per run, so no intervals): to reach "
-                f"{best}'s loss, " + "; ".join(f"{w} needs {fmt_factor(m)}" for w, m in ms) + f" {AS_MUCH[words]}.")
-    apart = [(w, m) for w, m in ms if m.status == "beyond range" or m.log_k.lo > 0]
-    within = [(w, m) for w, m in ms if (w, m) not in apart]
-    s = f"In units of {words} ({where}, read off {curves}): to reach {best}'s loss, "
-    s += "; ".join(f"{w} needs {fmt_factor(m)}" for w, m in apart)
-    if apart:
-        s += f" {AS_MUCH[words]}"
-    if within:
-        s += ("; " if apart else "") + ", ".join(f"{w} ({fmt_factor(m)})" for w, m in within) + (
-            f" {'is' if len(within) == 1 else 'are'} within noise of {best}: the interval includes 1×")
-    return s + "."
+def factor_cell(m: Multiplier) -> str:
+    """A factor as a table shows it: the number of its claim, or why there is none."""
+    if m.log_k is None:
+        return m.status
+    c = factor_claim(m, "", "", "")
+    return number(c) if c is not None else "not read: the ranges do not overlap"
 
 
-def describe(m: Multipliers, dataset) -> list[str]:
-    if not m.pairs:
-        return []
-    best = m.order[0]
-    mine = [p for p in m.pairs if p.stronger == best]
-    out = []
-    for axis, by in (("data_size", lambda p: p.data), ("params", lambda p: p.params)):
-        ms = [(p.weaker, p.headline(by(p), axis)) for p in mine]
-        ms = [(w, x) for w, x in ms if x.log_k is not None]
-        if ms:
-            x = ms[0][1]
-            where = (f"at {short_count(x.at)} parameters, from {x.x0:,.0f} examples" if axis == "data_size"
-                     else f"at {x.at:,} examples, from {short_count(x.x0)} parameters")
-            out.append(_axis_sentence(best, ms, AXIS_WORDS[axis], where, dataset.has_intervals))
-    compute = [(p.weaker, p.compute) for p in mine]
-    if compute and compute[0][1].status == "not measured":
-        out.append("Compute is not a separate axis here: every run of a model size saw the same number of examples, "
-                   "so training compute is the parameter count relabelled.")
-    elif ms := [(w, x) for w, x in compute if x.log_k is not None]:
-        out.append(_axis_sentence(best, ms, "training compute", "each family's own compute frontier, from the "
-                                  "smallest compute both reached", dataset.has_intervals))
-    return out
+def _claims(pairs: list[PairMultipliers], dataset: str) -> tuple[tuple[Claim, ...], tuple[tuple[str, str, str], ...]]:
+    claims, unread = [], []
+    for p in pairs:
+        for axis, m in (("data_size", p.headline(p.data, "data_size")), ("params", p.headline(p.params, "params")),
+                        ("compute", p.compute)):
+            where = {"data_size": f"{dataset}, at {m.at} parameters", "params": f"{dataset}, at {m.at} examples",
+                     "compute": f"{dataset}, each family's compute frontier"}[axis]
+            c = factor_claim(m, p.weaker, p.stronger, where)
+            if c is not None:
+                claims.append(c)
+            elif m.log_k is not None:
+                unread.append((p.weaker, p.stronger, axis))
+    return tuple(claims), tuple(unread)
 
 
-@register_statistic("multipliers", order=50, describe=describe)
+@register_statistic("multipliers", order=50)
 def multipliers(runs: DatasetRuns, earlier: Mapping) -> Multipliers:
     archs = runs.archs
     if len(archs) < 2:
         return Multipliers(pairs=(), order=tuple(archs))
-    fitted = fits.fit_dataset(runs.records)
+    fitted = runs.fitted if runs.fitted is not None else fits.fit_dataset(runs.records)
     gap = {(a, b): _pair_gap(runs, a, b) for a in archs for b in archs if a != b}
     # best first: the most pairs won (lower mean log loss over the cells both ran), then the smallest total gap
     order = tuple(sorted(archs, key=lambda a: (-sum(gap[a, b] > 0 for b in archs if b != a),
                                                -sum(gap[a, b] for b in archs if b != a))))
     pairs = [pair_multipliers(fitted, *((a, b) if gap[a, b] >= 0 else (b, a)))
              for a, b in itertools.combinations(order, 2)]
-    return Multipliers(pairs=tuple(pairs), order=order)
+    claims, unread = _claims(pairs, runs.dataset)
+    return Multipliers(pairs=tuple(pairs), order=order, compute_measured=fitted.compute_varies, unread=unread,
+                       claims=claims)

@@ -1,7 +1,8 @@
 """The families ranked by their contrasts, each against the lowest: is one family clearly best?
 
 Built on `contrasts` (the same paired, Holm-adjusted tests), so the ranking never claims a separation
-the contrasts do not make. The order is by how many families each has a lower mean loss than (over the
+the contrasts do not make, and it makes no claims of its own: the pairs' claims are the contrasts'.
+The order is by how many families each has a lower mean loss than (over the
 cells both ran), then by its mean log loss: in a full grid, simply the order of the mean log loss.
 """
 
@@ -10,17 +11,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from benchmarks.analysis.claims import Claim
 from benchmarks.analysis.stats import Estimate
 from benchmarks.analysis.verdict_statistics import DatasetRuns, register_statistic
 from benchmarks.analysis.verdict_statistics.contrasts import PairwiseContrasts
-from benchmarks.analysis.verdict_text import fmt_loss_change, join_words
 
 
 @dataclass(frozen=True)
 class Ranking:
     ranking: tuple[tuple[str, Estimate], ...]  # arch, log loss above the leader (95% interval); leader first
     separated: tuple[str, ...] = ()  # families separated from the leader beyond noise
-    notes: tuple[str, ...] = ()
+    unranked: tuple[str, ...] = ()  # families with no training-set size in common with the leader
+    claims: tuple[Claim, ...] = ()
 
     @property
     def leader(self) -> str:
@@ -37,19 +39,7 @@ class Ranking:
                 "clearly_best": self.leader if self.clear else None}
 
 
-def describe(r: Ranking, dataset) -> list[str]:
-    if len(r.ranking) < 2:
-        return []
-    if not dataset.has_intervals:
-        return [f"Lowest mean loss: {r.leader} (with one seed per run this supports no claim)."]
-    if r.clear:
-        return [f"{r.leader} has the lowest loss, beyond seed noise from every other family."]
-    tied = [(a, e) for a, e in r.ranking[1:] if a not in r.separated]
-    return [f"No family is clearly best: {r.leader} has the lowest mean loss but is not separated from "
-            + join_words(f"{a} ({fmt_loss_change(e)})" for a, e in tied) + "."]
-
-
-@register_statistic("ranking", order=20, describe=describe)
+@register_statistic("ranking", order=20)
 def arch_ranking(runs: DatasetRuns, earlier: Mapping) -> Ranking:
     c: PairwiseContrasts = earlier["contrasts"]
     if len(runs.archs) < 2 or not c.contrasts:
@@ -72,8 +62,5 @@ def arch_ranking(runs: DatasetRuns, earlier: Mapping) -> Ranking:
         ranking.append((a, Estimate(sign * e.value, *sorted((sign * e.lo, sign * e.hi)))))
         if x.separated:
             separated.append(a)
-    notes = ()
-    missing = [a for a in order[1:] if c.between(a, leader) is None]
-    if missing:
-        notes = (f"{join_words(missing)} cannot be ranked against {leader}: no training-set size in common",)
-    return Ranking(ranking=tuple(ranking), separated=tuple(separated), notes=notes)
+    missing = tuple(a for a in order[1:] if c.between(a, leader) is None)
+    return Ranking(ranking=tuple(ranking), separated=tuple(separated), unranked=missing)

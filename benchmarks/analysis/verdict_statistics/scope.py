@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from benchmarks.analysis.claims import Claim
 from benchmarks.analysis.verdict_statistics import DatasetRuns, register_statistic
 from benchmarks.analysis.verdict_statistics.contrasts import PairwiseContrasts, pairwise_contrasts
-from benchmarks.analysis.verdict_text import count_of, join_words, short_count, span
+from benchmarks.analysis.wording import short_count, span
 from benchmarks.spec import RunRecord
 
 
@@ -45,60 +46,23 @@ class Scope:
     unconverged: tuple[str, ...]  # runs (labels) that had not converged when their budget ended
     at_edge: tuple[str, ...]  # runs whose chosen learning rate is on an edge of the search
     n_runs: int
-    changed: tuple[str, ...] = ()  # pair decisions that change without the runs above
+    changed: tuple[tuple[str, str, int, int], ...] = ()  # (x, y, before, after) pair decisions that change without
+    # the runs above: +1 x above y, −1 y above x, 0 within noise
     lost: tuple[str, ...] = ()  # pairs that cannot be compared without them (no cell left in common)
     kept_runs: int = 0  # runs left without them
     checked: bool = False  # whether the contrasts were computed again without them
-    notes: tuple[str, ...] = ()
+    claims: tuple[Claim, ...] = ()
 
     def to_dict(self) -> dict:
         return {"scope": {"families": list(self.families), "model_sizes": list(self.sizes),
                           "data_sizes": list(self.data_sizes), "seeds_per_run": self.seeds, "budget": self.budget,
                           "unconverged_runs": list(self.unconverged), "lr_at_edge_runs": list(self.at_edge),
-                          "decisions_changed_without_them": list(self.changed) if self.checked else None,
+                          "decisions_changed_without_them": [list(c) for c in self.changed] if self.checked else None,
                           "pairs_not_comparable_without_them": list(self.lost) if self.checked else None}}
 
 
-def _listed(labels: tuple[str, ...], limit: int = 4) -> str:
-    shown = list(labels[:limit]) + ([f"{len(labels) - limit} more"] if len(labels) > limit else [])
-    return join_words(shown)
-
-
-def describe(s: Scope, dataset) -> list[str]:
-    out = [f"Scope: {count_of(len(s.families), 'family')} ({', '.join(s.families)}), "
-           f"{span(s.sizes, short_count)} parameters, {span(s.data_sizes, lambda d: f'{d:,}')} training examples, "
-           f"{s.seeds:.3g} seed{'' if s.seeds == 1 else 's'} a run, {s.budget}; none of it says anything beyond them, "
-           "and every share above describes these families and sizes only."]
-    flagged = []
-    if s.unconverged:
-        flagged.append(f"{len(s.unconverged)} of {s.n_runs} runs had not converged when their budget ended "
-                       f"({_listed(s.unconverged)}: their loss is after this budget, not at convergence)")
-    if s.at_edge:
-        flagged.append(f"{len(s.at_edge)} chose a learning rate on an edge of the search ({_listed(s.at_edge)}: "
-                       "a rate further out might do better)")
-    if flagged:
-        text = "; ".join(flagged)
-        out.append(f"{text[0].upper()}{text[1:]}.")
-        if s.checked:
-            out.append(_robustness(s))
-    return out
-
-
-def _robustness(s: Scope) -> str:
-    """What the pairwise decisions do without the runs to read with care."""
-    head = f"Without them ({s.kept_runs} runs left)"
-    if not s.changed and not s.lost:
-        return f"{head} every pairwise decision above stays the same."
-    parts = []
-    if s.changed:
-        parts.append(f"the decision changes for {_listed(s.changed)}")
-    if s.lost:
-        parts.append(f"{count_of(len(s.lost), 'pair')} can no longer be compared (no cell left in common)")
-    return f"{head} {' and '.join(parts)}: those decisions rest on runs to read with care."
-
-
-def _changes(before: PairwiseContrasts, after: PairwiseContrasts) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(pairs whose decision changes, with how; pairs no longer comparable)."""
+def _changes(before: PairwiseContrasts, after: PairwiseContrasts) -> tuple[tuple, tuple[str, ...]]:
+    """(pairs whose decision changes: (x, y, before, after) with x < y by name; pairs no longer comparable)."""
     b, a = before.decisions(), after.decisions()
     changed, lost = [], []
     for pair, decision in b.items():
@@ -107,12 +71,11 @@ def _changes(before: PairwiseContrasts, after: PairwiseContrasts) -> tuple[tuple
         if now is None:
             lost.append(f"{x} and {y}")
         elif now != decision:
-            changed.append(f"{x} and {y} ({'separated' if decision else 'not separated'} → "
-                           f"{'separated' if now else 'not separated'})")
+            changed.append((x, y, decision, now))
     return tuple(changed), tuple(lost)
 
 
-@register_statistic("scope", order=100, describe=describe)
+@register_statistic("scope", order=100)
 def scope(runs: DatasetRuns, earlier: Mapping) -> Scope:
     records = runs.records
     unconverged = tuple(run_label(r) for r in records if r.converged is False)

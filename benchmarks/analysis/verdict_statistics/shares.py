@@ -4,7 +4,7 @@ An ANOVA on the log test loss of every seed (`benchmarks.analysis.anova`: Type I
 each corrected by what seed noise puts in it, seed noise as a split plot per family). A share is the
 variance a term carries among the noise-free means of these runs, out of the total variance of a
 seed's log loss: it describes *these* families, sizes and data sizes, and changes with them (the
-architecture's share is given again without the weakest family to show by how much).
+leading factor and the best family are computed again without each family in turn).
 
 Intervals: a parametric bootstrap. Each replicate draws every seed again around the runs' means, with
 the init and seed noise estimated for its family (`ShareModel.simulate`), and is analysed like the data.
@@ -27,9 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmarks.analysis.anova import ShareModel
+from benchmarks.analysis.claims import Claim, from_estimate
 from benchmarks.analysis.stats import Estimate, keyed_rng, percentiles
 from benchmarks.analysis.verdict_statistics import FACTORS, DatasetRuns, register_statistic
-from benchmarks.analysis.verdict_text import LEVEL_WORDS, fmt_share, join_words
 
 N_SIM = 400  # parametric bootstrap replicates
 
@@ -66,9 +66,15 @@ class VarianceShares:
     seed_share: Estimate | None  # seed noise (inits and seeds) as a share of the total
     confounded: Estimate | None  # explained by several factors together, by none alone (designs not a full grid)
     aliased: tuple[str, ...] = ()  # terms the design cannot separate from the others: no share given
-    without_weakest: tuple[str, Estimate] | None = None  # the architecture's share without the weakest family
+    lead: tuple[str, str, Estimate] | None = None  # the two largest factors and the first's share minus the second's
+    without: tuple[LeaveOneOut, ...] = ()  # the shares again without each family in turn (3+ families)
     seed_parts: tuple[float, float] | None = None  # (init, seed-own) variance, pooled over families
-    notes: tuple[str, ...] = ()
+    claims: tuple[Claim, ...] = ()
+
+    @property
+    def leading(self) -> str:
+        """The factor with the largest share ("" without shares)."""
+        return self.lead[0] if self.lead is not None else ""
 
     def share(self, term: str) -> Estimate | None:
         return next((s.share for s in self.shares if s.term == term), None)
@@ -78,10 +84,24 @@ class VarianceShares:
         out = {"shares": [s.to_dict() for s in self.shares], "interactions": d(self.interactions),
                "seed_share": d(self.seed_share), "confounded_share": d(self.confounded),
                "not_separable": list(self.aliased)}
-        if self.without_weakest is not None:
-            out["architecture_share_without"] = {"family": self.without_weakest[0],
-                                                 "share": self.without_weakest[1].to_dict()}
+        if self.lead is not None:
+            out["lead"] = {"first": self.lead[0], "second": self.lead[1], "difference": self.lead[2].to_dict()}
+        if self.without:
+            out["without_each_family"] = [w.to_dict() for w in self.without]
         return out
+
+
+@dataclass(frozen=True)
+class LeaveOneOut:
+    """The main factors' shares and the best family, recomputed without one family."""
+
+    family: str
+    shares: dict[str, float]  # main factor -> share (point estimates)
+    leading: str  # the factor with the largest share without the family
+    best: str  # the family with the lowest mean loss without it
+
+    def to_dict(self) -> dict:
+        return {"family": self.family, "shares": self.shares, "leading": self.leading, "best": self.best}
 
 
 def term_name(term: tuple[int, ...]) -> str:
@@ -124,68 +144,62 @@ def shares_of(runs: DatasetRuns, key: object, n_sim: int = N_SIM) -> VarianceSha
     sizes = np.array([f.index.size for f in model.families])
     parts = (float(np.clip(obs["tau2"][0], 0, None) @ sizes / sizes.sum()),
              float(obs["sigma2"][0] @ sizes / sizes.sum()))
+    main = sorted((j for j, t in enumerate(terms) if len(t) == 1), key=lambda j: -obs["terms"][0, j])
+    lead = None
+    if len(main) >= 2:
+        j1, j2 = main[:2]
+        value = float(obs["terms"][0, j1] - obs["terms"][0, j2])
+        lead = (term_name(terms[j1]), term_name(terms[j2]),
+                Estimate.recentred(value, rep["terms"][:, j1] - rep["terms"][:, j2]))
     return VarianceShares(shares=tuple(shares), interactions=interactions, seed_share=seed, confounded=confounded,
-                          aliased=tuple(term_name(t) for t in model.anova.aliased), seed_parts=parts)
+                          aliased=tuple(term_name(t) for t in model.anova.aliased), lead=lead, seed_parts=parts)
 
 
-def weakest(runs: DatasetRuns) -> str:
-    """The family with the highest mean log loss over the cells every family ran (else over its own runs)."""
+def best(runs: DatasetRuns) -> str:
+    """The family with the lowest mean log loss over the cells every family ran (else over its own runs)."""
     common = runs.arch_means()
     if common is not None:
         archs, means, _ = common
-        return archs[int(np.argmax(means[0]))]
+        return archs[int(np.argmin(means[0]))]
     own = [runs.y_n[runs.codes_nx3[:, 0] == i].mean() for i in range(len(runs.archs))]
-    return runs.archs[int(np.argmax(own))]
+    return runs.archs[int(np.argmin(own))]
 
 
-def describe(v: VarianceShares, dataset) -> list[str]:
-    if not v.shares:
-        if not v.aliased:
-            return []
-        return [f"No share for {join_words(v.aliased)}: in this design each family ran at its own model sizes, so the "
-                "variance cannot be split between them (the pairwise contrasts below compare the families at their "
-                "own sizes)."]
-    main = [f"{s.term} {fmt_share(s.share)}" for s in v.shares if " × " not in s.term]
-    inter = f", their interactions {fmt_share(v.interactions)} together" if v.interactions else ""
-    conf = (f", several factors together but none alone {fmt_share(v.confounded)}" if v.confounded is not None
-            else "")
-    if dataset.has_intervals:
-        out = [f"Share of the variance in log test loss among these runs, beyond what seed noise alone would give "
-               f"({LEVEL_WORDS} parametric-bootstrap intervals, within 0–100%): {', '.join(main)}{inter}{conf}; "
-               f"seed noise itself {fmt_share(v.seed_share)}."]
-    else:
-        out = [f"Share of the variance in log test loss: {', '.join(main)}{inter}{conf}."]
-    zero = [s.term for s in v.shares if s.raw < 0]
-    if zero and dataset.has_intervals:
-        out.append(f"{join_words(zero).capitalize()} {'is' if len(zero) == 1 else 'are'} estimated below zero (less "
-                   "than seed noise alone would give) and shown as 0 with the interval's upper end.")
-    if v.aliased:
-        out.append(f"No share for {join_words(v.aliased)}: in this design {'it is' if len(v.aliased) == 1 else 'they are'}"
-                   " not separable from the other factors (not every family ran at every model size and training-set "
-                   "size), and the variance they explain together with them is counted as 'several factors together'.")
-    if v.without_weakest is not None and dataset.has_intervals:
-        family, share = v.without_weakest
-        arch = v.share("architecture")
-        out.append(f"A share describes these families only: without {family}, the weakest, the architecture's share is "
-                   f"{fmt_share(share)}" + (f" (against {fmt_share(arch)} with it)." if arch is not None else "."))
-    return out
+def leave_one_out(runs: DatasetRuns, key: object) -> tuple[LeaveOneOut, ...]:
+    """The main shares and the best family without each family in turn (point estimates: what the headline's
+    sensitivity to the family set needs)."""
+    out = []
+    for family in runs.archs:
+        rest = runs.subset(lambda r, f=family: r.spec.arch != f)
+        if rest is None or len(rest.archs) < 2:
+            continue
+        sub = shares_of(rest, (key, family), n_sim=20)
+        main = {s.term: s.share.value for s in sub.shares if " × " not in s.term}
+        if main:
+            out.append(LeaveOneOut(family, main, max(main, key=main.get), best(rest)))
+    return tuple(out)
 
 
-@register_statistic("shares", order=10, describe=describe)
+def claims_of(v: VarianceShares, runs: DatasetRuns) -> tuple[Claim, ...]:
+    scope = f"{runs.dataset}, these {len(runs.archs)} families, sizes and data sizes"
+    out = [Claim(statistic="shares", quantity="share", subject=s.term, estimate=s.share.value, lo=s.share.lo,
+                 hi=s.share.hi, unit="share", null=None, scope=scope) for s in v.shares]
+    for name, e in (("their interactions", v.interactions), ("several factors together", v.confounded),
+                    ("seed noise", v.seed_share)):
+        if e is not None:
+            out.append(Claim(statistic="shares", quantity="share", subject=name, estimate=e.value, lo=e.lo, hi=e.hi,
+                             unit="share", null=None, scope=scope))
+    if v.lead is not None:
+        first, second, e = v.lead
+        out.append(from_estimate(e, shown=float, null=0.0, statistic="shares", quantity="share lead", subject=first,
+                                 reference=second, unit="share", scope=scope))
+    return tuple(out)
+
+
+@register_statistic("shares", order=10)
 def variance_shares(runs: DatasetRuns, earlier: Mapping) -> VarianceShares:
     key = tuple(r.run_id for r in runs.records)
     v = shares_of(runs, key)
-    notes = []
-    if v.seed_parts is not None and runs.has_intervals and v.seed_parts[0] > v.seed_parts[1]:
-        notes.append(f"most of the seed noise is the initialisation's (sd {np.sqrt(v.seed_parts[0]):.3f} in log loss, "
-                     f"shared by every training-set size a family and size ran at, against {np.sqrt(v.seed_parts[1]):.3f} "
-                     "of each seed's own): more seeds narrow the intervals, more training-set sizes do not")
-    if len(runs.archs) > 2 and v.share("architecture") is not None:
-        drop = weakest(runs)
-        rest = runs.subset(lambda r: r.spec.arch != drop)
-        if rest is not None:
-            sub = shares_of(rest, (key, drop))
-            arch = sub.share("architecture")
-            if arch is not None:
-                v = VarianceShares(**{**v.__dict__, "without_weakest": (drop, arch)})
-    return VarianceShares(**{**v.__dict__, "notes": tuple(notes)})
+    if len(runs.archs) > 2 and v.shares:
+        v = VarianceShares(**{**v.__dict__, "without": leave_one_out(runs, key)})
+    return VarianceShares(**{**v.__dict__, "claims": claims_of(v, runs)})

@@ -20,9 +20,9 @@ import numpy as np
 from scipy import stats
 
 from benchmarks.analysis import fits
-from benchmarks.analysis.stats import Estimate, keyed_rng, run_log_losses
+from benchmarks.analysis.claims import Claim, pct
+from benchmarks.analysis.stats import LEVEL, Estimate, dataset_identity, keyed_rng, run_log_losses
 from benchmarks.analysis.verdict_statistics import DatasetRuns, register_statistic
-from benchmarks.analysis.verdict_text import pct, short_count
 
 AXES = ("data_size", "params")
 SLICE_OF = {"data_size": lambda r: r.spec.target_params, "params": lambda r: r.spec.data_size}
@@ -72,7 +72,7 @@ class AxisPrediction:
 @dataclass(frozen=True)
 class SmallToLarge:
     axes: tuple[AxisPrediction, ...]
-    notes: tuple[str, ...] = ()
+    claims: tuple[Claim, ...] = ()
 
     def axis(self, name: str) -> AxisPrediction | None:
         return next((a for a in self.axes if a.axis == name), None)
@@ -98,7 +98,7 @@ def predict_largest(fitted: fits.DatasetFits, axis: str) -> AxisPrediction | Non
                 observed[s, arch] = (run_log_losses(at_last[0]).mean(), run_log_losses(held[0]).mean())
             if not held or len({LEVEL_OF[axis](r) for r in smaller}) < 2:
                 continue
-            f = fits.fit_runs(smaller, axis, af.noise, rng=keyed_rng(fitted.dataset, arch, axis, s, "small"))
+            f = fits.fit_runs(smaller, axis, af.noise, rng=keyed_rng(dataset_identity(fitted.runs), arch, axis, s, "small"))
             if f.kind is None or f.n_boot == 0:
                 continue
             rows = f.log_predict_rows(np.array([fits.X_OF[axis](held[0])], dtype=float))[:, 0]
@@ -126,27 +126,25 @@ def predict_largest(fitted: fits.DatasetFits, axis: str) -> AxisPrediction | Non
                           predicted_order_held=held_pred)
 
 
-def describe(x: SmallToLarge, dataset) -> list[str]:
+def prediction_claims(axes: tuple[AxisPrediction, ...], dataset: str, has_intervals: bool) -> tuple[Claim, ...]:
     out = []
-    for a in x.axes:
-        what = ("training set", f"{a.held_out:,} examples", f"{a.last_fitted:,}") if a.axis == "data_size" else (
-            "model", f"{short_count(a.held_out)} parameters", short_count(a.last_fitted))
-        s = f"Fitted without the largest {what[0]} ({what[1]}), the curves predict it"
-        if dataset.has_intervals:
-            judged = ("misses by more than seed noise explains" if a.p_value < 0.05 else
-                      "as well as seed noise allows")
-            s += (f" with an rms error of {pct(a.rms_error):.2g}% in loss against {pct(a.rms_noise):.2g}% from noise "
-                  f"alone ({judged}: p = {a.p_value:.2g})")
-        else:
-            s += f" with an rms error of {pct(a.rms_error):.2g}% in loss"
+    for a in axes:
+        axis = "training set" if a.axis == "data_size" else "model"
+        scope = f"{dataset}, {a.held_out:,} {'examples' if a.axis == 'data_size' else 'parameters'} held out"
+        if has_intervals:
+            out.append(Claim(statistic="small_to_large", quantity="prediction", subject="the curves",
+                             estimate=a.p_value, lo=float("nan"), hi=float("nan"), unit="p", null=1 - LEVEL,
+                             scope=scope, kind="test", at={"axis": axis, "rms": f"{pct(a.rms_error):.2g}",
+                                                           "noise": f"{pct(a.rms_noise):.2g}"}))
         if a.pairs:
-            s += (f"; {a.order_held} of {a.pairs} family pairs kept at {what[1]} the order they had at {what[2]} "
-                  f"(decision accuracy {100 * a.order_held / a.pairs:.0f}%)")
-        out.append(s + ".")
-    return out
+            out.append(Claim(statistic="small_to_large", quantity="decision accuracy", subject="the curves",
+                             estimate=a.order_held / a.pairs, lo=float("nan"), hi=float("nan"), unit="share", null=None,
+                             scope=scope, at={"axis": axis, "held": a.order_held, "pairs": a.pairs}))
+    return tuple(out)
 
 
-@register_statistic("small_to_large", order=70, describe=describe)
+@register_statistic("small_to_large", order=70)
 def small_to_large(runs: DatasetRuns, earlier: Mapping) -> SmallToLarge:
-    fitted = fits.fit_dataset(runs.records)
-    return SmallToLarge(axes=tuple(a for axis in AXES if (a := predict_largest(fitted, axis)) is not None))
+    fitted = runs.fitted if runs.fitted is not None else fits.fit_dataset(runs.records)
+    axes = tuple(a for axis in AXES if (a := predict_largest(fitted, axis)) is not None)
+    return SmallToLarge(axes=axes, claims=prediction_claims(axes, runs.dataset, runs.has_intervals))

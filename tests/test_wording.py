@@ -1,0 +1,109 @@
+"""The one wording rule: every claim of every committed reference and of planted results is said in words
+that agree with its interval (`wording.agrees`, decided from the numbers, not from `wording.relation`)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from benchmarks.analysis.claims import Claim
+from benchmarks.analysis.wording import TEMPLATES, agrees, number, relation, say, say_many, words_in
+
+REFERENCES = sorted((Path(__file__).resolve().parent.parent / "results" / "reference").glob("*/fits.json"))
+NAN = math.nan
+
+
+def _claims_in(doc: object) -> list[dict]:
+    """Every claim stored anywhere in a fits.json (datasets, contrasts, quality levels)."""
+    if isinstance(doc, dict):
+        found = [c for c in doc.get("claims", []) if isinstance(c, dict) and "quantity" in c]
+        return found + [c for k, v in doc.items() if k != "claims" for c in _claims_in(v)]
+    if isinstance(doc, list):
+        return [c for v in doc for c in _claims_in(v)]
+    return []
+
+
+def reference_claims() -> list[tuple[str, Claim]]:
+    return [(p.parent.name, Claim.from_dict(c)) for p in REFERENCES for c in _claims_in(json.loads(p.read_text()))]
+
+
+def planted() -> list[Claim]:
+    """Claims at the edges of the rule: intervals just past, at and around the null, bounds on either side,
+    a sign change, an undecided end, tests either side of their level."""
+    base = dict(statistic="planted", subject="mlp", reference="convnet", scope="planted")
+    return [
+        Claim(quantity="pair", estimate=12.0, lo=0.01, hi=20.0, unit="percent", null=0.0, **base),
+        Claim(quantity="pair", estimate=12.0, lo=0.0, hi=20.0, unit="percent", null=0.0, **base),
+        Claim(quantity="gap", estimate=-3.0, lo=-9.0, hi=-0.2, unit="percent", null=0.0, **base),
+        Claim(quantity="gap", estimate=1.0, lo=-9.0, hi=5.0, unit="percent", null=0.0, **base),
+        Claim(quantity="gap trend", estimate=0.64, lo=0.44, hi=0.89, unit="ratio", null=1.0, **base),
+        Claim(quantity="gap trend", estimate=0.9, lo=0.7, hi=1.1, unit="ratio", null=1.0, **base),
+        Claim(quantity="gap trend", estimate=0.5, lo=0.3, hi=0.8, unit="ratio", null=1.0, sign_change=True, **base),
+        Claim(quantity="frontier gap trend", estimate=-16.0, lo=-29.0, hi=-0.01, unit="percent", null=0.0,
+              undecided=True, **base),
+        Claim(quantity="factor", estimate=4.3, lo=2.9, hi=6.4, unit="factor of data", null=1.0,
+              measured_range=(0.1, 10.0), **base),
+        Claim(quantity="factor", estimate=1.2, lo=0.8, hi=1.9, unit="factor of data", null=1.0,
+              measured_range=(0.1, 10.0), **base),
+        Claim(quantity="factor", estimate=NAN, lo=NAN, hi=NAN, unit="factor of compute", null=1.0, kind="bounded",
+              side="above", bound=10.0, measured_range=(0.1, 10.0), **base),
+        Claim(quantity="factor", estimate=NAN, lo=NAN, hi=NAN, unit="factor of params", null=1.0, kind="bounded",
+              side="below", bound=0.25, measured_range=(0.25, 4.0), **base),
+        Claim(quantity="change", estimate=30.0, lo=10.0, hi=50.0, unit="percent", null=0.0, **base),
+        Claim(quantity="spread change", estimate=-18.0, lo=-22.0, hi=-14.0, unit="percent", null=0.0, **base),
+        Claim(quantity="equal exponents", estimate=0.0013, lo=NAN, hi=NAN, unit="p", null=0.05, kind="test",
+              at={"axis": "parameters"}, **base),
+        Claim(quantity="equal exponents", estimate=0.2, lo=NAN, hi=NAN, unit="p", null=0.05, kind="test",
+              at={"axis": "parameters"}, **base),
+    ]
+
+
+def test_every_reference_has_claims():
+    got = {name for name, _ in reference_claims()}
+    assert {"quick", "frontier", "quality"} <= got
+
+
+@pytest.mark.parametrize("claim", [c for _, c in reference_claims()] + planted(),
+                         ids=lambda c: f"{c.statistic}-{c.quantity}-{c.subject}-{c.reference}")
+def test_every_claim_is_said_in_words_its_interval_allows(claim):
+    text = say(claim)
+    assert agrees(claim, text), f"{text!r} against {claim}"
+    assert number(claim) in text or claim.kind == "bounded"  # one estimate, one interval, everywhere
+
+
+def test_a_planted_claim_whose_words_disagree_with_its_interval_fails():
+    within, apart = planted()[1], planted()[0]  # the interval holds the null; the interval excludes it
+    assert not agrees(within, say(apart).replace("12% [0.01", "12% [0"))
+    assert not agrees(within, f"mlp above convnet by {number(within)}")
+    assert not agrees(apart, f"mlp and convnet within noise ({number(apart)})")
+    crossing = planted()[6]
+    assert not agrees(crossing, "mlp's gap to convnet narrows, ×0.50 [0.30, 0.80] per tenfold data")
+    bound = planted()[10]
+    assert not agrees(bound, "mlp needs more than 0.3× the compute of convnet")
+
+
+def test_a_bound_below_one_is_never_stated_as_needing_more():
+    for c in planted():
+        if c.kind == "bounded":
+            assert ("more than" in say(c)) == (c.side == "above")
+
+
+def test_an_undecided_end_gets_no_threshold_word():
+    c = planted()[7]
+    assert relation(c) == "undecided" and "converges" not in say(c)
+
+
+def test_several_claims_together_keep_each_claims_words():
+    claims = [c for c in planted() if c.quantity == "factor"]
+    for text in say_many(claims):
+        assert words_in(text) <= 50
+
+
+def test_every_quantity_has_words_for_every_relation_it_can_take():
+    quantities = {q for q, _ in TEMPLATES}
+    for q in quantities:
+        rels = {r for qq, r in TEMPLATES if qq == q}
+        assert "*" in rels or {"above", "within noise"} <= rels or rels & {"rejected", "more than"}
