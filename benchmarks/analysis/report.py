@@ -300,7 +300,7 @@ def render_html(suite: str, fitted: dict[str, DatasetFits], verdict: Verdict,
         "".join('<div class="headline">' + "".join(f"<p>{_esc(line)}</p>" for line in s.headline) + "</div>"
                 for s in words[:1]),
     ]
-    lead = next(iter(fitted), None)
+    lead = next((ds for ds in fitted if plots.get(ds)), None)  # the first dataset with figures (not one all failed)
     data_plots = ([p for p in plots.get(lead, []) if p[1].name.endswith("loss-vs-data.png")]
                   or plots.get(lead, [])[:1]) if lead else []
     if data_plots:
