@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -105,7 +106,16 @@ def swept(tmp_path_factory) -> dict:
                        ("parquet:./data/clean", f"parquet:{root / 'link'}"))
         _cli("sweep", again, "--results-dir", results)
         compared = json.loads(_cli("compare", str(before), str(Path(results) / SUITE), "--format", "json"))
-        yield {"root": root, "results": Path(results) / SUITE, "printed": printed, "records": records,
+        shutil.copytree(root / "data", root / "moved")  # the same files at a new path, declared by it
+        fits_before = json.loads((Path(results) / SUITE / "fits.json").read_text())
+        moved = _suite(root / "third.toml", [f"parquet:{root / 'moved' / 'clean'}", f"parquet:{root / 'moved' / 'noisy'}",
+                                              "imagefolder:pictures"],
+                       (f"parquet:{root / 'moved' / 'clean'}", f"parquet:{root / 'moved' / 'noisy'}"))
+        _cli("sweep", moved, "--results-dir", results)
+        printed_moved = _cli("report", SUITE, "--results-dir", results)
+        yield {"fits_before": fits_before, "printed_moved": printed_moved,
+               "fits_moved": json.loads((Path(results) / SUITE / "fits.json").read_text()),
+               "root": root, "results": Path(results) / SUITE, "printed": printed, "records": records,
                "after": ResultsStore(results, SUITE).records(), "compared": compared,
                "datasets": [f"parquet:{(root / 'data' / 'clean').resolve()}",
                             f"parquet:{(root / 'data' / 'noisy').resolve()}",
@@ -120,14 +130,16 @@ def test_every_run_of_the_users_data_is_recorded_ok_under_its_resolved_name(swep
 
 
 def test_report_writes_plots_with_safe_names_and_a_page_for_datasets_named_by_paths(swept):
+    """One model size and one data size: no loss plot along an axis the suite did not vary (issue 24), the
+    families' multipliers per dataset where the verdict has pairs, each file named safely from its path."""
     folder = swept["results"]
-    for ds in swept["datasets"]:
-        for kind in ("params", "data", "compute"):
-            name = plot_file(ds, kind)
-            assert "/" not in name and ":" not in name and (folder / "plots" / name).stat().st_size > 1000
+    pngs = sorted((folder / "plots").glob("*.png"))
+    assert pngs and not [p for p in pngs if "-loss-vs-" in p.name]
+    for ds in swept["datasets"][:2]:
+        assert (folder / "plots" / plot_file(ds, "multipliers")).stat().st_size > 1000
+    assert all("/" not in p.name and ":" not in p.name for p in pngs)
     page = (folder / "report.html").read_text()
-    multipliers = len(list((folder / "plots").glob("*-multipliers.png")))  # where the verdict has pairs of families
-    assert page.count('<img class="plot"') == 9 + multipliers and json.loads((folder / "fits.json").read_text())["datasets"]
+    assert page.count('<img class="plot"') == len(pngs) and json.loads((folder / "fits.json").read_text())["datasets"]
 
 
 def test_the_declared_pair_gets_a_per_family_effect_with_intervals(swept):
@@ -147,3 +159,30 @@ def test_the_same_files_spelled_another_way_train_nothing_and_compare_sees_the_s
     assert [r.run_id for r in swept["after"]] == [r.run_id for r in swept["records"]]
     counts = swept["compared"]["counts"]
     assert counts["unchanged"] == len(swept["records"]) and counts["added"] == counts["removed"] == 0
+
+
+def test_a_contrast_declared_on_the_same_files_at_a_new_path_binds_to_their_records_by_content(swept):
+    """Copies of the two folders at a new path, swept under the same suite: their runs are the records already
+    there, and the contrast, declared by the new paths, still binds to them (by the data version the records
+    were trained on) with the very same numbers: nothing random depends on a dataset's name or path."""
+    clean, noisy = swept["datasets"][:2]
+    (before,) = swept["fits_before"]["verdict"]["contrasts"]
+    (after,) = swept["fits_moved"]["verdict"]["contrasts"]
+    assert (after["base"], after["variant"]) == (clean, noisy)
+    assert after == before and "unmatched_contrasts" not in swept["fits_moved"]["verdict"]
+    assert f"Contrast: {noisy} against {clean}" in swept["printed_moved"]
+
+
+def test_a_contrast_that_no_records_answer_is_said_in_one_line_not_dropped(swept):
+    from benchmarks.analysis.verdict import verdict
+    from benchmarks.analysis.verdict_words import verdict_text
+    from benchmarks.spec import DatasetContrast
+
+    clean = swept["datasets"][0]
+    gone = str(swept["root"] / "never-swept")
+    v = verdict(swept["records"], n_boot=50, contrasts=[DatasetContrast(clean, f"parquet:{gone}")])
+    assert not v.contrasts and [u.missing for u in v.unmatched] == [(f"parquet:{gone}",)]
+    text = verdict_text(v)
+    line = f"Not reported: no records of parquet:{gone}, by name or by content."
+    assert text.count(line) == 1 and f"Contrast: parquet:{gone} against {clean}" in text
+    assert v.to_dict()["unmatched_contrasts"][0]["missing"] == [f"parquet:{gone}"]

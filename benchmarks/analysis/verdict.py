@@ -30,8 +30,9 @@ content, so the verdict does not depend on the order of the lines in runs.jsonl.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from benchmarks import data
 from benchmarks.analysis import fits
 from benchmarks.analysis.claims import Claim
 from benchmarks.analysis.contrast import ContrastEffect, contrast_effect
@@ -81,6 +82,7 @@ class Verdict:
     unusable: dict[str, int] = field(default_factory=dict)  # dataset -> runs, where every run failed or diverged
     level: float = LEVEL
     quality: list[QualityAxis] = field(default_factory=list)  # datasets run at quality levels (analysis/quality.py)
+    unmatched: list[Unmatched] = field(default_factory=list)  # declared contrasts with a side that has no records
 
     def to_dict(self) -> dict:
         out = {"level": self.level, "datasets": [d.to_dict() for d in self.datasets],
@@ -88,7 +90,56 @@ class Verdict:
                "unusable": self.unusable}
         quality = [q.to_dict() | {"levels": [lv.to_dict() | {"claims": [x.to_dict() for x in lv.claims]}
                                              for lv in q.levels]} for q in self.quality]
-        return out | ({"quality": quality} if quality else {})
+        unmatched = [u.to_dict() for u in self.unmatched]
+        return out | ({"quality": quality} if quality else {}) | ({"unmatched_contrasts": unmatched} if unmatched else {})
+
+
+@dataclass(frozen=True)
+class Unmatched:
+    """A declared contrast that no records answer: `missing` names its sides found neither by name nor by
+    content among the records (said in the verdict, never dropped without a word)."""
+
+    contrast: DatasetContrast
+    missing: tuple[str, ...]
+
+    def to_dict(self) -> dict:
+        return self.contrast.to_dict() | {"missing": list(self.missing)}
+
+
+def _content_version(name: str) -> str | None:
+    """The version of a dataset's arrays (its content, for your files), or None where it cannot be known now
+    (files moved away, a hub dataset not cached)."""
+    try:
+        return data.version(name)
+    except Exception:  # noqa: BLE001 - any failure to name the content leaves the side unmatched, and said so
+        return None
+
+
+def bind_contrasts(contrasts: Sequence[DatasetContrast], by_dataset: dict[str, list[RunRecord]],
+                   ) -> tuple[list[DatasetContrast], list[Unmatched]]:
+    """Each declared contrast bound to the records' datasets by name, else by content identity (the data version
+    a record was trained on): the same files reached by another path, or copied elsewhere, are the same dataset
+    (issue 28). A side that matches nothing leaves the contrast unmatched."""
+    by_version: dict[str, str] = {}
+    for ds, rs in sorted(by_dataset.items()):
+        for r in rs:
+            if r.data_version:
+                by_version.setdefault(r.data_version, ds)
+
+    def bind(name: str) -> str | None:
+        if name in by_dataset:
+            return name
+        version = _content_version(name)
+        return by_version.get(version) if version else None
+
+    bound, unmatched = [], []
+    for c in contrasts:
+        base, variant = bind(c.base), bind(c.variant)
+        if base is not None and variant is not None:
+            bound.append(replace(c, base=base, variant=variant))
+        else:
+            unmatched.append(Unmatched(c, tuple(n for n, b in ((c.base, base), (c.variant, variant)) if b is None)))
+    return bound, unmatched
 
 
 def dataset_verdict(dataset: str, runs: DatasetRuns, n_excluded: int) -> DatasetVerdict:
@@ -122,9 +173,10 @@ def verdict(records: Sequence[RunRecord], *, n_boot: int = N_BOOT, rng: int = 0,
         if ok:
             runs = DatasetRuns.of(ok, n_boot, rng, draws, dataset=ds, fitted=fitted.get(ds))
             per[ds] = (dataset_verdict(ds, runs, len(excluded)), runs)
+    contrasts, unmatched = bind_contrasts(contrasts, by_dataset)
     contrasts = [*contrasts, *(c for c in quality_contrasts(list(per)) if c not in contrasts)]
     effects = [e for c in contrasts if c.base in per and c.variant in per
                and (e := contrast_effect(c, per[c.base][1], per[c.variant][1])) is not None]
     unusable = {ds: len(rs) for ds, rs in sorted(by_dataset.items()) if ds not in per}
     quality = quality_axes({ds: fitted[ds] for ds in per}, effects)
-    return Verdict([v for v, _ in per.values()], effects, unusable, quality=quality)
+    return Verdict([v for v, _ in per.values()], effects, unusable, quality=quality, unmatched=unmatched)

@@ -350,6 +350,9 @@ def sections(verdict: Verdict) -> list[Section]:
     out += [Section(ds, (f"All {count_of(n, 'run')} failed or diverged: no verdict.",)) for ds, n in
             verdict.unusable.items()]
     out += [contrast_section(c) for c in verdict.contrasts]
+    out += [Section(f"Contrast: {u.contrast.variant} against {u.contrast.base}",
+                    (f"Not reported: no records of {' or '.join(u.missing)}, by name or by content.",))
+            for u in verdict.unmatched]
     out += [quality_section(a, q) for a in verdict.quality for q in a.levels]
     return out
 
