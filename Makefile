@@ -61,7 +61,7 @@ check-arch: $(STAMP) ## run the architecture test matrix on a plugin: make check
 	$(BIN)/archbench check-arch $(if $(PLUGIN),--plugin $(PLUGIN)) $(if $(ARCH),--arch $(ARCH)) $(ARGS)
 
 test: $(STAMP) ## run the test suite
-	$(BIN)/python -m pytest -q $(ARGS)
+	$(BIN)/python -m pytest -q --durations=15 $(ARGS)
 
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check architectures benchmarks tests
