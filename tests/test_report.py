@@ -38,8 +38,8 @@ def reported(tmp_path_factory) -> tuple[Path, str]:
                                dataset="mnist1d-shuffled", rng=1)
     broken = [dataclasses.replace(r, status="failed", reason="out of memory", seeds=[])
               for r in planted_records(Law(), dataset="broken", sizes=(10_000,))]
-    for r in base + shuffled + broken:
-        store.append(r)
+    for r in base + shuffled + broken:  # each with the version of the data it trained on, as real records have
+        store.append(dataclasses.replace(r, data_version=f"{r.spec.dataset}-0123abcd4567"))
     declared = DatasetContrast("mnist1d", "mnist1d-shuffled", "input order destroyed")
     save_contrasts(Suite(SUITE, ("mnist1d", "mnist1d-shuffled", "broken"), ("*",), (10_000,), (1_000,), (0,),
                          contrasts=(declared,)), results)
@@ -226,3 +226,27 @@ def test_the_committed_frontier_reference_is_what_the_code_reports_from_its_reco
     leader, top = frontiers["leader"], frontiers["levels"][-1]
     assert frontiers["families"][leader]["measured_compute"][1] < top
     assert f"(extrapolated there: {leader}'s runs reach" in json.dumps(doc["verdict"], ensure_ascii=False)
+
+
+def test_a_report_of_the_same_runs_under_other_dataset_names_says_the_same_numbers(reported, tmp_path):
+    """Nothing random depends on a dataset's name (issue 28): the records renamed (same run ids, same per-seed
+    results), the contrast declared by the new names, the report is the same once the names are put back."""
+    folder, printed = reported
+    names = {"mnist1d-shuffled": "dsbbbtwin", "mnist1d": "dsaaamine"}
+    text = (folder / "runs.jsonl").read_text()
+    for old, new in names.items():
+        text = text.replace(f'"dataset":"{old}"', f'"dataset":"{new}"')
+    (tmp_path / SUITE).mkdir()
+    (tmp_path / SUITE / "runs.jsonl").write_text(text)
+    save_contrasts(Suite(SUITE, (*names.values(), "broken"), ("*",), (10_000,), (1_000,), (0,),
+                         contrasts=(DatasetContrast(names["mnist1d"], names["mnist1d-shuffled"], "input order destroyed"),)),
+                   tmp_path)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["report", SUITE, "--results-dir", str(tmp_path)]) == 0
+    back = (tmp_path / SUITE / "fits.json").read_text()
+    said = out.getvalue().replace(str(tmp_path), str(folder.parent))
+    for old, new in names.items():
+        back, said = back.replace(new, old), said.replace(new, old)
+    assert said == printed
+    assert_same_result(json.loads(back), json.loads((folder / "fits.json").read_text()))
