@@ -23,18 +23,17 @@ SUITE = "quick"
 
 
 def largest_cell_table(results_dir: Path = REFERENCE, suite: str = SUITE) -> str:
-    """Each family's test loss and accuracy at the suite's largest cell (most parameters, then most data)."""
+    """Each family's test loss and accuracy at the suite's largest cell (most parameters, then most data), in the
+    leaderboard's own formats."""
     from benchmarks.analysis.leaderboard import load_leaderboards
+    from benchmarks.analysis.leaderboard_formats import arch_label, fmt_accuracy
+    from benchmarks.formatting import fmt_estimate, md_table
 
     (board,) = load_leaderboards(results_dir, suite)
     cell = max(board.cells, key=lambda c: (c.target_params, c.data_size))
-    rows = ["| rank | family | test loss | test accuracy |", "|---:|---|---|---|"]
-    for e in cell.entries:
-        rank = f"={e.rank}" if e.tied else str(e.rank)
-        mark = "" if e.converged else " ~"
-        loss = f"{e.test_loss.value:.3f} ± {(e.test_loss.hi - e.test_loss.lo) / 2:.3f}"
-        rows.append(f"| {rank} | `{e.arch}`{mark} | {loss} | {100 * e.test_acc.value:.1f}% |")
-    return "\n".join(rows)
+    rows = [[f"={e.rank}" if e.tied else str(e.rank), f"`{arch_label(e)}`", fmt_estimate(e.test_loss),
+             fmt_accuracy(e.test_acc)] for e in cell.entries]
+    return "\n".join(md_table(["rank", "family", "test loss", "test accuracy %"], rows, [True, False, False, False]))
 
 
 def headline(results_dir: Path = REFERENCE, suite: str = SUITE) -> str:
