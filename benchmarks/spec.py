@@ -20,6 +20,7 @@ from typing import Literal
 import numpy as np
 
 from architectures.spec import ArchShape, Family, InputKind, TaskSpec
+from benchmarks.running.lr_search import LrPolicy
 
 __all__ = [
     "ArchShape", "Family", "InputKind", "TaskSpec", "Splits", "RunSpec", "RunRecord",
@@ -70,7 +71,8 @@ class Splits:
 
 _ALWAYS = object()  # equal to no value: a field not in _HASH_DEFAULTS is always hashed
 _HASH_DEFAULTS: dict[str, object] = {"scored_at": "best_val_loss", "patience": 0.0, "regime": "finite", "sparsity": 0.0,
-                                     "mask": ""}
+                                     "mask": "", "lr_search": LrPolicy.search, "lr_rung": LrPolicy.rung,
+                                     "lr_keep": LrPolicy.keep}
 
 
 @dataclass(frozen=True)
@@ -84,10 +86,14 @@ class RunSpec:
     seeds: tuple[int, ...] = (0, 1)
     steps: int = 1000  # optimizer steps of this run (under an epoch budget: the suite's rule at this data size)
     batch_size: int = 128
-    lr: float = 1e-3  # peak learning rate, used when lr_trials is empty
-    lr_trials: tuple[float, ...] = ()  # if set: train all, keep the best on validation loss
-    lr_extend: int = 0  # trials added after lr_trials: outward from the edge holding the best, else refining it
-    lr_tune_seeds: int = 0  # how many of the seeds (the first) try every rate; the others train at the chosen one (0: all)
+    # The learning-rate search (benchmarks/running/lr_search.py, `LrPolicy`: its defaults and rules).
+    lr: float = LrPolicy.value  # peak learning rate, used when lr_trials is empty
+    lr_trials: tuple[float, ...] = LrPolicy.trials  # if set: the search's grid; the best on validation loss is kept
+    lr_extend: int = LrPolicy.extend  # trials added after the grid: outward from an edge holding the best, else refining
+    lr_tune_seeds: int = LrPolicy.tune_seeds  # how many seeds (the first) try every rate; the others train at the chosen one
+    lr_search: str = LrPolicy.search  # grid (every trial to the end) or halving (one rung, `lr_keep` trials finish)
+    lr_rung: float = LrPolicy.rung  # halving: the fraction of the planned evaluations where trials are compared
+    lr_keep: int = LrPolicy.keep  # halving: trials that go on from the rung to the end
     budget_epochs: float = 0.0  # the suite's budget in epochs that set `steps` (0: steps given directly)
     weight_decay: float = 1e-4
     warmup_frac: float = 0.05  # linear warm-up over this fraction of steps, then cosine decay to 0
@@ -119,9 +125,7 @@ class RunSpec:
             (len(set(self.seeds)) == len(self.seeds), "seeds must be distinct"),
             (self.steps > 0, "steps must be positive"),
             (self.batch_size > 0, "batch_size must be positive"),
-            (self.lr > 0 and all(lr > 0 for lr in self.lr_trials), "learning rates must be positive"),
-            (len(set(self.lr_trials)) == len(self.lr_trials), "learning-rate trials must be distinct"),
-            (self.lr_extend >= 0, "lr_extend must be 0 or more"),
+            *((False, message) for _, message in LrPolicy.of_spec(self).problems()),
             (0 <= self.lr_tune_seeds <= len(self.seeds), "lr_tune_seeds must be between 0 (all) and the number of seeds"),
             (self.budget_epochs >= 0, "budget_epochs must be 0 or more"),
             (self.eval_every > 0, "eval_every must be positive"),
@@ -240,6 +244,9 @@ class RunRecord:
     lr: float = 0.0  # the learning rate the results are for (chosen on validation loss if tuned)
     lr_trials: dict[str, float | None] = field(default_factory=dict)  # lr -> mean over seeds of the best validation loss
     lr_at_edge: bool = False  # the chosen rate is the smallest or largest of all trials (extensions included)
+    # The search's trials (`lr_search.record`): method, rung step, and per trial its rate, score, whether it finished,
+    # where each tuning seed stopped and its validation curve ({} for a run without trials, or older records).
+    lr_search: dict = field(default_factory=dict)
     converged: bool | None = None  # every seed converged (benchmarks.running.protocol.has_converged)
     epochs: float = 0.0  # passes over the training set that the steps make: steps x batch_size / data_size
     seeds: list[SeedResult] = field(default_factory=list)

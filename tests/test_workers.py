@@ -100,10 +100,35 @@ def test_a_one_thread_worker_keeps_xla_on_one_thread_and_the_users_flags():
     assert "XLA_FLAGS" not in workers.thread_env(4, {}) and workers.thread_env(4, {})["OMP_NUM_THREADS"] == "4"
 
 
-def test_only_a_worker_with_several_threads_is_pinned_to_its_share_of_the_cores():
+def test_every_worker_is_pinned_to_its_own_share_of_the_cores():
     allowed = sorted(os.sched_getaffinity(0))
-    assert workers.worker_cpus(1, 1) == []
+    assert [workers.worker_cpus(w, 1) for w in range(len(allowed))] == [[c] for c in allowed]
+    assert workers.worker_cpus(len(allowed), 1) == [allowed[0]]  # more workers than cores share them in turn
     assert workers.worker_cpus(0, 2) == allowed[:2]
+
+
+MATMUL_CPU_USE = """
+import os, time
+import jax, jax.numpy as jnp
+x = jnp.ones((1024, 1024))
+f = jax.jit(lambda a: a @ a @ a)
+f(x).block_until_ready()
+t, c = time.perf_counter(), os.times()
+for _ in range(8):
+    f(x).block_until_ready()
+c2 = os.times()
+print((c2.user - c.user + c2.system - c.system) / (time.perf_counter() - t))
+"""
+
+
+def test_a_one_thread_worker_runs_its_matmuls_on_one_core():
+    """A worker's environment and affinity, as `run_workers` gives them: the process's CPU time over the wall time
+    of large matmuls stays at one core (the XLA flags alone let it reach 1.6)."""
+    env = workers.thread_env(1, {**os.environ, "PYTHONPATH": os.getcwd()})
+    cpus = workers.worker_cpus(0, 1)
+    script = f"import os; os.sched_setaffinity(0, {cpus!r})\n" + MATMUL_CPU_USE
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120, check=True)
+    assert float(out.stdout.split()[-1]) <= 1.05
 
 
 def test_a_bad_worker_count_on_the_command_line_is_one_line_and_writes_nothing(tmp_path, capsys):

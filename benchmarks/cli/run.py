@@ -13,6 +13,7 @@ from benchmarks import data
 from benchmarks.cli import sweep_workers
 from benchmarks.cli.flags import add_device_flags, add_executor_flags, job_options, setup_devices
 from benchmarks.layout import DEFAULT_EVERY_S, JOBS_DIR
+from benchmarks.running.lr_search import SEARCHES, LrPolicy
 from benchmarks.running.store import Owner, ResultsStore
 from benchmarks.running.wandb_log import MODES, WandbLogger, resolve_mode
 from benchmarks.spec import SCORED_AT, RunRecord, RunSpec, UserError
@@ -78,7 +79,8 @@ def outcome_line(record: RunRecord, path: object) -> str:
 
 DEFAULT_DATASET, DEFAULT_PARAMS, DEFAULT_DATA_SIZE = "mnist1d", 30_000, 4000  # `run` without --like
 # The flags of `run` that --like takes from the suite instead: refused beside it, never silently dropped.
-PROTOCOL_FLAGS = ("seeds", "steps", "batch_size", "lr", "lr_trials", "lr_extend", "lr_tune_seeds", "weight_decay",
+PROTOCOL_FLAGS = ("seeds", "steps", "batch_size", "lr", "lr_trials", "lr_extend", "lr_tune_seeds", "lr_search", "lr_rung",
+                  "lr_keep", "weight_decay",
                   "warmup_frac", "eval_every", "precision", "scored_at")
 
 
@@ -147,8 +149,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         arch=architectures.canonical(args.arch), **data.spec_fields(args.dataset or DEFAULT_DATASET),
         target_params=args.params or DEFAULT_PARAMS, data_size=args.data_size or DEFAULT_DATA_SIZE,
         seeds=args.seeds, steps=args.steps, batch_size=args.batch_size, lr=args.lr, lr_trials=args.lr_trials,
-        lr_extend=args.lr_extend, lr_tune_seeds=args.lr_tune_seeds,
-        weight_decay=args.weight_decay, warmup_frac=args.warmup_frac, eval_every=args.eval_every,
+        lr_extend=args.lr_extend, lr_tune_seeds=args.lr_tune_seeds, lr_search=args.lr_search, lr_rung=args.lr_rung,
+        lr_keep=args.lr_keep, weight_decay=args.weight_decay, warmup_frac=args.warmup_frac, eval_every=args.eval_every,
         precision=args.precision, scored_at=args.scored_at, suite=args.suite,
     )
     options = run_options(args)
@@ -337,12 +339,18 @@ def add_command(sub: argparse._SubParsersAction, common: argparse.ArgumentParser
     p.add_argument("--seeds", type=_ints, default="0,1", help="comma-separated seeds, trained together")
     p.add_argument("--steps", type=int, default=1000, help="optimizer steps")
     p.add_argument("--batch-size", type=int, default=128, help="examples per optimizer step")
-    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (when --lr-trials is not given)")
+    p.add_argument("--lr", type=float, default=LrPolicy.value, help="peak learning rate (when --lr-trials is not given)")
     p.add_argument("--lr-trials", type=_floats, default=(), help="comma-separated rates; the best on validation loss is kept")
-    p.add_argument("--lr-extend", type=int, default=0,
+    p.add_argument("--lr-extend", type=int, default=LrPolicy.extend,
                    help="trials added after --lr-trials: outward from an edge holding the best, else refining it")
-    p.add_argument("--lr-tune-seeds", type=int, default=0,
+    p.add_argument("--lr-tune-seeds", type=int, default=LrPolicy.tune_seeds,
                    help="how many of the seeds (the first) try every rate; the others train at the chosen one (0: all)")
+    p.add_argument("--lr-search", choices=SEARCHES, default=LrPolicy.search,
+                   help="grid: every trial trains the whole budget; halving: every trial to the rung, the --lr-keep best "
+                        "there on to the end (docs/protocol.md)")
+    p.add_argument("--lr-rung", type=float, default=LrPolicy.rung,
+                   help="halving: the fraction of the budget at which the trials are compared")
+    p.add_argument("--lr-keep", type=int, default=LrPolicy.keep, help="halving: how many trials train on from the rung")
     p.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW's decoupled weight decay")
     p.add_argument("--warmup-frac", type=float, default=0.05, help="fraction of steps of linear warm-up before cosine decay")
     p.add_argument("--eval-every", type=int, default=100, help="steps between held-out evaluations")

@@ -1,9 +1,10 @@
 """Execute one RunSpec: data -> sizing -> build -> train -> RunRecord.
 
-Learning-rate policy (benchmarks/running/protocol.py): with `lr_trials`, every
-trial trains (all seeds, in the same compiled program), then `lr_extend` more
-trials (outward from an edge holding the best, else refining it, in a second
-program call); the trial with the lowest mean best validation loss is kept.
+The learning-rate search (benchmarks/running/lr_search.py) decides which trials
+train and for how long (the full grid-and-extend search, or successive halving),
+through one callback that trains rates on the tuning seeds; the other seeds then
+train at the chosen rate. Each call of the trainer is a phase with its own
+checkpoint, so a kill in a later phase trains no finished one again.
 Each seed is scored at its evaluation with the lowest validation loss. The test
 split is never looked at to choose. The record states the chosen rate, every
 trial's validation loss, whether the choice sits on an edge of all the trials,
@@ -15,6 +16,7 @@ from __future__ import annotations
 import datetime
 import functools
 import importlib.metadata
+import os
 import platform
 import subprocess
 from collections.abc import Callable, Sequence
@@ -27,10 +29,10 @@ import numpy as np
 import architectures
 from benchmarks import data
 from benchmarks.data import online
-from benchmarks.running import distributed, protocol, sizing
+from benchmarks.running import distributed, lr_search, protocol, sizing
 from benchmarks.running.checkpoint import DEFAULT_EVERY_S
 from benchmarks.running.programs import Model, Sparse, TrainConfig, device_data
-from benchmarks.running.train import Checkpoint, TrainOutput, default_pack, train
+from benchmarks.running.train import Checkpoint, Resumed, TrainOutput, default_pack, train
 from benchmarks.spec import (
     RESULTS_VERSION,
     Curves,
@@ -69,7 +71,17 @@ def environment() -> dict[str, str]:
         "python": platform.python_version(),
         **distributed.describe(),  # platform, device kind and count, processes, host CPUs
         "host": platform.machine(),
+        **thread_layout(),
     }
+
+
+def thread_layout() -> dict[str, str]:
+    """The cores this process may run on and XLA's CPU flags: they change float rounding, so a record says them."""
+    try:
+        cpus = ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        cpus = "any"
+    return {"cpu_affinity": cpus, "xla_flags": os.environ.get("XLA_FLAGS", "")}
 
 
 _flops = functools.lru_cache(maxsize=256)(sizing.flops_per_example)
@@ -100,16 +112,6 @@ def run_id(spec: RunSpec, data_version: str | None = None) -> str:
     return spec.run_id(arch_version=architectures.get(spec.arch).version,
                        data_version=data_version or _data_version(spec.dataset),
                        dataset_identity=data.run_identity(spec.dataset))
-
-
-def _concat(a: TrainOutput, b: TrainOutput) -> TrainOutput:
-    """Two phases' members side by side (same evaluation steps)."""
-    return TrainOutput(
-        curves={k: np.concatenate([a.curves[k], b.curves[k]]) for k in a.curves},
-        steps=a.steps, evals_run=np.concatenate([a.evals_run, b.evals_run]),
-        diverged_step=np.concatenate([a.diverged_step, b.diverged_step]), state=a.state,
-        compile_s=a.compile_s + b.compile_s, train_s=a.train_s + b.train_s,
-    )
 
 
 def _history(out: TrainOutput) -> list[dict[str, np.ndarray]]:
@@ -181,12 +183,16 @@ def execute(
     others = spec.seeds[len(tuners):]  # trained at the chosen rate only
     k = len(tuners)
     n_evals = spec.steps // spec.eval_every
-    extend = spec.lr_extend if spec.lr_trials else 0
-    phases = 1 + bool(extend) + bool(others)
+    policy = lr_search.LrPolicy.of_spec(spec)
+    halving = policy.halves(n_evals)
+    # Calls of the trainer: grid (+ extension); or grid and extension to the rung, then the kept trials on.
+    phases = 1 + bool(policy.trials and policy.extend) + halving + bool(others)
     pack = default_pack(architectures.get(spec.arch).cpu_vmap)
+    calls: list[int] = []  # phases run so far
 
-    def phase(members: list[tuple[float, int]], index: int) -> TrainOutput:
+    def phase(members: list[tuple[float, int]], until: int | None = None, start: Resumed | None = None) -> TrainOutput:
         """Train (rate, seed) members; a finished phase is saved, so a kill in a later one does not train it again."""
+        index = len(calls)
         progress = None if on_progress is None else (lambda done, total: on_progress(index * n_evals + done, phases * n_evals))
         ck = checkpoint.phase(f"phase{index}") if checkpoint is not None else None
         seeds = [s for _, s in members]
@@ -194,32 +200,25 @@ def execute(
                     n_train=[spec.data_size] * len(members), steps=spec.steps, on_eval=progress, checkpoint=ck, pack=pack,
                     patience=spec.patience,
                     offsets=None if offsets is None else [offsets[spec.seeds.index(s)] for s in seeds],
-                    sparse=sparse_for(seeds) if sparse_for is not None else None, keep_step=keep_step)
+                    sparse=sparse_for(seeds) if sparse_for is not None else None, keep_step=keep_step,
+                    until=until, start=start)
         if on_phase is not None:
             on_phase(members, out)
         if ck is not None and index + 1 < phases:
-            ck.save(n_evals, n_evals, out.state, _history(out), out.train_s)
+            ran = n_evals if until is None else until
+            ck.save(ran, n_evals, out.state, _history(out)[:ran], out.train_s)
+        calls.append(index)
         return out
 
-    def scores(out: TrainOutput, n_rates: int) -> np.ndarray:
-        val_MxE = np.where(np.isfinite(out.curves["val_loss"]), out.curves["val_loss"], np.inf)
-        scored = protocol.scored_eval(val_MxE, spec.scored_at)
-        best_val = np.take_along_axis(val_MxE, scored[:, None], axis=1)[:, 0]  # the scored evaluation's loss
-        best_val = np.where(out.diverged_step >= 0, np.inf, best_val)
-        return protocol.trial_scores(best_val.reshape(n_rates, k))
+    def train_trials(rates: Sequence[float], until: int | None = None, start: Resumed | None = None) -> TrainOutput:
+        return phase([(lr, s) for lr in rates for s in tuners], until, start)
 
-    rates = list(spec.lr_trials or (spec.lr,))
-    out = phase([(lr, s) for lr in rates for s in tuners], 0)
-    if extend:
-        more = protocol.extension_rates(rates, scores(out, len(rates)), extend)
-        out = _concat(out, phase([(lr, s) for lr in more for s in tuners], 1))
-        rates += more
-    mean_val = scores(out, len(rates))
-    best = int(np.argmin(mean_val))
+    found = lr_search.search(policy, n_evals, train_trials, spec.scored_at)
+    out, rates, mean_val, best = found.out, found.rates, found.scores, found.chosen
     chosen = list(range(best * k, (best + 1) * k))
     if others:
         n_tried = len(rates) * k
-        out = _concat(out, phase([(rates[best], s) for s in others], phases - 1))
+        out = lr_search.concat(out, phase([(rates[best], s) for s in others]))
         chosen += list(range(n_tried, n_tried + len(others)))
     seeds = _seed_results(spec.seeds, out, chosen, spec.scored_at)
     diverged = out.diverged_step[chosen]
@@ -246,7 +245,8 @@ def execute(
         train_flops=training_flops(flops, spec.steps * spec.batch_size),
         lr=float(rates[best]),
         lr_trials={f"{lr:g}": finite_or_null(v) for lr, v in zip(rates, mean_val)},
-        lr_at_edge=bool(spec.lr_trials) and protocol.at_edge(rates, mean_val),
+        lr_at_edge=bool(spec.lr_trials) and found.at_edge(),
+        lr_search=lr_search.record(found, out.steps, policy),
         converged=all(s.converged for s in seeds),
         epochs=spec.steps * spec.batch_size / spec.data_size,
         seeds=seeds,

@@ -29,6 +29,9 @@ the file and line; `Suite.run_specs()` expands it into the sweep's RunSpecs.
     trials = [1e-3, 3e-3, 1e-2]      # log-spaced; the same trials for every architecture
     extend = 2                       # then 2 more for every run: outward from an edge, else refining
     tune_seeds = 1                   # seed 0 tries every rate; the other seeds train at the chosen one
+    search = "halving"               # grid (the default): every trial to the end; halving: every trial to
+    rung = 0.25                      # a quarter of the budget, the 2 best there (keep = 2) on to the end
+                                     # (benchmarks/running/lr_search.py, docs/protocol.md)
 
     [logging]                        # optional
     wandb = "offline"                # online | offline | disabled (default); --wandb overrides
@@ -73,10 +76,10 @@ from benchmarks.data.levels import with_quality
 from benchmarks.formatting import write_text
 from benchmarks.layout import CONTRASTS_FILE, suite_dir
 from benchmarks.running import protocol
+from benchmarks.running.lr_search import LrPolicy
 from benchmarks.running.suite_checks import (
     WANDB_MODES,
     Logging,
-    LrPolicy,
     Training,
     check_budget,
     check_keys,
@@ -146,8 +149,7 @@ class Suite:
             return [
                 RunSpec(
                     arch=arch, **data.spec_fields(ds), target_params=n, data_size=steps * t.batch_size, seeds=self.seeds,
-                    steps=steps, batch_size=t.batch_size, lr=self.lr.value, lr_trials=self.lr.trials,
-                    lr_extend=self.lr.extend, lr_tune_seeds=self.lr.tune_seeds, weight_decay=t.weight_decay,
+                    steps=steps, batch_size=t.batch_size, **self.lr.spec_fields(), weight_decay=t.weight_decay,
                     warmup_frac=t.warmup_frac, eval_every=t.eval_every, param_tolerance=t.param_tolerance,
                     precision=t.precision, scored_at=t.scored_at, patience=t.patience, regime="online", suite=self.name,
                 )
@@ -157,8 +159,7 @@ class Suite:
         return [
             RunSpec(
                 arch=arch, **data.spec_fields(ds), target_params=n, data_size=d, seeds=self.seeds,
-                steps=self.steps_for(d), batch_size=t.batch_size, lr=self.lr.value, lr_trials=self.lr.trials,
-                lr_extend=self.lr.extend, lr_tune_seeds=self.lr.tune_seeds, budget_epochs=t.epochs,
+                steps=self.steps_for(d), batch_size=t.batch_size, **self.lr.spec_fields(), budget_epochs=t.epochs,
                 weight_decay=t.weight_decay, warmup_frac=t.warmup_frac, eval_every=t.eval_every,
                 param_tolerance=t.param_tolerance, precision=t.precision, scored_at=t.scored_at, patience=t.patience,
                 suite=self.name,
@@ -278,8 +279,7 @@ def load_suite(name_or_path: str) -> Suite:
             budgets=budgets,
             seeds=ints("seeds"),
             training=Training(**raw.get("training", {})),
-            lr=LrPolicy(value=float(lr_raw.get("value", 1e-3)), trials=tuple(float(v) for v in lr_raw.get("trials", ())),
-                        extend=int(lr_raw.get("extend", 0)), tune_seeds=int(lr_raw.get("tune_seeds", 0))),
+            lr=LrPolicy.from_table(lr_raw),
             logging=Logging(**raw.get("logging", {})),
             path=str(path),
         )

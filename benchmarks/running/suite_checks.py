@@ -10,6 +10,7 @@ from dataclasses import dataclass, fields
 import architectures
 from benchmarks import data
 from benchmarks.data.levels import with_quality
+from benchmarks.running.lr_search import LrPolicy
 from benchmarks.spec import REGIMES, DatasetContrast, UserError
 
 
@@ -26,14 +27,6 @@ class Training:
     param_tolerance: float = 0.02
     scored_at: str = "best_val_loss"  # or "last_step": a paper's rule, to reproduce its numbers (docs/protocol.md)
     patience: float = 0.0  # early stop once the best validation loss is this fraction of the evaluations old (0: never)
-
-
-@dataclass(frozen=True)
-class LrPolicy:
-    value: float = 1e-3  # used when trials is empty
-    trials: tuple[float, ...] = ()
-    extend: int = 0  # trials every run adds after the grid (benchmarks.running.protocol.extension_rates)
-    tune_seeds: int = 0  # how many seeds (the first) try every rate; the others train at the chosen one (0: all)
 
 
 @dataclass(frozen=True)
@@ -151,10 +144,15 @@ def check_budget(training: dict, lr: dict, data_sizes: tuple[int, ...], text: st
             fail("trials", "[lr] trials must be a non-empty list of learning rates")
         if not all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in trials):
             fail("trials", f"[lr] trials must all be positive numbers, got {trials!r}")
-    for key in ("extend", "tune_seeds"):
+    for key in ("extend", "tune_seeds", "keep"):
         value = lr.get(key, 0)
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             fail(key, f"[lr] {key} must be a whole number, 0 or more, got {value!r}")
+    if "rung" in lr and (not isinstance(lr["rung"], int | float) or isinstance(lr["rung"], bool)):
+        fail("rung", f"[lr] rung must be a fraction of the budget, got {lr['rung']!r}")
+    for key, message in LrPolicy.from_table(lr).problems() if "trials" in lr else ():
+        if key in ("search", "rung", "keep"):
+            fail(key, f"[lr] {message}")
 
 
 def _contrast_line(text: str, index: int, key: str) -> int:

@@ -24,6 +24,7 @@ Shape letters: M members (lr x seed), B batch, N examples of a split.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -126,6 +127,8 @@ def train(
     offsets: Sequence[int] | None = None,
     sparse: Sparse | None = None,
     keep_step: int | None = None,
+    until: int | None = None,
+    start: Resumed | None = None,
 ) -> TrainOutput:
     """Train members (seeds[m], lrs[m], n_train[m]) for `steps` steps; `on_eval(done, total)` after each interval.
     Online (`cfg.online`), member m reads rows offsets[m], offsets[m] + 1, ... of the training pool in order.
@@ -144,6 +147,10 @@ def train(
     With `sparse`, member m starts from `sparse.start[m]` masked by `sparse.mask[m]` and trains masked (a
     program of its own). `keep_step` (0 or a multiple of eval_every) keeps every member's parameters at that
     step in `TrainOutput.kept` (a run resumed from a checkpoint past it keeps none).
+    `until` stops every member after that many evaluations (a rung of the learning-rate search): the curves keep
+    their planned length, NaN past it, and the schedule is the whole run's, so `start` can go on from there.
+    `start` begins from members' state and history (`Resumed`, e.g. `lr_search` continuing kept trials) instead of
+    their initialisation, unless the checkpoint holds a later point; the result is the uninterrupted run's.
     """
     distributed.check_batch(cfg.batch_size)
     if steps <= 0 or steps % cfg.eval_every:
@@ -173,6 +180,8 @@ def train(
     spent_s = 0.0  # training time of the run before it was resumed
     kept = _join(states).params if keep_step == 0 else None
     resumed = checkpoint.restore(_join(states)) if checkpoint is not None else None
+    if resumed is None and start is not None:  # padded to whole chunks like the initial states
+        resumed = dataclasses.replace(start, state=jax.tree.map(lambda x: x[np.asarray(order)], start.state))
     if resumed is not None:
         states, history, spent_s = _split(resumed.state, pack), list(resumed.history), resumed.train_s
         if on_eval is not None:
@@ -180,7 +189,8 @@ def train(
     val_host = [np.asarray(h["val_loss"])[:n] for h in history]  # validation losses on the host, fetched once each
     evals_run = protocol.evals_run(val_host, n, n_evals, patience)
     t1 = time.perf_counter()
-    for i in range(len(history), n_evals):
+    last = n_evals if until is None else min(until, n_evals)
+    for i in range(len(history), last):
         if not (evals_run > i).any():  # every member has stopped early: the rest of the curves stay NaN
             history += [{k: jnp.full_like(v, jnp.nan) for k, v in history[-1].items()}] * (n_evals - i)
             if on_eval is not None:
@@ -205,6 +215,9 @@ def train(
             on_eval(i + 1, n_evals)
         if checkpoint is not None and i + 1 < n_evals:
             checkpoint.on_interval(i + 1, n_evals, _join(states), history, spent_s + time.perf_counter() - t1)
+    if len(history) < n_evals:  # stopped at `until`: the rest of the curves stay NaN
+        history += [{k: jnp.full_like(v, jnp.nan) for k, v in history[-1].items()}] * (n_evals - len(history))
+        evals_run = np.minimum(evals_run, last)
     curves = {k: np.stack([np.asarray(h[k])[:n] for h in history], axis=1) for k in history[0]}
     state = jax.tree.map(lambda x: x[:n], _join(states))
     train_s = spent_s + time.perf_counter() - t1

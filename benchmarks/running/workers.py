@@ -105,14 +105,18 @@ def thread_env(threads: int, base: dict[str, str]) -> dict[str, str]:
 
 
 def worker_cpus(worker: int, threads: int) -> list[int]:
-    """The cores worker `worker` runs on when it has several: XLA sizes its thread pool by them.
+    """The cores worker `worker` runs on: its own `threads` of the allowed cores (XLA sizes its thread pool
+    by them), one core each for one-thread workers.
 
-    A one-thread worker is not pinned (its one thread goes wherever the machine has room);
-    with several, pinning is the only way to keep XLA's pool to its share of the cores.
+    The one-thread flags alone do not make XLA single-threaded (measured: a 2048³ matmul at 160% of a core
+    under them), so two workers on two cores oversubscribed both; pinned, each owns its core (a 4-run sweep
+    1.19-1.20x faster, alternated twice; docs/protocol.md). More workers than cores share them in turn.
     """
-    if threads == 1:
-        return []
     allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if not allowed:
+        return []
+    if threads == 1:
+        return [allowed[worker % len(allowed)]]
     return allowed[worker * threads : (worker + 1) * threads]
 
 
