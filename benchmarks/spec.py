@@ -32,7 +32,8 @@ __all__ = [
 RESULTS_VERSION = "3"  # 3: best-validation checkpoint scored, schedule length per run (benchmarks.running.protocol)
 
 Status = Literal["ok", "diverged", "failed"]
-_NOT_IN_RUN_ID = frozenset({"suite", "dataset_as_given"})  # labels: they do not change what a run trains to
+# Labels, and what a run records rather than what it trains to (which test points its curves keep).
+_NOT_IN_RUN_ID = frozenset({"suite", "dataset_as_given", "test_curves"})
 Precision = Literal["float32", "bfloat16"]
 ScoredAt = Literal["best_val_loss", "last_step"]
 SCORED_AT: tuple[ScoredAt, ...] = ("best_val_loss", "last_step")
@@ -69,9 +70,10 @@ class Splits:
         return int(len(self.y_train))
 
 
+TEST_CURVES = ("best", "full")
 _ALWAYS = object()  # equal to no value: a field not in _HASH_DEFAULTS is always hashed
 _HASH_DEFAULTS: dict[str, object] = {"scored_at": "best_val_loss", "patience": 0.0, "regime": "finite", "sparsity": 0.0,
-                                     "mask": "", "lr_search": LrPolicy.search, "lr_rung": LrPolicy.rung,
+                                     "mask": "", "lr_search": "grid", "lr_rung": LrPolicy.rung,
                                      "lr_keep": LrPolicy.keep}
 
 
@@ -91,7 +93,9 @@ class RunSpec:
     lr_trials: tuple[float, ...] = LrPolicy.trials  # if set: the search's grid; the best on validation loss is kept
     lr_extend: int = LrPolicy.extend  # trials added after the grid: outward from an edge holding the best, else refining
     lr_tune_seeds: int = LrPolicy.tune_seeds  # how many seeds (the first) try every rate; the others train at the chosen one
-    lr_search: str = LrPolicy.search  # grid (every trial to the end) or halving (one rung, `lr_keep` trials finish)
+    # grid (every trial to the end) or halving (one rung, `lr_keep` trials finish). The default is what a record
+    # made before the search had a name ran; a suite's own default is LrPolicy's.
+    lr_search: str = "grid"
     lr_rung: float = LrPolicy.rung  # halving: the fraction of the planned evaluations where trials are compared
     lr_keep: int = LrPolicy.keep  # halving: trials that go on from the rung to the end
     budget_epochs: float = 0.0  # the suite's budget in epochs that set `steps` (0: steps given directly)
@@ -108,6 +112,9 @@ class RunSpec:
     # Early stopping: a seed stops once its best validation loss is this fraction of the planned evaluations
     # old (0: never; benchmarks/running/protocol.py).
     patience: float = 0.0
+    # Which test points the curves keep: "full" every evaluation; "best" only where the scored checkpoint can be
+    # (a new best on validation) and each member's last evaluation. The scored figures are the same either way.
+    test_curves: str = "full"
     regime: Regime = "finite"  # online: every training example fresh (data_size = steps x batch_size per seed)
     # Sparse training (benchmarks/running/tickets.py, docs/tickets.md): the fraction of the prunable weights that
     # are pruned, and how the mask was made ("" dense; "ticket:..." iterative magnitude pruning with rewinding,
@@ -134,6 +141,7 @@ class RunSpec:
             (0 < self.param_tolerance < 1, "param_tolerance must be in (0, 1)"),
             (self.precision in ("float32", "bfloat16"), "precision must be float32 or bfloat16"),
             (0 <= self.patience <= 1, "patience must be in [0, 1] (a fraction of the planned evaluations)"),
+            (self.test_curves in TEST_CURVES, f"test_curves must be one of {', '.join(TEST_CURVES)}, got {self.test_curves!r}"),
             (self.scored_at in SCORED_AT, f"scored_at must be one of {', '.join(SCORED_AT)}, got {self.scored_at!r}"),
             (self.regime in REGIMES, f"regime must be one of {', '.join(REGIMES)}, got {self.regime!r}"),
             (self.regime != "online" or self.data_size == self.steps * self.batch_size,

@@ -63,7 +63,7 @@ def test_halving_trains_every_trial_to_the_rung_and_only_the_kept_ones_on():
 
 def test_the_grid_trains_every_trial_to_the_end_and_halving_matches_it_when_it_keeps_all():
     fake = FakeTrainer(n_evals=20)
-    full = lr_search.search(LrPolicy(trials=GRID, extend=2), 20, fake)
+    full = lr_search.search(LrPolicy(trials=GRID, extend=2, search="grid"), 20, fake)
     assert [c[1] for c in fake.calls] == [None, None] and all(t.finished for t in full.trials)
     every = lr_search.search(LrPolicy(trials=GRID, extend=2, search="halving", keep=6), 20, FakeTrainer(20))
     assert every.rung_evals is None and every.rates == full.rates and every.chosen == full.chosen

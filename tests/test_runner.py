@@ -79,3 +79,24 @@ def test_each_model_of_the_paper_suite_trains_and_is_scored_at_its_last_step():
         (seed,) = record.seeds
         assert seed.best_step == 60 and seed.test_acc == pytest.approx(seed.final_test_acc)
         assert seed.test_acc > chance + 0.2, (spec.arch, seed.test_acc)
+
+
+def test_test_points_only_where_the_scored_checkpoint_can_be_give_the_same_figures():
+    """`test_curves = "best"` evaluates the test split at each new best on validation and at each seed's last
+    evaluation only; every scored and final figure is the full curves' (the training program is the same)."""
+    spec = dataclasses.replace(SPEC, data_size=64, steps=200, eval_every=10, lr_trials=(3e-3, 3e-2), patience=0.25,
+                               weight_decay=0.0, test_curves="full")
+    full = execute(spec, splits=_splits())
+    best = execute(dataclasses.replace(spec, test_curves="best"), splits=_splits())
+    assert best.run_id == full.run_id  # what a run trains to is the same: the test points are what it records
+    assert best.curves.val_loss == full.curves.val_loss and best.curves.train_loss == full.curves.train_loss
+    for b, f in zip(best.seeds, full.seeds):
+        assert (b.test_loss, b.test_acc, b.final_test_loss, b.final_test_acc) == (f.test_loss, f.test_acc,
+                                                                                   f.final_test_loss, f.final_test_acc)
+    for val, test, test_full in zip(best.curves.val_loss, best.curves.test_loss, full.curves.test_loss):
+        ran = [v for v in val if v is not None]
+        new_best = [v is not None and v < min([u for u in val[:i] if u is not None], default=np.inf)
+                    for i, v in enumerate(val)]
+        kept = [i for i, t in enumerate(test) if t is not None]
+        assert kept == sorted({i for i, nb in enumerate(new_best) if nb} | {len(ran) - 1})
+        assert all(test[i] == test_full[i] for i in kept) and len(kept) < len(ran)

@@ -52,7 +52,7 @@ class LrPolicy:
     trials: tuple[float, ...] = ()  # the grid, log-spaced; the same for every family
     extend: int = 0  # trials every run adds after the grid (`protocol.extension_rates`)
     tune_seeds: int = 0  # how many seeds (the first) try every rate; the others train at the chosen one (0: all)
-    search: SearchKind = "grid"  # grid: every trial to the end; halving: one rung, `keep` trials finish
+    search: SearchKind = "halving"  # halving: one rung, `keep` trials finish; grid: every trial to the end
     rung: float = 0.25  # halving: the fraction of the planned evaluations at which trials are compared
     keep: int = 2  # halving: how many trials train on from the rung to the end
 
@@ -74,8 +74,10 @@ class LrPolicy:
         return cls(**{k: getattr(spec, f) for k, f in cls.SPEC_FIELDS.items()})
 
     def spec_fields(self) -> dict[str, Any]:
-        """The RunSpec fields of this policy."""
-        return {f: getattr(self, k) for k, f in self.SPEC_FIELDS.items()}
+        """The RunSpec fields of this policy. A fixed rate searches nothing: it is recorded as the full search of
+        one trial, the search a record without the field stands for, so its run id is what it was."""
+        fields = {f: getattr(self, k) for k, f in self.SPEC_FIELDS.items()}
+        return fields | ({} if self.trials else {"lr_search": "grid"})
 
     def problems(self) -> list[tuple[str, str]]:
         """(key, message) for every setting out of range: the suite and the RunSpec refuse them alike."""

@@ -46,11 +46,13 @@ class TrainConfig:
     eval_batch: int = 1024
     shard_params: bool = False  # split parameters and optimizer state over the devices (results unchanged)
     online: bool = False  # read each member's rows in order, each once (`online_indices`), instead of sampling
+    test_every_eval: bool = True  # the test split at every evaluation; False: only where `train` asks (`test_members`)
 
     @classmethod
     def from_spec(cls, spec: RunSpec, shard_params: bool = False) -> TrainConfig:
         return cls(spec.batch_size, spec.eval_every, spec.warmup_frac, spec.weight_decay, spec.precision,
-                   shard_params=shard_params, online=spec.regime == "online")
+                   shard_params=shard_params, online=spec.regime == "online",
+                   test_every_eval=spec.test_curves == "full")
 
 
 class Members(NamedTuple):
@@ -266,26 +268,29 @@ def evaluate(model: Model, cfg: TrainConfig, params: nnx.State, x_N: jax.Array, 
 def run_interval(
     model: Model, cfg: TrainConfig, state: TrainState, member: Members, data: Data, mask: nnx.State | None = None
 ) -> tuple[TrainState, dict[str, jax.Array]]:
-    """`eval_every` fused steps, then held-out evaluation: one point of the learning curve."""
+    """`eval_every` fused steps, then held-out evaluation: one point of the learning curve (the test split too
+    when `cfg.test_every_eval`; else `train` evaluates it apart, where the scored checkpoint can be)."""
     step = partial(train_step, model, cfg, member=member, data=data, mask=mask)
     state, losses = jax.lax.scan(lambda s, _: step(s), state, None, length=cfg.eval_every)
     state = distributed.constrain_state(state, cfg.shard_params)
     val_loss, val_acc = evaluate(model, cfg, state.params, data.x_val, data.y_val)
-    test_loss, test_acc = evaluate(model, cfg, state.params, data.x_test, data.y_test)
-    metrics = {
-        "train_loss": losses.mean(),
-        "val_loss": val_loss,
-        "val_acc": val_acc,
-        "test_loss": test_loss,
-        "test_acc": test_acc,
-    }
+    metrics = {"train_loss": losses.mean(), "val_loss": val_loss, "val_acc": val_acc}
+    if cfg.test_every_eval:
+        metrics |= test_metrics(model, cfg, state, data)
     return state, distributed.constrain_replicated(metrics)
+
+
+def test_metrics(model: Model, cfg: TrainConfig, state: TrainState, data: Data) -> dict[str, jax.Array]:
+    """The test split's loss and accuracy of one member's parameters."""
+    test_loss, test_acc = evaluate(model, cfg, state.params, data.x_test, data.y_test)
+    return {"test_loss": test_loss, "test_acc": test_acc}
 
 
 # Compiled entry points: members stacked on axis 0; the model and config are static, so the
 # compiled program is reused for every run of the same family, shape and budget.
 init_members = jax.jit(jax.vmap(init_state, in_axes=(None, None, 0)), static_argnums=(0, 1))
 run_members = jax.jit(jax.vmap(run_interval, in_axes=(None, None, 0, 0, None)), static_argnums=(0, 1))
+test_members = jax.jit(jax.vmap(test_metrics, in_axes=(None, None, 0, None)), static_argnums=(0, 1))
 # Sparse training: the same interval with a mask per member (a separate program: unmasked runs compile as before).
 run_members_masked = jax.jit(jax.vmap(run_interval, in_axes=(None, None, 0, 0, None, 0)), static_argnums=(0, 1))
 
@@ -325,6 +330,14 @@ def compiled_run(model: Model, cfg: TrainConfig, state: TrainState, members: Mem
     if key not in _compiled:
         lowered = run_members_masked.lower(model, cfg, state, members, data, mask)
         _compiled[key] = lowered.compile(compiler_options=_run_options())
+    return _compiled[key]
+
+
+def compiled_test(model: Model, cfg: TrainConfig, state: TrainState, data: Data) -> jax.stages.Compiled:
+    """The test evaluation of a chunk of members, apart from their training interval (`test_every_eval` False)."""
+    key = ("test", model, cfg, _shapes(state, data))
+    if key not in _compiled:
+        _compiled[key] = test_members.lower(model, cfg, state, data).compile(compiler_options=_run_options())
     return _compiled[key]
 
 

@@ -152,6 +152,7 @@ class Suite:
                     steps=steps, batch_size=t.batch_size, **self.lr.spec_fields(), weight_decay=t.weight_decay,
                     warmup_frac=t.warmup_frac, eval_every=t.eval_every, param_tolerance=t.param_tolerance,
                     precision=t.precision, scored_at=t.scored_at, patience=t.patience, regime="online", suite=self.name,
+                    test_curves=t.test_curves,
                 )
                 for ds, arch in product(self.datasets, self.resolved_architectures())
                 for n, steps in product(self.target_params_for(arch), self.budgets)
@@ -162,7 +163,7 @@ class Suite:
                 steps=self.steps_for(d), batch_size=t.batch_size, **self.lr.spec_fields(), budget_epochs=t.epochs,
                 weight_decay=t.weight_decay, warmup_frac=t.warmup_frac, eval_every=t.eval_every,
                 param_tolerance=t.param_tolerance, precision=t.precision, scored_at=t.scored_at, patience=t.patience,
-                suite=self.name,
+                suite=self.name, test_curves=t.test_curves,
             )
             for ds, arch in product(self.resolved_datasets(), self.resolved_architectures())
             for n, d in product(self.target_params_for(arch), self.data_sizes)

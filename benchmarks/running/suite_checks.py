@@ -11,7 +11,7 @@ import architectures
 from benchmarks import data
 from benchmarks.data.levels import with_quality
 from benchmarks.running.lr_search import LrPolicy
-from benchmarks.spec import REGIMES, DatasetContrast, UserError
+from benchmarks.spec import REGIMES, TEST_CURVES, DatasetContrast, UserError
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class Training:
     precision: str = "float32"
     param_tolerance: float = 0.02
     scored_at: str = "best_val_loss"  # or "last_step": a paper's rule, to reproduce its numbers (docs/protocol.md)
+    test_curves: str = "best"  # test split only where the scored checkpoint can be; "full": at every evaluation
     patience: float = 0.0  # early stop once the best validation loss is this fraction of the evaluations old (0: never)
 
 
@@ -132,6 +133,8 @@ def check_budget(training: dict, lr: dict, data_sizes: tuple[int, ...], text: st
     if data_sizes and t.batch_size > 0 and t.max_steps * t.batch_size < min(data_sizes):
         fail("max_steps", f"[training] max_steps ({t.max_steps}) x batch_size ({t.batch_size}) is less than one epoch of the "
              f"smallest data size ({min(data_sizes)})")
+    if t.test_curves not in TEST_CURVES:
+        fail("test_curves", f"[training] test_curves must be one of {', '.join(TEST_CURVES)}, got {t.test_curves!r}")
     if not 0 <= t.patience <= 1:
         fail("patience", f"[training] patience must be in [0, 1] (a fraction of the planned evaluations; 0: no early "
              f"stop), got {t.patience:g}")

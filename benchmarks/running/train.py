@@ -46,6 +46,7 @@ from benchmarks.running.programs import (
     apply_mask,
     compiled_init,
     compiled_run,
+    compiled_test,
 )
 
 
@@ -103,6 +104,26 @@ def _join(states: Sequence[TrainState]) -> TrainState:
 def _split(state: TrainState, pack: int) -> list[TrainState]:
     m = jax.tree.leaves(state)[0].shape[0]
     return [jax.tree.map(lambda x, j=j: x[j:j + pack], state) for j in range(0, m, pack)]
+
+
+def _test_points(model: Model, cfg: TrainConfig, data: Data, states: Sequence[TrainState], chunks: Sequence[list[int]],
+                 val_host: list[np.ndarray], evals_run: np.ndarray, i: int, n_evals: int) -> dict[str, jax.Array]:
+    """The test split after interval i, for the members where the scored checkpoint can be: a new best on
+    validation (the scored evaluation of `best_val_loss`) or their last evaluation (the final figures, and the
+    scored one of `last_step`); NaN for the others. A chunk none of whose members needs it is not evaluated."""
+    now = val_host[-1]
+    before = np.min(np.where(np.isfinite(val_host[:-1]), val_host[:-1], np.inf), axis=0) if i else np.full(len(now), np.inf)
+    need = (np.isfinite(now) & (now < before)) | (evals_run == i + 1) | (i + 1 == n_evals)
+    need &= evals_run > i
+    parts = []
+    for state, c in zip(states, chunks):
+        want = np.array([m < len(now) and need[m] for m in c])
+        if want.any():
+            got = compiled_test(model, cfg, state, data)(state, data)
+            parts.append({k: jnp.where(want, v, jnp.nan) for k, v in got.items()})
+        else:
+            parts.append({k: jnp.full(len(c), jnp.nan) for k in ("test_loss", "test_acc")})
+    return {k: jnp.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
 def default_pack(cpu_vmap: bool = False) -> int | None:
@@ -208,9 +229,11 @@ def train(
         jax.block_until_ready(metrics)  # one sync per interval: progress and checkpoints follow real time
         stopped = np.concatenate([evals_run, np.zeros(len(order) - n, int)]) <= i  # padding counts as stopped
         metrics = {k: jnp.where(stopped, jnp.nan, v) for k, v in metrics.items()}
-        history.append(metrics)
         val_host.append(np.asarray(metrics["val_loss"])[:n])
         evals_run = protocol.evals_run(val_host, n, n_evals, patience)
+        if not cfg.test_every_eval:
+            metrics |= _test_points(model, cfg, data, states, chunks, val_host, evals_run, i, n_evals)
+        history.append(metrics)
         if on_eval is not None:
             on_eval(i + 1, n_evals)
         if checkpoint is not None and i + 1 < n_evals:
