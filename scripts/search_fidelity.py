@@ -39,8 +39,8 @@ def full_suite(size: int) -> str:
     text = re.sub(r'^name = "quick"', 'name = "fidelity-full"', text, flags=re.M)
     text = re.sub(r"^target_params = \[.*\]", f"target_params = [{size}]", text, flags=re.M)
     text = re.sub(r"^seeds = \[.*\]", "seeds = [0]", text, flags=re.M)
-    text = re.sub(r'^search = ".*"', 'search = "grid"', text, flags=re.M)
-    return text
+    text = re.sub(r'^search = ".*"\n', "", text, flags=re.M)
+    return text.replace("[lr]\n", '[lr]\nsearch = "grid"\n', 1)
 
 
 def cmd_full(args: argparse.Namespace) -> int:
