@@ -3,7 +3,7 @@
 On a CPU, one process leaves cores idle with the small programs of a suite like `quick` (measured
 on 2 cores: 76% of them busy over a slice of `quick`, unloaded; compilation and the Python
 between intervals run on one thread). `archbench sweep --workers N` starts N worker processes
-instead, each with its threads limited to cores/N (`thread_env`, `worker_cpus`), and each
+instead, each pinned to its own cores/N cores (`thread_env`, `worker_cpus`), and each
 trains runs through exactly the machinery of a sweep on its
 own (`sweep.run_sweep`): a run is claimed before it trains, checkpointed as it trains, appended
 to the store with a check that its run_id is new. So a worker killed at any moment loses at most
@@ -108,9 +108,9 @@ def worker_cpus(worker: int, threads: int) -> list[int]:
     """The cores worker `worker` runs on: its own `threads` of the allowed cores (XLA sizes its thread pool
     by them), one core each for one-thread workers.
 
-    The one-thread flags alone do not make XLA single-threaded (measured: a 2048³ matmul at 160% of a core
-    under them), so two workers on two cores oversubscribed both; pinned, each owns its core (a 4-run sweep
-    1.19-1.20x faster, alternated twice; docs/protocol.md). More workers than cores share them in turn.
+    The one-thread flags alone do not make XLA single-threaded (measured on 2 cores: 1024³ matmuls used 1.97
+    cores under them, 1.00 pinned; `tests/test_workers.py`), so unpinned workers oversubscribed the cores; pinned,
+    each owns its core. More workers than cores share them in turn.
     """
     allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     if not allowed:
