@@ -148,9 +148,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     spec = like_suite(args) if args.like else RunSpec(
         arch=architectures.canonical(args.arch), **data.spec_fields(args.dataset or DEFAULT_DATASET),
         target_params=args.params or DEFAULT_PARAMS, data_size=args.data_size or DEFAULT_DATA_SIZE,
-        seeds=args.seeds, steps=args.steps, batch_size=args.batch_size, lr=args.lr, lr_trials=args.lr_trials,
-        lr_extend=args.lr_extend, lr_tune_seeds=args.lr_tune_seeds, lr_search=args.lr_search, lr_rung=args.lr_rung,
-        lr_keep=args.lr_keep, weight_decay=args.weight_decay, warmup_frac=args.warmup_frac, eval_every=args.eval_every,
+        seeds=args.seeds, steps=args.steps, batch_size=args.batch_size,
+        **LrPolicy(value=args.lr, trials=args.lr_trials, extend=args.lr_extend, tune_seeds=args.lr_tune_seeds,
+                   search=args.lr_search, rung=args.lr_rung, keep=args.lr_keep).spec_fields(),
+        weight_decay=args.weight_decay, warmup_frac=args.warmup_frac, eval_every=args.eval_every,
         precision=args.precision, scored_at=args.scored_at, suite=args.suite,
     )
     options = run_options(args)
