@@ -20,7 +20,7 @@ from typing import Literal
 import numpy as np
 
 from architectures.spec import ArchShape, Family, InputKind, TaskSpec
-from benchmarks.running.lr_search import LrPolicy
+from benchmarks.running.lr_search import UNSEARCHED, LrPolicy
 
 __all__ = [
     "ArchShape", "Family", "InputKind", "TaskSpec", "Splits", "RunSpec", "RunRecord",
@@ -73,8 +73,7 @@ class Splits:
 TEST_CURVES = ("best", "full")
 _ALWAYS = object()  # equal to no value: a field not in _HASH_DEFAULTS is always hashed
 _HASH_DEFAULTS: dict[str, object] = {"scored_at": "best_val_loss", "patience": 0.0, "regime": "finite", "sparsity": 0.0,
-                                     "mask": "", "lr_search": "grid", "lr_rung": LrPolicy.rung,
-                                     "lr_keep": LrPolicy.keep}
+                                     "mask": "", **UNSEARCHED}
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,7 @@ class RunSpec:
     lr_tune_seeds: int = LrPolicy.tune_seeds  # how many seeds (the first) try every rate; the others train at the chosen one
     # grid (every trial to the end) or halving (one rung, `lr_keep` trials finish). The default is what a record
     # made before the search had a name ran; a suite's own default is LrPolicy's.
-    lr_search: str = "grid"
+    lr_search: str = UNSEARCHED["lr_search"]
     lr_rung: float = LrPolicy.rung  # halving: the fraction of the planned evaluations where trials are compared
     lr_keep: int = LrPolicy.keep  # halving: trials that go on from the rung to the end
     budget_epochs: float = 0.0  # the suite's budget in epochs that set `steps` (0: steps given directly)
@@ -172,8 +171,9 @@ class RunSpec:
         where the name holds something that does not change the result (the path to the user's files:
         their content is in `data_version`).
         """
+        unread = LrPolicy.of_spec(self).unread()  # e.g. a search's rung where no rate is searched
         payload = {k: v for k, v in self.to_dict().items()
-                   if k not in _NOT_IN_RUN_ID and _HASH_DEFAULTS.get(k, _ALWAYS) != v}
+                   if k not in _NOT_IN_RUN_ID | unread and _HASH_DEFAULTS.get(k, _ALWAYS) != v}
         if dataset_identity is not None:
             payload["dataset"] = dataset_identity
         payload |= {"arch_version": arch_version, "data_version": data_version, "results_version": RESULTS_VERSION}

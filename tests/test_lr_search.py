@@ -88,6 +88,12 @@ def test_the_spec_carries_the_policy_and_its_defaults_leave_old_run_ids_alone():
     plain = RunSpec(arch="mlp", dataset="toy", target_params=1000, data_size=64)
     ids = {s.run_id(arch_version="1", data_version="d") for s in (plain, dataclasses.replace(plain, lr_search="grid"))}
     assert len(ids) == 1  # a default is left out of the hash: records made before the search had a name keep their ids
+    unsearched = {dataclasses.replace(plain, lr_search=k, lr_rung=0.5, lr_keep=1).run_id(arch_version="1", data_version="d")
+                  for k in ("grid", "halving")}
+    assert unsearched == ids  # without trials the search reads none of its settings: the run is the same run
+    grid = dataclasses.replace(spec, lr_search="grid")
+    assert grid.run_id(arch_version="1", data_version="d") == dataclasses.replace(grid, lr_keep=1).run_id(
+        arch_version="1", data_version="d")  # the full search never reads keep
     assert spec.run_id(arch_version="1", data_version="d") != dataclasses.replace(spec, lr_keep=2).run_id(
         arch_version="1", data_version="d")
 

@@ -74,10 +74,17 @@ class LrPolicy:
         return cls(**{k: getattr(spec, f) for k, f in cls.SPEC_FIELDS.items()})
 
     def spec_fields(self) -> dict[str, Any]:
-        """The RunSpec fields of this policy. A fixed rate searches nothing: it is recorded as the full search of
-        one trial, the search a record without the field stands for, so its run id is what it was."""
+        """The RunSpec fields of this policy; those its search never reads (`unread`) at the values a record
+        without them stands for, so a fixed rate is recorded as no search at all."""
         fields = {f: getattr(self, k) for k, f in self.SPEC_FIELDS.items()}
-        return fields | ({} if self.trials else {"lr_search": "grid"})
+        return fields | {f: UNSEARCHED[f] for f in self.unread()}
+
+    def unread(self) -> set[str]:
+        """The RunSpec fields that cannot change this policy's result: the search's kind, rung and keep without
+        trials to search; rung and keep under the full search. They stay out of the run id (`RunSpec.run_id`)."""
+        if not self.trials:
+            return set(UNSEARCHED)
+        return {"lr_rung", "lr_keep"} if self.search == "grid" else set()
 
     def problems(self) -> list[tuple[str, str]]:
         """(key, message) for every setting out of range: the suite and the RunSpec refuse them alike."""
@@ -107,6 +114,10 @@ class LrPolicy:
     def halves(self, n_evals: int) -> bool:
         """Whether this run's search stops trials at a rung (halving, trials to drop, a budget of 2+ evaluations)."""
         return self.search == "halving" and bool(self.trials) and self.keep < self.n_trials() and n_evals >= 2
+
+
+# The search fields of a record made before the search had a name: the full search, at the default rung and keep.
+UNSEARCHED: dict[str, Any] = {"lr_search": "grid", "lr_rung": LrPolicy.rung, "lr_keep": LrPolicy.keep}
 
 
 @dataclass(frozen=True)

@@ -117,7 +117,7 @@ def _test_points(model: Model, cfg: TrainConfig, data: Data, states: Sequence[Tr
     need &= evals_run > i
     parts = []
     for state, c in zip(states, chunks):
-        want = np.array([m < len(now) and need[m] for m in c])
+        want = need[c]
         if want.any():
             got = compiled_test(model, cfg, state, data)(state, data)
             parts.append({k: jnp.where(want, v, jnp.nan) for k, v in got.items()})
