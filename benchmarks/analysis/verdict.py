@@ -37,7 +37,7 @@ from benchmarks.analysis import fits
 from benchmarks.analysis.claims import Claim
 from benchmarks.analysis.contrast import ContrastEffect, contrast_effect
 from benchmarks.analysis.quality import QualityAxis, quality_axes, quality_contrasts
-from benchmarks.analysis.seed_noise import one_blas_thread
+from benchmarks.analysis.seed_noise import one_blas_thread, run_level_of
 from benchmarks.analysis.stats import LEVEL, usable
 from benchmarks.analysis.verdict_statistics import DatasetRuns, Statistic, registered
 from benchmarks.spec import DatasetContrast, RunRecord
@@ -168,10 +168,11 @@ def verdict(records: Sequence[RunRecord], *, n_boot: int = N_BOOT, rng: int = 0,
         by_dataset.setdefault(r.spec.dataset, []).append(r)
     per: dict[str, tuple[DatasetVerdict, DatasetRuns]] = {}
     draws: dict = {}  # one draw of seeds per group for every dataset, so the two datasets of a contrast pair up
+    run = run_level_of(usable(records)[0])  # the suite's run-level noise, as the fits have it
     for ds, rs in sorted(by_dataset.items()):
         ok, excluded = usable(rs)
         if ok:
-            runs = DatasetRuns.of(ok, n_boot, rng, draws, dataset=ds, fitted=fitted.get(ds))
+            runs = DatasetRuns.of(ok, n_boot, rng, draws, dataset=ds, fitted=fitted.get(ds), run=run)
             per[ds] = (dataset_verdict(ds, runs, len(excluded)), runs)
     contrasts, unmatched = bind_contrasts(contrasts, by_dataset)
     contrasts = [*contrasts, *(c for c in quality_contrasts(list(per)) if c not in contrasts)]
