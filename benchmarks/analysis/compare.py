@@ -50,8 +50,6 @@ import numpy as np
 from benchmarks.analysis.leaderboard import Entry, Leaderboard, load_leaderboards
 from benchmarks.analysis.leaderboard_formats import from_json
 from benchmarks.analysis.seed_noise import (
-    MIN_RUN_DF,
-    REFERENCE_RUN_LEVEL,
     FamilyRuns,
     RunLevel,
     SplitPlotNoise,
@@ -60,6 +58,7 @@ from benchmarks.analysis.seed_noise import (
     run_level,
     t_p,
     t_quantile,
+    with_prior,
 )
 from benchmarks.layout import RUNS_FILE
 from benchmarks.spec import UserError
@@ -202,7 +201,7 @@ def _noise(pairs: list[_Pair], side: str, run: RunLevel) -> SplitPlotNoise:
 
 def comparison_run_level(pairs_by_family: Sequence[list[_Pair]]) -> RunLevel:
     """κ of the comparison (`seed_noise.run_level`): each family's entries on each side one surface over
-    target params and data size; REFERENCE_RUN_LEVEL where they leave fewer than MIN_RUN_DF triples."""
+    target params and data size, pooled with the reference's κ (`seed_noise.with_prior`)."""
     families = []
     for pairs in pairs_by_family:
         testable = [p for p in pairs if p.testable]
@@ -210,8 +209,7 @@ def comparison_run_level(pairs_by_family: Sequence[list[_Pair]]) -> RunLevel:
             families.append(FamilyRuns(np.log([float(p.key[2]) for p in testable]),
                                        np.log([float(p.key[3]) for p in testable]),
                                        [np.array([v for _, v in getattr(p, side)]) for p in testable]))
-    run = run_level(families)
-    return run if run.df >= MIN_RUN_DF else REFERENCE_RUN_LEVEL
+    return with_prior(run_level(families))
 
 
 def detectable(var: float, df: float, level: float) -> float:

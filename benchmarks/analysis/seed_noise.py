@@ -110,10 +110,11 @@ class FamilyRuns:
     seeds: Sequence[np.ndarray]
 
 
-# κ where the runs cannot show it (no family has more runs than its surface has coefficients): the value the
-# committed `quick` reference gives (results/reference/quick: 6 families × 12 runs, 60 triples)
+# What the committed `quick` reference shows of κ (results/reference/quick: 6 families × 12 runs, 60 triples),
+# taken as worth PRIOR_DF triples of any suite's own: a design of a few runs a family (2 datasets × 3 families ×
+# 3 data sizes leave 6 triples) cannot tell κ from 0, and a floored estimate of 0 would drop the term.
 REFERENCE_RUN_LEVEL = RunLevel(0.72, 60.0)
-MIN_RUN_DF = 6  # triples below which a suite's own κ is too uncertain (one bent run would be all of it)
+PRIOR_DF = 6.0
 
 
 def run_level(families: Sequence[FamilyRuns]) -> RunLevel:
@@ -151,16 +152,21 @@ def run_level(families: Sequence[FamilyRuns]) -> RunLevel:
 
 
 def run_level_of(records: Sequence[RunRecord]) -> RunLevel:
-    """`run_level` of a suite's usable runs (each family on each dataset one surface over target params and
-    data size); REFERENCE_RUN_LEVEL where they leave fewer than MIN_RUN_DF triples for it."""
+    """`run_level` of a suite's usable runs (each family on each dataset one line of neighbours along target
+    params and along data size), pooled with REFERENCE_RUN_LEVEL's κ at PRIOR_DF triples (`with_prior`)."""
     families = []
     for key in sorted({(r.spec.dataset, r.spec.arch) for r in records}):
         mine = [r for r in records if (r.spec.dataset, r.spec.arch) == key]
         families.append(FamilyRuns(np.log([float(r.spec.target_params) for r in mine]),
                                    np.log([float(r.spec.data_size) for r in mine]),
                                    [run_log_losses(r) for r in mine]))
-    run = run_level(families)
-    return run if run.df >= MIN_RUN_DF else REFERENCE_RUN_LEVEL
+    return with_prior(run_level(families))
+
+
+def with_prior(run: RunLevel) -> RunLevel:
+    """κ pooled with the reference's, weighted by triples: (κ̂·df + κ_ref·PRIOR_DF) / (df + PRIOR_DF)."""
+    df = run.df + PRIOR_DF
+    return RunLevel((run.ratio * run.df + REFERENCE_RUN_LEVEL.ratio * PRIOR_DF) / df, df)
 
 
 @dataclass(frozen=True)
@@ -257,8 +263,15 @@ class SplitPlotNoise:
         run = self._run_part(k, k)
         if not np.isfinite(v) or run == 0:
             return v, df
-        terms = (v * v / df if df > 0 and np.isfinite(df) else 0.0) + run * run / self.run.df
+        terms = (v * v / df if df > 0 and np.isfinite(df) else 0.0) + run * run / self._run_df
         return v + run, (v + run) ** 2 / terms if terms > 0 else math.inf
+
+    @property
+    def _run_df(self) -> float:
+        """Degrees of freedom of κ·s²: a product of two estimates, whose squared relative errors add
+        (2/df each), so 1/df = 1/df_κ + 1/df_s."""
+        seed_df = self.plot_df + self.within_df if self.shared else self.within_df
+        return 1 / (1 / self.run.df + 1 / max(seed_df, 1))
 
     def _seed_variance(self, k: np.ndarray) -> tuple[float, float]:
         own = float(k @ k)

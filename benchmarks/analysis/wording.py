@@ -308,6 +308,21 @@ def agrees(c: Claim, text: str) -> bool:
     return not excludes  # a difference beyond noise must be said as one
 
 
+# ---------------------------------------------------------------------------- two datasets' orders
+
+REVERSAL = "{subject} and {reference} swap places: {subject} {first} {reference} on {base}, {second} it on {variant}"
+
+
+def reversal(on_base: Claim, on_variant: Claim, base: str, variant: str) -> str:
+    """A family and the leader swap places where the family's gap is beyond noise on both datasets with
+    opposite signs (the one rule on each gap); '' where it is not."""
+    first, second = relation(on_base), relation(on_variant)
+    if {first, second} != {"above", "below"}:
+        return ""
+    return REVERSAL.format(subject=on_base.subject, reference=on_base.reference, first=first, second=second,
+                           base=base, variant=variant)
+
+
 # ---------------------------------------------------------------------------- what a test can see
 
 DETECTION_TEMPLATES = {
