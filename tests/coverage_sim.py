@@ -236,23 +236,25 @@ def world_contrast_coverage(world: World, n_sims: int, rng: int = 0) -> dict[str
 
 
 @one_blas_thread
-def world_compare_rates(world: World, n_sims: int, worse: float = 0.0, rng: int = 0) -> dict[str, dict[str, float]]:
+def world_compare_rates(world: World, n_sims: int, worse: float = 0.0, rng: int = 0,
+                        archs: tuple[str, ...] | None = None) -> dict[str, dict[str, float]]:
     """Reruns of `world` compared with another rerun, one family at a time made `worse` (× exp(worse) in loss):
-    per family, how often compare calls it a regression (false alarms where worse = 0) and its stated
+    per family (of `archs`, by default all), how often compare calls it a regression, how often it calls any
+    regression (false alarms where worse = 0: then one comparison serves every family), and its stated
     detectable change (the median over reruns, in log loss)."""
-    archs = sorted({r.spec.arch for r in world.runs})
-    out: dict[str, dict[str, float]] = {}
-    for arch in archs:
-        moved = world.with_truth(lambda r, arch=arch: worse if r.spec.arch == arch else 0.0)
-        caught, alarms, sizes = 0, 0, []
-        for i in range(n_sims):
+    archs = archs or tuple(sorted({r.spec.arch for r in world.runs}))
+    counts = {a: {"regression": 0.0, "any regression": 0.0} for a in archs}
+    sizes: dict[str, list[float]] = {a: [] for a in archs}
+    for i in range(n_sims):
+        for arch in archs if worse else (None,):
+            moved = world.with_truth(lambda r, arch=arch: worse if r.spec.arch == arch else 0.0) if worse else world
             gen = np.random.default_rng(rng + i)
             before = build_leaderboard(world.draw(gen))
             after = compare([before], [build_leaderboard(moved.draw(gen))])
-            fam = next(f for f in after.families if f.arch == arch)
-            caught += fam.verdict == "regression"
-            alarms += after.regressed and worse == 0
-            sizes.append(fam.detectable)
-        out[arch] = {"regression": caught / n_sims, "any regression": alarms / n_sims,
-                     "detectable": float(np.median(sizes))}
-    return out
+            for a in archs if arch is None else (arch,):
+                fam = next(f for f in after.families if f.arch == a)
+                counts[a]["regression"] += fam.verdict == "regression"
+                counts[a]["any regression"] += after.regressed
+                sizes[a].append(fam.detectable)
+    return {a: {k: v / n_sims for k, v in c.items()} | {"detectable": float(np.median(sizes[a]))}
+            for a, c in counts.items()}

@@ -1,8 +1,10 @@
 """Worlds fitted to the committed references, to rerun a suite many times in simulation.
 
 A world keeps a reference's runs as they are (design, budgets, FLOPs per example, learning rates) and
-takes their mean log losses as the truth: gaps that grow, shrink and cross as the reference's do. Each
-rerun draws every seed again from noise fitted to the same runs, family by family:
+takes a smooth surface through their mean log losses as the truth (per family and dataset, quadratic in
+log size and log data with their product, the terms its runs vary in): gaps that grow, shrink and cross
+as the reference's do, without the reference's own run effects left in them. Each rerun draws every seed
+again from noise fitted to the same runs, family by family:
 
     y = truth[run] + r[run] + u[init] + e[seed]
 
@@ -25,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.analysis.seed_noise import SplitPlotNoise, run_level_of
+from benchmarks.analysis.seed_noise import SplitPlotNoise, orth, run_level_of
 from benchmarks.analysis.stats import run_log_losses, usable
 from benchmarks.spec import RunRecord
 
@@ -68,8 +70,7 @@ class World:
                 deviations += list(np.array(centred) / np.sqrt(sp.seed_var))
             noise[arch] = FamilyNoise(float(np.sqrt(sp.tau2)), float(np.sqrt(sp.sigma2)),
                                       float(np.sqrt(run.ratio * sp.seed_var)))
-        return cls(tuple(runs), {r.run_id: float(run_log_losses(r).mean()) for r in runs}, noise,
-                   tail_df(np.array(deviations)))
+        return cls(tuple(runs), smooth_truth(runs), noise, tail_df(np.array(deviations)))
 
     def with_truth(self, shift: Callable[[RunRecord], float]) -> World:
         """The same world with each run's truth moved by shift(run) in log loss (a planted change)."""
@@ -93,6 +94,20 @@ class World:
             out.append(dataclasses.replace(r, spec=spec, seeds=seeds, run_id=f"{spec.dataset}-{r.run_id}",
                                            data_version=spec.dataset if dataset is not None else r.data_version))
         return out
+
+
+def smooth_truth(runs: Sequence[RunRecord]) -> dict[str, float]:
+    """Run id -> the family's least-squares surface through its runs' mean log losses, per dataset."""
+    out = {}
+    for key in sorted({(r.spec.dataset, r.spec.arch) for r in runs}):
+        mine = [r for r in runs if (r.spec.dataset, r.spec.arch) == key]
+        u = np.log([float(r.spec.target_params) for r in mine])
+        v = np.log([float(r.spec.data_size) for r in mine])
+        u, v = u - u.mean(), v - v.mean()
+        basis = orth(np.stack([np.ones_like(u), u, v, u**2, v**2, u * v], axis=1))
+        y = np.array([run_log_losses(r).mean() for r in mine])
+        out |= {r.run_id: float(f) for r, f in zip(mine, basis @ (basis.T @ y), strict=True)}
+    return out
 
 
 def student(rng: np.random.Generator, df: float) -> float:

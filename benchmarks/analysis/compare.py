@@ -46,6 +46,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from scipy import optimize, stats
 
 from benchmarks.analysis.leaderboard import Entry, Leaderboard, load_leaderboards
 from benchmarks.analysis.leaderboard_formats import from_json
@@ -214,10 +215,17 @@ def comparison_run_level(pairs_by_family: Sequence[list[_Pair]]) -> RunLevel:
 
 def detectable(var: float, df: float, level: float) -> float:
     """The smallest change a two-sided t-test at `level` (its p against this) catches in POWER of reruns,
-    for an estimate of variance `var` with `df` degrees of freedom: (t_{1−level/2} + t_{POWER})·√var."""
+    for an estimate of variance `var` with `df` degrees of freedom: δ·√var, δ the noncentrality at which
+    a noncentral t with `df` exceeds the test's critical value with probability POWER."""
     if not (math.isfinite(var) and df > 0):
         return math.nan
-    return (t_quantile(1 - level / 2, df) + t_quantile(POWER, df)) * math.sqrt(var)
+    if var == 0:  # the same per-seed results on both sides: any change would show
+        return 0.0
+    critical = t_quantile(1 - level / 2, df)
+    if not math.isfinite(df):
+        return (critical + t_quantile(POWER, df)) * math.sqrt(var)
+    delta = optimize.brentq(lambda d: float(stats.nct.sf(critical, df, d)) - POWER, 0.0, 10 * critical + 10)
+    return delta * math.sqrt(var)
 
 
 def _family_tests(pairs: list[_Pair], run: RunLevel
