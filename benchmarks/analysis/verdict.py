@@ -14,13 +14,13 @@ and its shuffled twin, your data and a corrupted copy), what the variant does to
 each architecture's loss and to the gaps between them
 (`benchmarks.analysis.contrast`).
 
-Seed noise follows the design (`benchmarks.analysis.seed_noise`): an init is
-shared by every data size its family and size trained at, so it is counted once.
-The shares get a parametric bootstrap, the pairwise contrasts t intervals from the
-noise of the pair's own seed-by-seed differences. The declared dataset contrasts
-keep a bootstrap over each run's seeds (runs sharing a seed's initialisation, one
-architecture and size across data sizes and datasets, resampled together),
-re-centred on the estimate.
+Noise follows one model (`benchmarks.analysis.seed_noise`): an init is shared by
+every data size its family and size trained at, so it is counted once; and every
+run carries an effect of its own, the learning rate its search chose, of variance
+κ·s² with κ estimated once for the suite (`run_level_of`) and read by the fits
+and by every statistic. The shares get a parametric bootstrap (seed noise only),
+the pairwise contrasts and the declared dataset contrasts t intervals from the
+noise of the seed-by-seed differences plus the runs' effects.
 
 Everything here is numbers and claims (`benchmarks.analysis.claims`); `benchmarks.analysis.verdict_words`
 says them in words. Records are put in a canonical order (`stats.usable`) and every draw is keyed by
