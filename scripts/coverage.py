@@ -13,7 +13,14 @@ rejects (at 5%) where the families do (and do not) share an exponent, and how of
 largest size falls inside its prediction interval.
 
     python scripts/coverage.py                      # 200 simulations per design and scenario (tens of minutes)
-    python scripts/coverage.py --sims 20 --designs quick --out /tmp/cov
+    python scripts/coverage.py --sims 20 --designs quick --world-sims 10 --out /tmp/cov
+
+Before the planted laws, the same statements in worlds fitted to the committed references
+(`world_results`, tests/reference_world.py): quick's and quality's clean level (fits' exponents,
+multipliers and predictions, the equal-exponents test's size in a world where the families share one
+shape, the pair contrasts), the user-data contrast design (2 datasets × 3 families × 3 data sizes ×
+3 seeds: "no change" for a permutation-invariant family, a planted sign flip stated as a swap, the
+changes' coverage), and `compare` (false alarms, and power at the change each family says it detects).
 
 writes OUT/coverage.json and OUT/coverage.md (by default docs/coverage.*, committed beside
 docs/statistics.md). tests/test_coverage.py runs the same code with a few simulations.
@@ -34,9 +41,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from coverage_sim import contrast_design_rates, world_compare_rates, world_contrast_coverage  # noqa: E402
+from reference_world import World, reference_world, sub_world  # noqa: E402
 from synthetic_results import QUICK, QUICK_FAMILIES, Law, planted_records  # noqa: E402
 
 from benchmarks.analysis import curve_fit, fits  # noqa: E402
+from benchmarks.analysis.claims import pct  # noqa: E402
 from benchmarks.analysis.stats import SeedNoise, percentiles  # noqa: E402
 from benchmarks.analysis.verdict_statistics.equal_exponents import axis_exponents  # noqa: E402
 from benchmarks.analysis.verdict_statistics.multipliers import matching_factor  # noqa: E402
@@ -124,6 +134,11 @@ def one_simulation(law: Law, design: dict, rng: int, n_boot: int, tally: dict) -
     """Fit one draw of the planted law and add what its intervals covered to `tally`."""
     est = fits.fit_dataset(planted_records(law, rng=rng, **design), n_boot=n_boot)
     true = fits.fit_dataset(planted_records(_truth_law(law), rng=rng, **design), n_boot=8)
+    tally_fits(est, true, tally)
+
+
+def tally_fits(est: fits.DatasetFits, true: fits.DatasetFits, tally: dict) -> None:
+    """Add to `tally` what the intervals of `est` covered of the same statistics of `true` (the noise-free runs)."""
     truth = {(a, axis, s): f for a, axis, s, f in _curves(true)}
     mine = {(a, axis, s): f for a, axis, s, f in _curves(est)}
     for (arch, axis, s), f in mine.items():
@@ -161,6 +176,83 @@ def one_simulation(law: Law, design: dict, rng: int, n_boot: int, tally: dict) -
             tally["largest inside its prediction interval", axis] += [bool(abs(q.z) <= 1.96) for q in p.predictions]
 
 
+# ---------------------------------------------------------------------------- worlds fitted to the references
+
+WORLDS = {  # design name -> (reference suite, its dataset, runs kept)
+    "quick (reference world)": ("quick", None, lambda r: True),
+    "quality, clean level (reference world)": ("quality", "mnist1d", lambda r: True),
+}
+
+
+def _noise_free(world: World, shift=lambda r: 0.0) -> list:
+    """The world's runs with every seed at its run's truth (a spread of 1e-9: the fits need one)."""
+    return [dataclasses.replace(r, seeds=[dataclasses.replace(s, test_loss=float(np.exp(world.truth[r.run_id]
+                                                                                       + shift(r) + 1e-9 * k)))
+                                          for k, s in enumerate(r.seeds)]) for r in world.runs]
+
+
+def parallel_world(world: World) -> World:
+    """The world with every family's truth its mean offset from the first family's: one shape, so the families
+    share every exponent (the null of the equal-exponents test holds exactly)."""
+    first = sorted(world.noise)[0]
+    cell = lambda r: (r.spec.target_params, r.spec.data_size)
+    base = {cell(r): world.truth[r.run_id] for r in world.runs if r.spec.arch == first}
+    offset = {a: np.mean([world.truth[r.run_id] - base[cell(r)] for r in world.runs if r.spec.arch == a])
+              for a in world.noise}
+    return world.with_truth(lambda r: base[cell(r)] + offset[r.spec.arch] - world.truth[r.run_id])
+
+
+def world_fits(world: World, n_sims: int, n_boot: int, first: int = 0) -> dict:
+    """Coverage of the fits' exponents and multipliers in reruns of `world`, and the size of the equal-exponents
+    test in reruns of its parallel world (where the null holds)."""
+    tally: dict = defaultdict(list)
+    true = fits.fit_dataset(_noise_free(world), n_boot=8)
+    parallel = parallel_world(world)
+    for i in range(first, first + n_sims):
+        tally_fits(fits.fit_dataset(world.draw(np.random.default_rng(i)), n_boot=n_boot), true, tally)
+        null = fits.fit_dataset(parallel.draw(np.random.default_rng(10_000 + i)), n_boot=n_boot)
+        for axis in ("data_size", "params"):
+            x = axis_exponents(null, axis)
+            if x is not None and np.isfinite(x.p_value):
+                tally["equal exponents rejected under its null (size)", axis].append(bool(x.p_value < 0.05))
+    return summarise(tally, n_sims)
+
+
+def world_results(n_sims: int, n_boot: int) -> dict:
+    """Every statement kind counted in the reference worlds: fits, pair contrasts, the contrast design, compare."""
+    out: dict = {}
+    for name, (suite, dataset, keep) in WORLDS.items():
+        world = sub_world(reference_world(suite, dataset), keep)
+        t = time.perf_counter()
+        res = world_fits(world, n_sims, n_boot)
+        res |= {f"pair contrast / {k}": {"share": v, "count": n_sims}
+                for k, v in world_contrast_coverage(world, n_sims).items()}
+        out[name] = res
+        print(f"{name}: {time.perf_counter() - t:.0f} s", flush=True)
+    t = time.perf_counter()
+    contrast: dict = {}
+    for flip in (0.0, 1.0):
+        for k, v in contrast_design_rates(flip, 2 * n_sims).items():
+            if flip == 0.0 or "swap" in k:
+                contrast[f"{k} (ConvNet {flip:g} above the MLP on the variant)"] = {"share": v, "count": 2 * n_sims}
+    contrast["simulations"] = 2 * n_sims
+    out["user-data contrast (2 datasets × 3 families × 3 data sizes × 3 seeds)"] = contrast
+    print(f"contrast design: {time.perf_counter() - t:.0f} s", flush=True)
+    t = time.perf_counter()
+    world = reference_world("quick")
+    null = world_compare_rates(world, n_sims)
+    cmp = {"compare: any regression in an unchanged rerun (false alarm)": {
+        "share": max(r["any regression"] for r in null.values()), "count": n_sims}}
+    for arch, r in null.items():
+        at = world_compare_rates(world, n_sims, worse=r["detectable"], rng=50_000, archs=(arch,))[arch]
+        cmp[f"compare: {arch} caught at its stated detectable change ({pct(r['detectable']):.0f}%)"] = {
+            "share": at["regression"], "count": n_sims}
+    cmp["simulations"] = n_sims
+    out["compare, quick (reference world)"] = cmp
+    print(f"compare: {time.perf_counter() - t:.0f} s", flush=True)
+    return out
+
+
 def summarise(tally: dict, n_sims: int) -> dict:
     """Shares per counted kind; for intervals at one place (one exponent, one pair), the lowest and highest
     coverage over the places, each counted over every simulation."""
@@ -185,11 +277,40 @@ def run(design: str, scenario: str, n_sims: int, n_boot: int = fits.N_BOOT, firs
     return summarise(tally, n_sims)
 
 
-def _markdown(results: dict, threshold: list[dict], meta: dict) -> str:
+def _result_rows(res: dict) -> list[str]:
+    lines = ["| what | share | over |", "|---|---:|---:|"]
+    for key, v in res.items():
+        if key == "simulations":
+            continue
+        if "share" in v:
+            lines.append(f"| {key} | {100 * v['share']:.1f}% | {v['count']} |")
+        else:
+            lines.append(f"| {key} | {100 * v['lowest']:.0f}% to {100 * v['highest']:.0f}% | "
+                         f"{v['places']} places × {res['simulations']} simulations |")
+    return [*lines, ""]
+
+
+def _world_markdown(worlds: dict) -> list[str]:
+    lines = ["## In worlds fitted to the committed references", "",
+             "Each rerun keeps a reference's runs (design, budgets, FLOPs per example) with a smooth surface "
+             "through their mean log losses as the truth, and draws every seed again with each family's "
+             "split-plot seed noise, Student-t tails "
+             "fitted to the reference, and a t-tailed run effect for its learning-rate choice "
+             "(tests/reference_world.py). Coverage of a 95% interval should fall in 90–99%; a test's rejection "
+             "rate under its null near its level; compare's false alarms at most 1% and each family caught in "
+             "80% of reruns at the change it states it can detect.", ""]
+    for name, res in worlds.items():
+        lines += [f"### {name} ({res['simulations']} simulations)", "", *_result_rows(res)]
+    return lines
+
+
+def _markdown(results: dict, threshold: list[dict], meta: dict, worlds: dict | None = None) -> str:
     lines = ["# Coverage of the fits' intervals at the suites' designs", "",
-             f"Written by `python scripts/coverage.py --sims {meta['sims']}` ({meta['wall_s']:.0f} s); "
+             f"Written by `python scripts/coverage.py {meta['argv']}` ({meta['wall_s']:.0f} s); "
              "docs/statistics.md says what each row checks. Nominal level 95%: an interval should cover "
              "the planted truth in 90-99% of simulations; a test at 5% should reject a true null in about 5%.", ""]
+    if worlds:
+        lines += _world_markdown(worlds)
     if threshold:
         t = THRESHOLD_LAW
         lines += ["## Where a three-parameter law is identifiable", "",
@@ -212,16 +333,7 @@ def _markdown(results: dict, threshold: list[dict], meta: dict) -> str:
                   f"{len(d['seeds'])} seeds, 6 families", ""]
         for scenario, res in by_scenario.items():
             lines += [f"### {scenario} ({SCENARIOS[scenario]}; {res['simulations']} simulations)", "",
-                      "| what | share | over |", "|---|---:|---:|"]
-            for key, v in res.items():
-                if key == "simulations":
-                    continue
-                if "share" in v:
-                    lines.append(f"| {key} | {100 * v['share']:.1f}% | {v['count']} |")
-                else:
-                    lines.append(f"| {key} | {100 * v['lowest']:.0f}% to {100 * v['highest']:.0f}% | "
-                                 f"{v['places']} places × {res['simulations']} simulations |")
-            lines.append("")
+                      *_result_rows(res)]
     return "\n".join(lines) + "\n"
 
 
@@ -232,21 +344,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=list(SCENARIOS))
     ap.add_argument("--out", type=Path, default=ROOT / "docs")
     ap.add_argument("--no-threshold", action="store_true", help="skip the threshold study")
+    ap.add_argument("--world-sims", type=int, default=100, help="reruns per reference world (0: none)")
+    ap.add_argument("--n-boot", type=int, default=fits.N_BOOT, help="bootstrap replicates per curve")
     args = ap.parse_args(argv)
     start = time.perf_counter()
+    worlds = world_results(args.world_sims, args.n_boot) if args.world_sims else {}
     threshold = [] if args.no_threshold else [threshold_study(p, d, args.sims) for p, d in THRESHOLD_DESIGNS]
     results: dict = {}
-    for design in args.designs:
+    for design in args.designs if args.sims else ():
         for scenario in args.scenarios:
             t = time.perf_counter()
             results.setdefault(design, {})[scenario] = run(design, scenario, args.sims)
             print(f"{design} / {scenario}: {time.perf_counter() - t:.0f} s", flush=True)
-    meta = {"sims": args.sims, "wall_s": time.perf_counter() - start}
+    meta = {"sims": args.sims, "world_sims": args.world_sims, "wall_s": time.perf_counter() - start,
+            "argv": " ".join(argv if argv is not None else sys.argv[1:])}
     args.out.mkdir(parents=True, exist_ok=True)
-    doc = {"meta": meta, "threshold": threshold, "results": results}
+    doc = {"meta": meta, "threshold": threshold, "results": results, "worlds": worlds}
     (args.out / "coverage.json").write_text(json.dumps(doc, indent=1) + "\n")
-    (args.out / "coverage.md").write_text(_markdown(results, threshold, meta))
-    print(_markdown(results, threshold, meta))
+    (args.out / "coverage.md").write_text(_markdown(results, threshold, meta, worlds))
+    print(_markdown(results, threshold, meta, worlds))
     return 0
 
 

@@ -18,16 +18,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+from reference_world import World, reference_world, sub_world
 from synthetic_results import Law, planted_records
 
 from benchmarks.analysis.anova import Anova
+from benchmarks.analysis.claims import pct
 from benchmarks.analysis.compare import compare
+from benchmarks.analysis.contrast import ContrastEffect, contrast_effect
 from benchmarks.analysis.leaderboard import build_leaderboard
-from benchmarks.analysis.seed_noise import one_blas_thread
+from benchmarks.analysis.seed_noise import one_blas_thread, run_level_of
+from benchmarks.analysis.stats import usable
 from benchmarks.analysis.verdict_statistics import DatasetRuns
 from benchmarks.analysis.verdict_statistics.contrasts import pairwise_contrasts
 from benchmarks.analysis.verdict_statistics.shares import shares_of, term_name
-from benchmarks.spec import RunRecord
+from benchmarks.analysis.wording import relation, reversal
+from benchmarks.spec import DatasetContrast, RunRecord
 
 
 @dataclass(frozen=True)
@@ -149,3 +154,107 @@ def compare_rates(law: Law, design: Design, n_sims: int, worse: str = "gru", rng
         caught += any(f.arch == worse and f.verdict == "regression" for f in after.families) or any(
             c.arch == worse and c.verdict == "regression" for c in after.changes)
     return {"false alarms": alarms / n_sims, "caught": caught / n_sims}
+
+
+# ---------------------------------------------------------------------------- worlds fitted to the references
+
+# The user-data contrast design: 2 datasets × 3 families × 3 data sizes × 3 seeds (one model size), out of quick's
+# reference world. The variant permutes the input positions once: an MLP is invariant to it (no change), a
+# ConvNet loses its locality and lands `flip` above the MLP (so the two swap places), the Transformer keeps its
+# loss (attention without positions to lean on at this size: planted as no change).
+CONTRAST_FAMILIES = ("convnet", "mlp", "transformer")
+PERMUTED = DatasetContrast("base", "permuted", "input positions permuted")
+
+
+def contrast_worlds(flip: float) -> tuple[World, World]:
+    """(base, variant) at the contrast design, from the quick reference's world."""
+    base = sub_world(reference_world("quick"), lambda r: r.spec.arch in CONTRAST_FAMILIES
+                     and r.spec.target_params == 10_000 and r.spec.data_size >= 1_000)
+    truth = {(r.spec.arch, r.spec.data_size): base.truth[r.run_id] for r in base.runs}
+    to_mlp = lambda r: truth["mlp", r.spec.data_size] + flip - truth["convnet", r.spec.data_size]
+    return base, base.with_truth(lambda r: to_mlp(r) if r.spec.arch == "convnet" else 0.0)
+
+
+def contrast_rerun(base: World, variant: World, gen: np.random.Generator) -> ContrastEffect:
+    """One rerun of both datasets (each its own seeds and rate choices), their contrast as the verdict has it."""
+    a, b = base.draw(gen, dataset=PERMUTED.base), variant.draw(gen, dataset=PERMUTED.variant)
+    run = run_level_of(a + b)
+    effect = contrast_effect(PERMUTED, DatasetRuns.of(a, 0, 0, {}, dataset=PERMUTED.base, run=run),
+                             DatasetRuns.of(b, 0, 0, {}, dataset=PERMUTED.variant, run=run))
+    assert effect is not None
+    return effect
+
+
+def reversals(effect: ContrastEffect) -> list[str]:
+    """The swaps of places the contrast section states."""
+    pairs = zip(effect.gap_claims("base"), effect.gap_claims("variant"), strict=True)
+    return [s for x, y in pairs if (s := reversal(x, y, effect.base, effect.variant))]
+
+
+@one_blas_thread
+def contrast_design_rates(flip: float, n_sims: int, rng: int = 0) -> dict[str, float]:
+    """Over reruns of the contrast design: how often each family's change is said within noise, how often the
+    change and gap-change intervals cover the planted truth, and how often the MLP–ConvNet swap is stated."""
+    base, variant = contrast_worlds(flip)
+    true_change = {a: np.mean([variant.truth[r.run_id] - base.truth[r.run_id] for r in base.runs if r.spec.arch == a])
+                   for a in CONTRAST_FAMILIES}
+    counts: dict[str, float] = {}
+    add = lambda k, v: counts.__setitem__(k, counts.get(k, 0) + float(v))
+    for i in range(n_sims):
+        e = contrast_rerun(base, variant, np.random.default_rng(rng + i))
+        for c in e.claims:
+            if c.quantity == "change":
+                add(f"{c.subject}: no change said", relation(c) == "within noise")
+                add(f"{c.subject}: change covered", covered(pct(true_change[c.subject]), c.lo, c.hi))
+            else:  # claims are shown as percent changes in loss
+                truth = true_change[c.subject] - true_change[e.leader]
+                add(f"{c.subject}: gap change covered", covered(pct(truth), c.lo, c.hi))
+        add("mlp and convnet swap stated", any(s.startswith("mlp and convnet swap") for s in reversals(e)))
+    return {k: v / n_sims for k, v in sorted(counts.items())}
+
+
+@one_blas_thread
+def world_contrast_coverage(world: World, n_sims: int, rng: int = 0) -> dict[str, float]:
+    """Per pair, the share of reruns of `world` whose plain 95% interval covers the true mean difference over
+    the cells both ran; "all (Holm-step intervals)" as in `contrast_coverage`."""
+    hits: dict[str, int] = {}
+    joint = 0
+    for i in range(n_sims):
+        records = world.draw(np.random.default_rng(rng + i))
+        runs = DatasetRuns.of(usable(records)[0], 0, 0, {}, run=run_level_of(records))
+        truth = {r.spec.arch: [] for r in world.runs}
+        for r in world.runs:
+            truth[r.spec.arch].append(world.truth[r.run_id])
+        all_in = True
+        for c in pairwise_contrasts(runs).contrasts:
+            t = np.mean(truth[c.higher]) - np.mean(truth[c.lower])
+            key = "−".join(sorted((c.higher, c.lower)))
+            hits[key] = hits.get(key, 0) + covered(t, c.difference.lo, c.difference.hi)
+            all_in &= covered(t, c.adjusted.lo, c.adjusted.hi)
+        joint += all_in
+    return {k: h / n_sims for k, h in sorted(hits.items())} | {"all (Holm-step intervals)": joint / n_sims}
+
+
+@one_blas_thread
+def world_compare_rates(world: World, n_sims: int, worse: float = 0.0, rng: int = 0,
+                        archs: tuple[str, ...] | None = None) -> dict[str, dict[str, float]]:
+    """Reruns of `world` compared with another rerun, one family at a time made `worse` (× exp(worse) in loss):
+    per family (of `archs`, by default all), how often compare calls it a regression, how often it calls any
+    regression (false alarms where worse = 0: then one comparison serves every family), and its stated
+    detectable change (the median over reruns, in log loss)."""
+    archs = archs or tuple(sorted({r.spec.arch for r in world.runs}))
+    counts = {a: {"regression": 0.0, "any regression": 0.0} for a in archs}
+    sizes: dict[str, list[float]] = {a: [] for a in archs}
+    for i in range(n_sims):
+        for arch in archs if worse else (None,):
+            moved = world.with_truth(lambda r, arch=arch: worse if r.spec.arch == arch else 0.0) if worse else world
+            gen = np.random.default_rng(rng + i)
+            before = build_leaderboard(world.draw(gen))
+            after = compare([before], [build_leaderboard(moved.draw(gen))])
+            for a in archs if arch is None else (arch,):
+                fam = next(f for f in after.families if f.arch == a)
+                counts[a]["regression"] += fam.verdict == "regression"
+                counts[a]["any regression"] += after.regressed
+                sizes[a].append(fam.detectable)
+    return {a: {k: v / n_sims for k, v in c.items()} | {"detectable": float(np.median(sizes[a]))}
+            for a, c in counts.items()}

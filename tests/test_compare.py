@@ -7,12 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from coverage_sim import DESIGNS, REALISTIC, compare_rates, pooled_seed_sd
+from coverage_sim import DESIGNS, REALISTIC, compare_rates, pooled_seed_sd, world_compare_rates
 from record_factory import SUITE, grid_records, make_record
+from reference_world import reference_world, sub_world
 
 from benchmarks import cli
 from benchmarks.analysis.compare import compare
+from benchmarks.analysis.compare_formats import to_markdown
 from benchmarks.analysis.leaderboard import build_leaderboard
+from benchmarks.analysis.wording import two_figures
 from benchmarks.layout import RUNS_FILE
 from benchmarks.running.store import ResultsStore
 
@@ -245,3 +248,25 @@ def test_simulated_reruns_raise_no_regression_while_one_family_10_percent_worse_
     (20 simulations here; `scripts/verdict_coverage.py` runs 200.)"""
     rates = compare_rates(REALISTIC, DESIGNS["quick"], n_sims=20)
     assert rates["false alarms"] <= 0.05 and rates["caught"] >= 0.95
+
+
+def test_beside_each_family_compare_prints_the_smallest_regression_its_test_would_catch():
+    """In a world fitted to the quick reference (per-family noise, a learning-rate choice per run): the detectable
+    change is each family's own (the MLP's seeds are ten times quieter than the Transformer's), and the words
+    carry exactly its number."""
+    world = reference_world("quick")
+    gen = np.random.default_rng(11)
+    cmp = compare([build_leaderboard(world.draw(gen))], [build_leaderboard(world.draw(gen))])
+    text = to_markdown(cmp)
+    size = {f.arch: f.detectable for f in cmp.families}
+    assert size["mlp"] < size["gru"] < size["transformer"] and all(np.isfinite(list(size.values())))
+    for f in cmp.families:
+        assert f.verdict == "within noise"
+        assert f"no regression larger than {two_figures(100 * math.expm1(f.detectable))}% for {f.arch}" in text
+
+
+def test_reruns_of_the_reference_world_raise_no_false_alarm():
+    """Reruns with every seed and every rate choice drawn again (tests/reference_world.py): compare's family-wise
+    error is 1%, so 20 reruns show no regression (`scripts/verdict_coverage.py` counts 200)."""
+    rates = world_compare_rates(sub_world(reference_world("quick"), lambda r: r.spec.arch in ("mlp", "gru")), 20)
+    assert all(r["any regression"] == 0 for r in rates.values())

@@ -34,7 +34,7 @@ def test_families_planted_with_different_data_exponents_are_told_apart_and_the_p
     """The offsets shrink with data, not with model size: data exponents differ, parameter exponents do not."""
     df = fits.fit_dataset(planted_records(_law(0.6), **QUICK))
     data, params = axis_exponents(df, "data_size"), axis_exponents(df, "params")
-    assert data.p_value < 0.001 and params.p_value > 0.05
+    assert data.p_value <= 1 / 401 and params.p_value > 0.05  # beyond every one of the 400 null replicates
     # the family with the largest offset gains the most from data: the largest exponent
     assert max(data.pooled, key=lambda a: data.pooled[a].value) == "mixer"
     for e in data.pooled.values():

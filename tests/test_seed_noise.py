@@ -5,7 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.analysis.seed_noise import SplitPlotNoise, holm, holm_levels, t_estimate, t_p
+from benchmarks.analysis.seed_noise import (
+    FamilyRuns,
+    RunLevel,
+    SplitPlotNoise,
+    holm,
+    holm_levels,
+    run_level,
+    t_estimate,
+    t_p,
+)
 
 
 def split_plot(gen, tau=0.04, sigma=0.02, sizes=3, data_sizes=4, seeds=3):
@@ -94,3 +103,45 @@ def test_sometimes_pool_takes_one_variance_where_the_inits_show_nothing():
     var, df = noise.variance(np.full(flat[0].size, 1 / flat[0].size))
     assert noise.pooled and noise.tau2 == 0 and df == noise.plot_df + noise.within_df
     assert var == pytest.approx(noise.sigma2 / flat[0].size)
+
+
+def _family_runs(gen, kappa, s=0.1, curve=lambda u, v: -0.3 * u - 0.2 * v):
+    """One family on quick's grid (3 sizes × 4 data sizes, 3 seeds): a smooth curve, a run effect of variance
+    κ·s², each seed's own noise s."""
+    u, v = np.meshgrid(np.log([2_500, 5_000, 10_000]), np.log([400, 1_000, 2_000, 4_000]), indexing="ij")
+    u, v = u.ravel(), v.ravel()
+    mean = curve(u, v) + np.sqrt(kappa) * s * gen.standard_normal(u.size)
+    return FamilyRuns(u, v, [m + s * gen.standard_normal(3) for m in mean])
+
+
+def test_run_level_recovers_a_planted_learning_rate_noise_and_finds_none_where_none_is():
+    gen = np.random.default_rng(1)
+    planted = [run_level([_family_runs(gen, 1.0) for _ in range(6)]).ratio for _ in range(200)]
+    none = [run_level([_family_runs(gen, 0.0) for _ in range(6)]).ratio for _ in range(200)]
+    assert np.mean(planted) == pytest.approx(1.0, abs=0.15)
+    assert np.mean(none) < 0.1  # floored at 0, so a little above it on average
+    assert run_level([_family_runs(gen, 1.0)]).df == 3 * 2 + 4 * 1  # a triple per three neighbours on a line
+
+
+def test_a_bending_curve_is_not_taken_for_run_noise():
+    """A double-descent bump over many sizes is smooth to its neighbours: little of it counts as run noise."""
+    gen = np.random.default_rng(2)
+    u = np.log(np.geomspace(200, 80_000, 17))
+    bump = 0.5 * np.exp(-((u - u.mean()) ** 2) / 0.5)
+    fam = FamilyRuns(u, np.zeros_like(u), [b - 0.2 * x + 0.02 * gen.standard_normal(3) for b, x in zip(bump, u)])
+    assert run_level([fam]).ratio < 5  # on the doubledescent reference a global quadratic gave κ ≈ 32, triples 0.14
+
+
+def test_the_run_effect_widens_a_mean_over_cells_and_not_a_contrast_within_one():
+    gen = np.random.default_rng(3)
+    y, cells, plots = split_plot(gen)
+    plain = SplitPlotNoise.of(y, cells, plots)
+    noise = plain.with_runs(RunLevel(0.5, np.inf))
+    mean = np.full(y.size, 1 / y.size)
+    same_cell = [i for i in range(y.size) if cells[i] == cells[0]]
+    within = np.zeros(y.size)
+    within[same_cell[0]], within[same_cell[1]] = 1.0, -1.0
+    extra = noise.variance(mean)[0] - plain.variance(mean)[0]
+    assert extra == pytest.approx(0.5 * plain.seed_var / len(set(cells)))  # κ·s²·Σ_c (1/C)²
+    assert noise.variance(within)[0] == pytest.approx(plain.variance(within)[0])
+    assert noise.covariance(mean, mean) - plain.covariance(mean, mean) == pytest.approx(extra)

@@ -10,7 +10,17 @@ from pathlib import Path
 import pytest
 
 from benchmarks.analysis.claims import Claim
-from benchmarks.analysis.wording import TEMPLATES, agrees, number, relation, say, say_many, words_in
+from benchmarks.analysis.wording import (
+    TEMPLATES,
+    agrees,
+    detection,
+    number,
+    relation,
+    reversal,
+    say,
+    say_many,
+    words_in,
+)
 
 REFERENCES = sorted((Path(__file__).resolve().parent.parent / "results" / "reference").glob("*/fits.json"))
 NAN = math.nan
@@ -107,3 +117,33 @@ def test_every_quantity_has_words_for_every_relation_it_can_take():
     for q in quantities:
         rels = {r for qq, r in TEMPLATES if qq == q}
         assert "*" in rels or {"above", "within noise"} <= rels or rels & {"rejected", "more than"}
+
+
+@pytest.mark.parametrize(("base_lo", "base_hi", "variant_lo", "variant_hi"), [
+    (5, 20, -30, -2), (-20, -5, 2, 30), (5, 20, -30, 1), (-1, 20, -30, -2), (5, 20, 2, 30), (-1, 1, -1, 1)])
+def test_a_swap_of_places_is_said_exactly_where_both_gaps_exclude_zero_with_opposite_signs(
+        base_lo, base_hi, variant_lo, variant_hi):
+    gap = lambda lo, hi: Claim(statistic="dataset contrast", quantity="gap", subject="mlp", reference="convnet",
+                               estimate=(lo + hi) / 2, lo=lo, hi=hi, unit="percent", null=0.0, scope="")
+    on_base, on_variant = gap(base_lo, base_hi), gap(variant_lo, variant_hi)
+    text = reversal(on_base, on_variant, "mnist1d", "permuted")
+    opposite = (base_lo > 0 and variant_hi < 0) or (base_hi < 0 and variant_lo > 0)
+    assert bool(text) == opposite
+    if text:  # each side's word is the one its own interval allows
+        first, second = ("above", "below") if base_lo > 0 else ("below", "above")
+        assert text == f"mlp and convnet swap places: mlp {first} convnet on mnist1d, {second} it on permuted"
+
+
+@pytest.mark.parametrize(("verdict", "log_size"), [
+    ("within noise", math.log(1.24)), ("unchanged", 0.05), ("regression", 0.3), ("improvement", 0.3),
+    ("within noise", math.nan)])
+def test_compare_says_what_a_family_test_can_detect_with_its_own_number(verdict, log_size):
+    text = detection("convnet", verdict, log_size, 0.8)
+    if math.isnan(log_size):
+        assert text == "no test for convnet (one seed on a side)"
+        return
+    size = f"{float(f'{100 * math.expm1(log_size):.2g}'):g}%"
+    assert size in text and ("regression beyond noise" in text) == (verdict == "regression")
+    assert text.startswith("no regression") == (verdict != "regression")
+    if verdict in ("within noise", "unchanged"):
+        assert text == f"no regression larger than {size} for convnet"

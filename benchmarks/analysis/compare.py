@@ -22,11 +22,15 @@ families' tests are the primary question and get FAMILY_SHARE (80%) of the error
 budget, the entries' the rest, each set Holm-adjusted (adjusted p-values are
 divided by their share, so each reads against ALPHA). Where A and B ran the same
 seeds, the test is paired by seed (B's seed minus A's); otherwise it compares the
-means. The variance of a change is the seed noise of its family (per dataset),
-pooled over the family's cells as a split plot (`benchmarks.analysis.seed_noise`:
-one init serves every data size, so cells are not independent; where the inits
-show no sign of mattering, the two mean squares are pooled, POOL_BELOW). With one
-seed on either side there is no test and nothing is beyond noise. A *regression*
+means. The variance of a change is the noise of its family (per dataset) as
+`benchmarks.analysis.seed_noise` models it for every statistic: seed noise pooled
+over the family's cells as a split plot (one init serves every data size, so
+cells are not independent; where the inits show no sign of mattering, the two
+mean squares are pooled, POOL_BELOW), and each cell's run effect, the learning
+rate its search chose, at κ estimated from both sides' runs. With one seed on
+either side there is no test and nothing is beyond noise. Each family says what
+its test can see: `detectable`, the smallest mean loss change it catches in
+POWER (80%) of reruns at the two folders' design. A *regression*
 is test loss up or test accuracy down beyond noise (an entry or a family), or a
 run that was ok and now diverged or failed.
 """
@@ -42,10 +46,21 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+from scipy import optimize, stats
 
 from benchmarks.analysis.leaderboard import Entry, Leaderboard, load_leaderboards
 from benchmarks.analysis.leaderboard_formats import from_json
-from benchmarks.analysis.seed_noise import SplitPlotNoise, holm, one_blas_thread, t_p
+from benchmarks.analysis.seed_noise import (
+    FamilyRuns,
+    RunLevel,
+    SplitPlotNoise,
+    holm,
+    one_blas_thread,
+    run_level,
+    t_p,
+    t_quantile,
+    with_prior,
+)
 from benchmarks.layout import RUNS_FILE
 from benchmarks.spec import UserError
 
@@ -54,6 +69,7 @@ VERDICTS = ("regression", "improvement", "within noise", "changed", "unchanged",
 METRICS = ("test_loss", "test_acc")
 FAMILY_SHARE = 0.8  # of ALPHA, for the families' tests; the entries' get the rest
 POOL_BELOW = 0.75  # pool a family's init and seed noise where the inits show no sign of mattering (seed_noise.py)
+POWER = 0.8  # `detectable`: the smallest family change caught in this share of reruns
 
 
 @dataclass(frozen=True)
@@ -98,6 +114,7 @@ class FamilyChange:
     verdict: str  # regression | improvement | within noise | unchanged
     test_loss: MetricChange
     test_acc: MetricChange
+    detectable: float = math.nan  # smallest mean loss change (log loss) its test catches in POWER of reruns
 
 
 @dataclass(frozen=True)
@@ -170,26 +187,57 @@ class _Pair:
         return len(self.a) > 1 and len(self.b) > 1
 
 
-def _noise(pairs: list[_Pair], side: str) -> SplitPlotNoise:
-    """Seed noise of one family's changes (side "diff") or of one side's values ("a", "b"), over its cells:
-    a seed's init is shared by its family's data sizes at one model size (unknown seeds: each its own)."""
+def _noise(pairs: list[_Pair], side: str, run: RunLevel) -> SplitPlotNoise:
+    """Noise of one family's changes (side "diff") or of one side's values ("a", "b"), over its cells: a
+    seed's init is shared by its family's data sizes at one model size (unknown seeds: each its own), and
+    each cell has a run effect (its learning-rate choice) at the comparison's κ."""
     ys, cells, plots = [], [], []
     for p in pairs:
         for i, (seed, v) in enumerate(getattr(p, side)):
             ys.append(v)
             cells.append(p.key[2:4])
             plots.append((p.key[2], seed) if seed is not None else (p.key[2], p.key[3], i))
-    return SplitPlotNoise.of(np.array(ys), cells, plots, pool_below=POOL_BELOW)
+    return SplitPlotNoise.of(np.array(ys), cells, plots, pool_below=POOL_BELOW).with_runs(run)
 
 
-def _family_tests(pairs: list[_Pair]) -> tuple[list[tuple[float, float]], tuple[float, float, bool]]:
-    """(per pair: (change, p)), and the family's (mean change, p, paired): t-tests with the family's noise."""
+def comparison_run_level(pairs_by_family: Sequence[list[_Pair]]) -> RunLevel:
+    """κ of the comparison (`seed_noise.run_level`): each family's entries on each side one surface over
+    target params and data size, pooled with the reference's κ (`seed_noise.with_prior`)."""
+    families = []
+    for pairs in pairs_by_family:
+        testable = [p for p in pairs if p.testable]
+        for side in ("a", "b"):
+            families.append(FamilyRuns(np.log([float(p.key[2]) for p in testable]),
+                                       np.log([float(p.key[3]) for p in testable]),
+                                       [np.array([v for _, v in getattr(p, side)]) for p in testable]))
+    return with_prior(run_level(families))
+
+
+def detectable(var: float, df: float, level: float) -> float:
+    """The smallest change a two-sided t-test at `level` (its p against this) catches in POWER of reruns,
+    for an estimate of variance `var` with `df` degrees of freedom: δ·√var, δ the noncentrality at which
+    a noncentral t with `df` exceeds the test's critical value with probability POWER."""
+    if not (math.isfinite(var) and df > 0):
+        return math.nan
+    if var == 0:  # the same per-seed results on both sides: any change would show
+        return 0.0
+    critical = t_quantile(1 - level / 2, df)
+    if not math.isfinite(df):
+        return (critical + t_quantile(POWER, df)) * math.sqrt(var)
+    delta = optimize.brentq(lambda d: float(stats.nct.sf(critical, df, d)) - POWER, 0.0, 10 * critical + 10)
+    return delta * math.sqrt(var)
+
+
+def _family_tests(pairs: list[_Pair], run: RunLevel
+                  ) -> tuple[list[tuple[float, float]], tuple[float, float, bool, float, float]]:
+    """(per pair: (change, p)), and the family's (mean change, p, paired, variance, df): t-tests with the
+    family's noise."""
     testable = [p for p in pairs if p.testable]
     if not testable:
-        return [(math.nan, math.nan)] * len(pairs), (math.nan, math.nan, False)
+        return [(math.nan, math.nan)] * len(pairs), (math.nan, math.nan, False, math.nan, 0.0)
     paired = all(p.paired for p in testable)  # else every pair of the family is compared by its means
     sides = ("diff",) if paired else ("a", "b")
-    noises = {side: _noise(testable, side) for side in sides}
+    noises = {side: _noise(testable, side, run) for side in sides}
 
     def combination(share: dict[int, float]) -> tuple[float, float, float]:
         """Σ share[i] × (pair i's mean change): its value, variance and Welch-Satterthwaite df."""
@@ -211,7 +259,7 @@ def _family_tests(pairs: list[_Pair]) -> tuple[list[tuple[float, float]], tuple[
         value, var, df = combination({i: 1.0})
         per[id(p)] = (value, t_p(value, var, df))
     value, var, df = combination({i: 1 / len(testable) for i in range(len(testable))})
-    return [per.get(id(p), (math.nan, math.nan)) for p in pairs], (value, t_p(value, var, df), paired)
+    return [per.get(id(p), (math.nan, math.nan)) for p in pairs], (value, t_p(value, var, df), paired, var, df)
 
 
 def _verdict(loss: MetricChange, acc: MetricChange, same: bool) -> str:
@@ -267,16 +315,21 @@ def compare(a: Sequence[Leaderboard], b: Sequence[Leaderboard], a_label: str = "
         by_family.setdefault((key[0], key[1], key[4]), []).append(key)
     tests: list[tuple] = []  # (what, metric, value, p)
     family_values: dict[tuple, dict[str, tuple]] = {}
+    pairs_of = {(fam, metric): [_Pair.of(k, ea[k], eb[k], metric) for k in keys]
+                for fam, keys in by_family.items() for metric in METRICS}
+    runs = {metric: comparison_run_level([v for (_, m), v in pairs_of.items() if m == metric]) for metric in METRICS}
     for fam, keys in by_family.items():
         family_values[fam] = {}
         for metric in METRICS:
-            pairs = [_Pair.of(k, ea[k], eb[k], metric) for k in keys]
-            per, (value, p, paired) = _family_tests(pairs)
+            pairs = pairs_of[fam, metric]
+            per, (value, p, paired, var, df) = _family_tests(pairs, runs[metric])
             for k, pair, (_, pk) in zip(keys, pairs, per, strict=True):
                 tests.append((("entry", k), metric, pk, pair.paired))
             if len(keys) > 1 and metric == "test_loss":  # a family's accuracy: its entries' tests say it
                 tests.append((("family", fam), metric, p, paired))
-            family_values[fam][metric] = (value, p, paired)
+            family_values[fam][metric] = (value, p, paired, var, df)
+    # a single family that changed meets Holm's first step: its share of ALPHA over the families' tests
+    family_level = ALPHA * FAMILY_SHARE / max(1, sum(t[0][0] == "family" for t in tests))
     # Two Holm families under one error budget (weighted Bonferroni): the families' loss, the primary question
     # (did a family get worse?), at FAMILY_SHARE of ALPHA, so a whole family's small change is caught where no
     # entry's few seeds show it; every entry's loss and accuracy, where it changed, at the rest. Adjusted
@@ -307,8 +360,10 @@ def compare(a: Sequence[Leaderboard], b: Sequence[Leaderboard], a_label: str = "
         acc = metric_change(("family", fam), "test_acc", acc_value)
         same = all(changes[k].verdict == "unchanged" for k in keys)
         suite = changes[keys[0]].suite
+        _, _, _, var, df = family_values[fam]["test_loss"]
         families.append(FamilyChange(suite=suite, dataset=fam[1], arch=fam[2], entries=len(keys),
-                                     verdict=_verdict(loss, acc, same), test_loss=loss, test_acc=acc))
+                                     verdict=_verdict(loss, acc, same), test_loss=loss, test_acc=acc,
+                                     detectable=detectable(var, df, family_level)))
     return Comparison(a_label, b_label, tuple(changes[k] for k in sorted(changes)), tuple(families), len(tests))
 
 

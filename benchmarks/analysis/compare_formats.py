@@ -5,8 +5,18 @@ from __future__ import annotations
 import json
 import math
 
-from benchmarks.analysis.compare import ALPHA, FAMILY_SHARE, VERDICTS, Comparison, EntryChange, FamilyChange, MetricChange
+from benchmarks.analysis.compare import (
+    ALPHA,
+    FAMILY_SHARE,
+    POWER,
+    VERDICTS,
+    Comparison,
+    EntryChange,
+    FamilyChange,
+    MetricChange,
+)
 from benchmarks.analysis.leaderboard import Entry
+from benchmarks.analysis.wording import detection, sentence
 from benchmarks.formatting import fmt_estimate, human, md_table
 from benchmarks.spec import finite_or_null
 
@@ -57,12 +67,22 @@ def _family_rows(cmp: Comparison) -> list[list[str]]:
     return rows
 
 
+def detection_line(cmp: Comparison) -> str:
+    """What each family's test found and could have found, dataset by dataset ('no regression larger than
+    24% for convnet'): the smallest change it catches in POWER of reruns at the two folders' design."""
+    by: dict[str, list[str]] = {}
+    for f in cmp.families:
+        by.setdefault(f.dataset, []).append(detection(f.arch, f.verdict, f.detectable, POWER))
+    return " ".join(sentence(f"{ds}: " + "; ".join(parts)) for ds, parts in by.items())
+
+
 def to_markdown(cmp: Comparison) -> str:
     lines = [
         f"# archbench compare: {cmp.a_label} → {cmp.b_label}",
         "",
         f"Beyond seed noise (`!`): a t-test per entry and per family (its mean loss change over its entries), with "
-        "the family's seed noise pooled over its cells, paired by seed where A and B ran the same seeds; p-values "
+        "the family's seed noise pooled over its cells and each cell's learning-rate noise, paired by seed where A "
+        "and B ran the same seeds; p-values "
         f"Holm-adjusted over the {cmp.tests} tests (families {100 * FAMILY_SHARE:g}% of the budget, entries the rest), "
         f"beyond noise at p < {ALPHA} (an unchanged suite rerun shows nothing beyond noise "
         f"{100 * (1 - ALPHA):g}% of the time). A regression is test loss up or test accuracy down beyond noise, or a "
@@ -70,6 +90,8 @@ def to_markdown(cmp: Comparison) -> str:
         "",
         summary_line(cmp),
     ]
+    if cmp.families:
+        lines += ["", detection_line(cmp)]
     moved = [r for r, f in zip(_family_rows(cmp), cmp.families, strict=True) if f.verdict != "unchanged"]
     if moved:
         header = ["verdict", "dataset", "family", "entries", "mean Δ loss", "mean Δ acc (points)"]
@@ -128,7 +150,8 @@ def _change_json(c: EntryChange) -> dict:
 
 def _family_json(f: FamilyChange) -> dict:
     return {"verdict": f.verdict, "suite": f.suite, "dataset": f.dataset, "arch": f.arch, "entries": f.entries,
-            "test_loss": _metric_json(f.test_loss), "test_acc": _metric_json(f.test_acc)}
+            "test_loss": _metric_json(f.test_loss), "test_acc": _metric_json(f.test_acc),
+            "detectable_log_loss": finite_or_null(f.detectable), "power": POWER}
 
 
 def to_json(cmp: Comparison) -> str:

@@ -11,8 +11,11 @@ cells (model size × data size) the family has run on both datasets:
   base's best family (the leader), on the base, on the variant, and how that gap changes:
   whether the variant closes or widens the distance between families.
 
-Intervals come from the verdict's seed bootstrap (`DatasetRuns`), drawn once per seed
-group for both datasets, so a seed's luck pairs up across base and variant.
+Intervals are Student t with the verdict's one noise model (`benchmarks.analysis.seed_noise`): on
+each dataset, a family's split-plot seed noise and each run's effect (the learning rate its search
+chose) at the suite's κ; a gap's noise is its pair's, paired by seed (`contrasts.PairedDifferences`).
+The two datasets tuned and trained apart, so their noise adds. A family whose gap to the leader is
+beyond noise on both datasets with opposite signs has swapped places with it (`reversed`).
 
 Numbers and their claims (`claims`); `benchmarks.analysis.verdict_words` says them in words.
 """
@@ -24,8 +27,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmarks.analysis.claims import Claim, from_estimate, pct
+from benchmarks.analysis.seed_noise import SplitPlotNoise, t_estimate
 from benchmarks.analysis.stats import Estimate
 from benchmarks.analysis.verdict_statistics import DatasetRuns
+from benchmarks.analysis.verdict_statistics.contrasts import PairedDifferences
 from benchmarks.spec import DatasetContrast
 
 
@@ -77,6 +82,16 @@ class ContrastEffect:
                 for a, g in self.gaps.items() if a != self.leader]
         return tuple(out)
 
+    def gap_claims(self, on: str) -> tuple[Claim, ...]:
+        """Each family's gap to the leader on the base (`on` "base") or the variant, over the shared sizes; for
+        `reversed` (not said apart: on the base they are its pairs' contrasts over these sizes)."""
+        dataset = self.base if on == "base" else self.variant
+        return tuple(from_estimate(getattr(g, on), shown=pct, null=0.0, statistic="dataset contrast", quantity="gap",
+                                   subject=a, reference=self.leader, unit="percent",
+                                   scope=f"{dataset}, over the {self.shared_cells} sizes every family ran on both",
+                                   at={"on": on})
+                     for a, g in self.gaps.items() if a != self.leader)
+
     def to_dict(self) -> dict:
         return {
             "base": self.base, "variant": self.variant, "label": self.contrast.label,
@@ -90,8 +105,45 @@ def _cells(runs: DatasetRuns) -> dict[tuple, int]:
     return {runs.cell(r): i for i, r in enumerate(runs.records)}
 
 
-def _recentred(d_1B: np.ndarray) -> Estimate:
-    return Estimate.recentred(d_1B[0], d_1B[1:])
+def mean_of_runs(runs: DatasetRuns, weight_R: dict[int, float]) -> tuple[float, float, float]:
+    """Σ w·(run mean) over runs of one dataset: its value, variance and degrees of freedom, each family's noise
+    its own (split-plot seed noise and the runs' effects, `seed_noise`), the families' independent."""
+    value = sum(w * float(runs.means_1BxR[0, j]) for j, w in weight_R.items())
+    var, terms = 0.0, 0.0
+    plots = runs.plot_n
+    for f in sorted({int(runs.codes_nx3[runs.run_n == j][0, 0]) for j in weight_R}):
+        obs = np.flatnonzero(runs.codes_nx3[:, 0] == f)
+        m = np.bincount(runs.run_n[obs], minlength=len(runs.records))
+        k = np.array([weight_R.get(int(j), 0.0) / m[j] for j in runs.run_n[obs]])
+        noise = SplitPlotNoise.of(runs.y_n[obs], list(runs.run_n[obs]), [plots[i] for i in obs]).with_runs(runs.run)
+        v, df = noise.variance(k)
+        if not np.isfinite(v):  # one seed per run: no noise estimate
+            return value, float("nan"), 0.0
+        var += v
+        terms += v * v / df if df > 0 else 0.0
+    return value, var, (var * var / terms if terms > 0 else np.inf)
+
+
+def _pair_gap(runs: DatasetRuns, arch: str, leader: str, shared: list[tuple]) -> tuple[float, float, float]:
+    """arch's mean log loss above the leader's over the shared (size, data size) cells, paired by seed: value,
+    variance, df (`contrasts.PairedDifferences`, whose noise the dataset's pair contrast has)."""
+    if arch == leader:
+        return 0.0, 0.0, np.inf
+    pd = PairedDifferences.of(runs, arch, leader)
+    k = pd.weights({c: 1 / len(shared) for c in shared}) if pd is not None else np.zeros(0)
+    if pd is None or not np.isclose(k.sum(), 1.0):  # some shared cell without a seed both ran
+        at = _cells(runs)
+        return mean_of_runs(runs, {at[(arch, *c)]: 1 / len(shared) for c in shared}
+                            | {at[(leader, *c)]: -1 / len(shared) for c in shared})
+    var, df = pd.noise.variance(k)
+    return float(k @ pd.diff_m), var, df
+
+
+def _difference(x: tuple[float, float, float], y: tuple[float, float, float]) -> Estimate:
+    """x − y of two independent estimates (value, variance, df), with its Welch–Satterthwaite t interval."""
+    var = x[1] + y[1]
+    terms = sum(v * v / df for _, v, df in (x, y) if df > 0 and v > 0)
+    return t_estimate(x[0] - y[0], var, var * var / terms if terms > 0 else np.inf)
 
 
 def contrast_effect(contrast: DatasetContrast, base: DatasetRuns, variant: DatasetRuns) -> ContrastEffect | None:
@@ -102,9 +154,9 @@ def contrast_effect(contrast: DatasetContrast, base: DatasetRuns, variant: Datas
     change, cells = {}, {}
     for arch in sorted({c[0] for c in both}):
         mine = [c for c in both if c[0] == arch]
-        d = (variant.means_1BxR[:, [at_variant[c] for c in mine]]
-             - base.means_1BxR[:, [at_base[c] for c in mine]]).mean(axis=1)
-        change[arch], cells[arch] = _recentred(d), len(mine)
+        on_variant = mean_of_runs(variant, {at_variant[c]: 1 / len(mine) for c in mine})
+        on_base = mean_of_runs(base, {at_base[c]: 1 / len(mine) for c in mine})
+        change[arch], cells[arch] = _difference(on_variant, on_base), len(mine)
     if not change:
         return None
     archs = sorted(change)
@@ -114,13 +166,11 @@ def contrast_effect(contrast: DatasetContrast, base: DatasetRuns, variant: Datas
     shared = sorted(size for size, present in by_size.items() if len(present) == len(archs))
     leader, gaps = "", {}
     if len(archs) > 1 and shared:
-        def means(runs: DatasetRuns, index: dict[tuple, int]) -> np.ndarray:  # (1 + B, archs)
-            return np.stack([runs.means_1BxR[:, [index[(a, *s)] for s in shared]].mean(axis=1) for a in archs], axis=1)
-
-        m_base, m_variant = means(base, at_base), means(variant, at_variant)
-        j = int(np.argmin(m_base[0]))
-        leader = archs[j]
-        gap_base, gap_variant = m_base - m_base[:, [j]], m_variant - m_variant[:, [j]]
-        gaps = {a: GapChange(_recentred(gap_base[:, i]), _recentred(gap_variant[:, i]),
-                             _recentred(gap_variant[:, i] - gap_base[:, i])) for i, a in enumerate(archs)}
+        mean_base = {a: np.mean([base.means_1BxR[0, at_base[(a, *s)]] for s in shared]) for a in archs}
+        leader = min(archs, key=lambda a: (mean_base[a], a))
+        for a in archs:
+            on_base, on_variant = _pair_gap(base, a, leader, shared), _pair_gap(variant, a, leader, shared)
+            zero = (0.0, 0.0, np.inf)
+            gaps[a] = GapChange(_difference(on_base, zero), _difference(on_variant, zero),
+                                _difference(on_variant, on_base))
     return ContrastEffect(contrast, change, cells, leader, gaps, len(shared))

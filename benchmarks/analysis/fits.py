@@ -7,7 +7,8 @@ solver, the threshold that says when the law is identifiable, the bootstrap) is
 fitted curve plus the noise of each run's mean implied by the seed noise pooled
 over all the runs of the architecture (`stats.SeedNoise`), and by the noise a
 run's seeds share, where the runs scatter about smooth curves more than seed
-noise explains (`run_noise`, pooled over the dataset). The compute axis is a
+noise explains (`seed_noise.run_level`: the one run-level term every statistic uses, a ratio to each
+family's seed variance pooled over the dataset). The compute axis is a
 frontier (each compute level's best run, of whichever size): an envelope of
 curves whose points are picked by their own noise, so it gets the local line
 only, never the law. docs/statistics.md says what each number assumes and which
@@ -34,6 +35,7 @@ from benchmarks.analysis.curve_fit import (
 )
 from benchmarks.analysis.frontier import FrontierPoint, compute_frontier, frontier_holders, one_dataset, training_flops
 from benchmarks.analysis.joint_fit import JointFit, fit_joint
+from benchmarks.analysis.seed_noise import RunLevel, run_level_of
 from benchmarks.analysis.stats import (
     LEVEL,
     Estimate,
@@ -317,43 +319,13 @@ def family_noise(runs: Sequence[RunRecord]) -> dict[str, SeedNoise]:
     return out
 
 
-def run_noise(runs: Sequence[RunRecord], noise: dict[str, SeedNoise]) -> tuple[float, float]:
-    """(run_sd, df): the sd of noise a run's seeds share, on top of their own (0 where none shows).
-
-    Per architecture, a smooth surface is fitted through its runs' mean log losses (quadratic in log
-    parameters and log examples, with their product: it bends as scaling curves do, so what it leaves
-    is scatter, not curvature). Its residuals hold seed noise (sd²/m per run) and whatever the runs
-    share beyond it; pooled over architectures, the excess of their mean square over seed noise is the
-    run-level variance (a method-of-moments estimate, floored at 0)."""
-    excess, df = 0.0, 0
-    for arch, n in noise.items():
-        mine = [r for r in runs if r.spec.arch == arch]
-        if not n.known or len(mine) < 7:
-            continue
-        u = np.log([measured_params(r) for r in mine])
-        v = np.log([r.spec.data_size for r in mine])
-        u, v = u - u.mean(), v - v.mean()
-        design = np.stack([np.ones_like(u), u, v, u**2, v**2, u * v], axis=1)
-        y = np.array([run_log_losses(r).mean() for r in mine])
-        m = np.array([run_log_losses(r).size for r in mine], dtype=float)
-        coef, *_ = np.linalg.lstsq(design, y, rcond=None)
-        rank = np.linalg.matrix_rank(design)
-        if len(mine) - rank <= 0:
-            continue
-        hat = design @ np.linalg.pinv(design)
-        # E[residual²] = (1 − h_ii)(sd²/m_i + run²): subtract the seed part, leave the run part
-        excess += float(((y - design @ coef) ** 2).sum() - n.sd**2 * ((1 - np.diag(hat)) / m).sum())
-        df += len(mine) - rank
-    return (float(np.sqrt(max(0.0, excess / df))), float(df)) if df else (0.0, 0.0)
-
-
-def _fit_archs(identity: str, runs: Sequence[RunRecord], n_boot: int) -> dict[str, ArchFits]:
+def _fit_archs(identity: str, runs: Sequence[RunRecord], n_boot: int, run: RunLevel) -> dict[str, ArchFits]:
     """Every curve of every family; each curve's replicates keyed by the data's content and the curve."""
     noise = family_noise(runs)
     curves = [c for arch in sorted(noise) for c in _curves(arch, [r for r in runs if r.spec.arch == arch])]
-    run_sd, run_df = run_noise(runs, noise)
     # with noise shared by a run's seeds, a run mean's variance is estimated from the scatter: its df
-    noise = {arch: n if run_sd == 0 else SeedNoise(n.sd, min(n.df, run_df), run_sd) for arch, n in noise.items()}
+    noise = {arch: n if run.ratio == 0 else SeedNoise(n.sd, min(n.df, run.df), n.sd * np.sqrt(run.ratio))
+             for arch, n in noise.items()}
     fitted = {(c.arch, c.axis, c.slice): fit_runs(c.runs, c.axis, noise[c.arch], n_boot=n_boot,
                                                   rng=keyed_rng(identity, c.arch, c.axis, c.slice))
               for c in curves}
@@ -373,12 +345,13 @@ def _fit_archs(identity: str, runs: Sequence[RunRecord], n_boot: int) -> dict[st
     return archs
 
 
-def fit_dataset(records: Sequence[RunRecord], *, n_boot: int = N_BOOT) -> DatasetFits:
-    """Every curve of every architecture on one dataset, and the compute frontier."""
+def fit_dataset(records: Sequence[RunRecord], *, n_boot: int = N_BOOT, run: RunLevel | None = None) -> DatasetFits:
+    """Every curve of every architecture on one dataset, and the compute frontier; `run`: the suite's run-level
+    noise (`seed_noise.run_level_of` of all its usable runs; by default, of this dataset's)."""
     dataset = one_dataset(records)
     runs, excluded = usable(records)
     identity = dataset_identity(runs)
-    archs = _fit_archs(identity, runs, n_boot)
+    archs = _fit_archs(identity, runs, n_boot, run if run is not None else run_level_of(runs))
     varies = compute_varies(runs)
     online = varies and any(r.spec.regime == "online" for r in runs)  # several lengths per size on fresh data
     frontiers = compute_frontiers(runs, {a: f.joint for a, f in archs.items()}, {a: f.noise for a, f in archs.items()},
@@ -391,7 +364,8 @@ def fit_datasets(records: Sequence[RunRecord], *, n_boot: int = N_BOOT) -> dict[
     by_dataset: dict[str, list[RunRecord]] = {}
     for r in records:
         by_dataset.setdefault(r.spec.dataset, []).append(r)
-    return {ds: fit_dataset(rs, n_boot=n_boot) for ds, rs in sorted(by_dataset.items())}
+    run = run_level_of(usable(records)[0])
+    return {ds: fit_dataset(rs, n_boot=n_boot, run=run) for ds, rs in sorted(by_dataset.items())}
 
 
 def fits_to_dict(fitted: dict[str, DatasetFits]) -> dict:

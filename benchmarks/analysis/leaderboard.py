@@ -38,8 +38,8 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from benchmarks.analysis.seed_noise import SplitPlotNoise, holm, one_blas_thread, t_p, t_quantile
-from benchmarks.analysis.stats import LEVEL, Estimate
+from benchmarks.analysis.seed_noise import SplitPlotNoise, holm, one_blas_thread, run_level_of, t_p, t_quantile
+from benchmarks.analysis.stats import LEVEL, Estimate, usable
 from benchmarks.running.store import ResultsStore, newest, suites_in
 from benchmarks.spec import RunRecord, UserError
 
@@ -186,7 +186,9 @@ def _entry(record: RunRecord) -> Entry:
 
 
 def family_noise(records: Sequence[RunRecord]) -> dict[tuple[str, str], SplitPlotNoise]:
-    """Per (dataset, family): its seed noise in log loss, pooled over its cells (runs with 2+ seeds)."""
+    """Per (dataset, family): its noise in log loss, seed noise pooled over its cells (runs with 2+ seeds), and
+    each run's effect (its learning-rate choice) at the suite's κ (`seed_noise.run_level_of`)."""
+    run = run_level_of(usable(records)[0])
     obs: dict[tuple[str, str], list[tuple]] = defaultdict(list)
     for r in records:
         seeds = _finite_seeds(r)
@@ -194,7 +196,8 @@ def family_noise(records: Sequence[RunRecord]) -> dict[tuple[str, str], SplitPlo
             for seed, loss in seeds:
                 obs[(r.spec.dataset, r.spec.arch)].append(
                     (math.log(loss), (r.spec.target_params, r.spec.data_size), (r.spec.target_params, seed)))
-    return {key: SplitPlotNoise.of(np.array([y for y, _, _ in rows]), [c for _, c, _ in rows], [p for *_, p in rows])
+    return {key: SplitPlotNoise.of(np.array([y for y, _, _ in rows]), [c for _, c, _ in rows],
+                                   [p for *_, p in rows]).with_runs(run)
             for key, rows in obs.items()}
 
 
@@ -205,7 +208,7 @@ def with_noise(e: Entry, noise: SplitPlotNoise | None) -> Entry:
         return replace(e, test_loss=Estimate(e.test_loss.value, math.nan, math.nan, e.test_loss.values))
     plots = np.arange(m)  # one cell: each seed its own init
     var, df = SplitPlotNoise(noise.plot_ms, noise.plot_df, noise.within_ms, noise.within_df, noise.plot_trace,
-                             plots).variance(np.full(m, 1 / m))
+                             plots, cells=np.zeros(m, int), run=noise.run).variance(np.full(m, 1 / m))
     if not math.isfinite(var):
         return replace(e, test_loss=Estimate(e.test_loss.value, math.nan, math.nan, e.test_loss.values))
     half = t_quantile(0.5 + LEVEL / 2, df) * math.sqrt(var)  # in log loss: relative, for the loss itself

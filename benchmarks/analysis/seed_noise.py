@@ -15,6 +15,16 @@ sizes makes the first interval far too narrow.
 `SplitPlotNoise.of` estimates τ² and σ² by moments (unbiased ANOVA estimators that take any design:
 missing runs, missing seeds, one data size); `variance(k)` is the variance of the combination Σ k_i·y_i
 with its Satterthwaite degrees of freedom, from which `t_estimate` makes an `Estimate` at any level.
+A run also has noise that all its seeds share, which their spread cannot show: the learning rate its
+search chose on seed 0, at which every seed then trains. `RunLevel` is that term, one model for every
+statistic: a run's mean log loss carries, beside the seed terms, a run effect r ~ N(0, κ·s²), where s² is
+the seed variance of the run's family (τ² + σ²) and κ one ratio per dataset. κ is estimated from the scatter
+of the run means about a smooth surface per family (`run_level`), pooled over families: noisy families
+are noisier in their rate choice too, and one ratio has the degrees of freedom of all of them. A
+combination Σ k_i·y_i then gains κ·s²·Σ_c K_c² (K_c the weight of cell c: its seeds' k summed), with the
+degrees of freedom of κ in its Satterthwaite sum (`SplitPlotNoise.variance`). Seeds of two families in one
+cell, or of one family on two datasets, tuned apart: their run effects are independent and add.
+
 `holm` adjusts a family of p-values, and `holm_levels` gives each test the confidence level of the
 step at which Holm's procedure decided it, so an interval excludes zero exactly when the test rejects.
 """
@@ -24,14 +34,15 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import ParamSpec, TypeVar
 
 import numpy as np
 from scipy import special
 from threadpoolctl import ThreadpoolController
 
-from benchmarks.analysis.stats import LEVEL, Estimate
+from benchmarks.analysis.stats import LEVEL, Estimate, run_log_losses
+from benchmarks.spec import RunRecord
 
 NAN = float("nan")
 P = ParamSpec("P")
@@ -79,6 +90,86 @@ def indicators(labels: Sequence) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class RunLevel:
+    """Noise a run's seeds share (the learning rate its search chose), as a ratio to its family's seed variance:
+    a run effect has variance `ratio`·s², its estimate `df` degrees of freedom (`run_level`)."""
+
+    ratio: float = 0.0
+    df: float = math.inf
+
+    def to_dict(self) -> dict:
+        return {"run_to_seed_variance": self.ratio, "df": self.df}
+
+
+@dataclass(frozen=True)
+class FamilyRuns:
+    """One family's runs for `run_level`: log model size, log data size and the seeds' log losses of each run."""
+
+    log_size_R: np.ndarray
+    log_data_R: np.ndarray
+    seeds: Sequence[np.ndarray]
+
+
+# What the committed `quick` reference shows of κ (results/reference/quick: 6 families × 12 runs, 60 triples),
+# taken as worth PRIOR_DF triples of any suite's own: a design of a few runs a family (2 datasets × 3 families ×
+# 3 data sizes leave 6 triples) cannot tell κ from 0, and a floored estimate of 0 would drop the term.
+REFERENCE_RUN_LEVEL = RunLevel(0.72, 60.0)
+PRIOR_DF = 6.0
+
+
+def run_level(families: Sequence[FamilyRuns]) -> RunLevel:
+    """κ, the run effect's variance over the seed variance, by moments, pooled over families.
+
+    Scaling curves are smooth, so three neighbouring runs along one axis (the other held fixed) leave a
+    pseudo-residual e = a·y₁ + c·y₃ − y₂ that is 0 on any straight line in log size or log data
+    (a, c the interpolation weights; Gasser, Sroka and Jennen-Steinmetz 1986). Local, it follows curves
+    that bend (a double-descent peak) where one global surface would call the bend noise. With run
+    means of variance s²·(1/m + κ), E[e²] = s²·(a²/m₁ + 1/m₂ + c²/m₃) + κ·s²·(a² + 1 + c²), s² the family's
+    pooled seed variance; the excess of Σ e²/s² over its seed part, over Σ(a² + 1 + c²), estimates κ
+    (floored at 0), with one degree of freedom a triple. Families without seed noise add nothing; with no
+    triple, κ is 0 and unknown (df 0)."""
+    excess, weight, df = 0.0, 0.0, 0
+    for fam in families:
+        multi = [np.asarray(s, float) for s in fam.seeds if np.size(s) > 1]
+        seed_df = sum(s.size - 1 for s in multi)
+        s2 = sum((s.size - 1) * s.var(ddof=1) for s in multi) / seed_df if seed_df else 0.0
+        if s2 <= 0:
+            continue
+        y = np.array([np.mean(s) for s in fam.seeds])
+        m = np.array([np.size(s) for s in fam.seeds], dtype=float)
+        for along, held in ((fam.log_data_R, fam.log_size_R), (fam.log_size_R, fam.log_data_R)):
+            for h in np.unique(held):
+                line = np.flatnonzero(held == h)
+                line = line[np.argsort(along[line], kind="stable")]
+                for i1, i2, i3 in zip(line, line[1:], line[2:], strict=False):
+                    x1, x2, x3 = along[i1], along[i2], along[i3]
+                    a, c = (x3 - x2) / (x3 - x1), (x2 - x1) / (x3 - x1)
+                    e = a * y[i1] + c * y[i3] - y[i2]
+                    excess += e * e / s2 - (a * a / m[i1] + 1 / m[i2] + c * c / m[i3])
+                    weight += a * a + 1 + c * c
+                    df += 1
+    return RunLevel(max(0.0, float(excess / weight)), float(df)) if df else RunLevel(0.0, 0.0)
+
+
+def run_level_of(records: Sequence[RunRecord]) -> RunLevel:
+    """`run_level` of a suite's usable runs (each family on each dataset one line of neighbours along target
+    params and along data size), pooled with REFERENCE_RUN_LEVEL's κ at PRIOR_DF triples (`with_prior`)."""
+    families = []
+    for key in sorted({(r.spec.dataset, r.spec.arch) for r in records}):
+        mine = [r for r in records if (r.spec.dataset, r.spec.arch) == key]
+        families.append(FamilyRuns(np.log([float(r.spec.target_params) for r in mine]),
+                                   np.log([float(r.spec.data_size) for r in mine]),
+                                   [run_log_losses(r) for r in mine]))
+    return with_prior(run_level(families))
+
+
+def with_prior(run: RunLevel) -> RunLevel:
+    """κ pooled with the reference's, weighted by triples: (κ̂·df + κ_ref·PRIOR_DF) / (df + PRIOR_DF)."""
+    df = run.df + PRIOR_DF
+    return RunLevel((run.ratio * run.df + REFERENCE_RUN_LEVEL.ratio * PRIOR_DF) / df, df)
+
+
+@dataclass(frozen=True)
 class SplitPlotNoise:
     """Moment estimates of the two parts of seed noise, as two independent mean squares.
 
@@ -93,6 +184,8 @@ class SplitPlotNoise:
     plot_trace: float  # tr((I − P_cells) Z Zᵀ): how much of τ² the plot mean square carries
     plots: np.ndarray  # plot index of each observation
     pooled: bool = False  # τ² taken as 0 and both mean squares pooled into σ² (`of(pool_below=...)`)
+    cells: np.ndarray = field(default_factory=lambda: np.zeros(0, int))  # cell (run) index of each observation
+    run: RunLevel = field(default_factory=lambda: RunLevel())  # noise a run's seeds share (its rate choice)
 
     @classmethod
     @one_blas_thread
@@ -107,6 +200,7 @@ class SplitPlotNoise:
         y = np.asarray(y_n, dtype=float)
         x, z = indicators(cell_n), indicators(plot_n)
         plots = np.argmax(z, axis=1) if y.size else np.zeros(0, int)
+        cells = np.argmax(x, axis=1) if y.size else np.zeros(0, int)
         q1 = orth(x)
         q2 = orth(np.hstack([x, z]))
         ss1 = float(y @ y - np.sum((q1.T @ y) ** 2))
@@ -115,11 +209,22 @@ class SplitPlotNoise:
         trace = float(z.sum() - np.sum((q1.T @ z) ** 2))
         plot_df = df1 - df2
         if plot_df == 0 or df2 == 0 or trace <= 1e-9:  # the two parts are not separable here
-            return cls(NAN, 0, max(ss1, 0.0) / df1 if df1 > 0 else NAN, df1, 0.0, plots)
+            return cls(NAN, 0, max(ss1, 0.0) / df1 if df1 > 0 else NAN, df1, 0.0, plots, cells=cells)
         plot_ms, within_ms = max(ss1 - ss2, 0.0) / plot_df, max(ss2, 0.0) / df2
         pooled = pool_below is not None and (
             within_ms == 0 and plot_ms == 0 or within_ms > 0 and plot_ms / within_ms < f_quantile(pool_below, plot_df, df2))
-        return cls(plot_ms, plot_df, within_ms, df2, trace, plots, pooled)
+        return cls(plot_ms, plot_df, within_ms, df2, trace, plots, pooled, cells)
+
+    def with_runs(self, run: RunLevel) -> SplitPlotNoise:
+        """The same seed noise with the run-level term `run` (κ and its degrees of freedom)."""
+        return replace(self, run=run)
+
+    def _run_part(self, k1: np.ndarray, k2: np.ndarray) -> float:
+        """κ·s²·Σ_c K1_c·K2_c: the run effects' share of a (co)variance."""
+        if self.run.ratio == 0 or not self.cells.size:
+            return 0.0
+        size = int(self.cells.max()) + 1
+        return self.run.ratio * self.seed_var * float(np.bincount(self.cells, k1, size) @ np.bincount(self.cells, k2, size))
 
     @property
     def shared(self) -> bool:
@@ -151,8 +256,24 @@ class SplitPlotNoise:
         return self.tau2 + self.sigma2
 
     def variance(self, k_n: np.ndarray) -> tuple[float, float]:
-        """(variance, degrees of freedom) of Σ k_i·y_i; NaN where seed noise is unknown (one seed per run)."""
+        """(variance, degrees of freedom) of Σ k_i·y_i, the run effects included; NaN where seed noise is
+        unknown (one seed per run)."""
         k = np.asarray(k_n, dtype=float)
+        v, df = self._seed_variance(k)
+        run = self._run_part(k, k)
+        if not np.isfinite(v) or run == 0:
+            return v, df
+        terms = (v * v / df if df > 0 and np.isfinite(df) else 0.0) + run * run / self._run_df
+        return v + run, (v + run) ** 2 / terms if terms > 0 else math.inf
+
+    @property
+    def _run_df(self) -> float:
+        """Degrees of freedom of κ·s²: a product of two estimates, whose squared relative errors add
+        (2/df each), so 1/df = 1/df_κ + 1/df_s."""
+        seed_df = self.plot_df + self.within_df if self.shared else self.within_df
+        return 1 / (1 / self.run.df + 1 / max(seed_df, 1))
+
+    def _seed_variance(self, k: np.ndarray) -> tuple[float, float]:
         own = float(k @ k)
         per_plot = np.bincount(self.plots, weights=k, minlength=int(self.plots.max(initial=-1)) + 1)
         shared = float(per_plot @ per_plot)
@@ -176,11 +297,12 @@ class SplitPlotNoise:
         k1, k2 = np.asarray(k1_n, dtype=float), np.asarray(k2_n, dtype=float)
         size = int(self.plots.max(initial=-1)) + 1
         p1, p2 = np.bincount(self.plots, k1, size), np.bincount(self.plots, k2, size)
+        run = self._run_part(k1, k2)
         if not self.shared:
             if not self.within_df:
                 return NAN
-            return self.within_ms * float(k1 @ k2)
-        return self.sigma2 * float(k1 @ k2) + self.tau2 * float(p1 @ p2)
+            return self.within_ms * float(k1 @ k2) + run
+        return self.sigma2 * float(k1 @ k2) + self.tau2 * float(p1 @ p2) + run
 
 
 def f_quantile(q: float, df1: float, df2: float) -> float:

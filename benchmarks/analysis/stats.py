@@ -6,7 +6,8 @@ with one seed the spread is unknown, so the interval is NaN and callers must
 treat it as "could be anything" (it neither beats nor loses). The verdict's
 statistics get bootstrap intervals (`Estimate.recentred`) from replicates that
 resample the seeds of every run (`resample_seeds`), runs that share a seed's
-initialisation together. Fitted curves get parametric-bootstrap intervals
+initialisation together, plus a run effect per run (`DatasetRuns`, `seed_noise.RunLevel`).
+Fitted curves get parametric-bootstrap intervals
 (`Estimate.bootstrap`) from `SeedNoise`: seed noise pooled over many runs plus
 the noise a run's seeds share, so a run of two or three seeds does not collapse
 its interval (docs/statistics.md).
@@ -217,8 +218,8 @@ class SeedNoise:
     (`df` degrees of freedom), so a run of two or three seeds borrows the noise level of all
     the others instead of trusting its own two or three values. `run_sd` is noise a run's seeds
     share (the learning rate chosen for the run, the data subset its seeds train on), which
-    their spread cannot show: the scatter of runs about smooth curves beyond what seed noise
-    explains. A run mean of m seeds has variance sd²/m + run_sd². A replicate draws its own
+    their spread cannot show: √κ·sd, κ the suite's run-level ratio (`seed_noise.run_level`).
+    A run mean of m seeds has variance sd²/m + run_sd². A replicate draws its own
     noise level from the estimate's sampling distribution (scaled inverse χ² with `df`, the
     Student-t construction), so the uncertainty of the estimate is carried into every interval.
     """

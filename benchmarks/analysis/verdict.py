@@ -14,13 +14,13 @@ and its shuffled twin, your data and a corrupted copy), what the variant does to
 each architecture's loss and to the gaps between them
 (`benchmarks.analysis.contrast`).
 
-Seed noise follows the design (`benchmarks.analysis.seed_noise`): an init is
-shared by every data size its family and size trained at, so it is counted once.
-The shares get a parametric bootstrap, the pairwise contrasts t intervals from the
-noise of the pair's own seed-by-seed differences. The declared dataset contrasts
-keep a bootstrap over each run's seeds (runs sharing a seed's initialisation, one
-architecture and size across data sizes and datasets, resampled together),
-re-centred on the estimate.
+Noise follows one model (`benchmarks.analysis.seed_noise`): an init is shared by
+every data size its family and size trained at, so it is counted once; and every
+run carries an effect of its own, the learning rate its search chose, of variance
+κ·s² with κ estimated once for the suite (`run_level_of`) and read by the fits
+and by every statistic. The shares get a parametric bootstrap (seed noise only),
+the pairwise contrasts and the declared dataset contrasts t intervals from the
+noise of the seed-by-seed differences plus the runs' effects.
 
 Everything here is numbers and claims (`benchmarks.analysis.claims`); `benchmarks.analysis.verdict_words`
 says them in words. Records are put in a canonical order (`stats.usable`) and every draw is keyed by
@@ -37,7 +37,7 @@ from benchmarks.analysis import fits
 from benchmarks.analysis.claims import Claim
 from benchmarks.analysis.contrast import ContrastEffect, contrast_effect
 from benchmarks.analysis.quality import QualityAxis, quality_axes, quality_contrasts
-from benchmarks.analysis.seed_noise import one_blas_thread
+from benchmarks.analysis.seed_noise import one_blas_thread, run_level_of
 from benchmarks.analysis.stats import LEVEL, usable
 from benchmarks.analysis.verdict_statistics import DatasetRuns, Statistic, registered
 from benchmarks.spec import DatasetContrast, RunRecord
@@ -168,10 +168,11 @@ def verdict(records: Sequence[RunRecord], *, n_boot: int = N_BOOT, rng: int = 0,
         by_dataset.setdefault(r.spec.dataset, []).append(r)
     per: dict[str, tuple[DatasetVerdict, DatasetRuns]] = {}
     draws: dict = {}  # one draw of seeds per group for every dataset, so the two datasets of a contrast pair up
+    run = run_level_of(usable(records)[0])  # the suite's run-level noise, as the fits have it
     for ds, rs in sorted(by_dataset.items()):
         ok, excluded = usable(rs)
         if ok:
-            runs = DatasetRuns.of(ok, n_boot, rng, draws, dataset=ds, fitted=fitted.get(ds))
+            runs = DatasetRuns.of(ok, n_boot, rng, draws, dataset=ds, fitted=fitted.get(ds), run=run)
             per[ds] = (dataset_verdict(ds, runs, len(excluded)), runs)
     contrasts, unmatched = bind_contrasts(contrasts, by_dataset)
     contrasts = [*contrasts, *(c for c in quality_contrasts(list(per)) if c not in contrasts)]

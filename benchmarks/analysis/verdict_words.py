@@ -26,6 +26,7 @@ from benchmarks.analysis.wording import (
     join_words,
     number,
     relation,
+    reversal,
     say,
     say_many,
     sentence,
@@ -320,6 +321,9 @@ def contrast_section(c: ContrastEffect) -> Section:
               "undecided": "are undecided for", "no interval": "change for"}
         head.append(sentence(f"Gaps to {c.leader}, the best on {c.base}, "
                              + "; ".join(f"{gw[k]} {join_words(a)}" for k, a in byg.items())))
+    swaps = [reversal(x, y, c.base, c.variant) for x, y in zip(c.gap_claims("base"), c.gap_claims("variant"),
+                                                                strict=True)]
+    head += [sentence(s) for s in swaps if s]
     bullets = {"families": tuple(bullets_of(changes)), "data": tuple(bullets_of(gaps))}
     return Section(title, tuple(head), {g: b for g, b in bullets.items() if b},
                    tuple(f"{sentence(say(x))} ({x.scope})" for x in claims))

@@ -308,6 +308,47 @@ def agrees(c: Claim, text: str) -> bool:
     return not excludes  # a difference beyond noise must be said as one
 
 
+# ---------------------------------------------------------------------------- two datasets' orders
+
+REVERSAL = "{subject} and {reference} swap places: {subject} {first} {reference} on {base}, {second} it on {variant}"
+
+
+def reversal(on_base: Claim, on_variant: Claim, base: str, variant: str) -> str:
+    """A family and the leader swap places where the family's gap is beyond noise on both datasets with
+    opposite signs (the one rule on each gap); '' where it is not."""
+    first, second = relation(on_base), relation(on_variant)
+    if {first, second} != {"above", "below"}:
+        return ""
+    return REVERSAL.format(subject=on_base.subject, reference=on_base.reference, first=first, second=second,
+                           base=base, variant=variant)
+
+
+# ---------------------------------------------------------------------------- what a test can see
+
+DETECTION_TEMPLATES = {
+    "none": "no regression larger than {size} for {arch}",  # found nothing: what it would have found
+    "regression": "a regression beyond noise for {arch} (its test catches {size} in {power} of reruns)",
+    "improvement": "no regression for {arch}, an improvement beyond noise (its test catches {size} in {power} "
+                   "of reruns)",
+    "no test": "no test for {arch} (one seed on a side)",
+}
+
+
+def detection_kind(verdict: str, detectable_log: float) -> str:
+    """Which of DETECTION_TEMPLATES a family's compare verdict takes."""
+    if not np.isfinite(detectable_log):
+        return "no test"
+    return verdict if verdict in ("regression", "improvement") else "none"
+
+
+def detection(arch: str, verdict: str, detectable_log: float, power: float) -> str:
+    """What a family's compare test found and could have found: 'no regression larger than 24% for convnet',
+    the size the smallest change (in log loss) its test catches in `power` of reruns, as a change in loss."""
+    size = f"{two_figures(pct(detectable_log))}%" if np.isfinite(detectable_log) else ""
+    return DETECTION_TEMPLATES[detection_kind(verdict, detectable_log)].format(
+        arch=arch, size=size, power=f"{100 * power:g}%")
+
+
 # ---------------------------------------------------------------------------- several claims at once
 
 # (quantity, relation) -> template for several claims of one reference and relation; {items}: each claim's

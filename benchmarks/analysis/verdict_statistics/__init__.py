@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from benchmarks.analysis.claims import Claim
-from benchmarks.analysis.stats import resample_seeds, run_log_losses, seed_group
+from benchmarks.analysis.seed_noise import RunLevel
+from benchmarks.analysis.stats import keyed_rng, resample_seeds, run_log_losses, seed_group
 from benchmarks.spec import RunRecord
 
 if TYPE_CHECKING:
@@ -38,7 +39,12 @@ FACTORS = ("architecture", "model size", "data size")
 @dataclass(frozen=True)
 class DatasetRuns:
     """The usable runs of one dataset as seed-level arrays: n observations (seeds) of R runs, and B
-    bootstrap replicates of them (B = 0 with one seed per run: no noise estimate, no intervals)."""
+    bootstrap replicates of them (B = 0 with one seed per run: no noise estimate, no intervals).
+
+    A replicate resamples each run's seeds (init and seed noise) and adds a run effect of its own, drawn
+    with the suite's run-level noise (`seed_noise.RunLevel`: variance κ·s², s² the family's seed variance on
+    this dataset, κ drawn per replicate from its sampling distribution), so the replicates carry the one
+    noise model every statistic uses. Each run's draw is keyed by its content, never by its place."""
 
     records: list[RunRecord]
     levels: list[list]  # per factor of FACTORS: the sorted levels (arch names, target params, data sizes)
@@ -51,10 +57,11 @@ class DatasetRuns:
     seed_n: np.ndarray = field(default_factory=lambda: np.zeros(0, int))  # seed id of each observation
     dataset: str = ""  # the dataset's name, for the claims' scope (never for a random draw)
     fitted: DatasetFits | None = None  # its fitted curves, computed once (`benchmarks.analysis.fits`)
+    run: RunLevel = field(default_factory=RunLevel)  # the noise a run's seeds share (its learning-rate choice)
 
     @classmethod
     def of(cls, records: Sequence[RunRecord], n_boot: int, rng: np.random.Generator | int, draws: dict, *,
-           dataset: str = "", fitted: DatasetFits | None = None) -> DatasetRuns:
+           dataset: str = "", fitted: DatasetFits | None = None, run: RunLevel | None = None) -> DatasetRuns:
         """`draws` holds one draw of seeds per seed group across datasets, so a dataset and its twin pair up;
         with an integer `rng` each group's draw is keyed by the group's content (`stats.resample_seeds`)."""
         keys = [lambda r: r.spec.arch, lambda r: r.spec.target_params, lambda r: r.spec.data_size]
@@ -71,15 +78,17 @@ class DatasetRuns:
         y_n = np.concatenate(seeds)
         average_nxR = np.eye(len(records))[run_n]
         run_means = lambda y: (y @ average_nxR) / average_nxR.sum(axis=0)
-        means = np.concatenate([run_means(y_n[None]), run_means(y_Bxn)])
+        run = run if run is not None else RunLevel()
+        effects_BxR = run_effects(records, seeds, run, n_boot, rng)
+        means = np.concatenate([run_means(y_n[None]), run_means(y_Bxn) + effects_BxR])
         return cls(list(records), levels, codes, run_n, y_n, seeds, y_Bxn, means, np.concatenate(seed_ids),
-                   dataset, fitted)
+                   dataset, fitted, run)
 
     def subset(self, keep: Callable[[RunRecord], bool]) -> DatasetRuns | None:
         """The runs `keep` accepts, without bootstrap replicates (for statistics with intervals of their own);
         None where it accepts none."""
         kept = [r for r in self.records if keep(r)]
-        return DatasetRuns.of(kept, 0, 0, {}, dataset=self.dataset) if kept else None
+        return DatasetRuns.of(kept, 0, 0, {}, dataset=self.dataset, run=self.run) if kept else None
 
     @property
     def plot_n(self) -> list[tuple]:
@@ -123,6 +132,31 @@ class DatasetRuns:
 
     def cell(self, r: RunRecord) -> tuple:
         return r.spec.arch, r.spec.target_params, r.spec.data_size
+
+
+def run_effects(records: Sequence[RunRecord], seeds: Sequence[np.ndarray], run: RunLevel, n_boot: int,
+                rng: np.random.Generator | int) -> np.ndarray:
+    """(B, R) run effects for the bootstrap replicates: N(0, κ·s²) per run, s² its family's pooled seed variance,
+    with one κ per replicate drawn as a Student-t variance is (scaled inverse χ² with κ's df). Keyed by each
+    run's content and by `rng` (an integer) alone; zeros where κ is 0 or there is no replicate."""
+    out = np.zeros((n_boot, len(records)))
+    if run.ratio == 0 or n_boot == 0:
+        return out
+    key = rng if isinstance(rng, int) else 0
+    pooled: dict[str, list[np.ndarray]] = {}
+    for r, s in zip(records, seeds, strict=True):
+        pooled.setdefault(r.spec.arch, []).append(s)
+    s2 = {}
+    for arch, ss in pooled.items():
+        df = sum(x.size - 1 for x in ss if x.size > 1)
+        s2[arch] = sum((x.size - 1) * x.var(ddof=1) for x in ss if x.size > 1) / df if df else 0.0
+    chi = keyed_rng("run level", key, n_boot).chisquare(run.df, size=n_boot) if np.isfinite(run.df) else None
+    scale_B = np.sqrt(run.df / chi) if chi is not None else np.ones(n_boot)
+    for j, r in enumerate(records):
+        z = keyed_rng("run effect", key, r.data_version or r.spec.dataset, r.spec.arch, r.spec.target_params,
+                      r.spec.data_size, n_boot).standard_normal(n_boot)
+        out[:, j] = scale_B * np.sqrt(run.ratio * s2[r.spec.arch]) * z
+    return out
 
 
 class Statistic(Protocol):

@@ -3,9 +3,10 @@
 For two families, each seed's log loss of one minus the same seed's of the other in the same cell
 (model size × data size), over the cells both ran: pairing takes out whatever a seed shares between
 families (its minibatch order). The contrast is the mean of those differences over the cells, with the
-seed noise of the differences themselves as `benchmarks.analysis.seed_noise` models it (an init
-shared across data sizes; estimated from this pair alone, so a noisy family does not borrow a quiet
-one's noise). Families that never ran in the same cell (different model sizes, as the MNIST-1D paper
+noise of the differences themselves as `benchmarks.analysis.seed_noise` models it (an init shared
+across data sizes, seed noise estimated from this pair alone, so a noisy family does not borrow a quiet
+one's; and each cell's run effects, the learning rates the two families chose, at the suite's κ).
+Families that never ran in the same cell (different model sizes, as the MNIST-1D paper
 compares an MLP with others) are compared at the data sizes both ran, each at its own sizes: the
 contrast says so (`matched = "data size"`).
 
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmarks.analysis.claims import Claim, from_estimate, pct
-from benchmarks.analysis.seed_noise import SplitPlotNoise, holm, holm_levels, t_estimate, t_p
+from benchmarks.analysis.seed_noise import RunLevel, SplitPlotNoise, holm, holm_levels, t_estimate, t_p
 from benchmarks.analysis.stats import LEVEL, Estimate
 from benchmarks.analysis.verdict_statistics import DatasetRuns, register_statistic
 
@@ -57,7 +58,7 @@ class PairedDifferences:
         if common:
             diff = [y[(ia, *k)] - y[(ib, *k)] for k in common]
             return cls._of(a, b, "cell", diff, [k[:2] for k in common], [k[1] for k in common],
-                           [(k[0], k[2]) for k in common])
+                           [(k[0], k[2]) for k in common], runs.run)
         # never in the same cell: at each data size and seed, each family's mean over its own model sizes
         at = lambda f: {(k[1], k[2]): [v for kk, v in y.items() if kk[0] == f and kk[2:] == k[1:]] for k in mine(f)}
         ya, yb = at(ia), at(ib)
@@ -66,12 +67,15 @@ class PairedDifferences:
             return None
         diff = [np.mean(ya[k]) - np.mean(yb[k]) for k in shared]
         return cls._of(a, b, "data size", diff, [(k[0],) for k in shared], [k[0] for k in shared],
-                       [(k[1],) for k in shared])
+                       [(k[1],) for k in shared], runs.run)
 
     @classmethod
-    def _of(cls, a, b, matched, diff, cells, data, plots) -> PairedDifferences:
+    def _of(cls, a, b, matched, diff, cells, data, plots, run: RunLevel) -> PairedDifferences:
+        """The two families' run effects in a cell are independent (each tuned its own rate): the difference's
+        run effect has variance κ·(s_a² + s_b²), which κ times the differences' seed variance stands for."""
         diff_m = np.asarray(diff, dtype=float)
-        return cls(a, b, matched, diff_m, cells, np.asarray(data), SplitPlotNoise.of(diff_m, cells, plots))
+        noise = SplitPlotNoise.of(diff_m, cells, plots).with_runs(run)
+        return cls(a, b, matched, diff_m, cells, np.asarray(data), noise)
 
     @property
     def data_sizes(self) -> list[int]:

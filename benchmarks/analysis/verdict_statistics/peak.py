@@ -3,8 +3,8 @@
 Per family and training-set size with at least 3 model sizes: the interior size of highest mean log loss,
 and by how much its loss lies above the lower of the lowest losses on either side of it (smaller sizes,
 larger sizes). Above zero beyond noise, the curve rises and falls again inside the measured range: a peak.
-The interval is the seed bootstrap of the runs' means (`DatasetRuns.means_1BxR`), re-centred, with the
-peak's size fixed at the observed one.
+The interval is the bootstrap of the runs' means (`DatasetRuns.means_1BxR`: seeds resampled, a run effect
+drawn per run at the suite's κ), re-centred, with the peak's size fixed at the observed one.
 """
 
 from __future__ import annotations
