@@ -39,7 +39,7 @@ def full_suite(size: int) -> str:
     text = re.sub(r'^name = "quick"', 'name = "fidelity-full"', text, flags=re.M)
     text = re.sub(r"^target_params = \[.*\]", f"target_params = [{size}]", text, flags=re.M)
     text = re.sub(r"^seeds = \[.*\]", "seeds = [0]", text, flags=re.M)
-    text = re.sub(r'^search = ".*"\n', "", text, flags=re.M)
+    text = re.sub(r"^search = .*\n", "", text, flags=re.M)
     return text.replace("[lr]\n", '[lr]\nsearch = "grid"\n', 1)
 
 

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from benchmarks.analysis.seed_noise import (
+    REFERENCE_RUN_LEVEL,
     FamilyRuns,
     RunLevel,
     SplitPlotNoise,
+    families_of,
     holm,
     holm_levels,
     run_level,
     t_estimate,
     t_p,
 )
+from benchmarks.analysis.stats import usable
+from benchmarks.spec import RunRecord
 
 
 def split_plot(gen, tau=0.04, sigma=0.02, sizes=3, data_sizes=4, seeds=3):
@@ -121,6 +128,15 @@ def test_run_level_recovers_a_planted_learning_rate_noise_and_finds_none_where_n
     assert np.mean(planted) == pytest.approx(1.0, abs=0.15)
     assert np.mean(none) < 0.1  # floored at 0, so a little above it on average
     assert run_level([_family_runs(gen, 1.0)]).df == 3 * 2 + 4 * 1  # a triple per three neighbours on a line
+
+
+def test_the_reference_run_level_is_what_the_committed_quick_reference_shows():
+    """REFERENCE_RUN_LEVEL, the prior every suite's κ is pooled with, is `run_level` of results/reference/quick's
+    usable runs (to its two decimals): regenerating that reference means restating it."""
+    lines = (Path(__file__).resolve().parent.parent / "results/reference/quick/runs.jsonl").read_text().splitlines()
+    records = usable([RunRecord.from_dict(json.loads(line)) for line in lines if line.strip()])[0]
+    measured = run_level(families_of(records))
+    assert round(measured.ratio, 2) == REFERENCE_RUN_LEVEL.ratio and measured.df == REFERENCE_RUN_LEVEL.df
 
 
 def test_a_bending_curve_is_not_taken_for_run_noise():

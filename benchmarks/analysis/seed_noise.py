@@ -151,16 +151,22 @@ def run_level(families: Sequence[FamilyRuns]) -> RunLevel:
     return RunLevel(max(0.0, float(excess / weight)), float(df)) if df else RunLevel(0.0, 0.0)
 
 
-def run_level_of(records: Sequence[RunRecord]) -> RunLevel:
-    """`run_level` of a suite's usable runs (each family on each dataset one line of neighbours along target
-    params and along data size), pooled with REFERENCE_RUN_LEVEL's κ at PRIOR_DF triples (`with_prior`)."""
+def families_of(records: Sequence[RunRecord]) -> list[FamilyRuns]:
+    """A suite's usable runs as `run_level` reads them: each family on each dataset one line of neighbours along
+    target params and along data size."""
     families = []
     for key in sorted({(r.spec.dataset, r.spec.arch) for r in records}):
         mine = [r for r in records if (r.spec.dataset, r.spec.arch) == key]
         families.append(FamilyRuns(np.log([float(r.spec.target_params) for r in mine]),
                                    np.log([float(r.spec.data_size) for r in mine]),
                                    [run_log_losses(r) for r in mine]))
-    return with_prior(run_level(families))
+    return families
+
+
+def run_level_of(records: Sequence[RunRecord]) -> RunLevel:
+    """`run_level` of a suite's usable runs (`families_of`), pooled with REFERENCE_RUN_LEVEL's κ at PRIOR_DF
+    triples (`with_prior`)."""
+    return with_prior(run_level(families_of(records)))
 
 
 def with_prior(run: RunLevel) -> RunLevel:
