@@ -115,8 +115,8 @@ def test_counts_are_said_as_the_arithmetic_of_their_claim():
     assert full == "72 runs (6 families × 3 model sizes × 4 data sizes)"
     assert part == "4 runs (of the 16 cells of 4 families × 4 model sizes × 1 data size)"
     assert apart == "6 of the other 10 pairs separated beyond noise"
-    assert changed == "without them 2 of the 15 pairs change decision"
-    assert lost == "without them 1 of the 15 pairs change decision and 14 cannot be compared"
+    assert changed == "without them decisions change for 2 of the 15 pairs"
+    assert lost == "without them decisions change for 1 of the 15 pairs and 14 cannot be compared"
     assert kept == "without them every pair keeps its decision"
 
 

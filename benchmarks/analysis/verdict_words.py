@@ -348,7 +348,7 @@ def quality_section(axis: QualityAxis, q: QualityLevel) -> Section:
         worst = max(factors, key=lambda x: x.bound if x.kind == "bounded" else x.estimate)
         head.append(sentence(f"At {q.level} the most affected family: " + say(worst)))
     if spread:
-        head.append(sentence(say(spread[0])))
+        head.append(sentence("Spread: " + say(spread[0])))
     effect = q.effect if q.effect is not None and q.effect.has_intervals else None
     if effect is not None:  # the level as a contrast of the clean data: its loss changes and gap changes
         head += _change_lines(effect, claims, "level")
@@ -366,10 +366,10 @@ TICKET_WORDS = {"above": "beat random masks for", "below": "lose to random masks
                 "within noise": "match random masks within noise for", "no interval": "have no interval for"}
 
 
-def _by_relation(claims: Sequence[Claim], words: dict[str, str]) -> str:
+def _by_relation(claims: Sequence[Claim], words: dict[str, str], label=lambda c: c.subject) -> str:
     by: dict[str, list[str]] = {}
     for c in claims:
-        by.setdefault(relation(c), []).append(c.subject)
+        by.setdefault(relation(c), []).append(label(c))
     return "; ".join(f"{words[k]} {join_words(a)}" for k, a in by.items())
 
 
@@ -379,8 +379,9 @@ def tickets_section(claims: Sequence[Claim]) -> Section:
     if not claims:
         return Section("Lottery tickets", ("No lottery-ticket runs in these results.",))
     of = lambda q: [c for c in claims if c.quantity == q]
+    datasets = dict.fromkeys(c.at["dataset"] for c in of("matched sparsity"))
     head = []
-    for ds in dict.fromkeys(c.at["dataset"] for c in of("matched sparsity")):
+    for ds in datasets:
         kept = [c for c in of("matched sparsity") if c.at["dataset"] == ds]
         mine = [c for c in of("ticket advantage") if c.at["dataset"] == ds]
         sparse, margin = kept[0].at["sparsity"], kept[0].at["margin"]
@@ -389,16 +390,25 @@ def tickets_section(claims: Sequence[Claim]) -> Section:
                                           f"{margin:g} points of dense accuracy up to "
                                           f"{span([c.estimate for c in kept], lambda v: f'{v:.3g}%')} sparsity"))
     if of("ticket trend"):
+        twice = {c.subject for c in of("ticket trend") if sum(d.subject == c.subject for d in of("ticket trend")) > 1}
+        on = lambda c: f"{c.subject} on {c.at['dataset']}" if c.subject in twice else c.subject
         head.append(sentence("With model size the ticket advantage " + _by_relation(of("ticket trend"), {
             "above": "widens for", "below": "narrows for", "within noise": "is flat within noise for",
-            "no interval": "has no interval for"})))
+            "no interval": "has no interval for"}, on)))
     if of("carried ticket"):
-        head.append(sentence("Tickets carried to another dataset " + _by_relation(of("carried ticket"), TICKET_WORDS)))
-    head += [sentence(say(c)) for c in of("ticket locality")]
-    datasets = dict.fromkeys(c.at["dataset"] for c in of("matched sparsity"))
-    bullets = {"families": tuple(b for ds in datasets for q in ("matched sparsity", "ticket advantage")
-                                 for b in bullets_of([c for c in of(q) if c.at["dataset"] == ds], f"on {ds}, ")),
-               "size": tuple(bullets_of(of("ticket trend"))), "data": tuple(bullets_of(of("carried ticket")))}
+        carried = lambda c: f"{c.subject} from {c.at['found_on']} to {c.at['dataset']}"
+        head.append(sentence("Tickets carried to another dataset " + _by_relation(of("carried ticket"), TICKET_WORDS,
+                                                                                   carried)))
+    if of("ticket locality"):
+        head.append(sentence(f"{of('ticket locality')[0].subject}'s first-layer ticket's locality: " + _by_relation(
+            of("ticket locality"), {"above": "above random masks' on", "below": "below random masks' on",
+                                    "within noise": "within noise of random masks' on", "no interval": "no interval on"},
+            lambda c: c.at["dataset"])))
+    per_dataset = lambda quantities: tuple(b for ds in datasets for q in quantities for b in bullets_of(
+        [c for c in of(q) if c.at["dataset"] == ds], f"on {ds}, " if len(datasets) > 1 else ""))
+    bullets = {"families": per_dataset(("matched sparsity", "ticket advantage")), "size": per_dataset(("ticket trend",)),
+               "data": tuple(bullets_of(of("carried ticket"))),
+               "checks": tuple(bullets_of(of("ticket locality")))}
     return Section("Lottery tickets", tuple(head[:HEADLINE_LINES]), {g: b for g, b in bullets.items() if b},
                    tuple(f"{sentence(say(c))} ({c.scope})" for c in claims))
 

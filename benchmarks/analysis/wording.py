@@ -258,10 +258,10 @@ TEMPLATES |= {
     ("runs", "part of grid"): "{number} runs (of the {grid} cells of {families} × {sizes} × {data_sizes})",
     ("pairs apart", "*"): "{number} of the other {others} separated beyond noise",
     ("decisions changed", "kept"): "without them every pair keeps its decision",
-    ("decisions changed", "changed"): "without them {number} of the {pairs} change decision",
+    ("decisions changed", "changed"): "without them decisions change for {number} of the {pairs}",
     ("decisions changed", "lost"): "without them {lost} of the {pairs} cannot be compared",
-    ("decisions changed", "changed and lost"): "without them {number} of the {pairs} change decision and {lost} "
-                                               "cannot be compared",
+    ("decisions changed", "changed and lost"): "without them decisions change for {number} of the {pairs} and "
+                                               "{lost} cannot be compared",
 }
 
 
@@ -344,7 +344,7 @@ def counts_agree(c: Claim, text: str) -> bool:
                 and n <= pairs - lead and has(f"{n:g} of the other {count_of(pairs - lead, 'pair')}"))
     if c.quantity == "decisions changed":
         pairs, lost, k = at["pairs"], at["lost"], at["families"]
-        said = (([f"{n:g} of the {count_of(pairs, 'pair')} change decision"] if n else [])
+        said = (([f"decisions change for {n:g} of the {count_of(pairs, 'pair')}"] if n else [])
                 + ([f"{lost:g} " + ("of the " + count_of(pairs, "pair") + " " if not n else "") + "cannot be compared"]
                    if lost else []) or ["every pair keeps its decision"])
         return whole(n, pairs, lost, k) and pairs <= k * (k - 1) / 2 and n + lost <= pairs and has(*said)
