@@ -82,6 +82,9 @@ def counts() -> list[Claim]:
         Claim(quantity="decisions changed", estimate=2.0, at={"pairs": 15, "lost": 0, "families": 6}, **base),
         Claim(quantity="decisions changed", estimate=1.0, at={"pairs": 15, "lost": 14, "families": 6}, **base),
         Claim(quantity="decisions changed", estimate=0.0, at={"pairs": 6, "lost": 0, "families": 4}, **base),
+        Claim(quantity="runs to read with care", estimate=5.0, at={"runs": 72, "at_edge": 0}, **base),
+        Claim(quantity="runs to read with care", estimate=0.0, at={"runs": 18, "at_edge": 4}, **base),
+        Claim(quantity="runs to read with care", estimate=1.0, at={"runs": 24, "at_edge": 1}, **base),
     ]
 
 
@@ -111,13 +114,16 @@ def test_a_planted_claim_whose_words_disagree_with_its_interval_fails():
 
 
 def test_counts_are_said_as_the_arithmetic_of_their_claim():
-    full, part, apart, changed, lost, kept = (say(c) for c in counts())
+    full, part, apart, changed, lost, kept, unconverged, edge, both = (say(c) for c in counts())
     assert full == "72 runs (6 families × 3 model sizes × 4 data sizes)"
     assert part == "4 runs (of the 16 cells of 4 families × 4 model sizes × 1 data size)"
     assert apart == "6 of the other 10 pairs separated beyond noise"
     assert changed == "without them decisions change for 2 of the 15 pairs"
     assert lost == "without them decisions change for 1 of the 15 pairs and 14 cannot be compared"
     assert kept == "without them every pair keeps its decision"
+    assert unconverged == "5 of 72 runs had not converged within budget"
+    assert edge == "4 of 18 runs chose a learning rate at an edge of the search"
+    assert both == "1 of 24 runs had not converged within budget and 1 chose a learning rate at an edge of the search"
 
 
 @pytest.mark.parametrize(("quantity", "estimate", "at"), [
@@ -127,6 +133,8 @@ def test_counts_are_said_as_the_arithmetic_of_their_claim():
     ("pairs apart", 6.0, {"pairs": 16, "with_leader": 5, "families": 6}),  # more pairs than 6 families make
     ("pairs apart", 6.0, {"pairs": 15, "with_leader": 6, "families": 6}),  # the leader is in 5 pairs at most
     ("decisions changed", 10.0, {"pairs": 15, "lost": 6, "families": 6}),  # more changed and lost than pairs
+    ("runs to read with care", 80.0, {"runs": 72, "at_edge": 0}),  # more unconverged than runs
+    ("runs to read with care", 0.0, {"runs": 72, "at_edge": 0}),  # none to read with care, said as some
 ])
 def test_a_planted_count_whose_arithmetic_disagrees_fails(quantity, estimate, at):
     c = Claim(statistic="planted", quantity=quantity, subject="the runs", estimate=estimate, lo=NAN, hi=NAN,
@@ -162,7 +170,8 @@ def test_every_quantity_has_words_for_every_relation_it_can_take():
     quantities = {q for q, _ in TEMPLATES}
     for q in quantities:
         rels = {r for qq, r in TEMPLATES if qq == q}
-        counts = {"grid", "part of grid", "kept", "changed", "lost", "changed and lost"}  # `count_relation`'s
+        counts = {"grid", "part of grid", "kept", "changed", "lost", "changed and lost", "unconverged", "at edge",
+                  "both"}  # `count_relation`'s
         assert "*" in rels or {"above", "within noise"} <= rels or rels & {"rejected", "more than"} or rels <= counts
 
 

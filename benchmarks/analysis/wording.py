@@ -251,12 +251,17 @@ TEMPLATES: dict[tuple[str, str], str] = {
 # data_sizes (the grid is their product). The other pairs separated beyond noise: `at` = pairs (compared),
 # with_leader (of those, the ones with the leader), families. The decisions the runs to read with care
 # carry: estimate = pairs whose decision changes without them, `at` = pairs, lost (no longer comparable),
-# families.
+# families. The runs to read with care: estimate = runs that had not converged, `at` = runs, at_edge (runs whose
+# learning rate is on an edge of the search).
 COUNTED = {"families": "family", "sizes": "model size", "data_sizes": "data size", "pairs": "pair"}
 TEMPLATES |= {
     ("runs", "grid"): "{number} runs ({families} × {sizes} × {data_sizes})",
     ("runs", "part of grid"): "{number} runs (of the {grid} cells of {families} × {sizes} × {data_sizes})",
     ("pairs apart", "*"): "{number} of the other {others} separated beyond noise",
+    ("runs to read with care", "unconverged"): "{number} of {runs} runs had not converged within budget",
+    ("runs to read with care", "at edge"): "{at_edge} of {runs} runs chose a learning rate at an edge of the search",
+    ("runs to read with care", "both"): "{number} of {runs} runs had not converged within budget and {at_edge} chose a "
+                                        "learning rate at an edge of the search",
     ("decisions changed", "kept"): "without them every pair keeps its decision",
     ("decisions changed", "changed"): "without them decisions change for {number} of the {pairs}",
     ("decisions changed", "lost"): "without them {lost} of the {pairs} cannot be compared",
@@ -306,6 +311,8 @@ def count_relation(c: Claim) -> str:
     """Which words a count takes: a full grid or part of it (runs), what changed (decisions)."""
     if c.quantity == "runs":
         return "grid" if c.estimate == _grid(c) else "part of grid"
+    if c.quantity == "runs to read with care":
+        return ("both" if c.at["at_edge"] else "unconverged") if c.estimate > 0 else "at edge"
     if c.quantity == "decisions changed":
         lost = c.at["lost"] > 0
         return ("changed and lost" if lost else "changed") if c.estimate > 0 else "lost" if lost else "kept"
@@ -342,6 +349,11 @@ def counts_agree(c: Claim, text: str) -> bool:
         pairs, lead, k = at["pairs"], at["with_leader"], at["families"]
         return (whole(n, pairs, lead, k) and pairs <= k * (k - 1) / 2 and lead <= min(k - 1, pairs)
                 and n <= pairs - lead and has(f"{n:g} of the other {count_of(pairs - lead, 'pair')}"))
+    if c.quantity == "runs to read with care":
+        runs, edge = at["runs"], at["at_edge"]
+        said = (([f"{n:g} of {runs:g} runs had not converged"] if n else [])
+                + ([f"{edge:g} " + ("" if n else f"of {runs:g} runs ") + "chose a learning rate at an edge"] if edge else []))
+        return whole(n, runs, edge) and 0 < n + edge and n <= runs and edge <= runs and has(*said)
     if c.quantity == "decisions changed":
         pairs, lost, k = at["pairs"], at["lost"], at["families"]
         said = (([f"decisions change for {n:g} of the {count_of(pairs, 'pair')}"] if n else [])

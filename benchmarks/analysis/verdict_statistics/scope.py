@@ -86,6 +86,11 @@ def scope(runs: DatasetRuns, earlier: Mapping) -> Scope:
     base = Scope(families=tuple(runs.archs), sizes=tuple(runs.levels[1]), data_sizes=tuple(runs.levels[2]),
                  seeds=runs.seeds_per_run, budget=budget_words(records), unconverged=unconverged, at_edge=edge,
                  n_runs=len(records), claims=(runs_claim,))
+    if unconverged or edge:
+        care = Claim(statistic="scope", quantity="runs to read with care", subject="the runs",
+                     estimate=float(len(unconverged)), lo=NAN, hi=NAN, unit="count", null=None, scope=runs.dataset,
+                     at={"runs": len(records), "at_edge": len(edge)})
+        base = Scope(**{**base.__dict__, "claims": (runs_claim, care)})
     contrasts: PairwiseContrasts | None = earlier.get("contrasts")
     if not (unconverged or edge) or contrasts is None or not contrasts.contrasts or not runs.has_intervals:
         return base
@@ -98,4 +103,4 @@ def scope(runs: DatasetRuns, earlier: Mapping) -> Scope:
                       scope=f"{runs.dataset}, without the {len(records) - kept} runs to read with care",
                       at={"pairs": len(contrasts.contrasts), "lost": len(lost), "families": len(runs.archs)})
     return Scope(**{**base.__dict__, "changed": changed, "lost": lost, "kept_runs": kept, "checked": True,
-                    "claims": (runs_claim, decisions)})
+                    "claims": (*base.claims, decisions)})
