@@ -256,7 +256,7 @@ def _checks(v: DatasetVerdict) -> list[str]:
         out.append("One seed per run: no estimate of seed noise, so no intervals and no claim that families differ.")
     s = v.statistics.get("scope")
     if s is not None:
-        flagged = [f"{len(s.unconverged)} of {s.n_runs} runs had not converged within budget" if s.unconverged
+        flagged = [f"{len(s.unconverged)} of {s.n_runs} runs had not converged" if s.unconverged
                    else "", f"{len(s.at_edge)} chose a learning rate at an edge of the search" if s.at_edge else ""]
         if any(flagged):
             text = join_words([f for f in flagged if f])
