@@ -267,6 +267,7 @@ def test_beside_each_family_compare_prints_the_smallest_regression_its_test_woul
 
 def test_reruns_of_the_reference_world_raise_no_false_alarm():
     """Reruns with every seed and every rate choice drawn again (tests/reference_world.py): compare's family-wise
-    error is 1%, so 20 reruns show no regression (`scripts/verdict_coverage.py` counts 200)."""
-    rates = world_compare_rates(sub_world(reference_world("quick"), lambda r: r.spec.arch in ("mlp", "gru")), 20)
-    assert all(r["any regression"] == 0 for r in rates.values())
+    error is 1%, so 100 reruns show at most 3 regressions (4 or more happen in 1.8% of such tests at 1%;
+    `scripts/verdict_coverage.py` counts 200)."""
+    rates = world_compare_rates(sub_world(reference_world("quick"), lambda r: r.spec.arch in ("mlp", "gru")), 100)
+    assert all(round(100 * r["any regression"]) <= 3 for r in rates.values())

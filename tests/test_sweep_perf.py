@@ -49,7 +49,8 @@ def test_perf_suite_writes_both_sweeps_throughput_cpu_use_and_compile_share(tmp_
     args = ["perf", "--json", "--suite", str(suite), "--arch", "mlp", "--window", "0.05", "--scan-length", "5",
             "--seeds", "2", "--peak-n", "128", "--slice", "2", "--workers", "2", "--results-dir", str(tmp_path)]
     assert main(args) == 0
-    report = json.loads(capsys.readouterr().out)
+    printed = capsys.readouterr()
+    report = json.loads(printed.out)
     assert [c["arch"] for c in report["results"]] == ["mlp", "mlp"]  # the per-family cells, as without --suite
     section = report["suite"]
     assert section["name"] == "tiny-perf" and len(section["runs"]) == 2 and section["workers"] == 2
@@ -59,5 +60,13 @@ def test_perf_suite_writes_both_sweeps_throughput_cpu_use_and_compile_share(tmp_
                 "compile_share", "baseline_compile_share"):
         assert section[key] > 0, key
     assert section["speedup"] == pytest.approx(section["member_steps_per_s"] / section["baseline_member_steps_per_s"])
+    # the training work of those member-steps (3 x forward x batch each) over wall time, against the measured peak
+    flops = report["results"][0]["flops_per_example"]  # the slice's runs: mlp at the suite's smallest size
+    timing = section["timings"]["workers"]
+    assert timing["train_flops"] == pytest.approx(section["member_steps"] * 3 * flops * 32, rel=0.02)
+    assert section["fraction_of_peak"] == pytest.approx(
+        timing["train_flops"] / timing["wall_s"] / report["peak_flops_per_s"]["float32"])
+    assert 0 < section["baseline_fraction_of_peak"] and "of the machine's peak" in printed.err
+    assert any("matmul peak" in t["target"] and t["threshold"] == 0.3 for t in report["targets"])
     assert section["timings"]["baseline"]["workers"] == 1 and section["timings"]["workers"]["runs"] == 2
     assert report == json.loads((tmp_path / "perf.json").read_text())

@@ -121,9 +121,9 @@ def test_counts_are_said_as_the_arithmetic_of_their_claim():
     assert changed == "without them decisions change for 2 of the 15 pairs"
     assert lost == "without them decisions change for 1 of the 15 pairs and 14 cannot be compared"
     assert kept == "without them every pair keeps its decision"
-    assert unconverged == "5 of 72 runs had not converged within budget"
+    assert unconverged == "5 of 72 runs had not converged"
     assert edge == "4 of 18 runs chose a learning rate at an edge of the search"
-    assert both == "1 of 24 runs had not converged within budget and 1 chose a learning rate at an edge of the search"
+    assert both == "1 of 24 runs had not converged and 1 chose a learning rate at an edge of the search"
 
 
 @pytest.mark.parametrize(("quantity", "estimate", "at"), [

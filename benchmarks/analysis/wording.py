@@ -258,9 +258,9 @@ TEMPLATES |= {
     ("runs", "grid"): "{number} runs ({families} × {sizes} × {data_sizes})",
     ("runs", "part of grid"): "{number} runs (of the {grid} cells of {families} × {sizes} × {data_sizes})",
     ("pairs apart", "*"): "{number} of the other {others} separated beyond noise",
-    ("runs to read with care", "unconverged"): "{number} of {runs} runs had not converged within budget",
+    ("runs to read with care", "unconverged"): "{number} of {runs} runs had not converged",
     ("runs to read with care", "at edge"): "{at_edge} of {runs} runs chose a learning rate at an edge of the search",
-    ("runs to read with care", "both"): "{number} of {runs} runs had not converged within budget and {at_edge} chose a "
+    ("runs to read with care", "both"): "{number} of {runs} runs had not converged and {at_edge} chose a "
                                         "learning rate at an edge of the search",
     ("decisions changed", "kept"): "without them every pair keeps its decision",
     ("decisions changed", "changed"): "without them decisions change for {number} of the {pairs}",
@@ -490,8 +490,8 @@ LIST_TEMPLATES: dict[tuple[str, str], str] = {
     ("gap trend", "above"): "gaps to {reference} widen per tenfold data: {items}",
     ("gap trend", "below"): "gaps to {reference} narrow per tenfold data: {items}",
     ("gap trend", "within noise"): "gaps to {reference} flat within noise: {items}",
-    ("factor", "above"): "more {axis} than {reference} needed: {items} as many",
-    ("factor", "below"): "{fewer} {axis} than {reference} needed: {items} as many",
+    ("factor", "above"): "more {axis} than {reference} needed: {items}",
+    ("factor", "below"): "{fewer} {axis} than {reference} needed: {items}",
     ("factor", "within noise"): "{items} the {axis} of {reference}, within noise",
     ("factor", "more than"): "{items} the {axis} of {reference} needed, past the measurements",
     ("factor", "less than"): "{items} the {axis} of {reference} needed, past the measurements",

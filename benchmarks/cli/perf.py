@@ -107,7 +107,8 @@ def cmd_perf(args: argparse.Namespace) -> int:
     if args.suite:  # the suite's slice swept one run at a time and with workers (benchmarks/running/sweep_perf.py)
         err.print(f"sweeping about {args.slice} runs of {args.suite} one run at a time, then in {n} workers")
         report["suite"] = sweep_perf.measure_suite(load_suite(args.suite), args.slice, n, cfg.archs if args.arch else (),
-                                                   tuple(args.plugin))
+                                                   tuple(args.plugin),
+                                                   peak_flops_per_s=report["peak_flops_per_s"][cfg.precision])
         report["targets"] += sweep_perf.targets(report["suite"], device["platform"])
     out.print(table(report))
     for line in sweep_perf.summary(report["suite"]) if args.suite else ():

@@ -11,7 +11,11 @@ reuses the other's programs. Each is timed from its first process start to its l
 - CPU use: CPU time of the processes (`getrusage(RUSAGE_CHILDREN)`) over wall time x cores
   (1.0: every core busy all the time);
 - compile share: the records' compile_s summed, over wall time x processes (the share of the
-  worker-seconds spent compiling).
+  worker-seconds spent compiling);
+- fraction of the machine's peak: the training FLOPs of those member-steps (3 x forward FLOPs x batch
+  each, as a record's `train_flops` counts them) over wall time, against the matmul peak `perf` measures
+  with every core. Evaluation is not counted, so this is the share of the machine that trained: a bound
+  from below on what it did.
 
 The slice is made of whole groups (runs of one dataset, family and size, which share a
 compiled program), spread evenly over the suite's grid.
@@ -32,7 +36,7 @@ from benchmarks.running.executors import JobContext
 from benchmarks.running.runner import RunOptions
 from benchmarks.running.suite import Suite
 from benchmarks.running.sweep import capacities, describe
-from benchmarks.spec import RunRecord, RunSpec, UserError
+from benchmarks.spec import RunRecord, RunSpec, UserError, training_flops
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class SweepTiming:
     cpu_s: float
     compile_s: float  # records' compile_s, summed
     cores: int
+    train_flops: float = 0.0  # training FLOPs of the member-steps (`member_train_flops`), summed
     failures: tuple[str, ...] = ()
 
     @property
@@ -69,6 +74,11 @@ def trained_member_steps(record: RunRecord) -> int:
     would count the steps that early stopping and a single tuning seed never ran.
     """
     return round(record.steps_per_s * (record.wall_s - record.compile_s))
+
+
+def member_train_flops(record: RunRecord) -> float:
+    """Training FLOPs of the member-steps the run really trained: each step 3 x forward FLOPs x batch."""
+    return trained_member_steps(record) * training_flops(record.flops_per_example, record.spec.batch_size)
 
 
 def suite_slice(specs: list[RunSpec], runs: int) -> list[RunSpec]:
@@ -113,6 +123,7 @@ def time_sweep(
         workers=n_workers, threads_per_worker=threads, runs=len(records),
         member_steps=sum(trained_member_steps(r) for r in records), wall_s=wall_s, cpu_s=cpu_s,
         compile_s=sum(r.compile_s for r in records), cores=workers.cores(), failures=tuple(failures),
+        train_flops=sum(member_train_flops(r) for r in records),
     )
 
 
@@ -124,8 +135,10 @@ def measure_suite(
     plugins: tuple[str, ...] = (),
     on_timing: Callable[[str, SweepTiming], None] | None = None,
     on_record: Callable[[RunRecord], None] | None = None,
+    peak_flops_per_s: float = 0.0,
 ) -> dict:
-    """The slice swept one run at a time (the baseline), then in `n_workers` workers: the report's `suite` section."""
+    """The slice swept one run at a time (the baseline), then in `n_workers` workers: the report's `suite` section.
+    With the machine's matmul peak (every core), each sweep's training FLOP/s as a fraction of it."""
     specs = [s for s in suite.run_specs() if not archs or s.arch in archs]
     if not specs:
         raise UserError(f"perf --suite: {suite.name} has no runs of {', '.join(archs or ())}")
@@ -156,6 +169,9 @@ def measure_suite(
         "baseline_cpu_use": base.cpu_use,
         "compile_share": par.compile_share,
         "baseline_compile_share": base.compile_share,
+        "train_flops_per_s": par.train_flops / par.wall_s,
+        "fraction_of_peak": par.train_flops / par.wall_s / peak_flops_per_s if peak_flops_per_s else None,
+        "baseline_fraction_of_peak": base.train_flops / base.wall_s / peak_flops_per_s if peak_flops_per_s else None,
         "timings": {name: asdict(t) for name, t in timings.items()},
     }
 
@@ -168,6 +184,10 @@ def targets(section: dict, platform: str) -> list[dict]:
                 "CPU use with workers (CPU time / wall / cores)": (section["cpu_use"], 0.9)}
     out = [{"target": f"{section['name']}: {what}", "measured": value, "threshold": threshold, "met": value >= threshold}
            for what, (value, threshold) in at_least.items()]
+    if section.get("fraction_of_peak") is not None:  # issue 27: the whole suite at 30% of the machine's peak
+        fraction = section["fraction_of_peak"]
+        out.append({"target": f"{section['name']}: training FLOP/s with workers / the machine's matmul peak",
+                    "measured": fraction, "threshold": 0.3, "met": fraction >= 0.3})
     share = section["compile_share"]
     return out + [{"target": f"{section['name']}: compile share with workers", "measured": share, "threshold": 0.15,
                    "met": share <= 0.15, "at_most": True}]
@@ -177,13 +197,15 @@ def summary(section: dict) -> list[str]:
     """The section in words, a line per sweep and one for the ratio."""
     lines = [f"suite {section['name']}: {len(section['runs'])} runs, {section['member_steps']:,} member-steps, "
              "each sweep from its own empty compilation cache"]
-    for name, what in (("baseline", "one run at a time"), ("workers", "workers")):
+    for name, what, key in (("baseline", "one run at a time", "baseline_fraction_of_peak"),
+                            ("workers", "workers", "fraction_of_peak")):
         t = section["timings"][name]
         shape = f"{t['workers']} x {t['threads_per_worker']} thread{'s' if t['threads_per_worker'] > 1 else ''}"
         lines.append(
             f"  {f'{what} ({shape}):':<36} {t['member_steps'] / t['wall_s']:8.1f} "
             f"member-steps/s, {t['wall_s']:.0f}s, CPU use {100 * t['cpu_s'] / (t['wall_s'] * t['cores']):.0f}% of "
             f"{t['cores']} cores, compile share {100 * t['compile_s'] / (t['wall_s'] * t['workers']):.0f}%"
+            + (f", training {100 * section[key]:.1f}% of the machine's peak" if section.get(key) is not None else "")
         )
     lines.append(f"  speed-up {section['speedup']:.2f}x")
     return lines
