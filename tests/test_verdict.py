@@ -149,7 +149,7 @@ def test_failed_runs_and_missing_cells_still_give_a_verdict():
     assert v.n_runs == 24 and v.n_excluded == 2
     text = words(v)
     assert "26 runs" not in text and ", 2 left out" in text
-    assert "24 runs (of the 27 cells of 3 families × 3 model sizes × 3 data sizes)" in text
+    assert "24 runs (of the 27 cells of 3 families × 3 sizes × 3 data sizes)" in text
     assert all(np.isfinite([s.share.value, s.share.lo, s.share.hi]).all() for s in shares(v).shares)
     assert shares(v).share("architecture").lo > 0
     assert contrasts(v).between("mlp", "conv").cells == 6  # over the cells both ran
@@ -185,7 +185,7 @@ def test_the_headline_says_when_leaving_one_family_out_reverses_which_factor_lea
     s = shares(v)
     flips = [w.family for w in s.without if w.leading != s.leading]
     assert s.leading == "architecture" and flips == ["mlp"]
-    assert "without mlp, data size leads instead" in dataset_section(v).headline[0]
+    assert "data size leads without mlp" in dataset_section(v).headline[0]
 
 
 def test_scope_names_the_design_and_the_runs_to_read_with_care():
@@ -199,7 +199,7 @@ def test_scope_names_the_design_and_the_runs_to_read_with_care():
     assert len(scope.unconverged) == 3 and len(scope.at_edge) == 3 and scope.checked
     text = words(v)
     assert dataset_section(v).headline[-1].startswith(
-        "Scope: 36 runs (3 families × 3 model sizes × 4 data sizes), 2.5k–10k parameters, 400–4,000")
+        "Scope: 36 runs (3 families × 3 sizes × 4 data sizes), 2.5k–10k parameters, 400–4,000")
     assert "3 of 36 runs had not converged and 3 chose a learning rate at an edge of the search" in text
     assert "; without them" in text
 

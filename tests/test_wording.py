@@ -115,8 +115,8 @@ def test_a_planted_claim_whose_words_disagree_with_its_interval_fails():
 
 def test_counts_are_said_as_the_arithmetic_of_their_claim():
     full, part, apart, changed, lost, kept, unconverged, edge, both = (say(c) for c in counts())
-    assert full == "72 runs (6 families × 3 model sizes × 4 data sizes)"
-    assert part == "4 runs (of the 16 cells of 4 families × 4 model sizes × 1 data size)"
+    assert full == "72 runs (6 families × 3 sizes × 4 data sizes)"
+    assert part == "4 runs (of the 16 cells of 4 families × 4 sizes × 1 data size)"
     assert apart == "6 of the other 10 pairs separated beyond noise"
     assert changed == "without them decisions change for 2 of the 15 pairs"
     assert lost == "without them decisions change for 1 of the 15 pairs and 14 cannot be compared"
@@ -144,8 +144,8 @@ def test_a_planted_count_whose_arithmetic_disagrees_fails(quantity, estimate, at
 
 def test_a_count_said_with_other_numbers_than_its_claims_fails():
     full, part, apart, *_ = counts()
-    assert not agrees(full, "72 runs (6 families × 3 model sizes × 5 data sizes)")
-    assert not agrees(part, "4 runs (4 families × 4 model sizes × 1 data size)")  # not a full grid
+    assert not agrees(full, "72 runs (6 families × 3 sizes × 5 data sizes)")
+    assert not agrees(part, "4 runs (4 families × 4 sizes × 1 data size)")  # not a full grid
     assert not agrees(apart, "6 of the other 11 pairs separated beyond noise")
 
 

@@ -109,9 +109,9 @@ def _factor_line(v: DatasetVerdict) -> str:
     lead = next((c for c in s.claims if c.quantity == "share lead"), None)
     rel = relation(lead) if lead is not None else "no interval"
     if rel == "above":
-        head = f"{lead.subject.capitalize()} explains the most of the variance in log loss"
+        head = f"{lead.subject.capitalize()} explains the most variance in log loss"
     elif rel == "within noise":
-        head = f"{lead.subject.capitalize()} and {lead.reference} explain as much, within noise"
+        head = f"{lead.subject.capitalize()} and {lead.reference} tie within noise"
     elif rel == "undecided":
         head = f"Whether {lead.subject} or {lead.reference} explains more is undecided"
     else:
@@ -121,7 +121,7 @@ def _factor_line(v: DatasetVerdict) -> str:
         if "without" in c.at and s.leading and c.at["leads"] != s.leading:
             left_out = flips.setdefault(c.at["leads"], [])
             left_out += [c.at["without"]] if c.at["without"] not in left_out else []
-    turn = "".join(f"; without {' or '.join(f)}, {lead_} leads instead" for lead_, f in flips.items())
+    turn = "".join(f"; {lead_} leads without {' or '.join(f)}" for lead_, f in flips.items())
     return f"{head}: {shares}{turn}."
 
 
@@ -163,7 +163,7 @@ def _size_line(v: DatasetVerdict) -> str:
     if test:
         rel = relation(test[0])
         return (f"With model size the families scale {'differently' if rel == 'rejected' else 'alike within noise'}"
-                f" (one shared exponent {'rejected' if rel == 'rejected' else 'not rejected'}, {number(test[0])}).")
+                f" (one shared exponent{' rejected' if rel == 'rejected' else ''}, {number(test[0])}).")
     peak = v.statistics.get("peak")
     if peak is not None and peak.claims and len(v.archs) == 1:
         return sentence("With model size: " + "; ".join(say(c) for c in peak.claims[:2]))
@@ -276,7 +276,7 @@ def _checks(v: DatasetVerdict) -> list[str]:
     small = v.statistics.get("small_to_large")
     tests = [c for c in (small.claims if small is not None else ()) if c.quantity == "prediction"]
     if tests:
-        out.append(sentence("Fitted without the largest size, curves " + join_words([
+        out.append(sentence("Fitted on smaller sizes, curves " + join_words([
             f"{'miss' if relation(c) == 'rejected' else 'predict'} the largest {c.at['axis']} ({number(c)})"
             for c in tests])))
     r = v.statistics.get("ranking")

@@ -187,8 +187,8 @@ TEMPLATES: dict[tuple[str, str], str] = {
     ("factor", "below"): "{subject} needs {fewer} {axis} than {reference}: {number} as many",
     ("factor", "within noise"): "{subject} matches {reference} within noise ({number} the {axis})",
     ("factor", "undecided"): "{subject} against {reference} is undecided ({number} the {axis})",
-    ("factor", "more than"): "{subject} needs {number} the {axis} of {reference}, past the measurements",
-    ("factor", "less than"): "{subject} needs {number} the {axis} of {reference}, past the measurements",
+    ("factor", "more than"): "{subject} needs {number} the {axis} of {reference}",
+    ("factor", "less than"): "{subject} needs {number} the {axis} of {reference}",
     ("factor", "no interval"): "{subject} needs {number} the {axis} of {reference}",
     ("exponent", "*"): "{subject} {number}",
     ("peak", "above"): "{subject}'s loss peaks at {size} parameters inside the measured sizes, {number} above the "
@@ -253,7 +253,7 @@ TEMPLATES: dict[tuple[str, str], str] = {
 # carry: estimate = pairs whose decision changes without them, `at` = pairs, lost (no longer comparable),
 # families. The runs to read with care: estimate = runs that had not converged, `at` = runs, at_edge (runs whose
 # learning rate is on an edge of the search).
-COUNTED = {"families": "family", "sizes": "model size", "data_sizes": "data size", "pairs": "pair"}
+COUNTED = {"families": "family", "sizes": "size", "data_sizes": "data size", "pairs": "pair"}
 TEMPLATES |= {
     ("runs", "grid"): "{number} runs ({families} × {sizes} × {data_sizes})",
     ("runs", "part of grid"): "{number} runs (of the {grid} cells of {families} × {sizes} × {data_sizes})",
@@ -343,7 +343,7 @@ def counts_agree(c: Claim, text: str) -> bool:
         f, s, d = at["families"], at["sizes"], at["data_sizes"]
         grid = f * s * d
         return (whole(n, f, s, d) and 1 <= n <= grid and has(f"{n:g} runs", count_of(f, "family"),
-                                                               count_of(s, "model size"), count_of(d, "data size"))
+                                                               count_of(s, "size"), count_of(d, "data size"))
                 and (f"of the {grid:g} cells" in text) == (n < grid))
     if c.quantity == "pairs apart":
         pairs, lead, k = at["pairs"], at["with_leader"], at["families"]
@@ -493,8 +493,8 @@ LIST_TEMPLATES: dict[tuple[str, str], str] = {
     ("factor", "above"): "more {axis} than {reference} needed: {items}",
     ("factor", "below"): "{fewer} {axis} than {reference} needed: {items}",
     ("factor", "within noise"): "{items} the {axis} of {reference}, within noise",
-    ("factor", "more than"): "{items} the {axis} of {reference} needed, past the measurements",
-    ("factor", "less than"): "{items} the {axis} of {reference} needed, past the measurements",
+    ("factor", "more than"): "{items} the {axis} of {reference} needed",
+    ("factor", "less than"): "{items} the {axis} of {reference} needed",
     ("frontier gap trend", "above"): "frontiers diverging from {reference}'s, per decade of compute: {items}",
     ("frontier gap trend", "below"): "frontiers converging on {reference}'s, per decade of compute: {items}",
     ("frontier gap trend", "crosses"): "frontiers crossing {reference}'s within the measured compute: {items} "
