@@ -24,12 +24,12 @@ from synthetic_results import Law, planted_records
 from benchmarks.analysis.anova import Anova
 from benchmarks.analysis.claims import pct
 from benchmarks.analysis.compare import compare
-from benchmarks.analysis.contrast import ContrastEffect, contrast_effect
 from benchmarks.analysis.leaderboard import build_leaderboard
 from benchmarks.analysis.seed_noise import one_blas_thread, run_level_of
 from benchmarks.analysis.stats import usable
 from benchmarks.analysis.verdict_statistics import DatasetRuns
 from benchmarks.analysis.verdict_statistics.contrasts import pairwise_contrasts
+from benchmarks.analysis.verdict_statistics.dataset_contrasts import ContrastEffect, contrast_effect
 from benchmarks.analysis.verdict_statistics.shares import shares_of, term_name
 from benchmarks.analysis.wording import relation, reversal
 from benchmarks.spec import DatasetContrast, RunRecord

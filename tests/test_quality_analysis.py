@@ -1,4 +1,4 @@
-"""benchmarks/analysis/quality.py on planted results: clean data worth a known k× noisy data, and a known
+"""benchmarks/analysis/verdict_statistics/quality.py on planted results: clean data worth a known k× noisy data, and a known
 architecture × quality interaction, recovered within their intervals; in the verdict's words and fits.json."""
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ import pytest
 from synthetic_results import Law, planted_records
 
 from benchmarks.analysis.fits import fit_dataset
-from benchmarks.analysis.quality import quality_axes, quality_contrasts, quality_groups
 from benchmarks.analysis.quality_plots import error_by_width, peak_width, width_sweeps
 from benchmarks.analysis.report import write_report
 from benchmarks.analysis.verdict import verdict
+from benchmarks.analysis.verdict_statistics.quality import quality_axes, quality_contrasts
 from benchmarks.analysis.verdict_words import quality_section
+from benchmarks.data.levels import quality_groups
 from benchmarks.layout import slug
 from benchmarks.running.store import ResultsStore
 

@@ -99,7 +99,8 @@ def test_report_embeds_every_plot_so_it_stands_alone(reported):
     assert "archbench-leaderboard" in page  # the leaderboard is embedded too
     assert "No usable runs: every run of this dataset failed" in page
     assert "All 9 runs failed or diverged: no verdict." in page
-    assert "<h2>Contrast: mnist1d-shuffled against mnist1d (input order destroyed)</h2>" in page
+    assert "<h3>Contrast: mnist1d-shuffled against mnist1d (input order destroyed)</h3>" in page
+    assert "<section id=\"suite\"><h2>Contrasts and quality levels</h2><h3>Contrast: mnist1d-shuffled" in page
     assert "Gaps to conv, the best on mnist1d" in page
 
 

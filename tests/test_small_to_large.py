@@ -45,5 +45,5 @@ def test_a_family_that_bends_at_the_largest_size_is_missed_and_its_order_flips()
     assert p.p_value < 1e-6 and p.rms_error > 1.5 * p.rms_noise
     assert p.order_held < p.pairs  # conv led at 2,000 and falls behind at 4,000
     text = dataset_section(verdict(records, n_boot=100).datasets[0]).text(details=True)
-    assert "the curves miss the largest training set (p = " in text
+    assert "curves miss the largest training set (p = " in text
     assert "family pairs kept their order at the largest training set" in text

@@ -15,6 +15,7 @@ from benchmarks.analysis.stats import Estimate
 from benchmarks.analysis.verdict import verdict
 from benchmarks.analysis.verdict_statistics import RegisteredStatistic
 from benchmarks.analysis.verdict_words import contrast_section, dataset_section, verdict_dict, verdict_text
+from benchmarks.analysis.wording import number
 from benchmarks.spec import DatasetContrast
 
 NO_EFFECT = {"conv": 0.0, "mlp": 0.0, "transformer": 0.0}
@@ -115,7 +116,7 @@ def test_architecture_effect_that_shrinks_with_data_is_reported_per_pair_as_shri
     true_slope = np.polyfit(x, gap, 1)[0]
     assert t["mlp"].separated and t["mlp"].per_decade.lo <= true_slope <= t["mlp"].per_decade.hi
     text = words(v)
-    assert "With more data the gaps to conv narrow for" in text
+    assert "With more data, gaps to conv narrow for" in text
     crossover = t["mlp"].crossover
     assert crossover is not None and crossover.lo < crossover.value < crossover.hi
     assert t["mlp"].crossover_past_data > 1 and "an extrapolation" in text and "× past the data" in text
@@ -146,7 +147,9 @@ def test_failed_runs_and_missing_cells_still_give_a_verdict():
     records = [r for r in records if not (r.spec.arch == "mlp" and r.spec.target_params == 30_000)]
     v = verdict(records, n_boot=50).datasets[0]
     assert v.n_runs == 24 and v.n_excluded == 2
-    assert "26 runs" not in words(v) and "24 runs, 3 families" in words(v) and ", 2 left out" in words(v)
+    text = words(v)
+    assert "26 runs" not in text and ", 2 left out" in text
+    assert "24 runs (of the 27 cells of 3 families × 3 sizes × 3 data sizes)" in text
     assert all(np.isfinite([s.share.value, s.share.lo, s.share.hi]).all() for s in shares(v).shares)
     assert shares(v).share("architecture").lo > 0
     assert contrasts(v).between("mlp", "conv").cells == 6  # over the cells both ran
@@ -182,7 +185,7 @@ def test_the_headline_says_when_leaving_one_family_out_reverses_which_factor_lea
     s = shares(v)
     flips = [w.family for w in s.without if w.leading != s.leading]
     assert s.leading == "architecture" and flips == ["mlp"]
-    assert "without mlp, data size leads instead" in dataset_section(v).headline[0]
+    assert "data size leads without mlp" in dataset_section(v).headline[0]
 
 
 def test_scope_names_the_design_and_the_runs_to_read_with_care():
@@ -195,7 +198,8 @@ def test_scope_names_the_design_and_the_runs_to_read_with_care():
     scope = v.statistics["scope"]
     assert len(scope.unconverged) == 3 and len(scope.at_edge) == 3 and scope.checked
     text = words(v)
-    assert dataset_section(v).headline[-1].startswith("Scope: 36 runs, 3 families, 2.5k–10k parameters, 400–4,000")
+    assert dataset_section(v).headline[-1].startswith(
+        "Scope: 36 runs (3 families × 3 sizes × 4 data sizes), 2.5k–10k parameters, 400–4,000")
     assert "3 of 36 runs had not converged and 3 chose a learning rate at an edge of the search" in text
     assert "; without them" in text
 
@@ -216,7 +220,8 @@ def test_a_declared_contrast_measures_what_the_variant_does_to_each_family():
     assert c.gaps["mlp"].base.lo > 0.15 and c.gaps["mlp"].variant.hi < 0  # mlp trails conv, then beats it
     assert c.gaps["mlp"].change.hi < -0.2  # planted: −0.25
     assert "The variant raises the loss of conv" in contrast_section(c).text()
-    assert contrast_section(c).text() in verdict_text(v)
+    assert contrast_section(c).text(bullets=False) in verdict_text(v)  # a section after the first: its headline
+    assert contrast_section(c).text(details=True) in verdict_text(v, details=True)
 
 
 def test_datasets_named_alike_are_not_contrasted_unless_declared():
@@ -275,6 +280,64 @@ def test_a_registered_statistic_is_computed_stored_and_said_and_moves_nothing_el
             ds.pop("words")
             ds["claims"] = [c for c in ds["claims"] if c["statistic"] != "arch_spread"]
     assert json.dumps(after) == json.dumps(before)
+
+
+
+@dataclasses.dataclass(frozen=True)
+class SuiteSpread:  # a statistic of the suite: each dataset's spread, as one statistic over every dataset
+    claims: tuple[Claim, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {"suite_spread": [c.to_dict() for c in self.claims]}
+
+
+def _suite_spread(suite, earlier) -> SuiteSpread:
+    return SuiteSpread(tuple(c for runs in suite.datasets.values() for c in _arch_spread(runs, {}).claims))
+
+
+def test_a_registered_statistic_of_the_suite_is_computed_stored_and_said_and_moves_nothing_else(monkeypatch):
+    records = planted_records(SHRINKING, dataset="mnist1d") + planted_records(SHRINKING, dataset="mnist1d-shuffled", rng=1)
+    before = verdict_dict(verdict(records, n_boot=100, contrasts=[SHUFFLE]))
+    verdict_statistics.registered()
+    monkeypatch.setitem(verdict_statistics._REGISTRY, "suite_spread",
+                        RegisteredStatistic("suite_spread", 300, _suite_spread, "families", "suite"))
+    after = verdict_dict(verdict(records, n_boot=100, contrasts=[SHUFFLE]))
+    assert [c["scope"] for c in after.pop("suite_spread")] == ["mnist1d, every cell all ran",
+                                                               "mnist1d-shuffled, every cell all ran"]
+    (mine,) = [s for s in after["sections"] if s["title"] == "suite_spread"]
+    assert all("the families' losses spread by" in line for line in mine["headline"])
+    after["sections"].remove(mine)
+    assert json.dumps(after) == json.dumps(before)
+
+
+def test_the_declared_contrasts_and_quality_levels_are_statistics_of_the_suite():
+    names = {s.name for s in verdict_statistics.registered("suite")}
+    assert {"dataset_contrasts", "quality"} <= names
+    assert not names & {s.name for s in verdict_statistics.registered()}  # and not of a dataset
+
+
+def test_each_statistics_table_is_made_from_its_claims_alone():
+    """The tables of the claims fits.json stores are the tables of the claims computed; every interval a table
+    shows is a claim's number, as the words say it."""
+    base = planted_records(Law(effect={"conv": -0.2, "mlp": 0.0, "transformer": -0.05}, gamma=0.3), **QUICK)
+    shuffled = planted_records(Law(effect={"conv": 0.05, "mlp": 0.0, "transformer": 0.0}), **QUICK,
+                               dataset="mnist1d-shuffled", rng=1)
+    v = verdict(base + shuffled, n_boot=100, contrasts=[SHUFFLE])
+    drawn = 0
+    for over, of in (("dataset", [d.statistics for d in v.datasets]), ("suite", [v.statistics])):
+        for statistics in of:
+            for s in verdict_statistics.registered(over):
+                if s.table is None or s.name not in statistics:
+                    continue
+                claims = statistics[s.name].claims
+                stored = [Claim.from_dict(json.loads(json.dumps(c.to_dict()))) for c in claims]
+                tables = s.table(claims)
+                assert tables == s.table(stored), s.name
+                numbers = {number(c) for c in claims}
+                cells = [x for t in tables for row in t.rows for x in row if "[" in x]
+                assert all(any(n in x for n in numbers) for x in cells), (s.name, cells)
+                drawn += len(tables)
+    assert drawn >= 8
 def test_a_contrast_with_one_seed_per_run_states_numbers_but_no_claim():
     base = planted_records(Law(), dataset="mnist1d", seeds=(0,))
     shuffled = planted_records(Law(effect={"conv": 0.3, "mlp": 0.0, "transformer": 0.0}), dataset="mnist1d-shuffled",

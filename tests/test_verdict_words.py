@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.analysis.contrast import ContrastEffect, GapChange
 from benchmarks.analysis.stats import Estimate
+from benchmarks.analysis.verdict_statistics.dataset_contrasts import ContrastEffect, GapChange
 from benchmarks.analysis.verdict_words import BULLET_WORDS, HEADLINE_LINES, contrast_section
 from benchmarks.analysis.wording import share as fmt_share
 from benchmarks.analysis.wording import words_in
@@ -56,3 +56,12 @@ def test_every_committed_reference_reads_in_a_headline_and_short_bullets(path):
         shown = [w for s in sections for w in (s["title"], *s["headline"], *(b for bs in s["bullets"].values()
                                                                                for b in bs))]
         assert sum(words_in(w) for w in shown) < 300
+
+
+def test_the_lottery_tickets_read_in_a_headline_and_short_bullets_from_their_claims():
+    doc = json.loads((Path(__file__).resolve().parent.parent / "results" / "reference" / "tickets" / "fits.json")
+                     .read_text())["tickets"]
+    words = doc["words"]
+    assert 1 <= len(words["headline"]) <= HEADLINE_LINES
+    assert all(words_in(b) <= 50 for bs in words["bullets"].values() for b in bs)
+    assert len(words["details"]) == len(doc["claims"])  # every claim said, one a line

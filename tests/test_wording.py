@@ -68,6 +68,23 @@ def planted() -> list[Claim]:
               at={"axis": "parameters"}, **base),
         Claim(quantity="equal exponents", estimate=0.2, lo=NAN, hi=NAN, unit="p", null=0.05, kind="test",
               at={"axis": "parameters"}, **base),
+        *counts(),
+    ]
+
+
+def counts() -> list[Claim]:
+    """Counts whose arithmetic holds: a full grid, part of one, the other pairs, decisions changed and lost."""
+    base = dict(statistic="planted", subject="the runs", scope="planted", lo=NAN, hi=NAN, unit="count", null=None)
+    return [
+        Claim(quantity="runs", estimate=72.0, at={"families": 6, "sizes": 3, "data_sizes": 4}, **base),
+        Claim(quantity="runs", estimate=4.0, at={"families": 4, "sizes": 4, "data_sizes": 1}, **base),
+        Claim(quantity="pairs apart", estimate=6.0, at={"pairs": 15, "with_leader": 5, "families": 6}, **base),
+        Claim(quantity="decisions changed", estimate=2.0, at={"pairs": 15, "lost": 0, "families": 6}, **base),
+        Claim(quantity="decisions changed", estimate=1.0, at={"pairs": 15, "lost": 14, "families": 6}, **base),
+        Claim(quantity="decisions changed", estimate=0.0, at={"pairs": 6, "lost": 0, "families": 4}, **base),
+        Claim(quantity="runs to read with care", estimate=5.0, at={"runs": 72, "at_edge": 0}, **base),
+        Claim(quantity="runs to read with care", estimate=0.0, at={"runs": 18, "at_edge": 4}, **base),
+        Claim(quantity="runs to read with care", estimate=1.0, at={"runs": 24, "at_edge": 1}, **base),
     ]
 
 
@@ -81,7 +98,8 @@ def test_every_reference_has_claims():
 def test_every_claim_is_said_in_words_its_interval_allows(claim):
     text = say(claim)
     assert agrees(claim, text), f"{text!r} against {claim}"
-    assert number(claim) in text or claim.kind == "bounded"  # one estimate, one interval, everywhere
+    zero = claim.unit == "count" and claim.estimate == 0  # "every pair keeps its decision"
+    assert number(claim) in text or claim.kind == "bounded" or zero  # one estimate, one interval, everywhere
 
 
 def test_a_planted_claim_whose_words_disagree_with_its_interval_fails():
@@ -93,6 +111,42 @@ def test_a_planted_claim_whose_words_disagree_with_its_interval_fails():
     assert not agrees(crossing, "mlp's gap to convnet narrows, ×0.50 [0.30, 0.80] per tenfold data")
     bound = planted()[10]
     assert not agrees(bound, "mlp needs more than 0.3× the compute of convnet")
+
+
+def test_counts_are_said_as_the_arithmetic_of_their_claim():
+    full, part, apart, changed, lost, kept, unconverged, edge, both = (say(c) for c in counts())
+    assert full == "72 runs (6 families × 3 sizes × 4 data sizes)"
+    assert part == "4 runs (of the 16 cells of 4 families × 4 sizes × 1 data size)"
+    assert apart == "6 of the other 10 pairs separated beyond noise"
+    assert changed == "without them decisions change for 2 of the 15 pairs"
+    assert lost == "without them decisions change for 1 of the 15 pairs and 14 cannot be compared"
+    assert kept == "without them every pair keeps its decision"
+    assert unconverged == "5 of 72 runs had not converged"
+    assert edge == "4 of 18 runs chose a learning rate at an edge of the search"
+    assert both == "1 of 24 runs had not converged and 1 chose a learning rate at an edge of the search"
+
+
+@pytest.mark.parametrize(("quantity", "estimate", "at"), [
+    ("runs", 80.0, {"families": 6, "sizes": 3, "data_sizes": 4}),  # more runs than cells
+    ("runs", 71.5, {"families": 6, "sizes": 3, "data_sizes": 4}),  # not a whole number
+    ("pairs apart", 11.0, {"pairs": 15, "with_leader": 5, "families": 6}),  # more apart than there are others
+    ("pairs apart", 6.0, {"pairs": 16, "with_leader": 5, "families": 6}),  # more pairs than 6 families make
+    ("pairs apart", 6.0, {"pairs": 15, "with_leader": 6, "families": 6}),  # the leader is in 5 pairs at most
+    ("decisions changed", 10.0, {"pairs": 15, "lost": 6, "families": 6}),  # more changed and lost than pairs
+    ("runs to read with care", 80.0, {"runs": 72, "at_edge": 0}),  # more unconverged than runs
+    ("runs to read with care", 0.0, {"runs": 72, "at_edge": 0}),  # none to read with care, said as some
+])
+def test_a_planted_count_whose_arithmetic_disagrees_fails(quantity, estimate, at):
+    c = Claim(statistic="planted", quantity=quantity, subject="the runs", estimate=estimate, lo=NAN, hi=NAN,
+              unit="count", null=None, scope="planted", at=at)
+    assert not agrees(c, say(c))
+
+
+def test_a_count_said_with_other_numbers_than_its_claims_fails():
+    full, part, apart, *_ = counts()
+    assert not agrees(full, "72 runs (6 families × 3 sizes × 5 data sizes)")
+    assert not agrees(part, "4 runs (4 families × 4 sizes × 1 data size)")  # not a full grid
+    assert not agrees(apart, "6 of the other 11 pairs separated beyond noise")
 
 
 def test_a_bound_below_one_is_never_stated_as_needing_more():
@@ -116,7 +170,9 @@ def test_every_quantity_has_words_for_every_relation_it_can_take():
     quantities = {q for q, _ in TEMPLATES}
     for q in quantities:
         rels = {r for qq, r in TEMPLATES if qq == q}
-        assert "*" in rels or {"above", "within noise"} <= rels or rels & {"rejected", "more than"}
+        counts = {"grid", "part of grid", "kept", "changed", "lost", "changed and lost", "unconverged", "at edge",
+                  "both"}  # `count_relation`'s
+        assert "*" in rels or {"above", "within noise"} <= rels or rels & {"rejected", "more than"} or rels <= counts
 
 
 @pytest.mark.parametrize(("base_lo", "base_hi", "variant_lo", "variant_hi"), [

@@ -21,7 +21,7 @@ import numpy as np
 from benchmarks.analysis.stats import Estimate
 
 UNITS = ("percent", "share", "ratio", "exponent", "factor of data", "factor of params", "factor of compute",
-         "examples", "p", "count")
+         "examples", "p", "count", "points", "locality")  # points: of accuracy; locality: a difference of indices
 KINDS = ("measured", "bounded", "extrapolated", "test")
 NAN = float("nan")
 
@@ -47,7 +47,8 @@ class Claim:
     undecided: bool = False  # an interval end within its Monte Carlo error of the null: no threshold word
     sign_change: bool = False  # the difference changes sign across the measured range (it crosses)
     level: str = ""  # how the interval was made, where it is not a plain 95% one ("Holm over 15 pairs")
-    at: dict = field(default_factory=dict)  # the slice it was read at, as numbers ({"data_size": 4000})
+    at: dict = field(default_factory=dict)  # the slice it was read at, and what its table and count need beside the
+    # estimate ({"data_size": 4000}; a count's parts: {"families": 6, "sizes": 3, "data_sizes": 4})
 
     def __post_init__(self) -> None:
         if self.unit not in UNITS or self.kind not in KINDS:

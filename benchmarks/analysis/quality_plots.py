@@ -1,9 +1,8 @@
-"""The report's figures and table for quality levels and model-width sweeps.
+"""The report's figures for quality levels and model-width sweeps (the quality levels' table is the `quality`
+statistic's, from its claims: `benchmarks.analysis.verdict_statistics.quality`).
 
 - `quality_figure`: loss against training examples per family, one panel per quality level of the
   training data (clean first), the fitted curves and bands of `benchmarks.analysis.fits`.
-- `quality_section`: per level, each family's clean-data multiplier, loss change and gap change, and
-  the architecture × quality interaction (`benchmarks.analysis.quality`), as an HTML table.
 - `write_quality_plots`: both figures as PNGs beside the report's others, by the dataset whose section
   shows them (the clean level's, for a quality axis).
 - `width_figure`: held-out error against the width of the hidden layers, for a family swept over at
@@ -13,7 +12,6 @@
 
 from __future__ import annotations
 
-import html
 import math
 from pathlib import Path
 
@@ -24,16 +22,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 
-from benchmarks.analysis.claims import pct  # noqa: E402
 from benchmarks.analysis.fits import DatasetFits  # noqa: E402
 from benchmarks.analysis.plots import _colors, _draw_curve, _legend, _loss_points, _png, _style  # noqa: E402
-from benchmarks.analysis.quality import QualityAxis  # noqa: E402
 from benchmarks.analysis.stats import mean_ci  # noqa: E402
 from benchmarks.analysis.verdict import Verdict  # noqa: E402
-from benchmarks.analysis.verdict_statistics.multipliers import factor_cell  # noqa: E402
-from benchmarks.analysis.wording import loss_change as fmt_loss_change  # noqa: E402
+from benchmarks.analysis.verdict_statistics.quality import QualityAxis  # noqa: E402
 from benchmarks.analysis.wording import short_count  # noqa: E402
-from benchmarks.formatting import html_table  # noqa: E402
 from benchmarks.layout import slug  # noqa: E402
 
 MIN_WIDTHS = 5  # sizes of one family at one data size that make a width sweep
@@ -77,36 +71,6 @@ def quality_figure(fitted: dict[str, DatasetFits], axis: QualityAxis) -> plt.Fig
                  fontsize=11)
     _legend(fig, colors)
     return fig
-
-
-def quality_section(axis: QualityAxis) -> str:
-    """The quality levels of one dataset as an HTML section: multipliers, loss and gap changes, interaction."""
-    esc = html.escape
-    parts = [f'<section class="quality" id="quality-{esc(axis.base)}"><h2>Quality of the training data: '
-             f"{esc(axis.base)}</h2><p class=note>Each level against clean labels ({esc(axis.clean)}). Clean data "
-             "worth k×: the examples at this level a family needs to reach the loss its clean curve has at the "
-             "smallest data size, over that size, read off the two fitted loss-against-data curves at the largest "
-             "model size (below 1: the level helps). Gap: the family's loss above the clean leader. Spread: the "
-             "standard deviation of the families' mean losses (the architecture × quality interaction). "
-             "95% intervals.</p>"]
-    for q in axis.levels:
-        rows = []
-        for arch in sorted(q.data_multiplier):
-            m = q.headline(arch)
-            e = q.effect
-            change = fmt_loss_change(e.change[arch]) if e is not None and arch in e.change else "—"
-            point = lambda x: f"{pct(x.value):.3g}%"  # the interval of a pair is its contrast's: shown once
-            gap = (f"{point(e.gaps[arch].base)} → {point(e.gaps[arch].variant)}"
-                   if e is not None and arch in e.gaps else "—")
-            rows.append([arch, factor_cell(m), change, gap])
-        parts.append(f"<h3>{esc(q.level)}</h3>")
-        parts.append(html_table(["arch", "clean data worth", "loss change", "gap to the clean leader"], rows))
-        if (s := q.interaction) is not None:
-            parts.append(f"<p>Spread of the families: {esc(fmt_loss_change(s.base))} clean, "
-                         f"{esc(fmt_loss_change(s.variant))} at {esc(q.level)}; interaction (change) "
-                         f"{esc(fmt_loss_change(s.change))}.</p>")
-    parts.append("</section>")
-    return "".join(parts)
 
 
 def width_sweeps(df: DatasetFits) -> list[tuple[str, int]]:

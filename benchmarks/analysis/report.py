@@ -17,17 +17,14 @@ import datetime as dt
 import html
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
-import numpy as np  # noqa: E402
 
-from benchmarks.analysis.claims import pct  # noqa: E402
-from benchmarks.analysis.contrast import ContrastEffect  # noqa: E402
 from benchmarks.analysis.fits import (  # noqa: E402
     DatasetFits,
     fit_datasets,
@@ -38,14 +35,12 @@ from benchmarks.analysis.frontier_plots import frontier_plots  # noqa: E402
 from benchmarks.analysis.leaderboard import Leaderboard, build_leaderboard  # noqa: E402
 from benchmarks.analysis.leaderboard_formats import to_html  # noqa: E402
 from benchmarks.analysis.plots import write_plots  # noqa: E402
-from benchmarks.analysis.quality_plots import quality_section, width_summary, write_quality_plots  # noqa: E402
+from benchmarks.analysis.quality_plots import width_summary, write_quality_plots  # noqa: E402
 from benchmarks.analysis.stats import Estimate  # noqa: E402
 from benchmarks.analysis.tickets_report import findings_dict, section_html, ticket_findings  # noqa: E402
 from benchmarks.analysis.verdict import DatasetVerdict, Verdict, verdict  # noqa: E402
-from benchmarks.analysis.verdict_statistics.multipliers import factor_cell  # noqa: E402
+from benchmarks.analysis.verdict_statistics import Statistic, Table, registered  # noqa: E402
 from benchmarks.analysis.verdict_words import Section, sections, verdict_dict  # noqa: E402
-from benchmarks.analysis.wording import loss_change as fmt_loss_change  # noqa: E402
-from benchmarks.analysis.wording import share as fmt_share  # noqa: E402
 from benchmarks.analysis.wording import short_count  # noqa: E402
 from benchmarks.formatting import html_page, html_table, write_text  # noqa: E402
 from benchmarks.layout import FITS_FILE, MASKS_DIR, PLOTS_DIR, REPORT_FILE, slug  # noqa: E402
@@ -54,6 +49,8 @@ from benchmarks.running.suite import declared_contrasts  # noqa: E402
 from benchmarks.spec import DatasetContrast, UserError, finite_or_null  # noqa: E402
 
 DETAILS = "<details><summary>table</summary>"  # a long table, folded
+LEAD_TABLE = "shares"  # the statistic whose table goes on the first screen, under the headline (the variance table)
+LONG_TABLE = 8  # rows: a statistic's table longer than this is folded under <details>
 
 
 def _esc(s: object) -> str:
@@ -96,108 +93,17 @@ def _joint_rows(df: DatasetFits) -> tuple[list[list[object]], list[str]]:
     return rows, classes
 
 
-def _shares_table(v: DatasetVerdict) -> str:
-    shares = v.statistics.get("shares")
-    if shares is None or not shares.shares:
-        return ""
-    rows = [[s.term, fmt_share(s.share), f"{100 * s.raw:.3g}%", s.df] for s in shares.shares]
-    if shares.confounded is not None:
-        rows.append(["several factors together, none alone", fmt_share(shares.confounded), "—", "—"])
-    rows.append(["seed noise (inits and seeds)", fmt_share(shares.seed_share), "—", "—"])
-    rows += [[f"{t} (not separable in this design)", "—", "—", 0] for t in shares.aliased]
-    if shares.without:
-        rows += [[f"without {w.family}: " + ", ".join(f"{t} {100 * x:.3g}%" for t, x in w.shares.items()),
-                  f"leads: {w.leading}; best: {w.best}", "—", "—"] for w in shares.without]
-    return (f"<h3>Variance of log test loss, by factor ({_esc(v.dataset)})</h3>" + html_table(
-        ["term", "share beyond seed noise [95% CI], within 0–100%", "estimate before the cut at 0", "df"], rows))
+def _table_html(t: Table, fold: bool = True) -> str:
+    """A statistic's table (made from its claims), with its title and how to read it; folded when long."""
+    note = f"<p class=note>{_esc(t.note)}</p>" if t.note else ""
+    table = html_table(list(t.header), [list(r) for r in t.rows])
+    return f"<h3>{_esc(t.title)}</h3>{note}" + (f"{DETAILS}{table}</details>" if fold and len(t.rows) > LONG_TABLE else table)
 
 
-def _verdict_tables(v: DatasetVerdict) -> str:
-    """The tables of the built-in statistics (a statistic of its own shows in the verdict paragraph)."""
-    parts = []
-    shares, contrasts, gaps, trend = (v.statistics.get(n) for n in ("shares", "contrasts", "gaps", "gap_trend"))
-    parts.append(_shares_table(v))
-    if contrasts is not None and contrasts.contrasts:
-        rows = [[c.higher, c.lower, fmt_loss_change(c.adjusted), f"{c.p_holm:.2g}", "yes" if c.separated else "no",
-                 c.cells, c.matched] for c in contrasts.contrasts]  # the claims' interval: the Holm step's
-        parts.append("<h3>Family against family (paired by seed and cell, Holm-adjusted)</h3>" + html_table(
-            ["higher loss", "lower loss", "loss above [Holm-adjusted 95% CI]", "Holm p", "separated", "cells",
-             "matched by"], rows))
-    if gaps is not None and len({g.data_size for g in gaps.gaps}) > 1:  # at one size the pairs' table says it
-        sizes = sorted({g.data_size for g in gaps.gaps})
-        rows = [[other] + [next((fmt_loss_change(g.gap) for g in gaps.of(other) if g.data_size == d), "—")
-                           for d in sizes] for other in gaps.others]
-        if trend is not None and trend.trends:
-            per = {t.other: t for t in trend.trends}
-            for row, other in zip(rows, gaps.others, strict=True):
-                t = per.get(other)
-                row.append("—" if t is None else f"×{np.exp(t.per_decade.value):.2f} [×{np.exp(t.per_decade.lo):.2f}, "
-                           f"×{np.exp(t.per_decade.hi):.2f}]" + (" (beyond noise)" if t.separated else ""))
-            header_trend = ["per tenfold more data [95% CI]"]
-        else:
-            header_trend = []
-        note = (f"<p class=note>Trend with data not estimated: {html.escape(trend.not_given)}.</p>"
-                if trend is not None and trend.not_given else "")
-        parts.append(f"<h3>Loss above {html.escape(gaps.leader)}'s, by training-set size</h3>" + html_table(
-            ["family"] + [f"{d:,} examples" for d in sizes] + header_trend, rows) + note)
-    parts += [_multiplier_table(v), _exponent_tables(v), _small_to_large_table(v)]
-    return "".join(parts)
-
-
-def _multiplier_table(v: DatasetVerdict) -> str:
-    m = v.statistics.get("multipliers")
-    if m is None or not m.pairs:
-        return ""
-    cell = factor_cell
-    head = m.pairs[0]
-    data, params = head.headline(head.data, "data_size"), head.headline(head.params, "params")
-    rows = [[p.stronger, p.weaker, cell(p.headline(p.data, "data_size")), cell(p.headline(p.params, "params")),
-             cell(p.compute)] for p in m.pairs]
-    where = (f"data at {short_count(data.at)} parameters from {data.x0:,.0f} examples; parameters at "
-             f"{params.at:,} examples from {short_count(params.x0)}" if data.log_k is not None and
-             params.log_k is not None else "")
-    return ("<h3>Architecture worth k× data, parameters, compute</h3><p class=note>How many times the training "
-            "examples (parameters, compute) the weaker family needs to reach the stronger one's held-out loss, read "
-            f"off their fitted curves ({_esc(where)}; every model size and data size in fits.json, and in the "
-            "forest plot). Past the measured range the factor is a bound, not a number: the extrapolation is in "
-            "fits.json, labelled. 95% intervals from the curves' parametric bootstrap.</p>"
-            + html_table(["stronger", "weaker", "× training examples", "× parameters", "× compute"], rows))
-
-
-def _exponent_tables(v: DatasetVerdict) -> str:
-    x = v.statistics.get("equal_exponents")
-    if x is None or not x.axes:
-        return ""
-    parts = ["<h3>Do the families scale alike?</h3>"]
-    for a in x.axes:
-        slices = sorted({s for by in a.by_slice.values() for s in by})
-        name = (lambda s: f"at {short_count(s)} params") if a.axis == "data_size" else (lambda s: f"at {s:,} examples")
-        rows = [[arch, *(_ci(by.get(s), ".3f") for s in slices), _ci(a.pooled.get(arch), ".3f")]
-                for arch, by in a.by_slice.items()]
-        what = "α" if a.kind == "alpha" else "local exponent (−d log L / d log x)"
-        test = (f"one shared exponent per slice: Wald W = {a.statistic:.3g} on {a.df} df, p = {a.p_value:.2g}"
-                if np.isfinite(a.p_value) else "no test: fewer than two families with intervals per slice")
-        parts.append(f"<p class=note>Against {'training examples' if a.axis == 'data_size' else 'parameters'}: "
-                     f"{_esc(what)}; {_esc(test)}.</p>")
-        parts.append(html_table(["arch", *(name(s) for s in slices), "over all"], rows))
-    return "".join(parts)
-
-
-def _small_to_large_table(v: DatasetVerdict) -> str:
-    x = v.statistics.get("small_to_large")
-    if x is None or not x.axes:
-        return ""
-    pct_of = lambda d: f"{pct(d):.2g}%"
-    rows = [["training examples" if a.axis == "data_size" else "parameters", f"{a.held_out:,}",
-             pct_of(a.rms_error), pct_of(a.rms_noise), f"{a.p_value:.2g}",
-             f"{a.order_held}/{a.pairs}" if a.pairs else "—",
-             f"{a.predicted_order_held}/{a.pairs}" if a.pairs else "—"] for a in x.axes]
-    return ("<h3>Does small scale predict large?</h3><p class=note>Each curve fitted without the largest size, "
-            "its prediction there against the measurement: rms error in loss, against what noise alone gives; p of "
-            "the misses under 'as good as noise allows'; family pairs whose order at the next size held at the "
-            "largest (decision accuracy), and whose order the extrapolated curves got right.</p>"
-            + html_table(["axis", "held out", "rms error", "rms noise", "p", "order held", "predicted order held"],
-                         rows))
+def statistic_tables(statistics: Mapping[str, Statistic], over: str = "dataset", only: str | None = None) -> str:
+    """The tables of every registered statistic (of one, with `only`), each a function of its claims alone."""
+    return "".join(_table_html(t, fold=only is None) for s in registered(over) if s.table is not None
+                   and s.name in statistics and only in (None, s.name) for t in s.table(statistics[s.name].claims))
 
 
 def _dataset_section(df: DatasetFits, v: DatasetVerdict | None,
@@ -208,7 +114,7 @@ def _dataset_section(df: DatasetFits, v: DatasetVerdict | None,
                      "fit or plot.</p>")
     parts += [_figure(*p) for p in plots]
     if v is not None:
-        parts.append(_verdict_tables(v))
+        parts.append(statistic_tables(v.statistics))
     rows, classes = _fit_rows(df)
     parts.append("<h3>Scaling fits: L = E + A·x<sup>−α</sup>, or the local slope</h3><p class=note>Per "
                  "architecture and curve. The law is fitted only with at least 5 runs over at least a decade, and "
@@ -237,29 +143,6 @@ def _dataset_section(df: DatasetFits, v: DatasetVerdict | None,
         parts.append(f"<h3>Runs left out ({len(df.excluded)})</h3><p class=note>Failed or diverged runs are "
                      "excluded from every fit and from the verdict.</p>")
         parts.append(html_table(["arch", "target params", "examples", "status", "reason"], rows))
-    parts.append("</section>")
-    return "".join(parts)
-
-
-def _contrast_section(c: ContrastEffect) -> str:
-    """One declared contrast: each family's loss change, and its gap to the base's leader on both datasets."""
-    label = f" ({_esc(c.contrast.label)})" if c.contrast.label else ""
-    parts = [f'<section class="contrast" id="contrast-{_esc(slug(c.base + "-vs-" + c.variant))}">'
-             f"<h2>Contrast: {_esc(c.variant)} against {_esc(c.base)}{label}</h2>",
-             "<p class=note>Per family: the mean over the model and data sizes it ran on both datasets of the "
-             "change in log held-out loss (variant − base), as a change in loss, with a 95% bootstrap interval "
-             "over seeds (a seed's draw shared by both datasets).</p>"]
-    rows = [[a, c.cells[a], fmt_loss_change(e)] for a, e in sorted(c.change.items(), key=lambda t: -t[1].value)]
-    parts.append(html_table(["arch", "sizes on both", "loss change, variant vs base [95% CI]"], rows))
-    if c.gaps:
-        point = lambda e: f"{pct(e.value):.3g}%"  # the pair's interval is its contrast's, in the families table
-        rows = [[a, point(g.base), point(g.variant), fmt_loss_change(g.change)]
-                for a, g in c.gaps.items() if a != c.leader]
-        parts.append(f"<h3>Gaps to {_esc(c.leader)}, the best on {_esc(c.base)}</h3><p class=note>Over the "
-                     f"{c.shared_cells} sizes every family ran on both datasets: each family's loss above "
-                     f"{_esc(c.leader)}'s on each, and how that gap changes (negative: the variant narrows it).</p>")
-        parts.append(html_table(["arch", f"above {c.leader} on {c.base}", f"above {c.leader} on {c.variant}",
-                                 "change of the gap"], rows))
     parts.append("</section>")
     return "".join(parts)
 
@@ -294,6 +177,7 @@ def render_html(suite: str, fitted: dict[str, DatasetFits], verdict: Verdict,
     n_out = sum(len(df.excluded) for df in fitted.values())
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     words = sections(verdict)
+    suite_tables = statistic_tables(verdict.statistics, "suite")
     parts = [
         f"<h1>archbench report · suite {_esc(suite)}</h1>",
         '<section class="verdict" id="verdict">',
@@ -306,13 +190,12 @@ def render_html(suite: str, fitted: dict[str, DatasetFits], verdict: Verdict,
     if data_plots:
         parts.append(_figure(*data_plots[0], lead=True))
     if lead in by_ds:
-        parts.append(_shares_table(by_ds[lead]))
+        parts.append(statistic_tables(by_ds[lead].statistics, only=LEAD_TABLE))
     parts.append(f'<p class="meta">{n_runs} runs on {len(fitted)} dataset{"s" if len(fitted) != 1 else ""} '
                  f"({_esc(', '.join(fitted))})" + (f"; {n_out} failed or diverged runs left out" if n_out else "")
                  + f"; generated {now}. Loss is the held-out (test) cross-entropy; every interval is 95%.</p>")
     toc = [f'<li><a href="#ds-{_esc(slug(ds))}">{_esc(ds)}</a></li>' for ds in fitted]
-    toc += [f'<li><a href="#contrast-{_esc(slug(c.base + "-vs-" + c.variant))}">contrast: {_esc(c.variant)} '
-            f"against {_esc(c.base)}</a></li>" for c in verdict.contrasts]
+    toc += ['<li><a href="#suite">contrasts and quality levels</a></li>'] if suite_tables else []
     toc += ['<li><a href="#leaderboard">leaderboard</a></li>']
     parts.append("<h2>Verdict</h2>" + "".join(_section_html(s) for s in words))
     parts.append('<p class="note">How to read it: shares are of the variance of log test loss across all seeds, '
@@ -324,8 +207,8 @@ def render_html(suite: str, fitted: dict[str, DatasetFits], verdict: Verdict,
     parts.append('<nav id="contents"><h2>Contents</h2><ul>' + "".join(toc) + "</ul></nav>")
     for ds, df in fitted.items():  # the figure shown first is not shown twice
         parts.append(_dataset_section(df, by_ds.get(ds), [p for p in plots.get(ds, []) if p not in data_plots[:1]]))
-    parts += [_contrast_section(c) for c in verdict.contrasts]
-    parts += [quality_section(q) for q in verdict.quality]
+    if suite_tables:  # the statistics of the suite: declared contrasts, quality levels
+        parts.append(f'<section id="suite"><h2>Contrasts and quality levels</h2>{suite_tables}</section>')
     parts += [s for s in sections_html if s]
     parts.append('<section id="leaderboard"><h2>Leaderboard</h2><details><summary>every run</summary>')
     parts.append(leaderboard_html)

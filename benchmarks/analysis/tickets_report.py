@@ -1,5 +1,6 @@
-"""The lottery tickets in words, tables and figures: the report's section, `archbench tickets`' summary, and
-the `tickets` entry of fits.json. The numbers come from benchmarks/analysis/tickets.py."""
+"""The lottery tickets as claims, tables and figures: the report's section, `archbench tickets`' summary, and
+the `tickets` entry of fits.json. The numbers come from benchmarks/analysis/tickets.py; their claims
+(`ticket_claims`) are said by `benchmarks.analysis.verdict_words.tickets_section`, with the one wording rule."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import html
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import matplotlib
@@ -17,6 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from benchmarks.analysis.claims import Claim  # noqa: E402
 from benchmarks.analysis.plots import _png  # noqa: E402
 from benchmarks.analysis.stats import Estimate  # noqa: E402
 from benchmarks.analysis.tickets import (  # noqa: E402
@@ -30,7 +32,8 @@ from benchmarks.analysis.tickets import (  # noqa: E402
     spatial_prior,
     ticket_curves,
 )
-from benchmarks.analysis.wording import join_words, short_count  # noqa: E402
+from benchmarks.analysis.verdict_words import tickets_section  # noqa: E402
+from benchmarks.analysis.wording import short_count  # noqa: E402
 from benchmarks.formatting import html_table  # noqa: E402
 from benchmarks.layout import MASKS_DIR, TICKETS_PLAN_FILE, slug  # noqa: E402
 from benchmarks.running import pruning  # noqa: E402
@@ -54,18 +57,6 @@ def diff(e: Estimate) -> str:
     return f"{100 * e.value:+.1f} [{100 * e.lo:+.1f}, {100 * e.hi:+.1f}]"
 
 
-def _sign_words(e: Estimate, better: str, worse: str) -> str:
-    if not math.isfinite(e.value):
-        return "were not compared (no round that sparse)"
-    if not (math.isfinite(e.lo) and math.isfinite(e.hi)):
-        return "cannot be told with one seed"
-    if e.lo > 0:
-        return better
-    if e.hi < 0:
-        return worse
-    return "cannot be told apart"
-
-
 def _points_words(margin: float) -> str:
     return f"{100 * margin:g} point" + ("" if 100 * margin == 1 else "s")
 
@@ -84,60 +75,54 @@ def findings(records: Sequence[RunRecord], masks_dir: Path | None, margin: float
     return TicketFindings(curves, advantage_trend(curves), priors, margin)
 
 
-def verdict_sentences(f: TicketFindings) -> list[str]:
-    """What the tickets show, claiming no more than the intervals allow."""
+def _claim(quantity: str, subject: str, e: Estimate, k: float, unit: str, scope: str, **at) -> Claim:
+    """A ticket claim: an estimate (a fraction of accuracy, or a locality) shown times k in `unit`, null 0."""
+    return Claim(statistic="tickets", quantity=quantity, subject=subject, estimate=k * e.value, lo=k * e.lo,
+                 hi=k * e.hi, unit=unit, null=0.0, scope=scope, reference="a random mask", at=at)
+
+
+def ticket_claims(f: TicketFindings) -> tuple[Claim, ...]:
+    """What the tickets show, as claims: per dataset and family (its largest size pruned that far), how sparse its
+    ticket stays within the margin of dense and its advantage over a random mask at high sparsity; the advantage
+    against model size; each carried ticket's advantage where it was carried; the MLP first layer's locality."""
     out = []
     found = [c for c in f.curves if not c.transferred]
+    sparse = round(100 * HIGH_SPARSITY)
     for ds in sorted({c.dataset for c in found}):
-        mine = [c for c in found if c.dataset == ds]
-        seeds = min(c.seeds for c in mine)
         biggest: dict[str, Curve] = {}
-        for c in mine:  # the largest size of each family that was pruned that far (else its largest)
+        for c in (c for c in found if c.dataset == ds):  # the largest size pruned that far (else its largest)
             b = biggest.get(c.family)
             if b is None or (bool(c.high_sparsity_points()), c.params) > (bool(b.high_sparsity_points()), b.params):
                 biggest[c.family] = c
-        parts = []
         for fam, c in sorted(biggest.items()):
+            scope = (f"{ds}, {short_count(c.params)} parameters, {c.data_size:,} examples, {c.steps} steps, "
+                     f"{c.seeds} seeds")
+            kept = Estimate(c.matched_sparsity(f.margin), math.nan, math.nan)
+            out.append(replace(_claim("matched sparsity", fam, kept, 100, "percent", scope, dataset=ds,
+                                      margin=100 * f.margin, sparsity=sparse), null=None, reference=""))
             adv = high_advantage(c)
-            said = (f"at {100 * HIGH_SPARSITY:.0f}% sparsity or more its ticket and a random mask "
-                    f"{_sign_words(adv, 'differ in the ticket’s favour', 'differ in the random mask’s favour')}"
-                    f" ({diff(adv)} points)") if math.isfinite(adv.value) else (
-                    f"it was not pruned to {100 * HIGH_SPARSITY:.0f}% sparsity")
-            parts.append(f"{fam} ({short_count(c.params)} params) keeps within {_points_words(f.margin)} of its dense "
-                         f"accuracy up to {100 * c.matched_sparsity(f.margin):.0f}% sparsity, and {said}")
-        scope = join_words(sorted({f"{c.data_size:,} training examples and {c.steps} steps" for c in mine}))
-        out.append(f"On {ds} (tickets found and retrained there, {scope}; {seeds} seeds, 95% intervals): "
-                   + "; ".join(parts) + ".")
-        trends = [t for t in f.trends if t.dataset == ds and math.isfinite(t.slope.value)]
-        if trends:
-            words = [f"{t.family} {diff(t.slope)} points per decade "
-                     f"({_sign_words(t.slope, 'grows', 'shrinks')})" for t in trends]
-            sizes = sorted({len(t.by_size) for t in trends})
-            out.append(f"Whether bigger networks hold better tickets on {ds} (the advantage at high sparsity against "
-                       f"log10 parameters, {'-'.join(map(str, sizes[::max(1, len(sizes) - 1)]))} sizes): "
-                       + "; ".join(words) + ".")
+            if math.isfinite(adv.value):
+                out.append(_claim("ticket advantage", fam, adv, 100, "points", scope, dataset=ds, sparsity=sparse))
+        for t in (t for t in f.trends if t.dataset == ds and math.isfinite(t.slope.value)):
+            out.append(_claim("ticket trend", t.family, t.slope, 100, "points",
+                              f"{ds}, over {len(t.by_size)} model sizes", dataset=ds))
     moved = [c for c in f.curves if c.transferred]
-    if moved:
-        words = [f"{c.family} {short_count(c.params)} from {c.found_on} to {c.dataset}: {diff(high_advantage(c))}"
-                 for c in sorted(moved, key=lambda c: (c.found_on, c.dataset, c.family, c.params))
-                 if c.params == max(m.params for m in moved if m.family == c.family)]
-        out.append("Tickets carried to another dataset, against random masks there (advantage at high sparsity, "
-                   "points): " + "; ".join(words) + ".")
+    for c in sorted(moved, key=lambda c: (c.found_on, c.dataset, c.family, c.params)):
+        if c.params == max(m.params for m in moved if m.family == c.family) and math.isfinite(high_advantage(c).value):
+            out.append(_claim("carried ticket", c.family, high_advantage(c), 100, "points",
+                              f"{c.dataset}, {short_count(c.params)} parameters, found on {c.found_on}",
+                              dataset=c.dataset, found_on=c.found_on, sparsity=sparse))
     by_ds: dict[str, Prior] = {}
     for p in f.priors:  # the round nearest 90% sparsity of the largest MLP per dataset
         q = by_ds.get(p.dataset)
         if q is None or (p.params, -abs(p.sparsity - 0.9)) > (q.params, -abs(q.sparsity - 0.9)):
             by_ds[p.dataset] = p
-    if by_ds:
-        words = [f"on {ds} {p.ticket.value:+.2f} against {p.random.value:+.2f} for random masks (difference "
-                 f"{p.difference.value:+.2f} [{p.difference.lo:+.2f}, {p.difference.hi:+.2f}], "
-                 f"{_sign_words(p.difference, 'more local', 'less local')}; {100 * p.sparsity:.0f}% sparse)"
-                 for ds, p in sorted(by_ds.items())]
-        out.append("Spatial prior of the MLP's first-layer ticket (locality of each unit's surviving inputs, 0 for "
-                   "random placement): " + "; ".join(words) + ".")
-    if not out:
-        out.append("No lottery-ticket runs in these results.")
-    return out
+    for ds, p in sorted(by_ds.items()):
+        out.append(replace(_claim("ticket locality", "mlp", p.difference, 1, "locality",
+                                  f"{ds}, {100 * p.sparsity:.0f}% sparse, {short_count(p.params)} parameters",
+                                  dataset=ds, ticket=p.ticket.value, random=p.random.value),
+                           reference="random masks"))
+    return tuple(out)
 
 
 def summary_text(records: Sequence[RunRecord], margin: float, masks_dir: Path | None = None) -> str:
@@ -148,11 +133,13 @@ def summary_text(records: Sequence[RunRecord], margin: float, masks_dir: Path | 
     for c in f.curves:
         lines.append(f"{c.family:<12} {short_count(c.params):>7} {c.dataset:<18} {c.found_on:<18} "
                      f"{100 * c.dense.value:>8.1f} {100 * c.matched_sparsity(margin):>7.0f}% {diff(high_advantage(c)):>24}")
-    return "\n".join(lines) + "\n\n" + " ".join(verdict_sentences(f))
+    return "\n".join(lines) + "\n\n" + tickets_section(ticket_claims(f)).text()
 
 
 def findings_dict(f: TicketFindings) -> dict:
-    """The tickets' numbers for fits.json."""
+    """The tickets' numbers for fits.json, their claims, and the claims in words."""
+    claims = ticket_claims(f)
+    words = tickets_section(claims)
     est = lambda e: {"value": e.value, "lo": e.lo, "hi": e.hi}  # noqa: E731
     return {
         "margin": f.margin,
@@ -166,7 +153,9 @@ def findings_dict(f: TicketFindings) -> dict:
         "spatial_prior": [{"dataset": p.dataset, "arch": p.arch, "params": p.params, "round": p.round,
                            "sparsity": p.sparsity, "ticket": est(p.ticket), "random": est(p.random),
                            "difference": est(p.difference)} for p in f.priors],
-        "verdict": verdict_sentences(f),
+        "claims": [c.to_dict() for c in claims],
+        "words": words.to_dict(),
+        "verdict": [*words.headline, *(b for bs in words.bullets.values() for b in bs)],
     }
 
 
@@ -244,7 +233,9 @@ def section_html(f: TicketFindings, masks_dir: Path, plots_dir: Path) -> tuple[s
         return "", []
     plots_dir.mkdir(parents=True, exist_ok=True)
     parts = ['<section class="tickets" id="tickets"><h2>Lottery tickets</h2>']
-    parts += [f'<p class="verdict-text">{html.escape(s)}</p>' for s in verdict_sentences(f)]
+    words = tickets_section(ticket_claims(f))
+    parts += [f'<p class="verdict-text">{html.escape(s)}</p>' for s in words.headline]
+    parts += [f'<ul>{"".join(f"<li>{html.escape(b)}</li>" for b in bs)}</ul>' for bs in words.bullets.values()]
     parts.append("<p class=note>Iterative magnitude pruning with rewinding (docs/tickets.md): each round prunes a "
                  "fraction of the surviving kernel weights with the smallest magnitude, rewinds the survivors to an "
                  "early step and retrains on the same protocol; the control retrains a random mask with the same "

@@ -9,10 +9,11 @@ Holm-adjusted (`contrasts`), the families ranked by those contrasts (`ranking`),
 each family's gap to the leader at each training-set size (`gaps`) and its trend
 with data (`gap_trend`), the fits' statistics, and the scope the claims rest on
 (`scope`). Every statement about which families differ comes from the one set of
-contrasts. For each pair of datasets the suite declares as a contrast (MNIST-1D
+contrasts. Then the statistics of the suite (`over="suite"`), once, from every
+dataset's runs: for each pair of datasets the suite declares as a contrast (MNIST-1D
 and its shuffled twin, your data and a corrupted copy), what the variant does to
-each architecture's loss and to the gaps between them
-(`benchmarks.analysis.contrast`).
+each architecture's loss and to the gaps between them (`dataset_contrasts`), and
+for each dataset run at quality levels, what each level does (`quality`).
 
 Noise follows one model (`benchmarks.analysis.seed_noise`): an init is shared by
 every data size its family and size trained at, so it is counted once; and every
@@ -35,11 +36,11 @@ from dataclasses import dataclass, field, replace
 from benchmarks import data
 from benchmarks.analysis import fits
 from benchmarks.analysis.claims import Claim
-from benchmarks.analysis.contrast import ContrastEffect, contrast_effect
-from benchmarks.analysis.quality import QualityAxis, quality_axes, quality_contrasts
 from benchmarks.analysis.seed_noise import one_blas_thread, run_level_of
 from benchmarks.analysis.stats import LEVEL, usable
-from benchmarks.analysis.verdict_statistics import DatasetRuns, Statistic, registered
+from benchmarks.analysis.verdict_statistics import DatasetRuns, Statistic, SuiteRuns, registered
+from benchmarks.analysis.verdict_statistics.dataset_contrasts import ContrastEffect
+from benchmarks.analysis.verdict_statistics.quality import QualityAxis
 from benchmarks.spec import DatasetContrast, RunRecord
 
 N_BOOT = 1000
@@ -78,20 +79,29 @@ class DatasetVerdict:
 @dataclass(frozen=True)
 class Verdict:
     datasets: list[DatasetVerdict]
-    contrasts: list[ContrastEffect]  # the declared contrasts whose two datasets both have usable runs
+    statistics: dict[str, Statistic] = field(default_factory=dict)  # the suite's statistics (over="suite"), by name
     unusable: dict[str, int] = field(default_factory=dict)  # dataset -> runs, where every run failed or diverged
     level: float = LEVEL
-    quality: list[QualityAxis] = field(default_factory=list)  # datasets run at quality levels (analysis/quality.py)
     unmatched: list[Unmatched] = field(default_factory=list)  # declared contrasts with a side that has no records
 
+    @property
+    def contrasts(self) -> list[ContrastEffect]:
+        """The declared contrasts whose two datasets both have usable runs."""
+        s = self.statistics.get("dataset_contrasts")
+        return list(s.effects) if s is not None else []
+
+    @property
+    def quality(self) -> list[QualityAxis]:
+        """The datasets run at quality levels, each level against the clean one."""
+        s = self.statistics.get("quality")
+        return list(s.axes) if s is not None else []
+
     def to_dict(self) -> dict:
-        out = {"level": self.level, "datasets": [d.to_dict() for d in self.datasets],
-               "contrasts": [c.to_dict() | {"claims": [x.to_dict() for x in c.claims]} for c in self.contrasts],
-               "unusable": self.unusable}
-        quality = [q.to_dict() | {"levels": [lv.to_dict() | {"claims": [x.to_dict() for x in lv.claims]}
-                                             for lv in q.levels]} for q in self.quality]
+        out = {"level": self.level, "datasets": [d.to_dict() for d in self.datasets], "unusable": self.unusable}
+        for s in self.statistics.values():
+            out |= s.to_dict()
         unmatched = [u.to_dict() for u in self.unmatched]
-        return out | ({"quality": quality} if quality else {}) | ({"unmatched_contrasts": unmatched} if unmatched else {})
+        return out | ({"unmatched_contrasts": unmatched} if unmatched else {})
 
 
 @dataclass(frozen=True)
@@ -158,8 +168,8 @@ def dataset_verdict(dataset: str, runs: DatasetRuns, n_excluded: int) -> Dataset
 @one_blas_thread
 def verdict(records: Sequence[RunRecord], *, n_boot: int = N_BOOT, rng: int = 0,
             contrasts: Sequence[DatasetContrast] = (), fitted: dict[str, fits.DatasetFits] | None = None) -> Verdict:
-    """The verdict of a suite's records: per dataset, per declared contrast between two of its datasets, and per
-    dataset run at quality levels (each level a contrast of the clean one, and its data multipliers).
+    """The verdict of a suite's records: every statistic per dataset, then every statistic of the suite (per
+    declared contrast between two of its datasets, per dataset run at quality levels).
 
     `fitted`: the datasets' fits where the caller has them (the report), so nothing is fitted twice."""
     fitted = dict(fitted) if fitted is not None else fits.fit_datasets(records)
@@ -174,10 +184,10 @@ def verdict(records: Sequence[RunRecord], *, n_boot: int = N_BOOT, rng: int = 0,
         if ok:
             runs = DatasetRuns.of(ok, n_boot, rng, draws, dataset=ds, fitted=fitted.get(ds), run=run)
             per[ds] = (dataset_verdict(ds, runs, len(excluded)), runs)
-    contrasts, unmatched = bind_contrasts(contrasts, by_dataset)
-    contrasts = [*contrasts, *(c for c in quality_contrasts(list(per)) if c not in contrasts)]
-    effects = [e for c in contrasts if c.base in per and c.variant in per
-               and (e := contrast_effect(c, per[c.base][1], per[c.variant][1])) is not None]
+    bound, unmatched = bind_contrasts(contrasts, by_dataset)
+    suite = SuiteRuns({ds: runs for ds, (_, runs) in per.items()}, tuple(bound))
+    statistics: dict[str, Statistic] = {}
+    for statistic in registered("suite"):
+        statistics[statistic.name] = statistic.compute(suite, dict(statistics))
     unusable = {ds: len(rs) for ds, rs in sorted(by_dataset.items()) if ds not in per}
-    quality = quality_axes({ds: fitted[ds] for ds in per}, effects)
-    return Verdict([v for v, _ in per.values()], effects, unusable, quality=quality, unmatched=unmatched)
+    return Verdict([v for v, _ in per.values()], statistics, unusable, unmatched=unmatched)

@@ -2,12 +2,16 @@
 
 Every number said here is a claim's (`benchmarks.analysis.claims`), and every claim is said by
 `benchmarks.analysis.wording.say`, the one rule; this module only chooses which claims carry the answer
-and in which order. Per dataset, per declared contrast and per quality level of a dataset:
+and in which order. Per dataset, per declared contrast, per quality level of a dataset, and for the lottery
+tickets:
 
     headline  at most 5 lines: which factor explains most (with the shares), which family is best and
               where, how the gaps move with data and with size, the scope
     bullets   one finding each, grouped (families, data, size, compute, checks), each at most ~40 words
-    details   every claim of every statistic, one a line (the terminal prints them with --details)
+    details   every claim of every statistic, one a line
+
+The terminal (`verdict_text`) prints the first section's headline and bullets and every other section's
+headline; `--details` prints every section whole.
 """
 
 from __future__ import annotations
@@ -17,10 +21,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from benchmarks.analysis.claims import Claim
-from benchmarks.analysis.contrast import ContrastEffect
-from benchmarks.analysis.quality import QualityAxis, QualityLevel
 from benchmarks.analysis.verdict import DatasetVerdict, Verdict
 from benchmarks.analysis.verdict_statistics import registered
+from benchmarks.analysis.verdict_statistics.dataset_contrasts import ContrastEffect
+from benchmarks.analysis.verdict_statistics.quality import QualityAxis, QualityLevel
 from benchmarks.analysis.wording import (
     count_of,
     join_words,
@@ -37,7 +41,8 @@ from benchmarks.analysis.wording import (
 
 GROUPS = ("families", "data", "size", "compute", "checks")
 BUILT_IN = {"shares", "contrasts", "ranking", "gaps", "gap_trend", "multipliers", "frontiers", "equal_exponents",
-            "small_to_large", "scope", "peak"}  # the statistics this module places in the headline and bullets itself
+            "small_to_large", "scope", "peak", "dataset_contrasts", "quality"}  # placed here by name; any other
+# statistic's claims are said as bullets under the group it names
 BULLET_WORDS = 45  # about 40: a bullet longer than this is split between its claims
 HEADLINE_LINES = 5
 
@@ -55,9 +60,14 @@ class Section:
         return {"title": self.title, "headline": list(self.headline),
                 "bullets": {g: list(b) for g, b in self.bullets.items()}, "details": list(self.details)}
 
-    def text(self, details: bool = False) -> str:
+    @classmethod
+    def from_dict(cls, d: dict) -> Section:
+        """A section as fits.json holds it (`to_dict`)."""
+        return cls(d["title"], tuple(d["headline"]), {g: tuple(b) for g, b in d["bullets"].items()}, tuple(d["details"]))
+
+    def text(self, details: bool = False, bullets: bool = True) -> str:
         out = [f"{self.title}", *self.headline]
-        for group in GROUPS:
+        for group in GROUPS if bullets or details else ():
             if self.bullets.get(group):
                 out.append(f"  {group}:")
                 out += [f"  - {b}" for b in self.bullets[group]]
@@ -92,25 +102,26 @@ def _factor_line(v: DatasetVerdict) -> str:
             return (f"No variance shares: {join_words(s.aliased)} cannot be separated from the other factors in "
                     "this design.")
         return "One family: nothing to compare architectures against."
-    main = [c for c in s.claims if c.quantity == "share" and " × " not in c.subject and c.subject in
-            {x.term for x in s.shares}]
+    main = [c for c in s.claims if c.quantity == "share" and " × " not in c.subject and "without" not in c.at
+            and c.subject in {x.term for x in s.shares}]
     main.sort(key=lambda c: -c.estimate)
     shares = ", ".join(say(c) for c in main)
     lead = next((c for c in s.claims if c.quantity == "share lead"), None)
     rel = relation(lead) if lead is not None else "no interval"
     if rel == "above":
-        head = f"{lead.subject.capitalize()} explains the most of the variance in log loss"
+        head = f"{lead.subject.capitalize()} explains the most variance in log loss"
     elif rel == "within noise":
-        head = f"{lead.subject.capitalize()} and {lead.reference} explain about as much (within noise)"
+        head = f"{lead.subject.capitalize()} and {lead.reference} tie within noise"
     elif rel == "undecided":
         head = f"Whether {lead.subject} or {lead.reference} explains more is undecided"
     else:
         head = "Variance in log loss by factor" + ("" if v.has_intervals else " (one seed per run: no intervals)")
-    flips: dict[str, list[str]] = {}
-    for w in s.without:
-        if s.leading and w.leading != s.leading:
-            flips.setdefault(w.leading, []).append(w.family)
-    turn = "".join(f"; without {' or '.join(f)}, {lead_} leads instead" for lead_, f in flips.items())
+    flips: dict[str, list[str]] = {}  # the factor that leads without a family, where it is not the one with all
+    for c in s.claims:
+        if "without" in c.at and s.leading and c.at["leads"] != s.leading:
+            left_out = flips.setdefault(c.at["leads"], [])
+            left_out += [c.at["without"]] if c.at["without"] not in left_out else []
+    turn = "".join(f"; {lead_} leads without {' or '.join(f)}" for lead_, f in flips.items())
     return f"{head}: {shares}{turn}."
 
 
@@ -141,7 +152,7 @@ def _data_line(v: DatasetVerdict) -> str:
         by.setdefault(relation(c), []).append(c.subject)
     words = {"above": "widen for", "below": "narrow for", "crosses": "cross for", "within noise": "stay flat for",
              "undecided": "are undecided for", "no interval": "have no interval for"}
-    return (f"With more data the gaps to {t.leader} " + "; ".join(f"{words[k]} {join_words(a)}" for k, a in by.items())
+    return (f"With more data, gaps to {t.leader} " + "; ".join(f"{words[k]} {join_words(a)}" for k, a in by.items())
             + ".")
 
 
@@ -152,23 +163,22 @@ def _size_line(v: DatasetVerdict) -> str:
     if test:
         rel = relation(test[0])
         return (f"With model size the families scale {'differently' if rel == 'rejected' else 'alike within noise'}"
-                f" (one shared exponent {'rejected' if rel == 'rejected' else 'not rejected'}, {number(test[0])}).")
+                f" (one shared exponent{' rejected' if rel == 'rejected' else ''}, {number(test[0])}).")
     peak = v.statistics.get("peak")
     if peak is not None and peak.claims and len(v.archs) == 1:
         return sentence("With model size: " + "; ".join(say(c) for c in peak.claims[:2]))
-    if len(v.sizes) == 1:
-        return f"With model size: not measured (one model size, {short_count(v.sizes[0])} parameters)."
-    return ""
+    return ""  # at one model size the scope line says so
 
 
 def _scope_line(v: DatasetVerdict) -> str:
     s = v.statistics.get("scope")
     if s is None:
         return ""
-    seeds = f"{s.seeds:.3g} seed{'' if s.seeds == 1 else 's'} a run"
-    return (f"Scope: {count_of(v.n_runs, 'run')}, {count_of(len(s.families), 'family')}, "
-            f"{span(s.sizes, short_count)} parameters, {span(s.data_sizes, lambda d: f'{d:,}')} examples, "
-            f"{seeds}" + (f", {v.n_excluded} left out" if v.n_excluded else "") + ".")
+    runs = next(c for c in s.claims if c.quantity == "runs")  # the design's count, checked arithmetic
+    seeds = f"{s.seeds:.3g} seed{'' if s.seeds == 1 else 's'} each"
+    left_out = f", {v.n_excluded} left out" if v.n_excluded else ""
+    return (f"Scope: {say(runs)}, {span(s.sizes, short_count)} parameters, "
+            f"{span(s.data_sizes, lambda d: f'{d:,}')} examples, {seeds}{left_out}.")
 
 
 def dataset_section(v: DatasetVerdict) -> Section:
@@ -181,11 +191,11 @@ def dataset_section(v: DatasetVerdict) -> Section:
         pairs = _of(claims, "contrasts", "pair")
         bullets["families"] += bullets_of([c for c in pairs if leader in (c.subject, c.reference)])
         others = [c for c in pairs if leader not in (c.subject, c.reference)]
-        if others:
-            apart = sum(relation(c) in ("above", "below") for c in others)
-            bullets["families"].append(
-                f"{apart} of the other {len(others)} pairs separated beyond noise." if len(others) > 1 else
-                sentence(say(others[0])))
+        apart = _of(claims, "ranking", "pairs apart")
+        if len(others) > 1 and apart:
+            bullets["families"].append(sentence(say(apart[0])))
+        elif others:
+            bullets["families"].append(sentence(say(others[0])))
         if len(v.data_sizes) > 1:  # at one data size a gap is its pair's contrast: said once, with its interval
             bullets["data"] += _gap_ends(_of(claims, "gaps", "gap"))
     factors = [c for c in _of(claims, "multipliers", "factor") if c.reference == leader]
@@ -256,23 +266,17 @@ def _checks(v: DatasetVerdict) -> list[str]:
         out.append("One seed per run: no estimate of seed noise, so no intervals and no claim that families differ.")
     s = v.statistics.get("scope")
     if s is not None:
-        flagged = [f"{len(s.unconverged)} of {s.n_runs} runs had not converged" if s.unconverged
-                   else "", f"{len(s.at_edge)} chose a learning rate at an edge of the search" if s.at_edge else ""]
-        if any(flagged):
-            text = join_words([f for f in flagged if f])
-            if s.checked:
-                n = len(v.statistics["contrasts"].contrasts)
-                if not s.changed and not s.lost:
-                    text += "; without them every pair keeps its decision"
-                else:
-                    text += "; without them, of the " + count_of(n, "pair") + ", " + join_words(
-                        ([f"{len(s.changed)} change decision"] if s.changed else [])
-                        + ([f"{len(s.lost)} cannot be compared"] if s.lost else []))
+        flagged = [c for c in s.claims if c.quantity == "runs to read with care"]
+        if flagged:
+            text = say(flagged[0])
+            decisions = [c for c in s.claims if c.quantity == "decisions changed"]
+            if decisions:
+                text += "; " + say(decisions[0])
             out.append(sentence(text))
     small = v.statistics.get("small_to_large")
     tests = [c for c in (small.claims if small is not None else ()) if c.quantity == "prediction"]
     if tests:
-        out.append(sentence("Fitted without the largest size, the curves " + join_words([
+        out.append(sentence("Fitted on smaller sizes, curves " + join_words([
             f"{'miss' if relation(c) == 'rejected' else 'predict'} the largest {c.at['axis']} ({number(c)})"
             for c in tests])))
     r = v.statistics.get("ranking")
@@ -298,20 +302,15 @@ def _checks(v: DatasetVerdict) -> list[str]:
 # ---------------------------------------------------------------------------- contrasts and quality
 
 
-def contrast_section(c: ContrastEffect) -> Section:
-    claims = c.claims
-    what = f" ({c.contrast.label})" if c.contrast.label else ""
-    title = f"Contrast: {c.variant} against {c.base}{what}"
-    if not c.has_intervals:
-        return Section(title, ("One seed per run: the changes have no intervals and support no claim.",),
-                       {}, tuple(sentence(say(x)) for x in claims))
+def _change_lines(c: ContrastEffect, claims: Sequence[Claim], variant: str = "variant") -> list[str]:
+    """What the variant does to each family's loss and to its gap to the leader, and who swaps places."""
     changes = [x for x in claims if x.quantity == "change"]
     by: dict[str, list[str]] = {}
     for x in changes:
         by.setdefault(relation(x), []).append(x.subject)
     words = {"above": "raises the loss of", "below": "lowers the loss of", "within noise": "leaves unchanged",
              "undecided": "has an undecided effect on", "no interval": "changes"}
-    head = [sentence("The variant " + "; ".join(f"{words[k]} {join_words(a)}" for k, a in by.items()))]
+    head = [sentence(f"The {variant} " + "; ".join(f"{words[k]} {join_words(a)}" for k, a in by.items()))]
     gaps = [x for x in claims if x.quantity == "gap change"]
     if gaps:
         byg: dict[str, list[str]] = {}
@@ -323,9 +322,19 @@ def contrast_section(c: ContrastEffect) -> Section:
                              + "; ".join(f"{gw[k]} {join_words(a)}" for k, a in byg.items())))
     swaps = [reversal(x, y, c.base, c.variant) for x, y in zip(c.gap_claims("base"), c.gap_claims("variant"),
                                                                 strict=True)]
-    head += [sentence(s) for s in swaps if s]
-    bullets = {"families": tuple(bullets_of(changes)), "data": tuple(bullets_of(gaps))}
-    return Section(title, tuple(head), {g: b for g, b in bullets.items() if b},
+    return head + [sentence(s) for s in swaps if s]
+
+
+def contrast_section(c: ContrastEffect) -> Section:
+    claims = c.claims
+    what = f" ({c.contrast.label})" if c.contrast.label else ""
+    title = f"Contrast: {c.variant} against {c.base}{what}"
+    if not c.has_intervals:
+        return Section(title, ("One seed per run: the changes have no intervals and support no claim.",),
+                       {}, tuple(sentence(say(x)) for x in claims))
+    bullets = {"families": tuple(bullets_of([x for x in claims if x.quantity == "change"])),
+               "data": tuple(bullets_of([x for x in claims if x.quantity == "gap change"]))}
+    return Section(title, tuple(_change_lines(c, claims)), {g: b for g, b in bullets.items() if b},
                    tuple(f"{sentence(say(x))} ({x.scope})" for x in claims))
 
 
@@ -338,18 +347,77 @@ def quality_section(axis: QualityAxis, q: QualityLevel) -> Section:
         worst = max(factors, key=lambda x: x.bound if x.kind == "bounded" else x.estimate)
         head.append(sentence(f"At {q.level} the most affected family: " + say(worst)))
     if spread:
-        head.append(sentence(say(spread[0])))
+        head.append(sentence("Spread: " + say(spread[0])))
+    effect = q.effect if q.effect is not None and q.effect.has_intervals else None
+    if effect is not None:  # the level as a contrast of the clean data: its loss changes and gap changes
+        head += _change_lines(effect, claims, "level")
     missing = sorted(a for a in q.data_multiplier if q.headline(a).log_k is None)
-    bullets = {"data": tuple(bullets_of(factors)),
+    bullets = {"families": tuple(bullets_of([x for x in claims if x.quantity == "change"])),
+               "data": tuple(bullets_of(factors) + bullets_of([x for x in claims if x.quantity == "gap change"])),
                "checks": ((f"No multiplier for {join_words(missing)} (no curve to read).",) if missing else ())}
-    return Section(f"Quality: {axis.base} at {q.level} against clean", tuple(head) or ("Nothing to read.",),
+    return Section(f"Quality: {axis.base} at {q.level} against clean", tuple(head[:HEADLINE_LINES]) or ("Nothing to read.",),
                    {g: b for g, b in bullets.items() if b}, tuple(f"{sentence(say(x))} ({x.scope})" for x in claims))
+
+
+# ---------------------------------------------------------------------------- lottery tickets
+
+TICKET_WORDS = {"above": "beat random masks for", "below": "lose to random masks for",
+                "within noise": "match random masks within noise for", "no interval": "have no interval for"}
+
+
+def _by_relation(claims: Sequence[Claim], words: dict[str, str], label=lambda c: c.subject) -> str:
+    by: dict[str, list[str]] = {}
+    for c in claims:
+        by.setdefault(relation(c), []).append(label(c))
+    return "; ".join(f"{words[k]} {join_words(a)}" for k, a in by.items())
+
+
+def tickets_section(claims: Sequence[Claim]) -> Section:
+    """The lottery tickets (`tickets_report.ticket_claims`): a headline line per dataset they were found on, one
+    for the advantage against size, one for carried tickets, one for the first layer's locality; then bullets."""
+    if not claims:
+        return Section("Lottery tickets", ("No lottery-ticket runs in these results.",))
+    of = lambda q: [c for c in claims if c.quantity == q]
+    datasets = dict.fromkeys(c.at["dataset"] for c in of("matched sparsity"))
+    head = []
+    for ds in datasets:
+        kept = [c for c in of("matched sparsity") if c.at["dataset"] == ds]
+        mine = [c for c in of("ticket advantage") if c.at["dataset"] == ds]
+        sparse, margin = kept[0].at["sparsity"], kept[0].at["margin"]
+        head.append(sentence(f"On {ds}, at {sparse}% sparsity or more, tickets " + _by_relation(mine, TICKET_WORDS))
+                    if mine else sentence(f"On {ds}, no ticket was pruned to {sparse}% sparsity; tickets keep within "
+                                          f"{margin:g} points of dense accuracy up to "
+                                          f"{span([c.estimate for c in kept], lambda v: f'{v:.3g}%')} sparsity"))
+    if of("ticket trend"):
+        twice = {c.subject for c in of("ticket trend") if sum(d.subject == c.subject for d in of("ticket trend")) > 1}
+        on = lambda c: f"{c.subject} on {c.at['dataset']}" if c.subject in twice else c.subject
+        head.append(sentence("With model size the ticket advantage " + _by_relation(of("ticket trend"), {
+            "above": "widens for", "below": "narrows for", "within noise": "is flat within noise for",
+            "no interval": "has no interval for"}, on)))
+    if of("carried ticket"):
+        carried = lambda c: f"{c.subject} from {c.at['found_on']} to {c.at['dataset']}"
+        head.append(sentence("Tickets carried to another dataset " + _by_relation(of("carried ticket"), TICKET_WORDS,
+                                                                                   carried)))
+    if of("ticket locality"):
+        head.append(sentence(f"{of('ticket locality')[0].subject}'s first-layer ticket's locality: " + _by_relation(
+            of("ticket locality"), {"above": "above random masks' on", "below": "below random masks' on",
+                                    "within noise": "within noise of random masks' on", "no interval": "no interval on"},
+            lambda c: c.at["dataset"])))
+    per_dataset = lambda quantities: tuple(b for ds in datasets for q in quantities for b in bullets_of(
+        [c for c in of(q) if c.at["dataset"] == ds], f"on {ds}, " if len(datasets) > 1 else ""))
+    bullets = {"families": per_dataset(("matched sparsity", "ticket advantage")), "size": per_dataset(("ticket trend",)),
+               "data": tuple(bullets_of(of("carried ticket"))),
+               "checks": tuple(bullets_of(of("ticket locality")))}
+    return Section("Lottery tickets", tuple(head[:HEADLINE_LINES]), {g: b for g, b in bullets.items() if b},
+                   tuple(f"{sentence(say(c))} ({c.scope})" for c in claims))
 
 
 # ---------------------------------------------------------------------------- the whole verdict
 
 
 def sections(verdict: Verdict) -> list[Section]:
+    """Each dataset's section, then each declared contrast's and each quality level's; a statistic of the suite of
+    one's own gets a section of its claims."""
     out = [dataset_section(d) for d in verdict.datasets]
     out += [Section(ds, (f"All {count_of(n, 'run')} failed or diverged: no verdict.",)) for ds, n in
             verdict.unusable.items()]
@@ -358,12 +426,21 @@ def sections(verdict: Verdict) -> list[Section]:
                     (f"Not reported: no records of {' or '.join(u.missing)}, by name or by content.",))
             for u in verdict.unmatched]
     out += [quality_section(a, q) for a in verdict.quality for q in a.levels]
+    for s in registered("suite"):
+        if s.name not in BUILT_IN and s.name in verdict.statistics and verdict.statistics[s.name].claims:
+            claims = verdict.statistics[s.name].claims
+            out.append(Section(s.name, tuple(bullets_of(claims))[:HEADLINE_LINES],
+                               details=tuple(f"{sentence(say(x))} ({x.scope})" for x in claims)))
     return out
 
 
 def verdict_text(verdict: Verdict, *, details: bool = False) -> str:
-    """The verdict as the terminal prints it: each section's headline and bullets (and details)."""
-    return "\n\n".join(s.text(details) for s in sections(verdict))
+    """The verdict as the terminal prints it: the first section's headline and bullets, then each other section's
+    headline; with `details`, every section's bullets and every claim."""
+    parts = sections(verdict)
+    out = [s.text(details, bullets=i == 0) for i, s in enumerate(parts)]
+    folded = not details and any(s.bullets for s in parts[1:])
+    return "\n\n".join(out + (["The other sections' findings, and every claim: --details."] if folded else []))
 
 
 def verdict_dict(verdict: Verdict) -> dict:

@@ -110,6 +110,12 @@ def number(c: Claim) -> str:
         return percent_interval(k * c.estimate, k * c.lo, k * c.hi)
     if c.unit == "p":
         return f"p = {c.estimate:.2g}"
+    if c.unit == "count":
+        return f"{c.estimate:g}"
+    if c.unit in ("points", "locality"):  # differences of accuracy (in points) or of locality: signed
+        signed = lambda v: _minus(f"{v:+.1f}" if c.unit == "points" else f"{v:+.2f}")
+        ends = f"[{signed(c.lo)}, {signed(c.hi)}]" if c.has_interval else "[no interval]"
+        return f"{signed(c.estimate)} {ends}" + (" points" if c.unit == "points" else "")
     if c.unit == "examples":
         hi = short_count(c.hi) if np.isfinite(c.hi) else "no bound"
         lo = short_count(c.lo) if np.isfinite(c.lo) else "no bound"
@@ -133,6 +139,8 @@ def relation(c: Claim) -> str:
     """The one rule: what a claim may say about its subject against its reference (see the module)."""
     if c.kind == "bounded":
         return "more than" if c.side == "above" else "less than"
+    if c.unit == "count":
+        return count_relation(c)
     if c.unit == "p":
         return "rejected" if c.estimate < (c.null if c.null is not None else 1 - LEVEL) else "not rejected"
     if c.null is None:
@@ -179,8 +187,8 @@ TEMPLATES: dict[tuple[str, str], str] = {
     ("factor", "below"): "{subject} needs {fewer} {axis} than {reference}: {number} as many",
     ("factor", "within noise"): "{subject} matches {reference} within noise ({number} the {axis})",
     ("factor", "undecided"): "{subject} against {reference} is undecided ({number} the {axis})",
-    ("factor", "more than"): "{subject} needs {number} the {axis} of {reference}, past the measured range",
-    ("factor", "less than"): "{subject} needs {number} the {axis} of {reference}, past the measured range",
+    ("factor", "more than"): "{subject} needs {number} the {axis} of {reference}",
+    ("factor", "less than"): "{subject} needs {number} the {axis} of {reference}",
     ("factor", "no interval"): "{subject} needs {number} the {axis} of {reference}",
     ("exponent", "*"): "{subject} {number}",
     ("peak", "above"): "{subject}'s loss peaks at {size} parameters inside the measured sizes, {number} above the "
@@ -236,6 +244,125 @@ TEMPLATES: dict[tuple[str, str], str] = {
 }
 
 
+# ---------------------------------------------------------------------------- counts
+
+# Counts are arithmetic: a count claim carries the numbers it is made of in `at`, its words say them, and
+# `counts_agree` checks the arithmetic and the words. The runs of a design: `at` = families, sizes,
+# data_sizes (the grid is their product). The other pairs separated beyond noise: `at` = pairs (compared),
+# with_leader (of those, the ones with the leader), families. The decisions the runs to read with care
+# carry: estimate = pairs whose decision changes without them, `at` = pairs, lost (no longer comparable),
+# families. The runs to read with care: estimate = runs that had not converged, `at` = runs, at_edge (runs whose
+# learning rate is on an edge of the search).
+COUNTED = {"families": "family", "sizes": "size", "data_sizes": "data size", "pairs": "pair"}
+TEMPLATES |= {
+    ("runs", "grid"): "{number} runs ({families} × {sizes} × {data_sizes})",
+    ("runs", "part of grid"): "{number} runs (of the {grid} cells of {families} × {sizes} × {data_sizes})",
+    ("pairs apart", "*"): "{number} of the other {others} separated beyond noise",
+    ("runs to read with care", "unconverged"): "{number} of {runs} runs had not converged",
+    ("runs to read with care", "at edge"): "{at_edge} of {runs} runs chose a learning rate at an edge of the search",
+    ("runs to read with care", "both"): "{number} of {runs} runs had not converged and {at_edge} chose a "
+                                        "learning rate at an edge of the search",
+    ("decisions changed", "kept"): "without them every pair keeps its decision",
+    ("decisions changed", "changed"): "without them decisions change for {number} of the {pairs}",
+    ("decisions changed", "lost"): "without them {lost} of the {pairs} cannot be compared",
+    ("decisions changed", "changed and lost"): "without them decisions change for {number} of the {pairs} and "
+                                               "{lost} cannot be compared",
+}
+
+
+# The lottery tickets (`benchmarks.analysis.tickets_report.ticket_claims`): accuracy in points, a ticket against
+# a random mask with the same survivors per layer.
+TEMPLATES |= {
+    ("matched sparsity", "*"): "{subject} keeps within {margin} points of its dense accuracy up to {number} sparsity",
+    ("ticket advantage", "above"): "{subject}'s ticket above a random mask by {number} at {sparsity}% sparsity or more",
+    ("ticket advantage", "below"): "{subject}'s ticket below a random mask ({number}) at {sparsity}% sparsity or more",
+    ("ticket advantage", "within noise"): "{subject}'s ticket and a random mask within noise ({number}) at "
+                                          "{sparsity}% sparsity or more",
+    ("ticket advantage", "no interval"): "{subject}'s ticket against a random mask: {number}",
+    ("ticket trend", "above"): "{subject}'s ticket advantage widens with model size, {number} per tenfold parameters",
+    ("ticket trend", "below"): "{subject}'s ticket advantage narrows with model size, {number} per tenfold "
+                               "parameters",
+    ("ticket trend", "within noise"): "{subject}'s ticket advantage is flat with model size within noise ({number} "
+                                      "per tenfold parameters)",
+    ("ticket trend", "no interval"): "{subject}'s ticket advantage: {number} per tenfold parameters",
+    ("carried ticket", "above"): "{subject}'s ticket carried from {found_on} to {dataset} above a random mask there "
+                                 "by {number}",
+    ("carried ticket", "below"): "{subject}'s ticket carried from {found_on} to {dataset} below a random mask there "
+                                 "({number})",
+    ("carried ticket", "within noise"): "{subject}'s ticket carried from {found_on} to {dataset} within noise of a "
+                                        "random mask there ({number})",
+    ("carried ticket", "no interval"): "{subject}'s ticket carried from {found_on} to {dataset}: {number}",
+    ("ticket locality", "above"): "{subject}'s first-layer ticket on {dataset}: locality above random masks' by "
+                                  "{number}",
+    ("ticket locality", "below"): "{subject}'s first-layer ticket on {dataset}: locality below random masks' "
+                                  "({number})",
+    ("ticket locality", "within noise"): "{subject}'s first-layer ticket on {dataset}: locality within noise of "
+                                         "random masks' ({number})",
+    ("ticket locality", "no interval"): "{subject}'s first-layer ticket on {dataset}: locality {number} against "
+                                        "random masks'",
+}
+
+
+def _grid(c: Claim) -> float:
+    return c.at["families"] * c.at["sizes"] * c.at["data_sizes"]
+
+
+def count_relation(c: Claim) -> str:
+    """Which words a count takes: a full grid or part of it (runs), what changed (decisions)."""
+    if c.quantity == "runs":
+        return "grid" if c.estimate == _grid(c) else "part of grid"
+    if c.quantity == "runs to read with care":
+        return ("both" if c.at["at_edge"] else "unconverged") if c.estimate > 0 else "at edge"
+    if c.quantity == "decisions changed":
+        lost = c.at["lost"] > 0
+        return ("changed and lost" if lost else "changed") if c.estimate > 0 else "lost" if lost else "kept"
+    return "count"
+
+
+def count_slots(c: Claim) -> dict[str, str]:
+    """A count's numbers as words ('6 families'), and the ones made from them (the grid, the other pairs)."""
+    out = {k: count_of(v, COUNTED[k]) for k, v in c.at.items() if k in COUNTED}
+    if c.quantity == "runs":
+        out["grid"] = f"{_grid(c):g}"
+    if c.quantity == "pairs apart":
+        out["others"] = count_of(c.at["pairs"] - c.at["with_leader"], "pair")
+    if "lost" in c.at:
+        out["lost"] = f"{c.at['lost']:g}"
+    return out
+
+
+def counts_agree(c: Claim, text: str) -> bool:
+    """Whether a count claim is arithmetic that holds and `text` says its numbers (decided here from the
+    numbers, not from the templates): runs fit in the grid of their families × sizes × data sizes and fill it
+    where the words say so; the other pairs are the pairs compared less the leader's, and no more separate than
+    there are; no more decisions change or are lost than there are pairs of the families."""
+    at, n = c.at, c.estimate
+    whole = lambda *v: all(float(x).is_integer() and x >= 0 for x in v)
+    has = lambda *parts: all(p in text for p in parts)
+    if c.quantity == "runs":
+        f, s, d = at["families"], at["sizes"], at["data_sizes"]
+        grid = f * s * d
+        return (whole(n, f, s, d) and 1 <= n <= grid and has(f"{n:g} runs", count_of(f, "family"),
+                                                               count_of(s, "size"), count_of(d, "data size"))
+                and (f"of the {grid:g} cells" in text) == (n < grid))
+    if c.quantity == "pairs apart":
+        pairs, lead, k = at["pairs"], at["with_leader"], at["families"]
+        return (whole(n, pairs, lead, k) and pairs <= k * (k - 1) / 2 and lead <= min(k - 1, pairs)
+                and n <= pairs - lead and has(f"{n:g} of the other {count_of(pairs - lead, 'pair')}"))
+    if c.quantity == "runs to read with care":
+        runs, edge = at["runs"], at["at_edge"]
+        said = (([f"{n:g} of {runs:g} runs had not converged"] if n else [])
+                + ([f"{edge:g} " + ("" if n else f"of {runs:g} runs ") + "chose a learning rate at an edge"] if edge else []))
+        return whole(n, runs, edge) and 0 < n + edge and n <= runs and edge <= runs and has(*said)
+    if c.quantity == "decisions changed":
+        pairs, lost, k = at["pairs"], at["lost"], at["families"]
+        said = (([f"decisions change for {n:g} of the {count_of(pairs, 'pair')}"] if n else [])
+                + ([f"{lost:g} " + ("of the " + count_of(pairs, "pair") + " " if not n else "") + "cannot be compared"]
+                   if lost else []) or ["every pair keeps its decision"])
+        return whole(n, pairs, lost, k) and pairs <= k * (k - 1) / 2 and n + lost <= pairs and has(*said)
+    return False  # a count without its arithmetic here is not checked, so not said
+
+
 def _fewer(unit: str) -> str:
     return "less" if unit == "factor of compute" else "fewer"
 
@@ -255,6 +382,8 @@ def say(c: Claim) -> str:
     slots = _Slots(subject=c.subject, reference=c.reference, number=number(c), axis=AXIS.get(c.unit, ""),
                    scope=c.scope, fewer=_fewer(c.unit))
     slots.update(at)  # the claim's own slice, its axis included where its unit has none
+    if c.unit == "count":
+        slots.update(count_slots(c))
     text = template.format_map(slots)
     return text + (" (extrapolated past the measurements)" if c.kind == "extrapolated" else "")
 
@@ -282,6 +411,8 @@ def agrees(c: Claim, text: str) -> bool:
     """Whether `text` says of claim `c` only what its interval allows (decided here from the numbers, not
     from `relation`): difference words only where the interval excludes the null, "within noise" only
     where it holds it, "crosses" only for a sign change, "more/less than" only on the side a bound bounds."""
+    if c.unit == "count":
+        return counts_agree(c, text)
     t = text
     for name in sorted({c.subject, c.reference} - {""}, key=len, reverse=True):
         t = t.replace(name, "·")
@@ -362,8 +493,8 @@ LIST_TEMPLATES: dict[tuple[str, str], str] = {
     ("factor", "above"): "more {axis} than {reference} needed: {items}",
     ("factor", "below"): "{fewer} {axis} than {reference} needed: {items}",
     ("factor", "within noise"): "{items} the {axis} of {reference}, within noise",
-    ("factor", "more than"): "{items} the {axis} of {reference} needed, past the measured range",
-    ("factor", "less than"): "{items} the {axis} of {reference} needed, past the measured range",
+    ("factor", "more than"): "{items} the {axis} of {reference} needed",
+    ("factor", "less than"): "{items} the {axis} of {reference} needed",
     ("frontier gap trend", "above"): "frontiers diverging from {reference}'s, per decade of compute: {items}",
     ("frontier gap trend", "below"): "frontiers converging on {reference}'s, per decade of compute: {items}",
     ("frontier gap trend", "crosses"): "frontiers crossing {reference}'s within the measured compute: {items} "
@@ -372,6 +503,12 @@ LIST_TEMPLATES: dict[tuple[str, str], str] = {
     ("change", "above"): "it raises the loss of {items}",
     ("change", "below"): "it lowers the loss of {items}",
     ("change", "within noise"): "unchanged within noise: {items}",
+    ("matched sparsity", "descriptive"): "the sparsity each ticket reaches within the margin of its dense accuracy: "
+                                         "{items}",
+    ("ticket advantage", "above"): "tickets above random masks at high sparsity: {items}",
+    ("ticket advantage", "within noise"): "tickets and random masks within noise at high sparsity: {items}",
+    ("ticket trend", "within noise"): "ticket advantage flat with model size within noise: {items} per tenfold "
+                                      "parameters",
 }
 
 

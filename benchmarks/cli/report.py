@@ -17,7 +17,7 @@ from benchmarks.spec import UserError
 def cmd_report(args: argparse.Namespace) -> int:
     from benchmarks.analysis.leaderboard_formats import failed_line, to_csv
     from benchmarks.analysis.report import write_report
-    from benchmarks.analysis.verdict_words import verdict_text
+    from benchmarks.analysis.verdict_words import Section, verdict_text
 
     args.suite = results_suite(args.suite, args.results_dir)
     folder = suite_dir(args.results_dir, args.suite)
@@ -31,8 +31,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     if failed := failed_line(written.leaderboard):  # cells the verdict rests without
         print(f"\n{failed}")
     tickets = json.loads((written.report.parent / FITS_FILE).read_text()).get("tickets")
-    if tickets:  # the suite's lottery tickets (`archbench tickets`, docs/tickets.md)
-        print("\nLottery tickets: " + " ".join(tickets["verdict"]))
+    if tickets:  # the suite's lottery tickets (`archbench tickets`, docs/tickets.md): a section after the first
+        print("\n" + Section.from_dict(tickets["words"]).text(args.details, bullets=False))
     print(f"\narchbench: wrote {written.report}")
     if args.wandb != "disabled":
         import pandas as pd

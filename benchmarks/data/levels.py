@@ -6,7 +6,7 @@
 
 The level is part of the dataset name a RunSpec records, so it joins the run id and every table
 that groups runs by dataset; `quality_of` splits it off again for the analysis of quality
-(`benchmarks.analysis.quality`).
+(`benchmarks.analysis.verdict_statistics.quality`); `quality_groups` finds a dataset's levels among names.
 """
 
 from __future__ import annotations
@@ -53,3 +53,12 @@ def quality_of(name: str) -> tuple[str, str]:
     rest = [f"{k}={v}" for k, v in _items(query) if k not in KNOBS]
     level = [f"{k}={ref.options[k]}" for k in sorted(KNOBS) if k in ref.options and ref.options[k] != ref.info.options[k]]
     return base + ("?" + "&".join(rest) if rest else ""), "&".join(level)
+
+
+def quality_groups(datasets: list[str]) -> dict[str, dict[str, str]]:
+    """{dataset without knobs: {level: dataset}} for each one whose clean level and another level are present."""
+    groups: dict[str, dict[str, str]] = {}
+    for ds in sorted(datasets):
+        base, level = quality_of(ds)
+        groups.setdefault(base, {})[level] = ds
+    return {b: dict(sorted(g.items())) for b, g in groups.items() if CLEAN in g and len(g) > 1}

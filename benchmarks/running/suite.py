@@ -48,7 +48,7 @@ the file and line; `Suite.run_specs()` expands it into the sweep's RunSpecs.
 
     [[contrasts]]                    # optional, repeatable: two of the suite's datasets that differ in
     base = "mnist1d"                 # one known way; the report states per family what the variant does
-    variant = "mnist1d-shuffled"     # to the held-out loss, with intervals (benchmarks/analysis/contrast.py)
+    variant = "mnist1d-shuffled"     # to the held-out loss, with intervals (verdict_statistics/dataset_contrasts.py)
     label = "input order destroyed"
 
     [tickets]                        # optional: how `archbench tickets` prunes (benchmarks/running/tickets_plan.py)

@@ -1,15 +1,18 @@
 """The statistics of the verdict: one module per statistic, each registered with `register_statistic`.
 
 A statistic reads one dataset's runs (`DatasetRuns`: every seed's log test loss, its
-factor levels, its bootstrap replicates and the dataset's fitted curves) and returns a
-frozen data class of numbers with their intervals, and its `claims`
-(`benchmarks.analysis.claims`): what it states, as data. It writes no words: the
-verdict's words come from the claims alone (`benchmarks.analysis.wording`). Every
-module in this folder is imported on first use; `benchmarks.analysis.verdict`
-computes the statistics in `order`, and fits.json and the report pick each one up:
+factor levels, its bootstrap replicates and the dataset's fitted curves), or, registered
+`over="suite"`, every dataset's runs and the contrasts the suite declares between them
+(`SuiteRuns`: the dataset contrasts, the quality levels), and returns a frozen data class of
+numbers with their intervals, and its `claims` (`benchmarks.analysis.claims`): what it
+states, as data. It writes no words: the verdict's words come from the claims alone
+(`benchmarks.analysis.wording`). Every module in this folder is imported on first use;
+`benchmarks.analysis.verdict` computes the statistics in `order`, and fits.json and the
+report pick each one up:
 
-    fits.json    its `to_dict()` entries and its claims, in the dataset's verdict
-    report.html  its claims: in the headline and bullets where they carry the answer, and as its table
+    fits.json    its `to_dict()` entries and its claims, in the dataset's verdict (the suite's, `over="suite"`)
+    report.html  its claims: in the headline and bullets where they carry the answer, and as its `table`
+                 (a function of its claims alone, registered with it)
 
 How to write one: docs/adding-a-statistic.md.
 """
@@ -28,7 +31,7 @@ import numpy as np
 from benchmarks.analysis.claims import Claim
 from benchmarks.analysis.seed_noise import RunLevel
 from benchmarks.analysis.stats import keyed_rng, resample_seeds, run_log_losses, seed_group
-from benchmarks.spec import RunRecord
+from benchmarks.spec import DatasetContrast, RunRecord
 
 if TYPE_CHECKING:
     from benchmarks.analysis.fits import DatasetFits
@@ -159,6 +162,16 @@ def run_effects(records: Sequence[RunRecord], seeds: Sequence[np.ndarray], run: 
     return out
 
 
+@dataclass(frozen=True)
+class SuiteRuns:
+    """What a statistic over several datasets reads: every dataset's runs (each with its fitted curves, and
+    bootstrap replicates drawn so that a dataset and its twin pair up), and the contrasts the suite declares
+    between them, bound to the records' datasets."""
+
+    datasets: dict[str, DatasetRuns]  # by name, sorted
+    contrasts: tuple[DatasetContrast, ...] = ()
+
+
 class Statistic(Protocol):
     """What a statistic's data class offers: its fits.json entries and its claims."""
 
@@ -168,7 +181,18 @@ class Statistic(Protocol):
     def to_dict(self) -> dict: ...
 
 
-Compute = Callable[[DatasetRuns, Mapping[str, Any]], Statistic]
+@dataclass(frozen=True)
+class Table:
+    """A statistic's table in the report, made from its claims: a title, a line on how to read it, rows of text."""
+
+    title: str
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    note: str = ""
+
+
+Compute = Callable[[Any, Mapping[str, Any]], Statistic]  # (DatasetRuns or SuiteRuns, earlier) -> statistic
+TableOf = Callable[[Sequence[Claim]], Sequence[Table]]
 
 
 @dataclass(frozen=True)
@@ -177,17 +201,24 @@ class RegisteredStatistic:
     order: int  # statistics are computed, stored and shown in this order
     compute: Compute  # compute(runs, earlier): `earlier` holds the statistics of lower order, by name
     group: str = "checks"  # the verdict's group of bullets its claims go under (families, data, size, compute, checks)
+    over: str = "dataset"  # "dataset": computed per dataset from DatasetRuns; "suite": once, from SuiteRuns
+    table: TableOf | None = None  # its tables in the report, from its claims alone
 
 
 _REGISTRY: dict[str, RegisteredStatistic] = {}
+OVER = ("dataset", "suite")
 
 
-def register_statistic(name: str, *, order: int, group: str = "checks") -> Callable[[Compute], Compute]:
-    """Decorator: register `compute(runs, earlier) -> data class with claims` as the verdict statistic `name`;
-    its claims are said under `group` of the verdict's bullets."""
+def register_statistic(name: str, *, order: int, group: str = "checks", over: str = "dataset",
+                       table: TableOf | None = None) -> Callable[[Compute], Compute]:
+    """Decorator: register `compute(runs, earlier) -> data class with claims` as the verdict statistic `name`,
+    computed per dataset (`over="dataset"`, runs a DatasetRuns) or once for the suite (`over="suite"`, runs a
+    SuiteRuns); its claims are said under `group` of the verdict's bullets, and `table(claims)` draws its tables."""
+    if over not in OVER:
+        raise ValueError(f"a statistic is computed over one of {OVER}: {over!r}")
 
     def decorate(compute: Compute) -> Compute:
-        _REGISTRY[name] = RegisteredStatistic(name, order, compute, group)
+        _REGISTRY[name] = RegisteredStatistic(name, order, compute, group, over, table)
         return compute
 
     return decorate
@@ -199,7 +230,7 @@ def _import_statistics() -> None:
         importlib.import_module(f"{__name__}.{info.name}")
 
 
-def registered() -> list[RegisteredStatistic]:
-    """Every statistic of this folder, in order."""
+def registered(over: str = "dataset") -> list[RegisteredStatistic]:
+    """Every statistic of this folder computed over `over`, in order."""
     _import_statistics()
-    return sorted(_REGISTRY.values(), key=lambda s: (s.order, s.name))
+    return sorted((s for s in _REGISTRY.values() if s.over == over), key=lambda s: (s.order, s.name))

@@ -20,7 +20,7 @@ words ("above", "within noise") and its one interval always agree with the Holm 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,7 +28,8 @@ import numpy as np
 from benchmarks.analysis.claims import Claim, from_estimate, pct
 from benchmarks.analysis.seed_noise import RunLevel, SplitPlotNoise, holm, holm_levels, t_estimate, t_p
 from benchmarks.analysis.stats import LEVEL, Estimate
-from benchmarks.analysis.verdict_statistics import DatasetRuns, register_statistic
+from benchmarks.analysis.verdict_statistics import DatasetRuns, Table, register_statistic
+from benchmarks.analysis.wording import number, relation
 
 ALPHA = 1 - LEVEL
 
@@ -184,10 +185,24 @@ def pair_claim(c: Contrast, dataset: str, m: int) -> Claim:
              f"{dataset}, mean over the {c.cells} {unit}s both ran")
     return from_estimate(c.adjusted, shown=pct, null=0.0, statistic="contrasts", quantity="pair", subject=c.higher,
                          reference=c.lower, unit="percent", scope=where,
-                         level=f"Holm over {m} pairs" if m > 1 else "", at={"matched": c.matched})
+                         level=f"Holm over {m} pairs" if m > 1 else "",
+                         at={"matched": c.matched, "cells": c.cells, "p_holm": c.p_holm})
 
 
-@register_statistic("contrasts", order=15)
+def pairs_table(claims: Sequence[Claim]) -> list[Table]:
+    """Every pair: its loss above the other's with the interval of the Holm step that decided it (its claim's)."""
+    pairs = [c for c in claims if c.quantity == "pair"]
+    if not pairs:
+        return []
+    rows = tuple((c.subject, c.reference, number(c), f"{c.at['p_holm']:.2g}",
+                  "yes" if relation(c) in ("above", "below") else "no", f"{c.at['cells']}", c.at["matched"])
+                 for c in pairs)
+    return [Table("Family against family (paired by seed and cell, Holm-adjusted)",
+                  ("higher loss", "lower loss", "loss above [Holm-adjusted 95% CI]", "Holm p", "separated", "cells",
+                   "matched by"), rows)]
+
+
+@register_statistic("contrasts", order=15, table=pairs_table)
 def contrasts(runs: DatasetRuns, earlier: Mapping) -> PairwiseContrasts:
     if len(runs.archs) < 2:
         return PairwiseContrasts(contrasts=())

@@ -19,7 +19,7 @@ interval of the same mean over its replicates.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +27,8 @@ import numpy as np
 from benchmarks.analysis import fits
 from benchmarks.analysis.claims import Claim
 from benchmarks.analysis.stats import LEVEL, Estimate
-from benchmarks.analysis.verdict_statistics import DatasetRuns, register_statistic
+from benchmarks.analysis.verdict_statistics import DatasetRuns, Table, register_statistic
+from benchmarks.analysis.wording import number
 
 AXES = ("data_size", "params")
 AXIS_NAMES = {"data_size": "training examples", "params": "parameters"}
@@ -130,7 +131,20 @@ def exponent_claims(axes: tuple[AxisExponents, ...], dataset: str) -> tuple[Clai
     return tuple(out)
 
 
-@register_statistic("equal_exponents", order=60)
+def exponents_table(claims: Sequence[Claim]) -> list[Table]:
+    """Per axis, each family's exponent (weighted over the slices) and the test of one shared exponent."""
+    out = []
+    for axis in dict.fromkeys(c.at["axis"] for c in claims):
+        mine = [c for c in claims if c.at["axis"] == axis and c.quantity == "exponent"]
+        test = next((c for c in claims if c.at["axis"] == axis and c.quantity == "equal exponents"), None)
+        said = (f"one shared exponent: {number(test)} on {test.at['df']} df" if test is not None else
+                "no test: fewer than two families with intervals")
+        out.append(Table(f"Do the families scale alike? Against {axis}", ("family", mine[0].at["what"] if mine else ""),
+                         tuple((c.subject, number(c)) for c in mine), f"{mine[0].scope if mine else axis}; {said}."))
+    return out
+
+
+@register_statistic("equal_exponents", order=60, table=exponents_table)
 def equal_exponents(runs: DatasetRuns, earlier: Mapping) -> EqualExponents:
     if len(runs.archs) < 2:
         return EqualExponents(axes=())

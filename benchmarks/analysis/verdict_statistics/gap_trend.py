@@ -19,7 +19,7 @@ measured: it assumes the line holds where nothing was measured.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,9 +27,10 @@ import numpy as np
 from benchmarks.analysis.claims import Claim, exp, from_estimate
 from benchmarks.analysis.seed_noise import holm, holm_levels, t_quantile
 from benchmarks.analysis.stats import LEVEL, Estimate
-from benchmarks.analysis.verdict_statistics import DatasetRuns, register_statistic
+from benchmarks.analysis.verdict_statistics import DatasetRuns, Table, register_statistic
 from benchmarks.analysis.verdict_statistics.contrasts import PairedDifferences
 from benchmarks.analysis.verdict_statistics.gaps import Gaps
+from benchmarks.analysis.wording import number, relation
 
 MIN_DATA_SIZES = 4
 MIN_DECADES = 1.0
@@ -106,7 +107,22 @@ def pair_trend(runs: DatasetRuns, other: str, leader: str) -> tuple | None:
     return pd, k_slope, k_mean, xbar, x
 
 
-@register_statistic("gap_trend", order=40)
+def trend_table(claims: Sequence[Claim]) -> list[Table]:
+    """Each family's gap to the leader per tenfold more data (its claim's Holm-step interval), and where the line
+    would reach zero, where it is read (an extrapolation)."""
+    trends = [c for c in claims if c.quantity == "gap trend"]
+    if not trends:
+        return []
+    meet = {c.subject: number(c) for c in claims if c.quantity == "crossover"}
+    reads = {"above": "widens", "below": "narrows", "within noise": "flat within noise"}
+    rows = tuple((c.subject, number(c), reads.get(relation(c), relation(c)), meet.get(c.subject, "—")) for c in trends)
+    return [Table(f"How the gaps to {trends[0].reference} change with data",
+                  ("family", "gap ratio per tenfold more data", "reads", "would meet at (examples, extrapolated)"),
+                  rows, f"Least-squares slope of the log-loss gap against log10 data size; {trends[0].level or '95%'}"
+                  " intervals.")]
+
+
+@register_statistic("gap_trend", order=40, table=trend_table)
 def gap_trend(runs: DatasetRuns, earlier: Mapping) -> GapTrend:
     gaps: Gaps = earlier["gaps"]
     leader = gaps.leader

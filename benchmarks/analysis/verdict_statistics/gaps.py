@@ -9,14 +9,15 @@ nothing about the families between.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from benchmarks.analysis.claims import Claim, from_estimate, pct
 from benchmarks.analysis.stats import Estimate
-from benchmarks.analysis.verdict_statistics import DatasetRuns, register_statistic
+from benchmarks.analysis.verdict_statistics import DatasetRuns, Table, register_statistic
 from benchmarks.analysis.verdict_statistics.contrasts import PairedDifferences
 from benchmarks.analysis.verdict_statistics.ranking import Ranking
+from benchmarks.analysis.wording import number
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,20 @@ def pair_gaps(runs: DatasetRuns, other: str, leader: str) -> tuple[Gap, ...]:
     return tuple(Gap(other=other, data_size=d, gap=pd.estimate(pd.mean_weights(d))[0]) for d in pd.data_sizes)
 
 
-@register_statistic("gaps", order=30)
+def gaps_table(claims: Sequence[Claim]) -> list[Table]:
+    """Each family's loss above the leader's, a column per training-set size (its claims' numbers)."""
+    gaps = [c for c in claims if c.quantity == "gap"]
+    if not gaps:
+        return []
+    sizes = sorted({c.at["data_size"] for c in gaps})
+    cell = {(c.subject, c.at["data_size"]): number(c) for c in gaps}
+    rows = tuple((f, *(cell.get((f, d), "—") for d in sizes)) for f in dict.fromkeys(c.subject for c in gaps))
+    return [Table(f"Loss above {gaps[0].reference}'s, by training-set size",
+                  ("family", *(f"{d:,} examples" for d in sizes)), rows,
+                  "Mean over the model sizes both ran, paired by seed; 95% intervals.")]
+
+
+@register_statistic("gaps", order=30, table=gaps_table)
 def gaps_by_data_size(runs: DatasetRuns, earlier: Mapping) -> Gaps:
     ranking: Ranking = earlier["ranking"]
     if len(ranking.ranking) < 2:

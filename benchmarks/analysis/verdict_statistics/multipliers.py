@@ -20,7 +20,7 @@ families' measured ranges leave nothing to read (the weaker one's range ends at 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,7 +28,7 @@ import numpy as np
 from benchmarks.analysis import fits
 from benchmarks.analysis.claims import Claim, exp, from_estimate
 from benchmarks.analysis.stats import Estimate, percentile_mc_error, percentiles
-from benchmarks.analysis.verdict_statistics import DatasetRuns, register_statistic
+from benchmarks.analysis.verdict_statistics import DatasetRuns, Table, register_statistic
 from benchmarks.analysis.wording import number
 
 LOG_K_CAP = 50.0  # replicates that never match (k = ∞) enter the percentiles as e^50
@@ -216,7 +216,24 @@ def _claims(pairs: list[PairMultipliers], dataset: str) -> tuple[tuple[Claim, ..
     return tuple(claims), tuple(unread)
 
 
-@register_statistic("multipliers", order=50)
+def multipliers_table(claims: Sequence[Claim]) -> list[Table]:
+    """Per pair, the factor of data, parameters and compute the weaker family needs (its claims' numbers: a bound
+    past the measured range; — where none was read)."""
+    factors = [c for c in claims if c.quantity == "factor"]
+    if not factors:
+        return []
+    cell = {(c.reference, c.subject, c.unit): number(c) for c in factors}
+    pairs = dict.fromkeys((c.reference, c.subject) for c in factors)
+    rows = tuple((s, w, *(cell.get((s, w, u), "—") for u in UNIT.values())) for s, w in pairs)
+    where = "; ".join(dict.fromkeys(c.scope for c in factors if c.unit != "factor of compute"))
+    return [Table("Architecture worth k× data, parameters, compute", ("stronger", "weaker", "× training examples",
+                                                                     "× parameters", "× compute"), rows,
+                  "How many times the training examples (parameters, compute) the weaker family needs to reach the "
+                  f"stronger one's held-out loss, read off their fitted curves ({where}). Past the measured range "
+                  "the factor is a bound; 95% intervals from the curves' parametric bootstrap.")]
+
+
+@register_statistic("multipliers", order=50, table=multipliers_table)
 def multipliers(runs: DatasetRuns, earlier: Mapping) -> Multipliers:
     archs = runs.archs
     if len(archs) < 2:

@@ -1,7 +1,7 @@
 """The families ranked by their contrasts, each against the lowest: is one family clearly best?
 
 Built on `contrasts` (the same paired, Holm-adjusted tests), so the ranking never claims a separation
-the contrasts do not make, and it makes no claims of its own: the pairs' claims are the contrasts'.
+the contrasts do not make; its one claim is a count (how many of the pairs without the leader separate).
 The order is by how many families each has a lower mean loss than (over the
 cells both ran), then by its mean log loss: in a full grid, simply the order of the mean log loss.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from benchmarks.analysis.claims import Claim
+from benchmarks.analysis.claims import NAN, Claim
 from benchmarks.analysis.stats import Estimate
 from benchmarks.analysis.verdict_statistics import DatasetRuns, register_statistic
 from benchmarks.analysis.verdict_statistics.contrasts import PairwiseContrasts
@@ -63,4 +63,14 @@ def arch_ranking(runs: DatasetRuns, earlier: Mapping) -> Ranking:
         if x.separated:
             separated.append(a)
     missing = tuple(a for a in order[1:] if c.between(a, leader) is None)
-    return Ranking(ranking=tuple(ranking), separated=tuple(separated), unranked=missing)
+    claims = (apart_claim(c, leader, len(runs.archs), runs.dataset),) if runs.has_intervals else ()
+    return Ranking(ranking=tuple(ranking), separated=tuple(separated), unranked=missing, claims=claims)
+
+
+def apart_claim(c: PairwiseContrasts, leader: str, families: int, dataset: str) -> Claim:
+    """How many of the pairs without the leader are separated beyond noise: a count, with what it is made of."""
+    with_leader = [x for x in c.contrasts if leader in (x.higher, x.lower)]
+    apart = sum(x.separated for x in c.contrasts if leader not in (x.higher, x.lower))
+    return Claim(statistic="ranking", quantity="pairs apart", subject=leader, estimate=float(apart), lo=NAN, hi=NAN,
+                 unit="count", null=None, scope=f"{dataset}, the pairs without {leader}, Holm-adjusted",
+                 at={"pairs": len(c.contrasts), "with_leader": len(with_leader), "families": families})

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from benchmarks.analysis.claims import Claim
+from benchmarks.analysis.claims import NAN, Claim
 from benchmarks.analysis.verdict_statistics import DatasetRuns, register_statistic
 from benchmarks.analysis.verdict_statistics.contrasts import PairwiseContrasts, pairwise_contrasts
 from benchmarks.analysis.wording import short_count, span
@@ -80,9 +80,17 @@ def scope(runs: DatasetRuns, earlier: Mapping) -> Scope:
     records = runs.records
     unconverged = tuple(run_label(r) for r in records if r.converged is False)
     edge = tuple(run_label(r) for r in records if r.lr_at_edge)
+    design = {"families": len(runs.archs), "sizes": len(runs.levels[1]), "data_sizes": len(runs.levels[2])}
+    runs_claim = Claim(statistic="scope", quantity="runs", subject="the runs", estimate=float(len(records)), lo=NAN,
+                       hi=NAN, unit="count", null=None, scope=runs.dataset, at=design)
     base = Scope(families=tuple(runs.archs), sizes=tuple(runs.levels[1]), data_sizes=tuple(runs.levels[2]),
                  seeds=runs.seeds_per_run, budget=budget_words(records), unconverged=unconverged, at_edge=edge,
-                 n_runs=len(records))
+                 n_runs=len(records), claims=(runs_claim,))
+    if unconverged or edge:
+        care = Claim(statistic="scope", quantity="runs to read with care", subject="the runs",
+                     estimate=float(len(unconverged)), lo=NAN, hi=NAN, unit="count", null=None, scope=runs.dataset,
+                     at={"runs": len(records), "at_edge": len(edge)})
+        base = Scope(**{**base.__dict__, "claims": (runs_claim, care)})
     contrasts: PairwiseContrasts | None = earlier.get("contrasts")
     if not (unconverged or edge) or contrasts is None or not contrasts.contrasts or not runs.has_intervals:
         return base
@@ -90,4 +98,9 @@ def scope(runs: DatasetRuns, earlier: Mapping) -> Scope:
     kept = 0 if clean is None else len(clean.records)
     after = pairwise_contrasts(clean) if clean is not None and len(clean.archs) > 1 else PairwiseContrasts(())
     changed, lost = _changes(contrasts, after)
-    return Scope(**{**base.__dict__, "changed": changed, "lost": lost, "kept_runs": kept, "checked": True})
+    decisions = Claim(statistic="scope", quantity="decisions changed", subject="the pairs", estimate=float(len(changed)),
+                      lo=NAN, hi=NAN, unit="count", null=None,
+                      scope=f"{runs.dataset}, without the {len(records) - kept} runs to read with care",
+                      at={"pairs": len(contrasts.contrasts), "lost": len(lost), "families": len(runs.archs)})
+    return Scope(**{**base.__dict__, "changed": changed, "lost": lost, "kept_runs": kept, "checked": True,
+                    "claims": (*base.claims, decisions)})

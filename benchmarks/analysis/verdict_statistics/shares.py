@@ -21,15 +21,16 @@ the cut loses no coverage.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from benchmarks.analysis.anova import ShareModel
-from benchmarks.analysis.claims import Claim, from_estimate
+from benchmarks.analysis.claims import NAN, Claim, from_estimate
 from benchmarks.analysis.stats import Estimate, keyed_rng, percentiles
-from benchmarks.analysis.verdict_statistics import FACTORS, DatasetRuns, register_statistic
+from benchmarks.analysis.verdict_statistics import FACTORS, DatasetRuns, Table, register_statistic
+from benchmarks.analysis.wording import number
 
 N_SIM = 400  # parametric bootstrap replicates
 
@@ -181,9 +182,12 @@ def leave_one_out(runs: DatasetRuns, key: object) -> tuple[LeaveOneOut, ...]:
 
 
 def claims_of(v: VarianceShares, runs: DatasetRuns) -> tuple[Claim, ...]:
+    """Each term's share (with its estimate before the cut at 0 and its df), the other parts of the variance, which
+    factor leads, and each main factor's share without each family in turn (no interval: `at["without"]`)."""
     scope = f"{runs.dataset}, these {len(runs.archs)} families, sizes and data sizes"
     out = [Claim(statistic="shares", quantity="share", subject=s.term, estimate=s.share.value, lo=s.share.lo,
-                 hi=s.share.hi, unit="share", null=None, scope=scope) for s in v.shares]
+                 hi=s.share.hi, unit="share", null=None, scope=scope, at={"raw": s.raw, "df": s.df})
+           for s in v.shares]
     for name, e in (("their interactions", v.interactions), ("several factors together", v.confounded),
                     ("seed noise", v.seed_share)):
         if e is not None:
@@ -193,10 +197,32 @@ def claims_of(v: VarianceShares, runs: DatasetRuns) -> tuple[Claim, ...]:
         first, second, e = v.lead
         out.append(from_estimate(e, shown=float, null=0.0, statistic="shares", quantity="share lead", subject=first,
                                  reference=second, unit="share", scope=scope))
+    for w in v.without:
+        out += [Claim(statistic="shares", quantity="share", subject=term, estimate=x, lo=NAN, hi=NAN, unit="share",
+                      null=None, scope=f"{runs.dataset}, without {w.family}",
+                      at={"without": w.family, "leads": w.leading, "best": w.best}) for term, x in w.shares.items()]
     return tuple(out)
 
 
-@register_statistic("shares", order=10)
+def shares_table(claims: Sequence[Claim]) -> list[Table]:
+    """The shares by term, the other parts of the variance, and the main factors' shares without each family."""
+    shares = [c for c in claims if c.quantity == "share" and "without" not in c.at]
+    if not shares:
+        return []
+    rows = [(c.subject, number(c), f"{100 * c.at['raw']:.3g}%" if "raw" in c.at else "—",
+             f"{c.at['df']}" if "df" in c.at else "—") for c in shares]
+    without: dict[str, list[Claim]] = {}
+    for c in claims:
+        if "without" in c.at:
+            without.setdefault(c.at["without"], []).append(c)
+    rows += [(f"without {f}: " + ", ".join(f"{c.subject} {number(c)}" for c in cs),
+              f"leads: {cs[0].at['leads']}; best: {cs[0].at['best']}", "—", "—") for f, cs in without.items()]
+    return [Table(f"Variance of log test loss, by factor ({shares[0].scope.split(',')[0]})",
+                  ("term", "share beyond seed noise [95% CI], within 0–100%", "estimate before the cut at 0", "df"),
+                  tuple(rows))]
+
+
+@register_statistic("shares", order=10, table=shares_table)
 def variance_shares(runs: DatasetRuns, earlier: Mapping) -> VarianceShares:
     key = tuple(r.run_id for r in runs.records)
     v = shares_of(runs, key)

@@ -13,7 +13,7 @@ largest x fitted held at the held-out largest (and the share the extrapolated cu
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +22,8 @@ from scipy import stats
 from benchmarks.analysis import fits
 from benchmarks.analysis.claims import Claim, pct
 from benchmarks.analysis.stats import LEVEL, Estimate, dataset_identity, keyed_rng, run_log_losses
-from benchmarks.analysis.verdict_statistics import DatasetRuns, register_statistic
+from benchmarks.analysis.verdict_statistics import DatasetRuns, Table, register_statistic
+from benchmarks.analysis.wording import number
 
 AXES = ("data_size", "params")
 SLICE_OF = {"data_size": lambda r: r.spec.target_params, "params": lambda r: r.spec.data_size}
@@ -139,11 +140,31 @@ def prediction_claims(axes: tuple[AxisPrediction, ...], dataset: str, has_interv
         if a.pairs:
             out.append(Claim(statistic="small_to_large", quantity="decision accuracy", subject="the curves",
                              estimate=a.order_held / a.pairs, lo=float("nan"), hi=float("nan"), unit="share", null=None,
-                             scope=scope, at={"axis": axis, "held": a.order_held, "pairs": a.pairs}))
+                             scope=scope, at={"axis": axis, "held": a.order_held, "pairs": a.pairs,
+                                           "predicted_held": a.predicted_order_held}))
     return tuple(out)
 
 
-@register_statistic("small_to_large", order=70)
+def prediction_table(claims: Sequence[Claim]) -> list[Table]:
+    """Per axis, the curves fitted without the largest size against it: error, noise, test, decision accuracy."""
+    rows = []
+    for axis in dict.fromkeys(c.at["axis"] for c in claims):
+        test = next((c for c in claims if c.at["axis"] == axis and c.quantity == "prediction"), None)
+        order = next((c for c in claims if c.at["axis"] == axis and c.quantity == "decision accuracy"), None)
+        held = lambda key, order=order: f"{order.at[key]}/{order.at['pairs']}" if order is not None else "—"
+        rows.append(((test or order).scope.split(", ", 1)[1], f"{test.at['rms']}%" if test else "—",
+                     f"{test.at['noise']}%" if test else "—", number(test) if test else "—", held("held"),
+                     held("predicted_held")))
+    if not rows:
+        return []
+    return [Table("Does small scale predict large?", ("held out", "rms error", "rms noise", "test", "order held",
+                                                     "predicted order held"), tuple(rows),
+                  "Each curve fitted without the largest size, its prediction there against the measurement: rms "
+                  "error in loss, against what noise alone gives; the test of 'as good as noise allows'; family pairs "
+                  "whose order at the next size held at the largest, and whose order the extrapolated curves got right.")]
+
+
+@register_statistic("small_to_large", order=70, table=prediction_table)
 def small_to_large(runs: DatasetRuns, earlier: Mapping) -> SmallToLarge:
     fitted = runs.fitted if runs.fitted is not None else fits.fit_dataset(runs.records)
     axes = tuple(a for axis in AXES if (a := predict_largest(fitted, axis)) is not None)

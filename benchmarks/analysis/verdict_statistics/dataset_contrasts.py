@@ -17,11 +17,15 @@ chose) at the suite's κ; a gap's noise is its pair's, paired by seed (`contrast
 The two datasets tuned and trained apart, so their noise adds. A family whose gap to the leader is
 beyond noise on both datasets with opposite signs has swapped places with it (`reversed`).
 
-Numbers and their claims (`claims`); `benchmarks.analysis.verdict_words` says them in words.
+Registered as the suite statistic `dataset_contrasts` (`over="suite"`): its claims are the numbers,
+`benchmarks.analysis.verdict_words` says them in words and `contrast_tables` draws them, from the claims
+alone. The quality levels of a dataset are contrasts of its clean level too, and the `quality`
+statistic computes them with `contrast_effect`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,8 +33,9 @@ import numpy as np
 from benchmarks.analysis.claims import Claim, from_estimate, pct
 from benchmarks.analysis.seed_noise import SplitPlotNoise, t_estimate
 from benchmarks.analysis.stats import Estimate
-from benchmarks.analysis.verdict_statistics import DatasetRuns
+from benchmarks.analysis.verdict_statistics import DatasetRuns, SuiteRuns, Table, register_statistic
 from benchmarks.analysis.verdict_statistics.contrasts import PairedDifferences
+from benchmarks.analysis.wording import number
 from benchmarks.spec import DatasetContrast
 
 
@@ -74,13 +79,20 @@ class ContrastEffect:
         """Each family's loss change (variant against base), then each family's gap change to the leader."""
         scope = f"{self.variant} against {self.base}"
         out = [from_estimate(e, shown=pct, null=0.0, statistic="dataset contrast", quantity="change", subject=a,
-                             unit="percent", scope=f"{scope}, mean over {self.cells[a]} sizes on both")
+                             unit="percent", scope=f"{scope}, mean over {self.cells[a]} sizes on both",
+                             at={"cells": self.cells[a], "contrast": self.name})
                for a, e in sorted(self.change.items(), key=lambda t: -t[1].value)]
         out += [from_estimate(g.change, shown=pct, null=0.0, statistic="dataset contrast", quantity="gap change",
                               subject=a, reference=self.leader, unit="percent",
-                              scope=f"{scope}, over the {self.shared_cells} sizes every family ran on both")
+                              scope=f"{scope}, over the {self.shared_cells} sizes every family ran on both",
+                              at={"contrast": self.name, "base_gap": pct(g.base.value), "variant_gap": pct(g.variant.value)})
                 for a, g in self.gaps.items() if a != self.leader]
         return tuple(out)
+
+    @property
+    def name(self) -> str:
+        """The contrast's name in its claims' `at`, so its table finds its claims among the others'."""
+        return f"{self.variant} against {self.base}" + (f" ({self.contrast.label})" if self.contrast.label else "")
 
     def gap_claims(self, on: str) -> tuple[Claim, ...]:
         """Each family's gap to the leader on the base (`on` "base") or the variant, over the shared sizes; for
@@ -174,3 +186,52 @@ def contrast_effect(contrast: DatasetContrast, base: DatasetRuns, variant: Datas
             gaps[a] = GapChange(_difference(on_base, zero), _difference(on_variant, zero),
                                 _difference(on_variant, on_base))
     return ContrastEffect(contrast, change, cells, leader, gaps, len(shared))
+
+
+@dataclass(frozen=True)
+class DatasetContrasts:
+    """Every declared contrast whose two datasets both have usable runs."""
+
+    effects: tuple[ContrastEffect, ...]
+
+    @property
+    def claims(self) -> tuple[Claim, ...]:
+        return tuple(c for e in self.effects for c in e.claims)
+
+    def to_dict(self) -> dict:
+        return {"contrasts": [e.to_dict() | {"claims": [c.to_dict() for c in e.claims]} for e in self.effects]}
+
+
+def contrast_tables(claims: Sequence[Claim]) -> list[Table]:
+    """Per contrast, from its claims: each family's loss change, and its gap to the base's leader on both datasets
+    (the points; the gap's interval is its pair contrast's, said once) and how that gap changes."""
+    out = []
+    for name in dict.fromkeys(c.at["contrast"] for c in claims):
+        mine = [c for c in claims if c.at["contrast"] == name]
+        changes = [c for c in mine if c.quantity == "change"]
+        gaps = [c for c in mine if c.quantity == "gap change"]
+        out.append(Table(f"Contrast: {name}", ("family", "sizes on both", "loss change, variant against base"),
+                         tuple((c.subject, f"{c.at['cells']}", number(c)) for c in changes),
+                         "Per family: the mean over the sizes it ran on both datasets of the change in log held-out "
+                         "loss, as a change in loss (95% intervals)."))
+        if gaps:
+            point = lambda v: f"{v:.3g}%"
+            out.append(Table(f"Gaps to {gaps[0].reference}, the best on the base ({name})",
+                             ("family", "above it on the base", "above it on the variant", "change of the gap"),
+                             tuple((c.subject, point(c.at["base_gap"]), point(c.at["variant_gap"]), number(c))
+                                   for c in gaps),
+                             f"Over the sizes every family ran on both datasets ({gaps[0].scope}); negative: the "
+                             "variant narrows the gap."))
+    return out
+
+
+def declared_effects(suite: SuiteRuns, contrasts: Sequence[DatasetContrast]) -> tuple[ContrastEffect, ...]:
+    """The effect of each contrast whose two datasets have usable runs (none where no family ran on both)."""
+    at = suite.datasets
+    return tuple(e for c in contrasts if c.base in at and c.variant in at
+                 and (e := contrast_effect(c, at[c.base], at[c.variant])) is not None)
+
+
+@register_statistic("dataset_contrasts", order=200, group="data", over="suite", table=contrast_tables)
+def dataset_contrasts(suite: SuiteRuns, earlier: Mapping) -> DatasetContrasts:
+    return DatasetContrasts(declared_effects(suite, suite.contrasts))

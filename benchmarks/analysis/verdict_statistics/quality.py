@@ -11,7 +11,7 @@ other, this measures, per level against clean:
   architecture multiplier's machinery: the same reading, bootstrap interval and `beyond range`
   status past the measured sizes). "Clean data is worth k× data at this level." Below 1: the level
   helps.
-- `effect`: the level as a declared contrast of the clean dataset (`benchmarks.analysis.contrast`):
+- `effect`: the level as a contrast of the clean dataset (`dataset_contrasts.contrast_effect`):
   each family's loss change and its gap to the clean leader on both.
 - `interaction` (architecture × quality): the spread of the families, the standard deviation of
   their mean log losses over the sizes every family ran on both, with clean data, at this level,
@@ -20,38 +20,33 @@ other, this measures, per level against clean:
   seed noise (`SeedNoise`, as the fits use: resampling a run's own three seeds gave intervals that
   held the truth in only ~80% of planted datasets), re-centred on the estimate.
 
-Numbers and their claims (`claims`); `benchmarks.analysis.verdict_words` says them in words.
+Registered as the suite statistic `quality` (`over="suite"`): its claims are the numbers (the
+multipliers, the spread, and each level's contrast), `benchmarks.analysis.verdict_words` says them in
+words and `quality_tables` draws them, from the claims alone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from benchmarks.analysis import fits
 from benchmarks.analysis.claims import Claim, from_estimate, pct
-from benchmarks.analysis.contrast import ContrastEffect, GapChange
 from benchmarks.analysis.stats import Estimate, dataset_identity, keyed_rng, run_log_losses
+from benchmarks.analysis.verdict_statistics import SuiteRuns, Table, register_statistic
+from benchmarks.analysis.verdict_statistics.dataset_contrasts import ContrastEffect, GapChange, declared_effects
 from benchmarks.analysis.verdict_statistics.multipliers import Multiplier, factor_claim, matching_factor
-from benchmarks.data.levels import CLEAN, quality_of
+from benchmarks.analysis.wording import number
+from benchmarks.data.levels import CLEAN, quality_groups
 from benchmarks.spec import DatasetContrast
-
-
-def quality_groups(datasets: Sequence[str]) -> dict[str, dict[str, str]]:
-    """{dataset without knobs: {level: dataset}} for each one whose clean level and another level are present."""
-    groups: dict[str, dict[str, str]] = {}
-    for ds in sorted(datasets):
-        base, level = quality_of(ds)
-        groups.setdefault(base, {})[level] = ds
-    return {b: dict(sorted(g.items())) for b, g in groups.items() if CLEAN in g and len(g) > 1}
 
 
 def quality_contrasts(datasets: Sequence[str]) -> list[DatasetContrast]:
     """Each quality level against its clean dataset, as a contrast (what the level does to each family)."""
     return [DatasetContrast(g[CLEAN], ds, f"training data at {level}")
-            for g in quality_groups(datasets).values() for level, ds in g.items() if level != CLEAN]
+            for g in quality_groups(list(datasets)).values() for level, ds in g.items() if level != CLEAN]
 
 
 @dataclass(frozen=True)
@@ -73,17 +68,21 @@ class QualityLevel:
     @property
     def claims(self) -> tuple[Claim, ...]:
         """Per family, how many times its data at this level matches its clean curve (at its largest size);
-        then the change of the families' spread."""
+        then the change of the families' spread; then the level as a contrast of the clean data (each family's
+        loss change and gap change). Each carries the level in its `at`, for the level's table."""
         out = []
         for a in self.data_multiplier:
             m = self.headline(a)
             c = factor_claim(m, a, "its clean curve", f"{self.dataset}, at {m.at} parameters", statistic="quality")
             if c is not None:
-                out.append(c)
+                out.append(replace(c, at=c.at | {"level": self.level}))
         if self.interaction is not None:
             out.append(from_estimate(self.interaction.change, shown=pct, null=0.0, statistic="quality",
                                      quantity="spread change", subject="the families", unit="percent",
-                                     scope=f"{self.dataset}, over the {self.cells} sizes all ran at both levels"))
+                                     scope=f"{self.dataset}, over the {self.cells} sizes all ran at both levels",
+                                     at={"level": self.level}))
+        effect = self.effect.claims if self.effect is not None else ()
+        out += [replace(c, statistic="quality", at=c.at | {"level": self.level}) for c in effect]
         return tuple(out)
 
     def to_dict(self) -> dict:
@@ -175,3 +174,48 @@ def quality_axes(fitted_by: Mapping[str, fits.DatasetFits], effects: Sequence[Co
         intervals = all(np.isfinite(q.interaction.change.lo) for q in levels if q.interaction is not None)
         axes.append(QualityAxis(base, group[CLEAN], tuple(levels), intervals))
     return axes
+
+
+@dataclass(frozen=True)
+class QualityAxes:
+    """Every dataset of the suite run at quality levels."""
+
+    axes: tuple[QualityAxis, ...]
+
+    @property
+    def claims(self) -> tuple[Claim, ...]:
+        return tuple(c for a in self.axes for q in a.levels for c in q.claims)
+
+    def to_dict(self) -> dict:
+        axes = [a.to_dict() | {"levels": [q.to_dict() | {"claims": [c.to_dict() for c in q.claims]}
+                                          for q in a.levels]} for a in self.axes]
+        return {"quality": axes} if axes else {}
+
+
+def quality_tables(claims: Sequence[Claim]) -> list[Table]:
+    """Per level, from its claims: each family's clean-data multiplier, loss change and gap change, and the spread."""
+    out = []
+    for level in dict.fromkeys(c.at["level"] for c in claims):
+        mine = [c for c in claims if c.at["level"] == level]
+        by = {(c.quantity, c.subject): c for c in mine}
+        families = sorted({c.subject for c in mine if c.quantity in ("factor", "change")})
+        rows = []
+        for f in families:
+            factor, change, gap = by.get(("factor", f)), by.get(("change", f)), by.get(("gap change", f))
+            rows.append((f, number(factor) if factor else "—", number(change) if change else "—",
+                         f"{gap.at['base_gap']:.3g}% → {gap.at['variant_gap']:.3g}% ({number(gap)})" if gap else "—"))
+        spread = next((c for c in mine if c.quantity == "spread change"), None)
+        note = ("Clean data worth k×: the examples at this level a family needs to reach its clean curve's loss, "
+                "read off the two fitted curves (below 1: the level helps). Gap: loss above the clean leader, clean "
+                "→ at this level (the change, with its interval)."
+                + (f" Spread of the families (sd of their mean losses): change {number(spread)}." if spread else ""))
+        out.append(Table(f"Quality of the training data: {mine[0].scope.split(',')[0]} against clean",
+                         ("family", "clean data worth", "loss change", "gap to the clean leader"), tuple(rows), note))
+    return out
+
+
+@register_statistic("quality", order=210, group="data", over="suite", table=quality_tables)
+def quality(suite: SuiteRuns, earlier: Mapping) -> QualityAxes:
+    effects = declared_effects(suite, quality_contrasts(list(suite.datasets)))
+    fitted = {ds: r.fitted for ds, r in suite.datasets.items() if r.fitted is not None}
+    return QualityAxes(tuple(quality_axes(fitted, effects)))
