@@ -22,9 +22,10 @@ error naming the nearest feasible target, as for any family.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import jax
@@ -78,6 +79,31 @@ def builder_failure(arch: str, task: TaskSpec, shape: ArchShape, error: Exceptio
     )
 
 
+@contextlib.contextmanager
+def quiet_tracer_probes() -> Iterator[None]:
+    """Trace with the origin of a tracer's attribute errors left out of their message.
+
+    flax NNX's `Variable.set_value` probes `getattr(value, "sharding", None)` on every value it is
+    given (each rng draw bumps a counter Variable); on a tracer that raises an AttributeError whose
+    message jax builds by walking every equation traced so far (`_origin_msg`), so building a model
+    under `jax.eval_shape` costs the square of its size in operations (jax-ml/jax#40041 removes it).
+    getattr() swallows the message; the only other messages it shortens are a family's own
+    concretization errors at a shape, which `builder_failure` says in one line anyway.
+    """
+    from jax._src.interpreters import partial_eval as pe
+
+    tracer = pe.DynamicJaxprTracer
+    original = tracer.__dict__.get("_origin_msg")
+    tracer._origin_msg = lambda self: ""
+    try:
+        yield
+    finally:
+        if original is None:
+            del tracer._origin_msg
+        else:
+            tracer._origin_msg = original
+
+
 @functools.lru_cache(maxsize=1 << 14)
 def param_shapes(arch: str, task: TaskSpec, shape: ArchShape) -> LeafShapes:
     """Path and shape of every parameter of `arch` at `shape` (traced abstractly: no arrays are allocated)."""
@@ -86,7 +112,8 @@ def param_shapes(arch: str, task: TaskSpec, shape: ArchShape) -> LeafShapes:
 
     # jax.eval_shape of the parameter state: ~3x faster than nnx.eval_shape of the module.
     try:
-        state = jax.eval_shape(param_state)
+        with quiet_tracer_probes():
+            state = jax.eval_shape(param_state)
     except UserError:
         raise
     except Exception as e:  # the family's code, at a shape the solver chose: one line, not a traceback
@@ -280,7 +307,8 @@ def flops_per_example(arch: str, task: TaskSpec, shape: ArchShape, batch: int = 
     analysis counts one iteration of a loop, so a recurrent layer would count one step.
     """
     cpu = jax.sharding.SingleDeviceSharding(jax.devices("cpu")[0])
-    abstract = nnx.eval_shape(lambda: architectures.build(arch, task, shape, nnx.Rngs(0)))
+    with quiet_tracer_probes():
+        abstract = nnx.eval_shape(lambda: architectures.build(arch, task, shape, nnx.Rngs(0)))
     graphdef, state = nnx.split(abstract)
     state = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=cpu), state)
     x = jax.ShapeDtypeStruct((batch, *task.input_shape), jnp.dtype(task.input_dtype), sharding=cpu)
