@@ -192,3 +192,11 @@ def test_a_next_token_run_trains_through_the_harness_and_beats_a_uniform_guess()
     (seed,) = record.seeds
     assert record.status == "ok" and record.params == 256 * 256  # a bigram table: a row per byte
     assert seed.test_loss < math.log(256) - 1.5  # a uniform guess is ln 256 = 5.55 nats a byte
+
+
+def test_the_non_embedding_count_leaves_out_the_token_and_position_tables_alone():
+    shape = ArchShape(8, 2, 16)
+    tables = NEXT.vocab_size * 8 + NEXT.input_shape[0] * 8  # token embedding and learned positions, width 8
+    count = sizing.count_params("transformer", NEXT, shape)
+    assert sizing.non_embedding_params("transformer", NEXT, shape) == count - tables
+    assert sizing.non_embedding_params("linear", NEXT, shape) == 0  # a bigram is its table

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -106,13 +107,14 @@ def count_params(arch: str, task: TaskSpec, shape: ArchShape) -> int:
     return sum(math.prod(dims) for _, dims in param_shapes(arch, task, shape))
 
 
-EMBEDDING_LEAVES = ("['embedding']", "['pos_LxD']")  # tables a token id or a position indexes (nnx.Embed, learned positions)
+EMBEDDING_TABLES = frozenset({"embedding", "pos_LxD"})  # parameters a token id or a position indexes (nnx.Embed, positions)
 
 
 def non_embedding_params(arch: str, task: TaskSpec, shape: ArchShape) -> int:
-    """Kaplan et al. (2020)'s N: every parameter but the token and position embedding tables (`EMBEDDING_LEAVES`).
+    """Kaplan et al. (2020)'s N: every parameter but the token and position embedding tables (`EMBEDDING_TABLES`).
     A bigram is a table alone: 0."""
-    return sum(math.prod(dims) for path, dims in param_shapes(arch, task, shape) if not path.endswith(EMBEDDING_LEAVES))
+    names = lambda path: re.findall(r"\['([^']+)'\]", path)  # "['embed']['embedding'].value" -> embed, embedding
+    return sum(math.prod(dims) for path, dims in param_shapes(arch, task, shape) if names(path)[-1] not in EMBEDDING_TABLES)
 
 
 CountFn = Callable[[int, int], int]  # (width, hidden) -> parameter count at the solver's depth
