@@ -1,8 +1,9 @@
 """Text for next-token prediction: byte-level corpora, split by document, cut into windows.
 
 A corpus is a set of named documents. Each document goes whole to one split: in the order of
-the SHA-256 of their names, documents fill the test split until it holds `TEST_SHARE` of the
-corpus's bytes, then the validation split until it holds `VAL_SHARE`; the rest is training text.
+the SHA-256 of their names, a document goes to the test split if it still fits in `TEST_SHARE` of
+the corpus's bytes, else to the validation split if it fits in `VAL_SHARE`, else to the training
+text (so each held-out split holds at most its share, and a large document trains).
 No window of held-out text comes from a document the model trained on.
 
 Each split's documents are joined in that order, each followed by byte 0 (end of document: it
@@ -53,10 +54,12 @@ def split_documents(documents: Mapping[str, str]) -> dict[str, bytes]:
     parts: dict[str, list[bytes]] = {split: [] for split in SPLITS}
     held = {"test": 0, "val": 0}
     for name in order:
-        split = next((s for s, share in (("test", TEST_SHARE), ("val", VAL_SHARE)) if held[s] < share * total), "train")
+        size = len(encoded[name])
+        fits = [s for s, share in (("test", TEST_SHARE), ("val", VAL_SHARE)) if held[s] + size <= share * total]
+        split = fits[0] if fits else "train"
         parts[split].append(encoded[name])
         if split in held:
-            held[split] += len(encoded[name])
+            held[split] += size
     return {split: b"".join(texts) for split, texts in parts.items()}
 
 
@@ -117,7 +120,7 @@ def _pydoc_texts() -> dict[str, bytes]:
     "pydoc",
     description="Python's help() topics (stdlib pydoc_data): English prose as bytes, next-token prediction, "
                 "split by topic",
-    version=f"1-{corpus_version(_pydoc_topics())}",  # the text differs between Python versions
+    version=f"2-{corpus_version(_pydoc_topics())}",  # the text differs between Python versions
     layout=lambda context: text_layout("pydoc", _pydoc_texts(), context),
     options={"context": 128},
 )
