@@ -15,12 +15,14 @@ import numpy as np
 import pytest
 from scipy.special import log_softmax
 
+import architectures
 from architectures import layers, mixer, mlp, transformer
 from benchmarks import data
 from benchmarks.data import recall, text
-from benchmarks.running import arch_checks, sizing
+from benchmarks.running import arch_checks, sizing, sweep
 from benchmarks.running.programs import Model, TrainConfig, evaluate, loss_fn, position_losses
 from benchmarks.running.runner import execute
+from benchmarks.running.suite import load_suite
 from benchmarks.spec import ArchShape, RunSpec, TaskSpec, UserError
 
 NEXT = arch_checks.NEXT_TOKENS
@@ -201,3 +203,12 @@ def test_the_non_embedding_count_leaves_out_the_token_and_position_tables_alone(
     count = sizing.count_params("transformer", NEXT, shape)
     assert sizing.non_embedding_params("transformer", NEXT, shape) == count - tables
     assert sizing.non_embedding_params("linear", NEXT, shape) == 0  # a bigram is its table
+
+
+def test_the_language_suite_runs_every_causal_family_of_the_wildcard_and_the_bigram_at_3_sizes_budgets_and_seeds():
+    suite = load_suite("language")
+    specs = suite.run_specs()
+    assert {s.arch for s in specs} == {*architectures.wildcard_names(), "linear"}
+    assert (len(suite.target_params), len(suite.data_sizes), len(suite.seeds)) == (3, 3, 3)
+    sweep.check(specs)  # every family sizes on the corpus, and the corpus holds every budget
+    assert {s.arch for s in load_suite("language-gpu").run_specs()} == set(architectures.names()) - {"bigru"}
