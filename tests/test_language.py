@@ -165,6 +165,33 @@ def test_a_corpus_too_short_for_the_context_is_one_line(name, pattern):
         data.task(name)
 
 
+def _write_documents(folder, documents):
+    for name, body in documents.items():
+        (folder / name).write_text(body)
+
+
+def test_your_text_files_are_a_corpus_split_by_file_and_known_by_their_content(tmp_path):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    documents = {f"{name}.txt": body for name, body in DOCS.items()}
+    _write_documents(folder, documents)
+    splits = data.load(f"text:{folder}?context=16")
+    assert splits.task.causal and splits.task.input_shape == (16,) and len(splits.y_test) > 0
+    train_text = text.split_documents(documents)["train"]
+    assert bytes(splits.x_train[:3].astype(np.uint8).reshape(-1)) == train_text[:48]  # the text in its order, as bytes
+    before = data.version(f"text:{folder}?context=16")
+    (folder / "doc3.txt").write_text("another text")
+    assert data.version(f"text:{folder}?context=16") != before
+
+
+def test_a_folder_without_text_or_with_a_file_that_is_not_utf8_is_one_line(tmp_path):
+    with pytest.raises(UserError, match=r"holds no \.txt file"):
+        data.load(f"text:{tmp_path}")
+    (tmp_path / "bad.txt").write_bytes(b"caf\xe9")
+    with pytest.raises(UserError, match=r"bad\.txt is not UTF-8 text"):
+        data.load(f"text:{tmp_path}")
+
+
 # ---------------------------------------------------------------------------- MQAR, language-model form
 
 

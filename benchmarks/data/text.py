@@ -21,6 +21,11 @@ Python documentation (79 documents under Python 3.11, about 465k characters of E
 code examples), offline and with no package to install. Its text differs between Python versions:
 the SHA-256 of the corpus enters the dataset's version, so another Python's text is another data
 version (other run ids), never a silent change.
+
+`text:PATH`: your own text, every `*.txt` file under the folder PATH a document (UTF-8), split and
+cut the same way; as for any files of yours, their content is in the data version
+(`benchmarks.data.content`). A corpus saved from the hub (tiny_shakespeare, TinyStories, wikitext)
+is read this way once its documents are written out as text files.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ import functools
 import hashlib
 import math
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 
@@ -126,3 +132,31 @@ def _pydoc_texts() -> dict[str, bytes]:
 )
 def prepare(context: int) -> Splits:
     return text_splits("pydoc", _pydoc_texts(), context)
+
+
+# ---------------------------------------------------------------------------- your text files
+
+
+def read_documents(path: str) -> dict[str, str]:
+    """Every `*.txt` under the folder `path`, each a document named by its path inside the folder."""
+    root = Path(path)
+    files = sorted(root.rglob("*.txt")) if root.is_dir() else []
+    if not files:
+        raise UserError(f"text:{path} holds no .txt file (a folder of UTF-8 text files, one document each)")
+    documents = {}
+    for file in files:
+        try:
+            documents[file.relative_to(root).as_posix()] = file.read_text(encoding="utf-8")
+        except UnicodeDecodeError as e:
+            raise UserError(f"text:{path}: {file.relative_to(root)} is not UTF-8 text ({e.reason} at byte {e.start})") from None
+    return documents
+
+
+@register_dataset(
+    "text",
+    description="your text: every PATH/**/*.txt a document, as bytes, next-token prediction, split by document",
+    takes_path=True,
+    options={"context": 128},
+)
+def prepare_files(path: str, context: int) -> Splits:
+    return text_splits(f"text:{path}", split_documents(read_documents(path)), context)
