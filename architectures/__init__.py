@@ -29,11 +29,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # annotations only: the CLI reads the registry's names without importing flax
     from flax import nnx
 
-from architectures.spec import ArchShape, Builder, DepthRule, Family, Option, StateSize, TaskSpec
+from architectures.spec import ArchShape, Builder, DepthRule, Family, Option, StateSize, TaskSpec, Unsupported
 
 __all__ = [
     "ArchRef", "ArchShape", "Family", "TaskSpec", "build", "canonical", "get", "load_plugin", "names", "parse",
-    "register", "state_size", "wildcard_names",
+    "register", "state_size", "Unsupported", "wildcard_names",
 ]
 
 _REGISTRY: dict[str, Family] = {}

@@ -48,7 +48,8 @@ class TemplateNet(SequenceClassifier):
     def __init__(self, task: TaskSpec, cfg: TemplateConfig, rngs: nnx.Rngs):
         embed = SequenceEmbed(task, cfg.width, rngs)  # any input kind -> x_BxLxD (patches or tokens)
         blocks = [TemplateBlock(cfg, rngs) for _ in range(cfg.depth)]
-        super().__init__(embed, blocks, cfg.width, task.num_classes, rngs)  # head: LayerNorm, mean over positions, linear
+        # head: LayerNorm, mean over positions, linear (next-token tasks: LayerNorm, linear at every position)
+        super().__init__(embed, blocks, cfg.width, task.num_classes, rngs, causal=task.causal)
 
 
 def _depth(target_params: int) -> int:

@@ -13,6 +13,7 @@ is no hidden knob (`hidden_ratio=0`): the solver sizes width alone, so the reado
 step makes counts coarse (on MNIST-1D one unit of width is ~900 parameters) and only some
 targets are reachable within the tolerance; 5,134 is width 6, one layer: the paper's model,
 to the parameter. Kept out of `architectures = ["*"]`: a suite runs it where it names it.
+It cannot be causal: on a next-token task (docs/language.md) building it is `Unsupported`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from flax import nnx
 from architectures import register
 from architectures.layers import flatten, patch_size, patchify
 from architectures.recurrent import Gru
-from architectures.spec import ArchShape, TaskSpec
+from architectures.spec import ArchShape, TaskSpec, Unsupported
 
 
 @dataclass(frozen=True)
@@ -86,4 +87,6 @@ def state_size(task: TaskSpec, shape: ArchShape) -> int:
     description="bidirectional GRU layers, linear readout over every step (the MNIST-1D paper's GRU; not in \"*\")",
 )
 def build(task: TaskSpec, shape: ArchShape, rngs: nnx.Rngs) -> nnx.Module:
+    if task.causal:
+        raise Unsupported("bigru reads the sequence backwards too: it cannot predict the next token causally (use gru)")
     return BiGru(task, BiGruConfig(shape.width, shape.depth), rngs)

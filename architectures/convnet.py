@@ -15,6 +15,11 @@ hidden = inner channels of the first stage's blocks (= width by default).
 Options: `head=pool` (default: LayerNorm, global average pooling, linear) or
 `head=dense` (LayerNorm, a linear layer over every position and channel of the
 last stage, as the MNIST-1D paper's CNN ends: `convnet?head=dense`).
+
+On a next-token task (`TaskSpec.causal`, docs/language.md): one stage (no downsampling) of
+causal convolutions (padded on the left only, so position t reads positions t and before: the
+receptive field is 1 + 4 x depth tokens at kernel 3), and a LayerNorm and a linear layer at
+every position (`layers.TokenHead`); `head=dense` cannot be causal.
 """
 
 from __future__ import annotations
@@ -26,8 +31,8 @@ import jax
 from flax import nnx
 
 from architectures import register
-from architectures.layers import HEADS, Conv, make_head
-from architectures.spec import ArchShape, TaskSpec
+from architectures.layers import HEADS, Conv, TokenHead, make_head
+from architectures.spec import ArchShape, TaskSpec, Unsupported
 
 
 @dataclass(frozen=True)
@@ -43,11 +48,11 @@ class ConvNetConfig:
 class ResidualBlock(nnx.Module):
     """Pre-activation block: x_Bx...xD -> x_Bx...xD."""
 
-    def __init__(self, dim: int, hidden: int, kernel: tuple[int, ...], rngs: nnx.Rngs):
+    def __init__(self, dim: int, hidden: int, kernel: tuple[int, ...], rngs: nnx.Rngs, padding: str = "SAME"):
         self.norm1 = nnx.LayerNorm(dim, rngs=rngs)
-        self.conv1 = Conv(dim, hidden, kernel, rngs)
+        self.conv1 = Conv(dim, hidden, kernel, rngs, padding=padding)
         self.norm2 = nnx.LayerNorm(hidden, rngs=rngs)
-        self.conv2 = Conv(hidden, dim, kernel, rngs)
+        self.conv2 = Conv(hidden, dim, kernel, rngs, padding=padding)
 
     def __call__(self, x: jax.Array) -> jax.Array:
         h = self.conv1(jax.nn.relu(self.norm1(x)))
@@ -79,15 +84,20 @@ class ConvNet(nnx.Module):
             self.stem = nnx.Embed(task.vocab_size, cfg.width, rngs=rngs)  # ids_BxL -> x_BxLxD
         else:
             self.stem = Conv(task.input_shape[-1], cfg.width, kernel, rngs)
-        blocks = stage_blocks(cfg.depth, cfg.max_stages, min(spatial))
+        # Next tokens: one stage (a downsampling would merge positions) of left-padded convolutions.
+        blocks = [cfg.depth] if task.causal else stage_blocks(cfg.depth, cfg.max_stages, min(spatial))
+        padding = "CAUSAL" if task.causal else "SAME"
         layers = []
         for s, n_blocks in enumerate(blocks):
             dim, hidden = cfg.width << s, cfg.hidden << s
             down = [Downsample(dim >> 1, dim, len(spatial), rngs)] if s > 0 else []
-            layers += down + [ResidualBlock(dim, hidden, kernel, rngs) for _ in range(n_blocks)]
+            layers += down + [ResidualBlock(dim, hidden, kernel, rngs, padding) for _ in range(n_blocks)]
         self.layers = nnx.List(layers)
         positions = math.prod(side >> (len(blocks) - 1) for side in spatial)  # each later stage halves every side
-        self.head = make_head(cfg.head, positions, cfg.width << (len(blocks) - 1), task.num_classes, rngs)
+        if task.causal:
+            self.head = TokenHead(cfg.width, task.num_classes, rngs)
+        else:
+            self.head = make_head(cfg.head, positions, cfg.width << (len(blocks) - 1), task.num_classes, rngs)
 
     def __call__(self, x: jax.Array) -> jax.Array:
         x = self.stem(x)
@@ -108,4 +118,6 @@ def _depth(target_params: int) -> int:
     options={"head": HEADS},
 )
 def build(task: TaskSpec, shape: ArchShape, rngs: nnx.Rngs, *, head: str) -> nnx.Module:
+    if task.causal and head == "dense":
+        raise Unsupported("convnet?head=dense reads every position at once: it cannot predict the next token causally")
     return ConvNet(task, ConvNetConfig(shape.width, shape.depth, shape.hidden, head=head), rngs)

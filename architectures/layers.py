@@ -1,11 +1,12 @@
-"""Layers shared by several families: input embeddings, the MLP block, the pooled head.
+"""Layers shared by several families: input embeddings, the MLP block, the heads (pooled, per token).
 
 How each input kind reaches a sequence model (transformer, mixer, recurrent),
 as x_BxLxD with L positions:
   signal1d x_BxLxC   -> patches of p samples             L = L_in / p
   image    x_BxHxWxC -> p x p patches, row-major          L = HW / p^2
   tokens   ids_BxL   -> embedded; p consecutive grouped   L = L_in / p
-`patch_size` picks p from the input shape and a family's position budget.
+`patch_size` picks p from the input shape and a family's position budget. A next-token task
+(`TaskSpec.causal`) keeps one position per token (p = 1): there is a prediction at every one.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from architectures.spec import TaskSpec
+from architectures.spec import TaskSpec, Unsupported
 
 # Sequence length (positions) a sequence model sees at most, by input kind. Short signals
 # become ~10 patches (MNIST-1D: 40 -> 10 of 4), images at most 8x8 patches (8x8 -> 2x2
@@ -86,12 +87,15 @@ def patchify(x: jax.Array, patch: int) -> jax.Array:
 class SequenceEmbed(nnx.Module):
     """Any input kind -> x_BxLxD (see the module docstring); `positions` is L.
 
-    `patch` fixes p (1: every sample, pixel or token its own position) instead of the budget's."""
+    `patch` fixes p (1: every sample, pixel or token its own position) instead of the budget's; a
+    next-token task takes p = 1 whatever the budget (a family that cannot read that many positions says
+    so with `check_context`)."""
 
     def __init__(
         self, task: TaskSpec, dim: int, rngs: nnx.Rngs, max_positions: int | None = None, patch: int | None = None,
     ):
-        self.patch = patch or patch_size(task, max_positions)  # patch=1: one position per sample (or token)
+        # patch=1: one position per sample (or token); a next-token task always (a prediction per token)
+        self.patch = 1 if task.causal else patch or patch_size(task, max_positions)
         length = task.input_shape[0] if task.input_kind != "image" else math.gcd(*task.input_shape[:2])
         if length % self.patch:
             raise ValueError(f"patch {self.patch} does not divide the input's {length} positions")
@@ -151,6 +155,31 @@ class DenseHead(nnx.Module):
         return self.head(flatten(self.norm(x)))
 
 
+class TokenHead(nnx.Module):
+    """x_BxLxD -> LayerNorm -> linear at every position -> logits_BxLxV: next-token prediction, each
+    position's logits from its own features alone (so the head keeps whatever causality the blocks have)."""
+
+    def __init__(self, dim: int, vocab_size: int, rngs: nnx.Rngs):
+        self.norm = nnx.LayerNorm(dim, rngs=rngs)
+        self.head = nnx.Linear(dim, vocab_size, rngs=rngs)
+
+    def __call__(self, x_BxLxD: jax.Array) -> jax.Array:
+        return self.head(self.norm(x_BxLxD))
+
+
+def task_head(task: TaskSpec, dim: int, rngs: nnx.Rngs) -> nnx.Module:
+    """The head of a sequence family: `PooledHead` for a class per example, `TokenHead` for next tokens."""
+    return TokenHead(dim, task.num_classes, rngs) if task.causal else PooledHead(dim, task.num_classes, rngs)
+
+
+def check_context(task: TaskSpec, family: str, limit: int, why: str) -> None:
+    """`Unsupported` where a next-token task's context is longer than `limit` positions, which `family`
+    cannot read (`why` says what grows with it)."""
+    if task.causal and task.input_shape[0] > limit:
+        raise Unsupported(f"{family} reads at most {limit} positions of context ({why}); "
+                          f"{task.name} asks for {task.input_shape[0]}")
+
+
 HEADS = ("pool", "dense")  # a family's `head` option: `PooledHead` or `DenseHead`
 
 
@@ -160,16 +189,18 @@ def make_head(head: str, positions: int, dim: int, num_classes: int, rngs: nnx.R
 
 
 class SequenceClassifier(nnx.Module):
-    """embed -> blocks in turn -> PooledHead: the skeleton of the sequence families.
+    """embed -> blocks in turn -> PooledHead (or, `causal`, TokenHead): the skeleton of the sequence families.
 
     A family builds its embedding, then its blocks (that order fixes which random
-    draws initialise what) and passes them here; the head is made last.
+    draws initialise what) and passes them here; the head is made last. `causal=task.causal`:
+    logits at every position (next-token prediction), causal where the blocks are.
     """
 
-    def __init__(self, embed: nnx.Module, blocks: list[nnx.Module], dim: int, num_classes: int, rngs: nnx.Rngs):
+    def __init__(self, embed: nnx.Module, blocks: list[nnx.Module], dim: int, num_classes: int, rngs: nnx.Rngs,
+                 causal: bool = False):
         self.embed = embed
         self.blocks = nnx.List(blocks)
-        self.head = PooledHead(dim, num_classes, rngs)
+        self.head = TokenHead(dim, num_classes, rngs) if causal else PooledHead(dim, num_classes, rngs)
 
     def __call__(self, x: jax.Array) -> jax.Array:
         x_BxLxD = self.embed(x)

@@ -8,6 +8,10 @@ registered with a fixed size (the solver reports its real count, whatever the ta
 fixed dimension, as the MLP does): embedding then linear is still linear in the
 one-hot tokens.
 
+On a next-token task (`TaskSpec.causal`, docs/language.md) it is a bigram model: the logits at
+position t are a row of a V x V table picked by token t (logistic regression on the one-hot
+current token; V² parameters).
+
 Shape: fixed; the solver passes width 0, depth 1, hidden 0, which the builder ignores.
 """
 
@@ -39,9 +43,21 @@ class LinearClassifier(nnx.Module):
         return self.head(flatten(self.embed(x)))
 
 
+class Bigram(nnx.Module):
+    """ids_BxL -> logits_BxLxV: the row of a V x V table that token t picks, at every position t."""
+
+    def __init__(self, task: TaskSpec, rngs: nnx.Rngs):
+        self.table = nnx.Embed(task.vocab_size, task.num_classes, rngs=rngs)
+
+    def __call__(self, ids_BxL: jax.Array) -> jax.Array:
+        return self.table(ids_BxL)
+
+
 @register(
     "linear", depth_for=lambda target_params: 1, fixed_size=True, wildcard=False,
     description="logistic regression: one linear layer on the flattened input (fixed size; not in \"*\")",
 )
 def build(task: TaskSpec, shape: ArchShape, rngs: nnx.Rngs) -> nnx.Module:
+    if task.causal:
+        return Bigram(task, rngs)
     return LinearClassifier(task, LinearConfig(), rngs)

@@ -27,8 +27,9 @@ import jax.numpy as jnp
 from flax import nnx
 
 from architectures import register
+from architectures.layers import check_context
 from architectures.spec import ArchShape, TaskSpec
-from architectures.transformer import SelfAttention, Transformer, TransformerConfig, _depth, num_heads_for
+from architectures.transformer import CONTEXT_LIMIT, SelfAttention, Transformer, TransformerConfig, _depth, num_heads_for
 
 EPS = 1e-6  # keeps the normaliser away from 0
 
@@ -85,5 +86,6 @@ def state_size(task: TaskSpec, shape: ArchShape) -> int:
     description="Transformer with causal linear attention (elu+1 feature map), mean-pooled head",
 )
 def build(task: TaskSpec, shape: ArchShape, rngs: nnx.Rngs) -> nnx.Module:
+    check_context(task, "linear_attention", CONTEXT_LIMIT, "the Transformer's position budget for tokens")
     cfg = TransformerConfig(shape.width, shape.depth, shape.hidden, num_heads_for(shape.width))
     return Transformer(task, cfg, rngs, attention=LinearAttention)

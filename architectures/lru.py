@@ -100,7 +100,7 @@ class LruNet(SequenceClassifier):
     def __init__(self, task: TaskSpec, cfg: LruConfig, rngs: nnx.Rngs):
         embed = SequenceEmbed(task, cfg.width, rngs)
         blocks = [LruBlock(cfg, rngs) for _ in range(cfg.depth)]
-        super().__init__(embed, blocks, cfg.width, task.num_classes, rngs)
+        super().__init__(embed, blocks, cfg.width, task.num_classes, rngs, causal=task.causal)
 
 
 def _depth(target_params: int) -> int:

@@ -120,7 +120,7 @@ class Mamba(SequenceClassifier):
     def __init__(self, task: TaskSpec, cfg: MambaConfig, rngs: nnx.Rngs):
         embed = SequenceEmbed(task, cfg.width, rngs)
         blocks = [MambaBlock(cfg, rngs) for _ in range(cfg.depth)]
-        super().__init__(embed, blocks, cfg.width, task.num_classes, rngs)
+        super().__init__(embed, blocks, cfg.width, task.num_classes, rngs, causal=task.causal)
 
 
 def _depth(target_params: int) -> int:

@@ -8,6 +8,9 @@ a sequence by `layers.SequenceEmbed`, one step per patch: MNIST-1D is 10 steps o
 4 samples, 8x8 images 16 steps of 2x2 patches, 32x32 images 64 steps of 4x4
 patches, token sequences one step per token.
 
+On a next-token task (docs/language.md) both are causal as they are (each step reads the ones
+before it), and the head is a LayerNorm and a linear layer at every step.
+
 Shape: width = recurrent state size (and model width), depth = blocks,
 hidden = hidden units of each block's MLP (2 x width by default).
 """
@@ -84,7 +87,7 @@ class RecurrentNet(SequenceClassifier):
     def __init__(self, task: TaskSpec, cfg: RecurrentConfig, rngs: nnx.Rngs):
         embed = SequenceEmbed(task, cfg.width, rngs)
         blocks = [RecurrentBlock(cfg, rngs) for _ in range(cfg.depth)]
-        super().__init__(embed, blocks, cfg.width, task.num_classes, rngs)
+        super().__init__(embed, blocks, cfg.width, task.num_classes, rngs, causal=task.causal)
 
 
 def _depth(target_params: int) -> int:

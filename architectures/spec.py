@@ -23,17 +23,27 @@ if TYPE_CHECKING:  # annotations only: the CLI reads this module without importi
 
 InputKind = Literal["signal1d", "image", "tokens"]
 INPUT_KINDS: tuple[InputKind, ...] = ("signal1d", "image", "tokens")
+# What a model predicts: one class per example (logits_BxK), or the next token at every position (logits_BxLxV,
+# labels_BxL with -1 where a position is not scored: docs/language.md).
+Target = Literal["class", "next_token"]
+TARGETS: tuple[Target, ...] = ("class", "next_token")
 
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """What a model sees: the input kind and shape, and what it predicts."""
+    """What a model sees: the input kind and shape, and what it predicts.
+
+    `target="class"`: one label per example, logits_BxK. `target="next_token"`: token inputs, a label per
+    position (the next token's id, -1 where a position is not scored) and logits_BxLxV at every position,
+    each computed from the positions up to it alone (`num_classes` is then the vocabulary size).
+    """
 
     name: str  # dataset name, for messages only
     input_kind: InputKind
     input_shape: tuple[int, ...]  # one example: (L, C) signal1d, (H, W, C) image, (L,) tokens
     num_classes: int
     vocab_size: int = 0  # tokens only: ids are in [0, vocab_size)
+    target: Target = "class"
 
     def __post_init__(self) -> None:
         rank = {"signal1d": 2, "image": 3, "tokens": 1}[self.input_kind]
@@ -41,10 +51,24 @@ class TaskSpec:
             raise ValueError(f"{self.input_kind} inputs have rank {rank}, got shape {self.input_shape}")
         if self.input_kind == "tokens" and self.vocab_size < 2:
             raise ValueError("token tasks need vocab_size >= 2")
+        if self.target not in TARGETS:
+            raise ValueError(f"target must be one of {', '.join(TARGETS)}, got {self.target!r}")
+        if self.target == "next_token" and (self.input_kind != "tokens" or self.num_classes != self.vocab_size):
+            raise ValueError("next-token tasks read tokens and predict one of them: num_classes == vocab_size")
 
     @property
     def input_dtype(self) -> str:
         return "int32" if self.input_kind == "tokens" else "float32"
+
+    @property
+    def causal(self) -> bool:
+        """The logits at a position may depend on that position and the ones before it alone."""
+        return self.target == "next_token"
+
+
+class Unsupported(Exception):
+    """A family cannot take this task: it cannot be made causal, or the context is longer than it reads.
+    The harness says so in one line and exits 2 (a user's choice, not a bug of the family)."""
 
 
 @dataclass(frozen=True)

@@ -9,19 +9,28 @@ from 1M parameters on the sizing solver rounds widths of 256 or more to such
 multiples, see `benchmarks.running.sizing`), else the largest divisor of the width that is
 at most width/16 (head size >= 16), so the width is kept a multiple of 8.
 
+On a next-token task (`TaskSpec.causal`, docs/language.md) attention is causal (position i attends to
+j <= i), every token is its own position (at most 512: `CONTEXT_LIMIT`), and the head is a LayerNorm and
+a linear layer at every position (`layers.TokenHead`) instead of the mean-pooled one.
+
 Shape: width = d_model, depth = blocks, hidden = MLP hidden units (4 x width by default).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import jax
 from flax import nnx
 
 from architectures import register
-from architectures.layers import Mlp, PooledHead, SequenceEmbed, num_positions, patch_size
+from architectures.layers import DEFAULT_MAX_POSITIONS, Mlp, SequenceEmbed, check_context, num_positions, patch_size, task_head
 from architectures.spec import ArchShape, TaskSpec
+
+# Positions a next-token task may ask for: the budget for token sequences (classification groups longer ones,
+# which a prediction per token cannot).
+CONTEXT_LIMIT = DEFAULT_MAX_POSITIONS["tokens"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,12 @@ class SelfAttention(nnx.Module):
         return self.out(out_BxLxNxE.reshape(b, length, d))
 
 
+class CausalSelfAttention(SelfAttention):
+    """Causal multi-head self-attention: position i attends to positions j <= i (next-token prediction)."""
+
+    attend = staticmethod(partial(jax.nn.dot_product_attention, is_causal=True))
+
+
 class EncoderBlock(nnx.Module):
     """x + Attn(LN(x)), x + Mlp(LN(x)); `attention(dim, num_heads, rngs)` builds Attn (`SelfAttention`)."""
 
@@ -84,7 +99,7 @@ class Transformer(nnx.Module):
         self.embed = SequenceEmbed(task, cfg.width, rngs, cfg.max_positions)
         self.pos_LxD = nnx.Param(0.02 * jax.random.normal(rngs.params(), (self.embed.positions, cfg.width)))
         self.blocks = nnx.List([EncoderBlock(cfg, rngs, attention) for _ in range(cfg.depth)])
-        self.head = PooledHead(cfg.width, task.num_classes, rngs)
+        self.head = task_head(task, cfg.width, rngs)
 
     def __call__(self, x: jax.Array) -> jax.Array:
         x_BxLxD = self.embed(x)
@@ -109,5 +124,6 @@ def kv_cache_size(task: TaskSpec, shape: ArchShape, **options) -> int:
     description="pre-LN Transformer encoder (ViT style), patch/token embedding, mean-pooled head",
 )
 def build(task: TaskSpec, shape: ArchShape, rngs: nnx.Rngs) -> nnx.Module:
+    check_context(task, "transformer", CONTEXT_LIMIT, "its position budget for tokens")
     cfg = TransformerConfig(shape.width, shape.depth, shape.hidden, num_heads_for(shape.width))
-    return Transformer(task, cfg, rngs)
+    return Transformer(task, cfg, rngs, attention=CausalSelfAttention if task.causal else SelfAttention)

@@ -58,7 +58,7 @@ class Splits:
 
     task: TaskSpec
     x_train: np.ndarray
-    y_train: np.ndarray  # int32 class ids
+    y_train: np.ndarray  # int32 class ids (N), or on a next-token task labels per position (N x L; -1 not scored)
     x_val: np.ndarray
     y_val: np.ndarray
     x_test: np.ndarray

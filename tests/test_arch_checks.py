@@ -25,7 +25,7 @@ def registry(monkeypatch):
 
 
 def test_every_check_has_cases_and_every_case_names_its_check():
-    assert set(arch_checks.CHECKS) == {"build", "shapes", "gradients", "size", "learns"}
+    assert set(arch_checks.CHECKS) == {"build", "shapes", "gradients", "size", "learns", "causal"}
     assert {c.check for c in arch_checks.CASES} == set(arch_checks.CHECKS)
 
 
@@ -43,8 +43,8 @@ def test_a_family_written_from_the_template_passes_the_plugin_check(tmp_path):
 def test_a_family_with_a_shape_bug_fails_naming_the_check(tmp_path, registry, capsys):
     plugin = new_arch("check_bad", tmp_path)
     text = plugin.read_text()
-    assert "cfg.width, task.num_classes, rngs)" in text
-    plugin.write_text(text.replace("cfg.width, task.num_classes, rngs)", "cfg.width, task.num_classes + 1, rngs)"))
+    assert "cfg.width, task.num_classes, rngs," in text
+    plugin.write_text(text.replace("cfg.width, task.num_classes, rngs,", "cfg.width, task.num_classes + 1, rngs,"))
     assert main(["check-arch", "--plugin", str(plugin), "--check", "build,shapes"]) == 1
     captured = capsys.readouterr()
     lines = captured.err.strip().splitlines()

@@ -108,6 +108,12 @@ BAD_RUNS = {
     "wandb mode": (["--arch", "mlp", "--wandb", "sometimes"], r"argument --wandb: invalid choice"),
     "plugin fails": (["--arch", "mlp", "--plugin", "PLUGIN"], r"plugin .*failed to import: RuntimeError: needs a GPU"),
     "plugin missing": (["--arch", "mlp", "--plugin", "missing.py"], r"plugin file missing\.py does not exist"),
+    "not causal": (["--arch", "bigru", "--dataset", "pydoc", "--data-size", "100"], r"bigru reads the sequence backwards too"),
+    "context too long": (["--arch", "transformer", "--dataset", "pydoc?context=1024", "--data-size", "100"],
+                         r"transformer reads at most 512 positions of context"),
+    "corpus too short": (["--arch", "gru", "--dataset", "pydoc?context=100000"], r"pydoc: a context of 100,000 tokens"),
+    "too much text": (["--arch", "linear", "--dataset", "pydoc", "--data-size", "1000000"],
+                      r"data_size 1,000,000 is more than pydoc holds"),
 }
 
 

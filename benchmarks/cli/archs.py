@@ -47,26 +47,30 @@ def _table(task: TaskSpec, rows: list[dict], tolerance: float):
 
     shape = "x".join(map(str, task.input_shape))
     vocab = f", vocab {task.vocab_size}" if task.input_kind == "tokens" else ""
+    predicts = "the next token at every position" if task.causal else f"{task.num_classes} classes"
     table = Table(
-        title=f"{task.name}: {task.input_kind} {shape}{vocab}, {task.num_classes} classes; "
-        f"counts measured, within ±{tolerance:.0%}",
+        title=f"{task.name}: {task.input_kind} {shape}{vocab}, {predicts}; counts measured, within ±{tolerance:.0%}",
         box=box.SIMPLE_HEAD, pad_edge=False,
     )
-    for col in ("arch", "target", "width", "depth", "hidden", "params", "deviation", "FLOPs/example", "state"):
+    tokens = task.input_kind == "tokens"  # embeddings only where tokens are embedded: the count without them too
+    columns = ["arch", "target", "width", "depth", "hidden", "params"] + (["non-embedding"] if tokens else [])
+    for col in columns + ["deviation", "FLOPs/example", "state"]:
         table.add_column(col, justify="left" if col == "arch" else "right", no_wrap=True)
     for r in rows:
         if r["error"]:
-            table.add_row(r["arch"], f"{r['target_params']:,}", "-", "-", "-", "-", "[red]no match[/]", "-", "-")
+            table.add_row(r["arch"], f"{r['target_params']:,}", "-", "-", "-", "-", *(["-"] if tokens else []),
+                          "[red]no match[/]", "-", "-")
             continue
         s = r["shape"]
         state = f"{r['state_size']:,}" if r["state_size"] is not None else "-"  # None: the family reads no sequence
+        counts = [f"{r['params']:,}"] + ([f"{r['non_embedding_params']:,}"] if tokens else [])
         if r["fixed_size"]:
-            table.add_row(r["arch"], f"{r['target_params']:,}", "-", str(s["depth"]), "-", f"{r['params']:,}",
+            table.add_row(r["arch"], f"{r['target_params']:,}", "-", str(s["depth"]), "-", *counts,
                           "fixed size", human(r["flops_per_example"]), state)
             continue
         hidden = str(s["hidden"]) if s["hidden"] else "-"  # 0: the family has no hidden knob
         table.add_row(r["arch"], f"{r['target_params']:,}", str(s["width"]), str(s["depth"]), hidden,
-                      f"{r['params']:,}", f"{r['deviation']:+.2%}", human(r["flops_per_example"]), state)
+                      *counts, f"{r['deviation']:+.2%}", human(r["flops_per_example"]), state)
     return table
 
 

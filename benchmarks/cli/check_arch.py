@@ -64,8 +64,9 @@ def add_command(subparsers: argparse._SubParsersAction, common: argparse.Argumen
         description="Run the checks every family must pass (benchmarks/running/arch_checks.py, the same ones "
         "tests/test_architectures.py runs): build, shapes (logits in float32 and bfloat16), gradients (finite, "
         "reaching every parameter), size (the solver matches 10k and 30k parameters within 2%), learns (100 steps "
-        "beat chance). Exit 0 when every case passes; 1 with one line per failed case naming the check.",
+        "beat chance), causal (on a next-token task no logit reads a later token). Exit 0 when every case passes; "
+        "1 with one line per failed case naming the check.",
     )
     p.add_argument("--arch", default="", help="comma-separated families (default: the ones --plugin registered)")
-    p.add_argument("--check", default="", help="comma-separated checks of the five above (default: all)")
+    p.add_argument("--check", default="", help="comma-separated checks of the six above (default: all)")
     p.set_defaults(func=cmd_check_arch)

@@ -84,6 +84,9 @@ class DatasetInfo:
     # online(n, **options) -> (x_N, y_N): the first n examples of an endless stream of fresh training examples,
     # each prefix of a longer one (procedural datasets; benchmarks/data/online.py); None: finite data only
     online: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None
+    # options added after records existed: left out of the cache key (the data version) at their default, so the
+    # prepared arrays of every run made before them keep their version
+    later_options: tuple[str, ...] = ()
 
     def own_options(self, options: Mapping[str, Option]) -> dict[str, Option]:
         """The options prepare() and layout() take: all but the knobs load() applies itself."""
@@ -129,18 +132,20 @@ def register_dataset(
     in_local_cache: Callable[[], bool] | None = None,
     knobs: tuple[str, ...] = (),
     online: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None,
+    later_options: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., Splits]], Callable[..., Splits]]:
     """Decorator: register `prepare(**options) -> Splits` (or `prepare(path, **options)`) under `name`.
 
     `knobs` names the knobs of `benchmarks.data.quality` that load() applies to its training pool
-    (`label_noise`, `diversity`); they join its options, at their defaults."""
+    (`label_noise`, `diversity`); they join its options, at their defaults. `later_options`: options added
+    after runs were recorded, left out of the data version at their default (`DatasetInfo.later_options`)."""
     layout_fn = (lambda **_: layout) if isinstance(layout, Layout) else layout
 
     def decorate(prepare: Callable[..., Splits]) -> Callable[..., Splits]:
         all_options = dict(options or {}) | {k: quality.KNOBS[k] for k in knobs}
         _REGISTRY[name] = DatasetInfo(
             name, description, offline, version, prepare, layout_fn, all_options, takes_path,
-            fixed_prefixes, hub_id, in_local_cache, tuple(knobs), online,
+            fixed_prefixes, hub_id, in_local_cache, tuple(knobs), online, tuple(later_options),
         )
         return prepare
 
@@ -259,7 +264,8 @@ def _cache_key(ref: DatasetRef) -> str:
     payload = {
         "name": ref.info.name,
         "version": ref.info.version,
-        "options": {k: v for k, v in ref.options.items() if not quality.at_default(k, v)},  # knobs added later
+        "options": {k: v for k, v in ref.options.items()  # knobs and options added later: only where set
+                    if not quality.at_default(k, v) and not (k in ref.info.later_options and v == ref.info.options[k])},
         "prepare": _PREPARE_VERSION,
         "files": fingerprint(ref.path, cache_root()) if ref.info.takes_path else [],
         "path": "",  # files are known by their content, never by where they are
@@ -306,6 +312,10 @@ def _check(splits: Splits, ref: DatasetRef) -> None:
     for split in SPLIT_NAMES:
         x, y = getattr(splits, "x_" + split), getattr(splits, "y_" + split)
         assert x.shape == (len(y), *splits.task.input_shape), (split, x.shape, splits.task.input_shape)
+        if splits.task.causal:  # a label per position: a token id, or -1 where the position is not scored
+            assert y.shape == x.shape, (split, "a label per position", y.shape, x.shape)
+            assert y.min(initial=0) >= -1 and y.max(initial=0) < splits.task.num_classes, (split, "labels out of range")
+            continue
         assert y.min(initial=0) >= 0 and y.max(initial=0) < splits.task.num_classes, (split, "labels out of range")
     if ref.info.offline and ref.info.layout is not None:
         want = ref.info.layout(**ref.info.own_options(ref.options))
@@ -323,7 +333,8 @@ def load(name: str) -> Splits:
         own = ds.own_options(ref.options)
         splits = ds.prepare(ref.path, **own) if ds.takes_path else ds.prepare(**own)
         _check(splits, ref)
-        order = balanced_order(splits.y_train, ds.fixed_prefixes)
+        # text stays in its order (the training set of n windows is the first n of its text); classes are balanced
+        order = np.arange(len(splits.y_train)) if splits.task.causal else balanced_order(splits.y_train, ds.fixed_prefixes)
         splits = dataclasses.replace(
             splits,
             task=dataclasses.replace(splits.task, name=ref.name),
@@ -366,6 +377,7 @@ def describe(name: str) -> dict:
         "input_shape": list(task.input_shape),
         "num_classes": task.num_classes,
         "vocab_size": task.vocab_size,
+        "target": task.target,
         "max_train_size": sizes["train"],
         "val_size": sizes["val"],
         "test_size": sizes["test"],
@@ -384,7 +396,7 @@ def listing(wanted: list[str]) -> list[dict]:
     for ds in file_sources():
         out.append({
             "name": f"{ds.name}:PATH", "description": ds.description, "source": "files", "input_kind": None,
-            "input_shape": None, "num_classes": None, "vocab_size": None, "max_train_size": None, "val_size": None,
+            "input_shape": None, "num_classes": None, "vocab_size": None, "target": None, "max_train_size": None, "val_size": None,
             "test_size": None, "available_offline": True, "prepared": False, "options": dict(ds.options),
             "hub_id": "",
         })
@@ -394,7 +406,8 @@ def listing(wanted: list[str]) -> list[dict]:
 def task(name: str) -> TaskSpec:
     """The dataset's TaskSpec; from its layout where known, so nothing is downloaded or prepared."""
     d = describe(name)
-    return TaskSpec(d["name"], d["input_kind"], tuple(d["input_shape"]), d["num_classes"], d["vocab_size"] or 0)
+    return TaskSpec(d["name"], d["input_kind"], tuple(d["input_shape"]), d["num_classes"], d["vocab_size"] or 0,
+                    d["target"])
 
 
 @dataclass(frozen=True)

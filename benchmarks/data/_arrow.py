@@ -19,11 +19,15 @@ SPLIT_NAMES = ("train", "val", "test")
 
 
 def _to_table(x: np.ndarray, y: np.ndarray):
+    """x as fixed-size lists; y as int32 (a class per example) or, with a label per position, fixed-size lists too."""
     import pyarrow as pa
 
-    n_features = math.prod(x.shape[1:])
-    flat = pa.array(np.ascontiguousarray(x).reshape(-1))
-    return pa.table({"x": pa.FixedSizeListArray.from_arrays(flat, n_features), "y": pa.array(y.astype(np.int32))})
+    def rows(a: np.ndarray):
+        flat = pa.array(np.ascontiguousarray(a).reshape(-1))
+        return pa.FixedSizeListArray.from_arrays(flat, math.prod(a.shape[1:]))
+
+    labels = rows(y.astype(np.int32)) if y.ndim > 1 else pa.array(y.astype(np.int32))
+    return pa.table({"x": rows(x), "y": labels})
 
 
 def save_splits(splits: Splits, path: Path) -> None:
@@ -75,7 +79,9 @@ def read_splits(path: Path) -> Splits:
         )
         x = _view(table.column("x").combine_chunks().flatten())
         arrays["x_" + split] = x.reshape(len(table), *task.input_shape)
-        arrays["y_" + split] = _view(table.column("y").combine_chunks())
+        y = table.column("y").combine_chunks()
+        per_position = pa.types.is_fixed_size_list(y.type)  # next tokens: a label per position
+        arrays["y_" + split] = _view(y.flatten()).reshape(len(table), task.input_shape[0]) if per_position else _view(y)
     return Splits(task=task, version=meta["version"], **arrays)
 
 

@@ -84,6 +84,9 @@ def apply(splits: Splits, options: dict) -> Splits:
     fraction, diversity = options.get("label_noise", 0.0), options.get("diversity", 0)
     if not fraction and not diversity:
         return splits
+    if fraction and splits.task.causal:
+        raise UserError(f"dataset {splits.task.name}: label_noise replaces one label per example; its labels are the "
+                        "next tokens at every position (leave label_noise out)")
     y = noisy_labels(splits.y_train, fraction, splits.task.num_classes) if fraction else splits.y_train
     rows = repeated(len(y), diversity)
     return dataclasses.replace(splits, x_train=splits.x_train[rows], y_train=y[rows])

@@ -19,8 +19,14 @@ separator `|`, 2..keys+1 the keys, keys+2..keys+values+1 the values.
 Generated procedurally and vectorised with numpy in chunks seeded by
 (seed, split, chunk), so a split of n examples is a prefix of one of m > n.
 
+Language-model form (`recall?positions=all`, Zoology's own): the same sequences, scored at every
+query: the labels are the next token at each query's position (its value's token, the last one
+included) and -1 elsewhere, and the logits are over the whole vocabulary at every position
+(a next-token task, `TaskSpec.causal`: docs/language.md). The loss is the mean over the Q answers.
+
 Options: `pairs` (default 32), `queries` (4), `keys` (128), `values` (32),
 `train` (pool size, 100,000), `seed` (0). Example: `recall?pairs=64&keys=256`.
+`positions` (`last`: the classification form; `all`: the language-model form).
 """
 
 from __future__ import annotations
@@ -37,9 +43,15 @@ VAL_SIZE, TEST_SIZE = 2_000, 10_000
 SPLIT_STREAMS = {"train": 0, "val": 1, "test": 2, "online": 3}  # online: the fresh examples of the online regime
 
 
-def _task(pairs: int, queries: int, keys: int, values: int) -> TaskSpec:
-    return TaskSpec(name="recall", input_kind="tokens", input_shape=(2 * pairs + 2 * queries,), num_classes=values,
-                    vocab_size=2 + keys + values)
+POSITIONS = ("last", "all")  # scored at the last query (a class) or at every query (next tokens)
+
+
+def _task(pairs: int, queries: int, keys: int, values: int, positions: str = "last") -> TaskSpec:
+    length, vocab = 2 * pairs + 2 * queries, 2 + keys + values
+    if positions == "all":
+        return TaskSpec(name="recall", input_kind="tokens", input_shape=(length,), num_classes=vocab, vocab_size=vocab,
+                        target="next_token")
+    return TaskSpec(name="recall", input_kind="tokens", input_shape=(length,), num_classes=values, vocab_size=vocab)
 
 
 def _chunk_rows(keys: int) -> int:
@@ -63,40 +75,58 @@ def _chunk(rng: np.random.Generator, *, pairs: int, queries: int, keys: int, val
     return tokens, q_values[:, -1].astype(np.int32)
 
 
+def answers_at_every_query(tokens_NxL: np.ndarray, label_N: np.ndarray, *, pairs: int, keys: int) -> np.ndarray:
+    """The language-model form's labels_NxL: at each query's position the token that answers it (the value
+    after it; for the last query, its label's value token), -1 at every other position."""
+    queries_at = np.arange(2 * pairs + 1, tokens_NxL.shape[1], 2)
+    y_NxL = np.full(tokens_NxL.shape, -1, np.int32)
+    y_NxL[:, queries_at[:-1]] = tokens_NxL[:, queries_at[:-1] + 1]
+    y_NxL[:, queries_at[-1]] = KEY0 + keys + label_N
+    return y_NxL
+
+
 def generate(n: int, *, pairs: int, queries: int, keys: int, values: int, seed: int,
-             split: str) -> tuple[np.ndarray, np.ndarray]:
-    """The first n examples of one split: (tokens_NxL int32, labels_N int32)."""
+             split: str, positions: str = "last") -> tuple[np.ndarray, np.ndarray]:
+    """The first n examples of one split: (tokens_NxL int32, labels_N int32), or with `positions="all"` the
+    same tokens and labels_NxL (`answers_at_every_query`)."""
     chunks = [
         _chunk(np.random.default_rng([seed, SPLIT_STREAMS[split], c]), pairs=pairs, queries=queries, keys=keys,
                values=values)
         for c in range(-(-n // _chunk_rows(keys)))
     ]
-    return np.concatenate([x for x, _ in chunks])[:n], np.concatenate([y for _, y in chunks])[:n]
+    x, y = np.concatenate([x for x, _ in chunks])[:n], np.concatenate([y for _, y in chunks])[:n]
+    return (x, answers_at_every_query(x, y, pairs=pairs, keys=keys)) if positions == "all" else (x, y)
 
 
-def _layout(pairs: int, queries: int, keys: int, values: int, train: int, seed: int) -> Layout:
+def _layout(pairs: int, queries: int, keys: int, values: int, train: int, seed: int, positions: str) -> Layout:
     if not (1 <= queries <= pairs <= keys) or values < 2 or train < 1:
         raise UserError("recall needs 1 <= queries <= pairs <= keys, values >= 2 and train >= 1")
-    return Layout(task=_task(pairs, queries, keys, values), train=train, val=VAL_SIZE, test=TEST_SIZE)
+    if positions not in POSITIONS:
+        raise UserError(f"recall: positions must be one of {', '.join(POSITIONS)}, got {positions!r}")
+    return Layout(task=_task(pairs, queries, keys, values, positions), train=train, val=VAL_SIZE, test=TEST_SIZE)
 
 
-def online(n: int, *, pairs: int, queries: int, keys: int, values: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def online(n: int, *, pairs: int, queries: int, keys: int, values: int, seed: int,
+           positions: str) -> tuple[np.ndarray, np.ndarray]:
     """The first n examples of the online stream (benchmarks/data/online.py): a split of its own."""
-    return generate(n, pairs=pairs, queries=queries, keys=keys, values=values, seed=seed, split="online")
+    return generate(n, pairs=pairs, queries=queries, keys=keys, values=values, seed=seed, split="online",
+                    positions=positions)
 
 
 @register_dataset(
     "recall",
-    description="Multi-query associative recall: value bound to the last queried key, as tokens (procedural)",
+    description="Multi-query associative recall: value bound to the last queried key, as tokens (procedural; "
+                "positions=all: every answer, next-token form)",
     version="1",
     layout=_layout,
     online=online,
-    options={"pairs": 32, "queries": 4, "keys": 128, "values": 32, "train": 100_000, "seed": 0},
+    options={"pairs": 32, "queries": 4, "keys": 128, "values": 32, "train": 100_000, "seed": 0, "positions": "last"},
     knobs=APPLIED_BY_LOAD,
+    later_options=("positions",),
 )
-def prepare(pairs: int, queries: int, keys: int, values: int, train: int, seed: int) -> Splits:
-    layout = _layout(pairs, queries, keys, values, train, seed)
-    opts = {"pairs": pairs, "queries": queries, "keys": keys, "values": values, "seed": seed}
+def prepare(pairs: int, queries: int, keys: int, values: int, train: int, seed: int, positions: str) -> Splits:
+    layout = _layout(pairs, queries, keys, values, train, seed, positions)
+    opts = {"pairs": pairs, "queries": queries, "keys": keys, "values": values, "seed": seed, "positions": positions}
     x_train, y_train = generate(train, split="train", **opts)
     x_val, y_val = generate(VAL_SIZE, split="val", **opts)
     x_test, y_test = generate(TEST_SIZE, split="test", **opts)

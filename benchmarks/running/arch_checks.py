@@ -1,12 +1,14 @@
 """The architecture test matrix: what a family must pass before its results mean anything.
 
-Five checks, each a few cases over tiny tasks of every input kind (`TASKS`):
+Six checks, each a few cases over tiny tasks of every input kind (`TASKS`, and `NEXT_TOKENS`):
 
     build      builds at the smallest shape it declares and at the solver's shape for 10k parameters
     shapes     maps a batch to logits_BxK in float32, computing in float32 and in bfloat16
     gradients  finite gradients that reach every parameter (1-D signal, image and token inputs)
     size       the solver matches 10k and 30k parameters within ±2% at the family's depth, on measured counts
     learns     100 steps of the harness's own training (AdamW, clipping, sampled batches) beat chance on a tiny task
+    causal     on a next-token task, logits_BxLxV, and changing the token at t changes no logit before t (or the
+               family says, in one line, that it cannot be causal)
 
 One definition serves both callers: `tests/test_architectures.py` runs every case on every
 registered family, and `archbench check-arch` runs them on the families a plugin registers.
@@ -40,6 +42,7 @@ TASKS = {
     "image32x32x3": TaskSpec("image32", "image", (32, 32, 3), 10),
     "tokens": TaskSpec("tokens", "tokens", (64,), 4, vocab_size=16),
 }
+NEXT_TOKENS = TaskSpec("next_tokens", "tokens", (24,), 16, vocab_size=16, target="next_token")
 TARGETS = (10_000, 30_000)
 TOLERANCE = 0.02
 O0 = {"xla_backend_optimization_level": 0}  # the checks' programs run once, on tiny batches: compile fast
@@ -176,6 +179,30 @@ def check_learns(arch: str, kind: str = "signal1d") -> None:
     require(float(test_acc) > 0.5, f"test accuracy {float(test_acc):.2f} after {steps} steps (chance 0.25, need > 0.5)")
 
 
+def check_causal(arch: str, kind: str = "next_token") -> None:
+    """On a next-token task: logits_BxLxV, and a change of the token at position t leaves every logit before t
+    as it was (to float32 rounding, 1e-6) and moves some logit from t on (so a family that ignores
+    its input cannot pass). A family that cannot be causal passes by saying so (`architectures.Unsupported`)."""
+    task, t = NEXT_TOKENS, 10
+    try:
+        sized = sized_for_checks(arch, task, TARGETS[0])
+    except sizing.TaskUnsupported:
+        return
+    model = Model.create(arch, task, sized.shape)
+    params = model.init(jax.random.key(0))
+    x = _inputs(task, 2)
+    changed = x.at[:, t].set((x[:, t] + 1) % task.vocab_size)
+    apply = jax.jit(partial(model.apply, precision="float32")).lower(params, x).compile(compiler_options=O0)
+    before, after = np.asarray(apply(params, x)), np.asarray(apply(params, changed))
+    want = (2, task.input_shape[0], task.vocab_size)
+    require(before.shape == want, f"logits {before.shape} on a next-token task, expected {want} (a prediction per token)")
+    same = np.isclose(before, after, rtol=1e-6, atol=1e-6)
+    leaks = np.flatnonzero(~same[:, :t].all(axis=(0, 2)))
+    require(not leaks.size, f"changing the token at position {t} changes the logits at position {leaks[:3].tolist()}: "
+                            "not causal")
+    require(not same[:, t:].all(), f"changing the token at position {t} changes no logit")
+
+
 # ---------------------------------------------------------------------------- the matrix
 
 
@@ -197,6 +224,7 @@ CHECKS: dict[str, tuple[Callable[[str, str], None], tuple[str, ...]]] = {
     "gradients": (check_gradients, ("signal1d", "image8x8", "tokens")),
     "size": (check_size, tuple(TASKS)),
     "learns": (check_learns, ("signal1d",)),
+    "causal": (check_causal, ("next_token",)),
 }
 CASES: tuple[Case, ...] = tuple(Case(name, kind, fn) for name, (fn, kinds) in CHECKS.items() for kind in kinds)
 

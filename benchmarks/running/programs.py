@@ -194,9 +194,20 @@ def optimizer(lr: jax.Array | float, steps: jax.Array | int, cfg: TrainConfig) -
     return optax.GradientTransformation(adamw.init, update)
 
 
+def token_losses(logits_BxLxV: jax.Array, y_BxL: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Cross-entropy at every position of a next-token batch, and which positions are scored (y >= 0)."""
+    scored_BxL = y_BxL >= 0
+    losses_BxL = optax.softmax_cross_entropy_with_integer_labels(logits_BxLxV, jnp.maximum(y_BxL, 0))
+    return jnp.where(scored_BxL, losses_BxL, 0.0), scored_BxL
+
+
 def loss_fn(model: Model, precision: str, params: nnx.State, x: jax.Array, y: jax.Array) -> jax.Array:
-    """Mean cross-entropy of a batch."""
-    return optax.softmax_cross_entropy_with_integer_labels(model.apply(params, x, precision), y).mean()
+    """Mean cross-entropy of a batch: over its examples, or (next tokens) over its scored positions."""
+    logits = model.apply(params, x, precision)
+    if model.task.causal:
+        losses_BxL, scored_BxL = token_losses(logits, y)
+        return losses_BxL.sum() / jnp.maximum(scored_BxL.sum(), 1)
+    return optax.softmax_cross_entropy_with_integer_labels(logits, y).mean()
 
 
 def init_state(model: Model, cfg: TrainConfig, seed: jax.Array) -> TrainState:
@@ -245,8 +256,33 @@ def train_step(
     return TrainState(params, opt_state, data_key, state.step + 1, diverged_step), loss
 
 
+def token_batches(cfg: TrainConfig, x_N: jax.Array, y_N: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """A next-token split in batches of `cfg.eval_batch`, x and y nb x eb x L; the last padded with rows that
+    score no position (labels -1)."""
+    n, length = y_N.shape
+    eb = min(cfg.eval_batch, n)
+    nb = math.ceil(n / eb)
+    x = jnp.pad(x_N, [(0, nb * eb - n), (0, 0)]).reshape(nb, eb, length)
+    return x, jnp.pad(y_N, [(0, nb * eb - n), (0, 0)], constant_values=-1).reshape(nb, eb, length)
+
+
 def evaluate(model: Model, cfg: TrainConfig, params: nnx.State, x_N: jax.Array, y_N: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Mean loss and accuracy over a whole split, in fixed-size batches (the last one masked)."""
+    """Mean loss and accuracy over a whole split, in fixed-size batches (the last one masked).
+
+    Next tokens: mean cross-entropy and accuracy per scored position of the split (each token weighs the
+    same, whichever example holds it); padded examples score no position."""
+    if model.task.causal:
+        x, y = token_batches(cfg, x_N, y_N)
+
+        def token_batch(args):
+            xb, yb = map(distributed.constrain_batch, args)
+            logits = model.apply(params, xb, cfg.precision)
+            losses, scored = token_losses(logits, yb)
+            return losses.sum(), jnp.sum((jnp.argmax(logits, -1) == yb) & scored), scored.sum()
+
+        loss_sum, correct, tokens = jax.lax.map(token_batch, (x, y))
+        tokens = jnp.maximum(tokens.sum(), 1)
+        return loss_sum.sum() / tokens, correct.sum() / tokens
     n = x_N.shape[0]
     eb = min(cfg.eval_batch, n)
     nb = math.ceil(n / eb)
@@ -263,6 +299,22 @@ def evaluate(model: Model, cfg: TrainConfig, params: nnx.State, x_N: jax.Array, 
 
     loss_sum, correct = jax.lax.map(batch, (x, y, mask))
     return loss_sum.sum() / n, correct.sum() / n
+
+
+def position_losses(model: Model, cfg: TrainConfig, params: nnx.State, x_N: jax.Array,
+                    y_N: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Next tokens: the mean cross-entropy at each position of a split, loss_L, and the tokens scored at each,
+    count_L (NaN loss where none is): Kaplan et al. (2020)'s loss against the position in the context."""
+    x, y = token_batches(cfg, x_N, y_N)
+
+    def batch(args):
+        xb, yb = map(distributed.constrain_batch, args)
+        losses, scored = token_losses(model.apply(params, xb, cfg.precision), yb)
+        return losses.sum(0), scored.sum(0)
+
+    loss_sum, count = jax.lax.map(batch, (x, y))
+    count_L = count.sum(0)
+    return jnp.where(count_L > 0, loss_sum.sum(0) / jnp.maximum(count_L, 1), jnp.nan), count_L
 
 
 def run_interval(
@@ -347,6 +399,6 @@ def device_data(view: TrainingView, capacity: int | None = None) -> Data:
     if capacity is not None and capacity > len(y_train):
         pad = capacity - len(y_train)
         x_train = np.concatenate([x_train, np.zeros((pad, *x_train.shape[1:]), x_train.dtype)])
-        y_train = np.concatenate([y_train, np.zeros(pad, y_train.dtype)])
+        y_train = np.concatenate([y_train, np.zeros((pad, *y_train.shape[1:]), y_train.dtype)])
     arrays = (x_train, y_train, view.x_val, view.y_val, view.x_test, view.y_test)
     return Data(*(distributed.put_replicated(a) for a in arrays))

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -66,6 +67,10 @@ LeafShapes = tuple[tuple[str, tuple[int, ...]], ...]  # (path, shape) of every p
 
 class BuilderFailed(UserError):
     """A family's builder raised at a shape the solver tried: a bug in the family, or a limit it has not declared."""
+
+
+class TaskUnsupported(UserError):
+    """A family cannot take the task (`architectures.Unsupported`: it cannot be causal, or the context is too long)."""
 
 
 def builder_failure(arch: str, task: TaskSpec, shape: ArchShape, error: Exception) -> BuilderFailed:
@@ -116,6 +121,8 @@ def param_shapes(arch: str, task: TaskSpec, shape: ArchShape) -> LeafShapes:
             state = jax.eval_shape(param_state)
     except UserError:
         raise
+    except architectures.Unsupported as e:  # the family cannot take the task (not causal; too long a context)
+        raise TaskUnsupported(str(e)) from None
     except Exception as e:  # the family's code, at a shape the solver chose: one line, not a traceback
         raise builder_failure(arch, task, shape, e) from e
     leaves = jax.tree_util.tree_leaves_with_path(state)
@@ -125,6 +132,16 @@ def param_shapes(arch: str, task: TaskSpec, shape: ArchShape) -> LeafShapes:
 def count_params(arch: str, task: TaskSpec, shape: ArchShape) -> int:
     """Measured parameter count of `arch` at `shape`: every parameter array counts."""
     return sum(math.prod(dims) for _, dims in param_shapes(arch, task, shape))
+
+
+EMBEDDING_TABLES = frozenset({"embedding", "pos_LxD"})  # parameters a token id or a position indexes (nnx.Embed, positions)
+
+
+def non_embedding_params(arch: str, task: TaskSpec, shape: ArchShape) -> int:
+    """Kaplan et al. (2020)'s N: every parameter but the token and position embedding tables (`EMBEDDING_TABLES`).
+    A bigram is a table alone: 0."""
+    names = lambda path: re.findall(r"\['([^']+)'\]", path)  # "['embed']['embedding'].value" -> embed, embedding
+    return sum(math.prod(dims) for path, dims in param_shapes(arch, task, shape) if names(path)[-1] not in EMBEDDING_TABLES)
 
 
 CountFn = Callable[[int, int], int]  # (width, hidden) -> parameter count at the solver's depth
@@ -381,8 +398,9 @@ def parse_counts(text: str) -> list[int]:
 
 
 def matched_shapes(task: TaskSpec, archs: list[str], targets: list[int], tolerance: float) -> list[dict]:
-    """One row per family and target: the solved shape, measured count, deviation, FLOPs per example and
-    recurrent state size (floats one example carries between positions; None where the family reads no sequence).
+    """One row per family and target: the solved shape, measured count (and without embeddings: Kaplan's N),
+    deviation, FLOPs per example and recurrent state size (floats one example carries between positions; None
+    where the family reads no sequence).
 
     A target a family cannot reach gives a row with `error` (naming the nearest
     feasible target) and null numbers, so the other rows still show.
@@ -396,11 +414,12 @@ def matched_shapes(task: TaskSpec, archs: list[str], targets: list[int], toleran
             except BuilderFailed:
                 raise  # a builder that fails is an error of the whole command
             except UserError as e:
-                out.append(row | {"params": None, "deviation": None, "flops_per_example": None, "shape": None,
-                                  "state_size": None, "error": str(e)})
+                out.append(row | {"params": None, "non_embedding_params": None, "deviation": None, "flops_per_example": None,
+                                  "shape": None, "state_size": None, "error": str(e)})
                 continue
             flops = flops_per_example(arch, task, sized.shape)
             out.append(row | {"params": sized.params, "deviation": sized.deviation, "flops_per_example": flops,
+                              "non_embedding_params": non_embedding_params(arch, task, sized.shape),
                               "shape": sized.shape.as_dict(), "fixed_size": sized.fixed,
                               "state_size": architectures.state_size(arch, task, sized.shape), "error": None})
     return out
