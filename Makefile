@@ -8,6 +8,7 @@ STAMP  := $(VENV)/.installed
 SUITE  ?= quick
 RESULTS ?= results
 ARGS   ?=
+TEST_WORKERS ?= auto
 
 .DEFAULT_GOAL := help
 .PHONY: help install bench sweep report leaderboard compare perf tickets test lint new-arch check-arch clean
@@ -60,8 +61,8 @@ check-arch: $(STAMP) ## run the architecture test matrix on a plugin: make check
 	@test -n "$(PLUGIN)$(ARCH)" || { echo "usage: make check-arch PLUGIN=<file.py or module> [ARCH=<family>]"; exit 2; }
 	$(BIN)/archbench check-arch $(if $(PLUGIN),--plugin $(PLUGIN)) $(if $(ARCH),--arch $(ARCH)) $(ARGS)
 
-test: $(STAMP) ## run the test suite
-	$(BIN)/python -m pytest -q --durations=15 $(ARGS)
+test: $(STAMP) ## run the test suite, one pytest worker per core (TEST_WORKERS=0: all in one process)
+	$(BIN)/python -m pytest -q --durations=15 -n $(TEST_WORKERS) $(ARGS)
 
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check architectures benchmarks tests
