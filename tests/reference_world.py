@@ -125,12 +125,16 @@ def tail_df(z: np.ndarray) -> float:
     return float("inf") if excess <= 0.05 else max(4.5, 4 + 6 / excess)
 
 
+def reference_records(suite: str) -> list[RunRecord]:
+    """The records of results/reference/<suite>/runs.jsonl."""
+    lines = (REFERENCE / suite / "runs.jsonl").read_text().splitlines()
+    return [RunRecord.from_dict(json.loads(line)) for line in lines if line.strip()]
+
+
 @functools.cache
 def reference_world(suite: str, dataset: str | None = None) -> World:
     """The world of results/reference/<suite>/runs.jsonl (one of its datasets, where given)."""
-    lines = (REFERENCE / suite / "runs.jsonl").read_text().splitlines()
-    records = [RunRecord.from_dict(json.loads(line)) for line in lines if line.strip()]
-    return World.of([r for r in records if dataset in (None, r.spec.dataset)])
+    return World.of([r for r in reference_records(suite) if dataset in (None, r.spec.dataset)])
 
 
 def sub_world(world: World, keep: Callable[[RunRecord], bool]) -> World:

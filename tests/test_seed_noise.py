@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
 import pytest
+from reference_world import reference_records
 
 from benchmarks.analysis.seed_noise import (
     REFERENCE_RUN_LEVEL,
@@ -21,7 +19,6 @@ from benchmarks.analysis.seed_noise import (
     t_p,
 )
 from benchmarks.analysis.stats import usable
-from benchmarks.spec import RunRecord
 
 
 def split_plot(gen, tau=0.04, sigma=0.02, sizes=3, data_sizes=4, seeds=3):
@@ -133,9 +130,7 @@ def test_run_level_recovers_a_planted_learning_rate_noise_and_finds_none_where_n
 def test_the_reference_run_level_is_what_the_committed_quick_reference_shows():
     """REFERENCE_RUN_LEVEL, the prior every suite's κ is pooled with, is `run_level` of results/reference/quick's
     usable runs (to its two decimals): regenerating that reference means restating it."""
-    lines = (Path(__file__).resolve().parent.parent / "results/reference/quick/runs.jsonl").read_text().splitlines()
-    records = usable([RunRecord.from_dict(json.loads(line)) for line in lines if line.strip()])[0]
-    measured = run_level(families_of(records))
+    measured = run_level(families_of(usable(reference_records("quick"))[0]))
     assert round(measured.ratio, 2) == REFERENCE_RUN_LEVEL.ratio and measured.df == REFERENCE_RUN_LEVEL.df
 
 
