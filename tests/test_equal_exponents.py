@@ -1,5 +1,6 @@
 """Do families scale alike? The test of one shared exponent rejects where the families' exponents were planted
-apart, not where they were planted equal, and the exponents stand side by side with their intervals."""
+apart, not where they were planted equal (it is computed for scripts/coverage.py, not stated), and the exponents
+stand side by side with their intervals."""
 
 from __future__ import annotations
 
@@ -41,11 +42,11 @@ def test_families_planted_with_different_data_exponents_are_told_apart_and_the_p
         assert e.lo < e.value < e.hi
 
 
-def test_the_verdict_says_whether_one_exponent_fits_and_fits_json_holds_the_test():
+def test_the_verdict_shows_the_exponents_but_not_the_uncalibrated_test():
+    """The test's size is 0.5-4% at a nominal 5% in the reference worlds (docs/coverage.md): withdrawn."""
     v = verdict(planted_records(_law(0.6), **QUICK), n_boot=100).datasets[0]
     text = dataset_section(v).text(details=True)
-    assert "one shared exponent against training examples is rejected" in text
-    assert "the exponents against parameters are consistent with one shared exponent" in text
-    assert "With model size the families scale alike within noise" in dataset_section(v).headline[3]
-    test = v.statistics["equal_exponents"].to_dict()["equal_exponents"]["data_size"]["test"]
-    assert np.isfinite(test["p_value"]) and test["df"] == 15
+    assert "shared exponent" not in text and "With model size the families scale" not in text
+    assert "[equal_exponents] mixer" in text
+    d = v.statistics["equal_exponents"].to_dict()["equal_exponents"]["data_size"]
+    assert "test" not in d and np.isfinite(d["pooled"]["mixer"]["value"])

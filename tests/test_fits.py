@@ -162,3 +162,18 @@ def test_compute_varies_apart_from_params_only_where_the_budget_follows_the_data
     df = fits.fit_dataset(_quick(QUICK_LAW))
     assert df.compute_varies
     assert df.archs["gru"].vs_compute.status == "slope" and "envelope" in df.archs["gru"].vs_compute.reason
+
+
+def test_a_compute_frontier_interval_chooses_its_points_again_in_every_replicate():
+    """The frontier's runs are picked by their own noise: its replicates pick again, so its slope's interval is
+    wider than that of lines through the fixed points, and the point estimate stays the fixed points' line."""
+    records = planted_records(Law(E=0.5, A=20.0, alpha=0.4, B=8.0, beta=0.3, sigma=0.05), **QUICK)
+    mine = [r for r in usable(records)[0] if r.spec.arch == "mlp"]
+    df = fits.fit_dataset(records, n_boot=200)
+    f = df.archs["mlp"].vs_compute
+    fixed = fits.fit_runs([r for r in mine if (r.spec.target_params, r.spec.data_size) in
+                           {(p.target_params, p.data_size) for p in fits.compute_frontier(mine)}],
+                          "compute", df.archs["mlp"].noise, n_boot=200)
+    width = lambda e: e.hi - e.lo
+    assert f.local_exponent.value == pytest.approx(fixed.local_exponent.value)
+    assert width(f.local_exponent) > width(fixed.local_exponent)

@@ -132,6 +132,7 @@ def test_the_reference_run_level_is_what_the_committed_quick_reference_shows():
     usable runs (to its two decimals): regenerating that reference means restating it."""
     measured = run_level(families_of(usable(reference_records("quick"))[0]))
     assert round(measured.ratio, 2) == REFERENCE_RUN_LEVEL.ratio and measured.df == REFERENCE_RUN_LEVEL.df
+    assert round(measured.kurtosis, 2) == REFERENCE_RUN_LEVEL.kurtosis
 
 
 def test_a_bending_curve_is_not_taken_for_run_noise():
@@ -156,3 +157,14 @@ def test_the_run_effect_widens_a_mean_over_cells_and_not_a_contrast_within_one()
     assert extra == pytest.approx(0.5 * plain.seed_var / len(set(cells)))  # κ·s²·Σ_c (1/C)²
     assert noise.variance(within)[0] == pytest.approx(plain.variance(within)[0])
     assert noise.covariance(mean, mean) - plain.covariance(mean, mean) == pytest.approx(extra)
+
+
+def test_heavy_tailed_run_effects_lower_the_degrees_of_freedom_of_kappa():
+    """Rate choices with Student-t(5) tails make κ noisier than its count of triples: its excess kurtosis is
+    measured and its effective df fall below the count; Gaussian ones keep (about) the count."""
+    gen = np.random.default_rng(3)
+    heavy = lambda u, v: -0.3 * u - 0.2 * v + 0.1 * gen.standard_t(5, u.size) * np.sqrt(3 / 5) * 2
+    t = run_level([_family_runs(gen, 0.0, curve=heavy) for _ in range(12)])
+    g = run_level([_family_runs(gen, 4.0) for _ in range(12)])
+    assert t.df == g.df == 12 * 10
+    assert t.effective_df < 0.75 * t.df and g.effective_df > 0.75 * g.df

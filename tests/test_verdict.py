@@ -370,11 +370,12 @@ def test_the_order_of_the_records_moves_nothing():
 
 def test_a_loss_peak_inside_the_model_sizes_is_found_and_a_falling_curve_has_none():
     """A peak as double descent has one: a bump over several sizes. (One run 1.5× above its neighbours, of three,
-    is what a bad learning-rate choice looks like too: seed_noise.run_level counts it as run noise.)"""
+    is what a bad learning-rate choice looks like too: seed_noise.run_level counts it as run noise; with 5 triples
+    of its own, κ's degrees of freedom are few, and the reference's heavy tails make them fewer.)"""
     law = Law(effect={"mlp": 0.0}, sigma=0.02)
     sizes = (1_250, 2_500, 5_000, 10_000, 20_000, 40_000, 80_000)
     records = planted_records(law, sizes=sizes, data_sizes=(1_000,))
-    bump = {2_500: 1.2, 5_000: 1.5, 10_000: 1.2}
+    bump = {2_500: 1.25, 5_000: 1.6, 10_000: 1.25}
     bumped = [dataclasses.replace(r, seeds=[dataclasses.replace(s, test_loss=bump.get(r.spec.target_params, 1.0)
                                                                 * s.test_loss) for s in r.seeds]) for r in records]
     (peak,) = verdict(bumped, n_boot=50).datasets[0].statistics["peak"].claims

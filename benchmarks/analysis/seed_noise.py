@@ -96,9 +96,18 @@ class RunLevel:
 
     ratio: float = 0.0
     df: float = math.inf
+    kurtosis: float = 0.0  # excess kurtosis of the pseudo-residuals κ is the mean square of (0: Gaussian)
+
+    @property
+    def effective_df(self) -> float:
+        """The degrees of freedom of κ as a variance estimate: a mean square of df terms with excess kurtosis γ
+        has relative variance 2/df + γ/df, as a χ² of 2·df/(2 + γ) degrees of freedom. Heavy-tailed rate choices
+        make κ noisier than its count of triples says; tests and intervals read it with these df."""
+        return self.df * 2 / (2 + self.kurtosis)
 
     def to_dict(self) -> dict:
-        return {"run_to_seed_variance": self.ratio, "df": self.df}
+        return {"run_to_seed_variance": self.ratio, "df": self.df, "kurtosis": self.kurtosis,
+                "effective_df": self.effective_df}
 
 
 @dataclass(frozen=True)
@@ -113,7 +122,7 @@ class FamilyRuns:
 # What the committed `quick` reference shows of κ (results/reference/quick: 6 families × 12 runs, 60 triples),
 # taken as worth PRIOR_DF triples of any suite's own: a design of a few runs a family (2 datasets × 3 families ×
 # 3 data sizes leave 6 triples) cannot tell κ from 0, and a floored estimate of 0 would drop the term.
-REFERENCE_RUN_LEVEL = RunLevel(1.14, 60.0)
+REFERENCE_RUN_LEVEL = RunLevel(1.14, 60.0, 2.39)
 PRIOR_DF = 6.0
 
 
@@ -127,8 +136,10 @@ def run_level(families: Sequence[FamilyRuns]) -> RunLevel:
     means of variance s²·(1/m + κ), E[e²] = s²·(a²/m₁ + 1/m₂ + c²/m₃) + κ·s²·(a² + 1 + c²), s² the family's
     pooled seed variance; the excess of Σ e²/s² over its seed part, over Σ(a² + 1 + c²), estimates κ
     (floored at 0), with one degree of freedom a triple. Families without seed noise add nothing; with no
-    triple, κ is 0 and unknown (df 0)."""
+    triple, κ is 0 and unknown (df 0). The pseudo-residuals' excess kurtosis (each in units of its expected
+    sd at the estimated κ; floored at 0, and 0 below MIN_KURTOSIS_TRIPLES) sets κ's `effective_df`."""
     excess, weight, df = 0.0, 0.0, 0
+    scaled = []  # (e²/s², its seed part, a² + 1 + c²) of each triple
     for fam in families:
         multi = [np.asarray(s, float) for s in fam.seeds if np.size(s) > 1]
         seed_df = sum(s.size - 1 for s in multi)
@@ -145,10 +156,26 @@ def run_level(families: Sequence[FamilyRuns]) -> RunLevel:
                     x1, x2, x3 = along[i1], along[i2], along[i3]
                     a, c = (x3 - x2) / (x3 - x1), (x2 - x1) / (x3 - x1)
                     e = a * y[i1] + c * y[i3] - y[i2]
-                    excess += e * e / s2 - (a * a / m[i1] + 1 / m[i2] + c * c / m[i3])
+                    seed_part = a * a / m[i1] + 1 / m[i2] + c * c / m[i3]
+                    excess += e * e / s2 - seed_part
                     weight += a * a + 1 + c * c
                     df += 1
-    return RunLevel(max(0.0, float(excess / weight)), float(df)) if df else RunLevel(0.0, 0.0)
+                    scaled.append((e * e / s2, seed_part, a * a + 1 + c * c))
+    if not df:
+        return RunLevel(0.0, 0.0)
+    kappa = max(0.0, float(excess / weight))
+    return RunLevel(kappa, float(df), _kurtosis([sq / (seed + kappa * run) for sq, seed, run in scaled]))
+
+
+MIN_KURTOSIS_TRIPLES = 20  # fewer triples tell nothing of the tails: the reference's kurtosis (`with_prior`)
+
+
+def _kurtosis(z2: Sequence[float]) -> float:
+    """Excess kurtosis of pseudo-residuals from their squares in units of their expected variance, ≥ 0."""
+    z2 = np.asarray(z2, dtype=float)
+    if z2.size < MIN_KURTOSIS_TRIPLES or z2.mean() <= 0:
+        return 0.0
+    return max(0.0, float(np.mean(z2**2) / np.mean(z2) ** 2 - 3))
 
 
 def families_of(records: Sequence[RunRecord]) -> list[FamilyRuns]:
@@ -170,9 +197,12 @@ def run_level_of(records: Sequence[RunRecord]) -> RunLevel:
 
 
 def with_prior(run: RunLevel) -> RunLevel:
-    """κ pooled with the reference's, weighted by triples: (κ̂·df + κ_ref·PRIOR_DF) / (df + PRIOR_DF)."""
+    """κ pooled with the reference's, weighted by triples: (κ̂·df + κ_ref·PRIOR_DF) / (df + PRIOR_DF); its
+    kurtosis likewise (a design too small to show its own tails borrows the reference's)."""
     df = run.df + PRIOR_DF
-    return RunLevel((run.ratio * run.df + REFERENCE_RUN_LEVEL.ratio * PRIOR_DF) / df, df)
+    own = run.kurtosis if run.df >= MIN_KURTOSIS_TRIPLES else REFERENCE_RUN_LEVEL.kurtosis
+    return RunLevel((run.ratio * run.df + REFERENCE_RUN_LEVEL.ratio * PRIOR_DF) / df, df,
+                    (own * run.df + REFERENCE_RUN_LEVEL.kurtosis * PRIOR_DF) / df)
 
 
 @dataclass(frozen=True)
@@ -277,7 +307,7 @@ class SplitPlotNoise:
         """Degrees of freedom of κ·s²: a product of two estimates, whose squared relative errors add
         (2/df each), so 1/df = 1/df_κ + 1/df_s."""
         seed_df = self.plot_df + self.within_df if self.shared else self.within_df
-        return 1 / (1 / self.run.df + 1 / max(seed_df, 1))
+        return 1 / (1 / self.run.effective_df + 1 / max(seed_df, 1))
 
     def _seed_variance(self, k: np.ndarray) -> tuple[float, float]:
         own = float(k @ k)

@@ -153,8 +153,9 @@ def run_effects(records: Sequence[RunRecord], seeds: Sequence[np.ndarray], run: 
     for arch, ss in pooled.items():
         df = sum(x.size - 1 for x in ss if x.size > 1)
         s2[arch] = sum((x.size - 1) * x.var(ddof=1) for x in ss if x.size > 1) / df if df else 0.0
-    chi = keyed_rng("run level", key, n_boot).chisquare(run.df, size=n_boot) if np.isfinite(run.df) else None
-    scale_B = np.sqrt(run.df / chi) if chi is not None else np.ones(n_boot)
+    df = run.effective_df
+    chi = keyed_rng("run level", key, n_boot).chisquare(df, size=n_boot) if np.isfinite(df) else None
+    scale_B = np.sqrt(df / chi) if chi is not None else np.ones(n_boot)
     for j, r in enumerate(records):
         z = keyed_rng("run effect", key, r.data_version or r.spec.dataset, r.spec.arch, r.spec.target_params,
                       r.spec.data_size, n_boot).standard_normal(n_boot)

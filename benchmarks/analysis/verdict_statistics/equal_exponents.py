@@ -11,8 +11,12 @@ noise level adds do not inflate) and ē the weighted mean, summed over slices; W
 W of every replicate's deviations from its own curve's estimate (the replicates carry the one noise model,
 its run effects and its uncertain noise level included), so p is at least 1/(B + 1). Referred to
 F(q, noise df) instead, the test rejected a true null in 0 of 100 reruns of the quick reference's
-world where 5% is nominal (docs/coverage.md). For lines, whose estimates are linear in the data, W is the likelihood-ratio
-statistic of a shared slope. A
+world where 5% is nominal; referred to its bootstrap null, in 0.5–4% of reruns of the quick and quality
+worlds (docs/coverage.md): below half its level, because the noise model the weights rest on is wider than
+the exponents' real scatter (an init serves every data size of a curve, and κ includes the curves' own bend).
+Its p-value is not calibrated, so it is withdrawn: no claim, no words, not in fits.json; `p_value` stays
+here for scripts/coverage.py, which measures its size. For lines, whose estimates are linear in the data, W
+is the likelihood-ratio statistic of a shared slope. A
 family's exponent over the whole axis is the inverse-variance weighted mean of its slices', with the
 interval of the same mean over its replicates.
 """
@@ -26,7 +30,7 @@ import numpy as np
 
 from benchmarks.analysis import fits
 from benchmarks.analysis.claims import Claim
-from benchmarks.analysis.stats import LEVEL, Estimate
+from benchmarks.analysis.stats import Estimate
 from benchmarks.analysis.verdict_statistics import DatasetRuns, Table, register_statistic
 from benchmarks.analysis.wording import number
 
@@ -43,12 +47,10 @@ class AxisExponents:
     statistic: float  # Wald W
     df: int  # q
     noise_df: float  # degrees of freedom of the noise estimate the weights rest on
-    p_value: float  # of W / q against F(q, noise_df); NaN where no slice has two families with intervals
+    p_value: float  # of W against its bootstrap null; NaN where no slice has two families; not stated (above)
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "test": {"statistic": self.statistic, "df": self.df, "noise_df": self.noise_df,
-                                            "p_value": self.p_value,
-                                            "null": "one exponent shared by every family at each slice"},
+        return {"kind": self.kind,
                 "pooled": {a: e.to_dict() for a, e in self.pooled.items()},
                 "by_slice": {a: {str(k): e.to_dict() for k, e in by.items()} for a, by in self.by_slice.items()}}
 
@@ -124,23 +126,16 @@ def exponent_claims(axes: tuple[AxisExponents, ...], dataset: str) -> tuple[Clai
         out += [Claim(statistic="equal_exponents", quantity="exponent", subject=arch, estimate=e.value, lo=e.lo,
                       hi=e.hi, unit="exponent", null=None, scope=scope, at={"axis": AXIS_NAMES[a.axis], "what": what})
                 for arch, e in a.pooled.items()]
-        if len(a.pooled) >= 2 and np.isfinite(a.p_value):
-            out.append(Claim(statistic="equal_exponents", quantity="equal exponents", subject="the families",
-                             estimate=a.p_value, lo=float("nan"), hi=float("nan"), unit="p", null=1 - LEVEL,
-                             scope=scope, kind="test", at={"axis": AXIS_NAMES[a.axis], "df": a.df}))
     return tuple(out)
 
 
 def exponents_table(claims: Sequence[Claim]) -> list[Table]:
-    """Per axis, each family's exponent (weighted over the slices) and the test of one shared exponent."""
+    """Per axis, each family's exponent (weighted over the slices), side by side."""
     out = []
     for axis in dict.fromkeys(c.at["axis"] for c in claims):
         mine = [c for c in claims if c.at["axis"] == axis and c.quantity == "exponent"]
-        test = next((c for c in claims if c.at["axis"] == axis and c.quantity == "equal exponents"), None)
-        said = (f"one shared exponent: {number(test)} on {test.at['df']} df" if test is not None else
-                "no test: fewer than two families with intervals")
         out.append(Table(f"Do the families scale alike? Against {axis}", ("family", mine[0].at["what"] if mine else ""),
-                         tuple((c.subject, number(c)) for c in mine), f"{mine[0].scope if mine else axis}; {said}."))
+                         tuple((c.subject, number(c)) for c in mine), f"{mine[0].scope if mine else axis}."))
     return out
 
 

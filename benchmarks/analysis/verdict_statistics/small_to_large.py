@@ -6,7 +6,12 @@ curve machinery and noise as every fit, `fits.fit_runs`) and read at the held-ou
 (measured mean log loss minus predicted) is set against seed noise: z = error / √(var(prediction) +
 var(measured mean)), so Σ z² is χ² with one degree of freedom a prediction where the curves extrapolate
 as well as noise allows (the p-value tests that), and the rms error is shown beside the rms noise of a
-run's mean. Decision accuracy: of the family pairs measured at both, the share whose order at the
+run's mean. The test is what is stated; a prediction's own interval is not: it is an interval for where the
+curve's form extrapolates, and where the truth bends away from that form (a local line through the smaller
+sizes of a curve with a floor) it covered the measured largest size in 80–83% of reruns of the reference
+worlds (docs/coverage.md). So fits.json holds each prediction's value and noise sd, not an interval; the
+test's size is measured where its null holds (the same worlds with straight curves).
+Decision accuracy: of the family pairs measured at both, the share whose order at the
 largest x fitted held at the held-out largest (and the share the extrapolated curves ordered right).
 """
 
@@ -44,7 +49,7 @@ class Prediction:
 
     def to_dict(self) -> dict:
         return {"arch": self.arch, "slice": self.slice, "observed_log_loss": self.observed,
-                "predicted_log_loss": self.predicted.to_dict(), "sd": self.sd, "z": self.z}
+                "predicted_log_loss": self.predicted.value, "sd": self.sd, "z": self.z}
 
 
 @dataclass(frozen=True)
