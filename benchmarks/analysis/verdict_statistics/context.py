@@ -8,12 +8,13 @@ log(loss over the last octave) − log(loss over octave j), shown as a percentag
 holds two noises: the seeds' (their mean's standard error) and the test windows' (every seed is scored on the same
 windows, so the loss at one position carries a sampling error the seeds share; per position it is the scatter of
 the log loss, mean over seeds, about a line in log position across the last octave, and an octave's mean has that
-over the root of its positions, for octave j and for the last). The half-width is Student's t with the seeds'
-degrees of freedom times the root of the two variances summed. The family's loss **stops improving at** the first
-octave (before the last) whose change to the end is not below zero beyond noise: within noise, above (the loss
-rises later in the context) or undecided. Where every octave's change is below zero beyond noise, the loss **still
-falls at the end of the context**, and the claim is the change from the octave before the last. One seed per run,
-or a last octave of fewer than 3 positions, gives no interval and no claim.
+over the root of its positions, for octave j and for the last). The half-width is Student's t times the root of the
+two variances summed, its degrees of freedom Welch–Satterthwaite's (the seeds' S − 1 and the scatter's positions
+− 2). The family's loss **stops improving at** the first octave (before the last) whose change to the end is not
+below zero beyond noise: within noise, above (the loss rises later in the context) or undecided. Where every
+octave's change is below zero beyond noise, the loss **still falls at the end of the context**, and the claim is
+the change from the octave before the last. One seed per run, or a last octave of fewer than 3 positions, gives
+no interval and no claim.
 """
 
 from __future__ import annotations
@@ -76,17 +77,19 @@ def _claim(curve: PositionCurve, dataset: str, j: int, change: Estimate, blocks:
                          at={"octave": tokens(*blocks[j]), "last": tokens(*blocks[-1]), "first_token": blocks[j][0]})
 
 
-def position_noise(curve: PositionCurve) -> float:
-    """The test windows' sampling error of the log loss at one position: the standard deviation of the log loss
-    (mean over seeds) about its least-squares line in log position, over the last octave (NaN under 3 positions)."""
+def position_noise(curve: PositionCurve) -> tuple[float, int]:
+    """The test windows' sampling error of the log loss at one position, and its degrees of freedom: the standard
+    deviation of the log loss (mean over seeds) about its least-squares line in log position, over the last octave
+    (NaN under 3 positions)."""
     a, b = octaves(curve.losses_SxL.shape[1])[-1]
     y = np.log(np.nanmean(curve.losses_SxL[:, a - 1:b], axis=0))
     x = np.log(np.arange(a, b + 1))
     keep = np.isfinite(y)
-    if keep.sum() < 3:
-        return float("nan")
+    df = int(keep.sum()) - 2
+    if df < 1:
+        return float("nan"), 0
     slope, intercept = np.polyfit(x[keep], y[keep], 1)
-    return float(np.sqrt(np.sum((y[keep] - intercept - slope * x[keep]) ** 2) / (keep.sum() - 2)))
+    return float(np.sqrt(np.sum((y[keep] - intercept - slope * x[keep]) ** 2) / df)), df
 
 
 def change_to_end(curve: PositionCurve, j: int) -> Estimate:
@@ -98,8 +101,10 @@ def change_to_end(curve: PositionCurve, j: int) -> Estimate:
     if d.size < 2:
         return Estimate(float(d.mean()) if d.size else float("nan"), float("nan"), float("nan"), tuple(d))
     width = lambda k: np.isfinite(curve.losses_SxL[:, blocks[k][0] - 1:blocks[k][1]]).any(axis=0).sum()
-    test_var = position_noise(curve) ** 2 * (1 / width(j) + 1 / width(-1))
-    half = stats.t.ppf(0.5 + LEVEL / 2, d.size - 1) * np.sqrt(d.var(ddof=1) / d.size + test_var)
+    noise, noise_df = position_noise(curve)
+    seed_var, test_var = d.var(ddof=1) / d.size, noise ** 2 * (1 / width(j) + 1 / width(-1))
+    df = (seed_var + test_var) ** 2 / (seed_var ** 2 / (d.size - 1) + test_var ** 2 / noise_df)  # Welch-Satterthwaite
+    half = stats.t.ppf(0.5 + LEVEL / 2, df) * np.sqrt(seed_var + test_var)
     return Estimate(float(d.mean()), float(d.mean() - half), float(d.mean() + half), tuple(float(v) for v in d))
 
 
