@@ -105,7 +105,7 @@ def _panel_figure(df: DatasetFits, *, by: str) -> plt.Figure:
         panels = sorted({r.spec.data_size for r in df.runs})
         in_panel = lambda r, p: r.spec.data_size == p
         x_of, xlabel = measured_params, "parameters"
-        title = lambda p: f"{p:,} training examples"
+        title = lambda p: f"{p:,} {language.data_label(df.dataset)}"
         curve = lambda af, p: af.vs_params.get(p)
         what = "model size"
     else:
