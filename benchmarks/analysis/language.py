@@ -59,9 +59,7 @@ def context_length(dataset: str) -> int:
     return int(task.input_shape[0]) if task is not None else 0
 
 
-def bits(nats: float) -> float:
-    """A cross-entropy in nats, in bits."""
-    return nats / math.log(2)
+bits = text.bits  # a cross-entropy in nats, in bits (numbers or arrays)
 
 
 def loss_header(dataset: str, what: str = "test loss") -> list[str]:
