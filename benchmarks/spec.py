@@ -204,6 +204,9 @@ class SeedResult:
     final_test_loss: float | None = None
     final_test_acc: float | None = None
     stopped_step: int | None = None  # the step it stopped early at (None: it trained its whole budget)
+    # Next tokens: the test loss (nats) at each position of the context at best_step, position 0 first (None where
+    # no token is scored there). Left out of the JSON where absent (classification), so those records keep their bytes.
+    test_position_loss: list[float | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -268,8 +271,10 @@ class RunRecord:
     created_at: str = ""
 
     def to_json(self) -> str:
-        """One line of strict JSON; non-finite numbers become null."""
-        return json.dumps(finite_or_null(dataclasses.asdict(self)), sort_keys=True, separators=(",", ":"), allow_nan=False)
+        """One line of strict JSON; non-finite numbers become null; a seed's absent `test_position_loss` is left out."""
+        d = dataclasses.asdict(self)
+        d["seeds"] = [{k: v for k, v in s.items() if not (k == "test_position_loss" and v is None)} for s in d["seeds"]]
+        return json.dumps(finite_or_null(d), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
     @classmethod
     def from_dict(cls, d: dict) -> RunRecord:

@@ -7,23 +7,28 @@ taken away, and the harness's loss and evaluation over scored positions."""
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy.special import log_softmax
+from test_checkpoint import Killed, KilledAfter
 
 import architectures
 from architectures import layers, mixer, mlp, transformer
 from benchmarks import data
 from benchmarks.data import recall, text
 from benchmarks.running import arch_checks, sizing, sweep
-from benchmarks.running.programs import Model, TrainConfig, evaluate, loss_fn, position_losses
+from benchmarks.running.checkpoint import RunCheckpoint
+from benchmarks.running.programs import Model, TrainConfig, device_data, evaluate, loss_fn, position_losses
 from benchmarks.running.runner import execute
 from benchmarks.running.suite import load_suite
-from benchmarks.spec import ArchShape, RunSpec, TaskSpec, UserError
+from benchmarks.running.train import train
+from benchmarks.spec import ArchShape, RunRecord, RunSpec, TaskSpec, UserError
 
 NEXT = arch_checks.NEXT_TOKENS
 
@@ -222,6 +227,53 @@ def test_a_next_token_run_trains_through_the_harness_and_beats_a_uniform_guess()
     (seed,) = record.seeds
     assert record.status == "ok" and record.params == 256 * 256  # a bigram table: a row per byte
     assert seed.test_loss < math.log(256) - 1.5  # a uniform guess is ln 256 = 5.55 nats a byte
+    # the loss at each position of the context at the scored checkpoint: every window scores all 32, so their
+    # mean is the test loss; a bigram reads one byte, so it is no better late in the context than early on
+    assert len(seed.test_position_loss) == 32
+    assert np.mean(seed.test_position_loss) == pytest.approx(seed.test_loss, rel=1e-5)
+    assert max(seed.test_position_loss) - min(seed.test_position_loss) < 0.5
+    assert RunRecord.from_dict(json.loads(record.to_json())).seeds == record.seeds
+
+
+def test_a_classification_record_has_no_position_losses_and_keeps_its_bytes():
+    lines = (Path(__file__).parents[1] / "results/reference/quick/runs.jsonl").read_text().splitlines()
+    for line in lines:
+        record = RunRecord.from_dict(json.loads(line))
+        assert all(s.test_position_loss is None for s in record.seeds)
+        assert record.to_json() == line
+
+
+def _token_view(n: int = 64) -> data.TrainingView:
+    """Random next-token windows of NEXT's shape: the loss at each position is any number, so the test of a
+    resume below compares figures that differ across positions and members."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, NEXT.vocab_size, (3 * n, NEXT.input_shape[0])).astype(np.int32)
+    y = np.roll(x, -1, axis=1)
+    return data.TrainingView(NEXT, x[:n], y[:n], x[n:2 * n], y[n:2 * n], x[2 * n:], y[2 * n:])
+
+
+@pytest.mark.parametrize("test_every_eval", [True, False])
+def test_position_losses_are_a_curve_per_member_that_a_resumed_run_restores(tmp_path, test_every_eval):
+    model = Model.create("mlp", NEXT, ArchShape(8, 1, 16))
+    cfg = TrainConfig(batch_size=8, eval_every=5, warmup_frac=0.0, weight_decay=0.0, test_every_eval=test_every_eval)
+    device = device_data(_token_view())
+
+    def run(checkpoint=None):
+        return train(model, cfg, device, seeds=[0, 1], lrs=[1e-2, 3e-2], n_train=[64, 64], steps=20,
+                     checkpoint=checkpoint, pack=1)
+
+    whole = run()
+    curve = whole.curves["test_position_loss"]
+    assert curve.shape == (2, 4, 24)
+    scored = np.isfinite(whole.curves["test_loss"])  # where the test split was evaluated
+    np.testing.assert_allclose(curve[scored].mean(axis=1), whole.curves["test_loss"][scored], rtol=1e-5)
+    assert np.isnan(curve[~scored]).all()
+    with pytest.raises(Killed):
+        run(KilledAfter(tmp_path / "ck", interval=2))
+    checkpoint = RunCheckpoint(tmp_path / "ck", every_s=0.0, run_id="r")
+    resumed = run(checkpoint)
+    assert checkpoint.restored_from == 2
+    np.testing.assert_array_equal(resumed.curves["test_position_loss"], curve)
 
 
 def test_the_non_embedding_count_leaves_out_the_token_and_position_tables_alone():

@@ -15,6 +15,7 @@ import json
 import math
 from collections.abc import Sequence
 
+from benchmarks.analysis import language
 from benchmarks.analysis.leaderboard import Cell, Entry, Friedman, Leaderboard, OverallRow
 from benchmarks.analysis.stats import LEVEL, Estimate
 from benchmarks.formatting import Num, fmt_estimate, html_page, html_table, human, md_table
@@ -121,6 +122,14 @@ def failed_line(lb: Leaderboard) -> str | None:
             "`archbench sweep SUITE --retry-failed` trains them again.")
 
 
+def _with_bits(cell: Cell, e: Entry, metrics: list, cell_type=str) -> list:
+    """A row's loss and accuracy, with the loss in bits between them for a next-token dataset
+    (`language.loss_header`); empty there for an entry without a loss."""
+    nats = e.test_loss.value if e.rank is not None else None
+    return [metrics[0], *(cell_type(b) if nats is not None else "" for b in language.in_bits(cell.dataset, nats)),
+            *metrics[1:]]
+
+
 def _md_escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -143,12 +152,13 @@ def _cell_md(cell: Cell, *, compact: bool = False) -> list[str]:
             metrics = [outcome, ""]
         else:
             metrics = [fmt_estimate(e.test_loss), fmt_accuracy(e.test_acc)]
-        row = [_rank_label(e), arch_label(e), *metrics, str(e.n_seeds), human(e.params)]
+        row = [_rank_label(e), arch_label(e), *_with_bits(cell, e, metrics), str(e.n_seeds), human(e.params)]
         if not compact:
             row += [human(e.flops_per_example), human(e.examples_per_s)]
         rows.append(row)
-    header = ["rank", "arch", "test loss", "test acc %", "seeds", "params"]
-    right = [True, False, False, False, True, True]
+    loss = language.loss_header(cell.dataset)
+    header = ["rank", "arch", *loss, "test acc %", "seeds", "params"]
+    right = [True, False, *[False] * len(loss), False, True, True]
     if not compact:
         header += ["FLOPs/ex", "train ex/s"]
         right += [True, True]
@@ -239,9 +249,10 @@ def to_html(lb: Leaderboard, full_page: bool = True) -> str:
             else:
                 metrics = [Num(fmt_estimate(e.test_loss)), Num(fmt_accuracy(e.test_acc))]
             classes.append("bad" if e.rank is None else ("tied" if e.tied else ""))
-            rows.append([Num(_rank_label(e)), arch_label(e), *metrics, e.n_seeds, Num(f"{e.params:,}"),
-                         Num(human(e.flops_per_example)), Num(human(e.examples_per_s))])
-        header = ["rank", "arch", "test loss", "test acc %", "seeds", "params", "FLOPs/ex", "train ex/s"]
+            rows.append([Num(_rank_label(e)), arch_label(e), *_with_bits(c, e, metrics, Num), e.n_seeds,
+                         Num(f"{e.params:,}"), Num(human(e.flops_per_example)), Num(human(e.examples_per_s))])
+        header = ["rank", "arch", *language.loss_header(c.dataset), "test acc %", "seeds", "params", "FLOPs/ex",
+                  "train ex/s"]
         parts.append(html_table(header, rows, classes=classes))
     fragment = '<section class="archbench-leaderboard">' + "\n".join(parts) + "</section>"
     return html_page(f"archbench leaderboard · {lb.suite}", fragment) if full_page else fragment

@@ -16,6 +16,7 @@ import numpy as np  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 from scipy import stats  # noqa: E402
 
+from benchmarks.analysis import language  # noqa: E402
 from benchmarks.analysis.fits import (  # noqa: E402
     DatasetFits,
     PowerLawFit,
@@ -104,13 +105,13 @@ def _panel_figure(df: DatasetFits, *, by: str) -> plt.Figure:
         panels = sorted({r.spec.data_size for r in df.runs})
         in_panel = lambda r, p: r.spec.data_size == p
         x_of, xlabel = measured_params, "parameters"
-        title = lambda p: f"{p:,} training examples"
+        title = lambda p: f"{p:,} {language.data_label(df.dataset)}"
         curve = lambda af, p: af.vs_params.get(p)
         what = "model size"
     else:
         panels = sorted({r.spec.target_params for r in df.runs})
         in_panel = lambda r, p: r.spec.target_params == p
-        x_of, xlabel = (lambda r: r.spec.data_size), "training examples"
+        x_of, xlabel = (lambda r: r.spec.data_size), language.data_label(df.dataset)
         title = lambda p: f"{short_count(p)} parameters (target)"
         curve = lambda af, p: af.vs_data.get(p)
         what = "training-set size"
@@ -139,6 +140,8 @@ def _panel_figure(df: DatasetFits, *, by: str) -> plt.Figure:
         ax.set_visible(False)
     for ax in axes[:, 0]:
         ax.set_ylabel(LOSS_LABEL)
+    for i, ax in enumerate(axes.flat[:len(panels)]):  # next tokens: the units, bits on the right, tokens on top
+        language.loss_axes(ax, df.dataset, x=by, left=i % ncols == 0, right=i % ncols == ncols - 1 or i == len(panels) - 1)
     fig.suptitle(f"{df.dataset}: held-out loss against {what} (mean over seeds, 95% intervals from pooled noise; "
                  r"solid: $L = E + A\,x^{-\alpha}$ where identified; dashed: local log-log slope)", fontsize=11)
     _legend(fig, colors)
@@ -169,6 +172,7 @@ def _compute_figure(df: DatasetFits) -> plt.Figure:
         ax.set_xlim(x_lo, x_hi)
     _style(ax, "training compute per seed (FLOPs, ≈ 3 × forward FLOPs × steps × batch)")
     ax.set_ylabel(LOSS_LABEL)
+    language.loss_axes(ax, df.dataset)
     ax.set_title(f"{df.dataset}: held-out loss against training compute\n(every run; lines: fit on each "
                  "architecture's own frontier; dashed: best loss at each compute)", fontsize=11)
     _legend(fig, colors)

@@ -25,6 +25,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+from benchmarks.analysis import language  # noqa: E402
 from benchmarks.analysis.fits import (  # noqa: E402
     DatasetFits,
     fit_datasets,
@@ -122,21 +123,23 @@ def _dataset_section(df: DatasetFits, v: DatasetVerdict | None,
                  "the local log-log slope over the measured range (status slope; local exponent = −d log L / d log "
                  "x). 95% intervals from a parametric bootstrap with the seed noise pooled over all of an "
                  "architecture's runs (docs/statistics.md); greyed: no fit, with the reason.</p>")
-    parts.append(DETAILS + html_table(["arch", "curve", "runs", "status", "E", "A", "α", "local exponent", "note"], rows,
+    e_loss = language.loss_header(df.dataset, "E")[0]  # E is a loss: its unit, for next tokens
+    parts.append(DETAILS + html_table(["arch", "curve", "runs", "status", e_loss, "A", "α", "local exponent", "note"], rows,
                             classes=classes)
                  + "</details>")
     rows, classes = _joint_rows(df)
     parts.append("<h3>Joint fits: L(N, D) = E + A/N<sup>α</sup> + B/D<sup>β</sup></h3>")
-    parts.append(DETAILS + html_table(["arch", "runs", "status", "E", "α", "β", "A", "B", "note"], rows, classes=classes)
+    parts.append(DETAILS + html_table(["arch", "runs", "status", e_loss, "α", "β", "A", "B", "note"], rows, classes=classes)
                  + "</details>")
     if df.frontier:
         holders = ", ".join(f"{a} ({_flops_range(lo, hi)} FLOPs)"
                             for a, lo, hi in frontier_holders(df.frontier))
         rows = [[f"{p.compute:.3g}", p.arch, f"{p.params:,}", f"{p.data_size:,}", f"{p.loss:.4g}",
-                 "—" if math.isnan(p.lo) else f"[{p.lo:.4g}, {p.hi:.4g}]"] for p in df.frontier]
+                 *language.in_bits(df.dataset, p.loss), "—" if math.isnan(p.lo) else f"[{p.lo:.4g}, {p.hi:.4g}]"]
+                for p in df.frontier]
         parts.append(f"<h3>Compute-efficient frontier</h3><p>Held by {_esc(holders)}.</p>")
-        parts.append(DETAILS + html_table(["training FLOPs", "arch", "params", "examples", "test loss", "95% CI"], rows)
-                     + "</details>")
+        header = ["training FLOPs", "arch", "params", "examples", *language.loss_header(df.dataset), "95% CI"]
+        parts.append(DETAILS + html_table(header, rows) + "</details>")
     if df.excluded:
         rows = [[r.spec.arch, f"{r.spec.target_params:,}", f"{r.spec.data_size:,}", r.status, r.reason]
                 for r in df.excluded]
@@ -193,7 +196,8 @@ def render_html(suite: str, fitted: dict[str, DatasetFits], verdict: Verdict,
         parts.append(statistic_tables(by_ds[lead].statistics, only=LEAD_TABLE))
     parts.append(f'<p class="meta">{n_runs} runs on {len(fitted)} dataset{"s" if len(fitted) != 1 else ""} '
                  f"({_esc(', '.join(fitted))})" + (f"; {n_out} failed or diverged runs left out" if n_out else "")
-                 + f"; generated {now}. Loss is the held-out (test) cross-entropy; every interval is 95%.</p>")
+                 + f"; generated {now}. Loss is the held-out (test) cross-entropy; every interval is 95%."
+                 + _esc(language.loss_words(list(fitted))) + "</p>")
     toc = [f'<li><a href="#ds-{_esc(slug(ds))}">{_esc(ds)}</a></li>' for ds in fitted]
     toc += ['<li><a href="#suite">contrasts and quality levels</a></li>'] if suite_tables else []
     toc += ['<li><a href="#leaderboard">leaderboard</a></li>']
@@ -261,6 +265,11 @@ def write_report(results_dir: str | Path, suite: str, contrasts: Sequence[Datase
         plots[ds] = plots.get(ds, []) + extra
     for ds, df in fitted.items():  # where compute varies apart from parameters: the frontiers' two figures
         plots[ds] = plots.get(ds, []) + frontier_plots(df, store.dir / PLOTS_DIR)
+    for v in stated.datasets:  # next tokens: the loss against the position in the context
+        context = v.statistics.get("context")
+        plateaus = context.tokens_read() if context is not None else None
+        plots[v.dataset] = plots.get(v.dataset, []) + language.position_plots(
+            v.dataset, fitted[v.dataset].runs, store.dir / PLOTS_DIR, plateaus)
     board = build_leaderboard(records, suite)
     path = store.dir / REPORT_FILE
     tickets_html, ticket_pngs = section_html(tickets, store.dir / MASKS_DIR, store.dir / PLOTS_DIR)

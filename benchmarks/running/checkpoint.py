@@ -113,9 +113,10 @@ class RunCheckpoint:
             if meta.get("run_id") != self.run_id or meta.get("leaves") != _signature(host) or not 0 < step <= meta["total"]:
                 raise ValueError("it was written for a different run or shape")
             m = host[0].shape[0]
+            shapes = {k: tuple(v) for k, v in meta.get("metric_shapes", {}).items()}  # per member; absent: numbers
             target = {
                 "state": [np.zeros_like(x) for x in host],
-                "history": {k: np.zeros((step, m), np.float32) for k in meta["metrics"]},
+                "history": {k: np.zeros((step, m, *shapes.get(k, ())), np.float32) for k in meta["metrics"]},
             }
             arrays = manager.restore(step, args=ocp.args.Composite(arrays=ocp.args.StandardRestore(target)))["arrays"]
             state = _from_host(list(arrays["state"]), like)
@@ -155,6 +156,7 @@ class RunCheckpoint:
         meta = {
             "run_id": self.run_id, "done": done, "total": total, "train_s": train_s,
             "metrics": sorted(history[0]), "leaves": _signature(host),
+            "metric_shapes": {k: list(np.shape(v)[1:]) for k, v in history[0].items() if np.ndim(v) > 1},
         }
         self.manager().save(
             done, args=ocp.args.Composite(arrays=ocp.args.StandardSave(arrays), meta=ocp.args.JsonSave(meta)), force=True

@@ -266,23 +266,31 @@ def token_batches(cfg: TrainConfig, x_N: jax.Array, y_N: jax.Array) -> tuple[jax
     return x, jnp.pad(y_N, [(0, nb * eb - n), (0, 0)], constant_values=-1).reshape(nb, eb, length)
 
 
+def token_sums(model: Model, cfg: TrainConfig, params: nnx.State, x_N: jax.Array,
+               y_N: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Next tokens: over a whole split, in fixed-size batches, at each position: the summed cross-entropy, the
+    correct predictions and the tokens scored (each L). Padded examples score no position."""
+    x, y = token_batches(cfg, x_N, y_N)
+
+    def batch(args):
+        xb, yb = map(distributed.constrain_batch, args)
+        logits = model.apply(params, xb, cfg.precision)
+        losses, scored = token_losses(logits, yb)
+        return losses.sum(0), jnp.sum((jnp.argmax(logits, -1) == yb) & scored, 0), scored.sum(0)
+
+    loss_sum, correct, count = jax.lax.map(batch, (x, y))
+    return loss_sum.sum(0), correct.sum(0), count.sum(0)
+
+
 def evaluate(model: Model, cfg: TrainConfig, params: nnx.State, x_N: jax.Array, y_N: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Mean loss and accuracy over a whole split, in fixed-size batches (the last one masked).
 
     Next tokens: mean cross-entropy and accuracy per scored position of the split (each token weighs the
     same, whichever example holds it); padded examples score no position."""
     if model.task.causal:
-        x, y = token_batches(cfg, x_N, y_N)
-
-        def token_batch(args):
-            xb, yb = map(distributed.constrain_batch, args)
-            logits = model.apply(params, xb, cfg.precision)
-            losses, scored = token_losses(logits, yb)
-            return losses.sum(), jnp.sum((jnp.argmax(logits, -1) == yb) & scored), scored.sum()
-
-        loss_sum, correct, tokens = jax.lax.map(token_batch, (x, y))
-        tokens = jnp.maximum(tokens.sum(), 1)
-        return loss_sum.sum() / tokens, correct.sum() / tokens
+        loss_L, correct_L, count_L = token_sums(model, cfg, params, x_N, y_N)
+        tokens = jnp.maximum(count_L.sum(), 1)
+        return loss_L.sum() / tokens, correct_L.sum() / tokens
     n = x_N.shape[0]
     eb = min(cfg.eval_batch, n)
     nb = math.ceil(n / eb)
@@ -305,16 +313,12 @@ def position_losses(model: Model, cfg: TrainConfig, params: nnx.State, x_N: jax.
                     y_N: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Next tokens: the mean cross-entropy at each position of a split, loss_L, and the tokens scored at each,
     count_L (NaN loss where none is): Kaplan et al. (2020)'s loss against the position in the context."""
-    x, y = token_batches(cfg, x_N, y_N)
+    loss_L, _, count_L = token_sums(model, cfg, params, x_N, y_N)
+    return _per_position(loss_L, count_L), count_L
 
-    def batch(args):
-        xb, yb = map(distributed.constrain_batch, args)
-        losses, scored = token_losses(model.apply(params, xb, cfg.precision), yb)
-        return losses.sum(0), scored.sum(0)
 
-    loss_sum, count = jax.lax.map(batch, (x, y))
-    count_L = count.sum(0)
-    return jnp.where(count_L > 0, loss_sum.sum(0) / jnp.maximum(count_L, 1), jnp.nan), count_L
+def _per_position(loss_L: jax.Array, count_L: jax.Array) -> jax.Array:
+    return jnp.where(count_L > 0, loss_L / jnp.maximum(count_L, 1), jnp.nan)
 
 
 def run_interval(
@@ -333,9 +337,21 @@ def run_interval(
 
 
 def test_metrics(model: Model, cfg: TrainConfig, state: TrainState, data: Data) -> dict[str, jax.Array]:
-    """The test split's loss and accuracy of one member's parameters."""
+    """The test split's loss and accuracy of one member's parameters; next tokens also the loss at each
+    position of the context (`test_position_loss`, L; NaN where no token is scored), from the same pass."""
+    if model.task.causal:
+        loss_L, correct_L, count_L = token_sums(model, cfg, state.params, data.x_test, data.y_test)
+        tokens = jnp.maximum(count_L.sum(), 1)
+        return {"test_loss": loss_L.sum() / tokens, "test_acc": correct_L.sum() / tokens,
+                "test_position_loss": _per_position(loss_L, count_L)}
     test_loss, test_acc = evaluate(model, cfg, state.params, data.x_test, data.y_test)
     return {"test_loss": test_loss, "test_acc": test_acc}
+
+
+def test_shapes(model: Model, data: Data) -> dict[str, tuple[int, ...]]:
+    """The shape of each of `test_metrics`' figures for one member: a number, or one per position."""
+    shapes = {"test_loss": (), "test_acc": ()}
+    return shapes | ({"test_position_loss": data.y_test.shape[1:]} if model.task.causal else {})
 
 
 # Compiled entry points: members stacked on axis 0; the model and config are static, so the

@@ -143,6 +143,8 @@ def _seed_results(seeds: Sequence[int], out: TrainOutput, members: Sequence[int]
             final_test_loss=finite_or_null(c["test_loss"][m, last]),
             final_test_acc=finite_or_null(c["test_acc"][m, last]),
             stopped_step=out.steps[last] if last + 1 < len(out.steps) else None,
+            test_position_loss=(finite_or_null([float(v) for v in c["test_position_loss"][m, b]])
+                                if "test_position_loss" in c else None),
         ))
     return results
 

@@ -47,6 +47,7 @@ from benchmarks.running.programs import (
     compiled_init,
     compiled_run,
     compiled_test,
+    test_shapes,
 )
 
 
@@ -120,10 +121,15 @@ def _test_points(model: Model, cfg: TrainConfig, data: Data, states: Sequence[Tr
         want = need[c]
         if want.any():
             got = compiled_test(model, cfg, state, data)(state, data)
-            parts.append({k: jnp.where(want, v, jnp.nan) for k, v in got.items()})
+            parts.append({k: _where_members(want, v) for k, v in got.items()})
         else:
-            parts.append({k: jnp.full(len(c), jnp.nan) for k in ("test_loss", "test_acc")})
+            parts.append({k: jnp.full((len(c), *shape), jnp.nan) for k, shape in test_shapes(model, data).items()})
     return {k: jnp.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _where_members(keep_M: np.ndarray, v: jax.Array) -> jax.Array:
+    """A metric of M members (M, or M x L per position) with NaN for the members not kept."""
+    return jnp.where(keep_M.reshape(-1, *[1] * (v.ndim - 1)), v, jnp.nan)
 
 
 def default_pack(cpu_vmap: bool = False) -> int | None:
@@ -228,7 +234,7 @@ def train(
         metrics = parts[0] if len(parts) == 1 else {k: jnp.concatenate([m[k] for m in parts]) for k in ran}
         jax.block_until_ready(metrics)  # one sync per interval: progress and checkpoints follow real time
         stopped = np.concatenate([evals_run, np.zeros(len(order) - n, int)]) <= i  # padding counts as stopped
-        metrics = {k: jnp.where(stopped, jnp.nan, v) for k, v in metrics.items()}
+        metrics = {k: _where_members(~stopped, v) for k, v in metrics.items()}
         val_host.append(np.asarray(metrics["val_loss"])[:n])
         evals_run = protocol.evals_run(val_host, n, n_evals, patience)
         if not cfg.test_every_eval:
