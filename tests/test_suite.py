@@ -342,5 +342,5 @@ def test_the_modalities_suite_runs_the_same_families_and_sizes_on_both_task_kind
     specs = suite.run_specs()
     by = {ds: {(s.arch, s.target_params, s.data_size) for s in specs if s.dataset == ds} for ds in suite.datasets}
     (signal, text), = [tuple(by.values())]
-    assert signal == text and len(signal) == 6 * 2 * 2 and len(suite.seeds) == 3
+    assert signal == text and len(signal) == 5 * 2 * 2 and len(suite.seeds) == 3
     assert {s.batch_size for s in specs if s.dataset == "mnist1d"} != {s.batch_size for s in specs if s.dataset != "mnist1d"}
