@@ -10,6 +10,9 @@ archbench's Arrow cache):
     imdb           stanfordnlp/imdb                bytes, length 512 (option), 2 classes
     sst2           stanfordnlp/sst2                bytes, length 128 (option), 2 classes (test = its validation split)
 
+Text corpora for next-token prediction (tiny_shakespeare, wikitext2, wikitext103,
+tinystories) are read from the Hub the same way: benchmarks/data/hub_text.py.
+
 Offline, a hub dataset that is in neither cache fails at once with one line
 that says how to get it: huggingface.co is probed with a 2 s connect first
 (HF_HUB_OFFLINE=1 skips the probe), and a dataset already in the Hugging Face
