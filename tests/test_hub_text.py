@@ -111,3 +111,10 @@ def test_the_listing_estimates_windows_before_a_download(tmp_path, monkeypatch):
     d = data.describe("tinystories?context=64")
     assert (d["source"], d["available_offline"], d["target"], d["input_shape"]) == ("hub", False, "next_token", [64])
     assert d["max_train_size"] == (50_000_000 - 1) // 64 and d["val_size"] > 0 and d["test_size"] > 0
+
+
+def test_one_configuration_in_the_cache_does_not_make_another_available(tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", str(tmp_path / "hf"))
+    (tmp_path / "hf" / "Salesforce___wikitext" / "wikitext-2-raw-v1" / "0.0.0" / "abc").mkdir(parents=True)
+    assert data.describe("wikitext2")["available_offline"]
+    assert not data.describe("wikitext103")["available_offline"]

@@ -151,12 +151,13 @@ def hub_reachable(timeout_s: float = PROBE_TIMEOUT_S) -> bool:
     return bool(answer and answer[0])
 
 
-def in_hf_cache(hub_id: str) -> bool:
-    """Whether `datasets` has prepared `hub_id` in its cache (HF_DATASETS_CACHE) already."""
+def in_hf_cache(hub_id: str, config: str | None = None) -> bool:
+    """Whether `datasets` has prepared `hub_id` (its configuration `config`, else any) in its cache
+    (HF_DATASETS_CACHE) already."""
     import datasets
 
     root = Path(datasets.config.HF_DATASETS_CACHE) / hub_id.replace("/", "___")
-    return any(p.is_dir() for p in root.glob("*/*/*"))
+    return any(p.is_dir() for p in root.glob(f"{config or '*'}/*/*"))
 
 
 @contextlib.contextmanager
@@ -191,7 +192,7 @@ def load_from_hub(dataset: str, hub_id: str, **kwargs):
     """`datasets.load_dataset(hub_id, **kwargs)` for the archbench dataset `dataset`, offline as the module says: a
     dataset in neither cache with the Hub unreachable, or a download cut, is one UserError that says how to get it."""
     reachable = hub_reachable()
-    if not reachable and not in_hf_cache(hub_id):
+    if not reachable and not in_hf_cache(hub_id, kwargs.get("name")):
         host = _hub_address()[0]
         raise UserError(
             f"{dataset} is not in the Hugging Face cache and {host} is unreachable; run "
@@ -374,10 +375,11 @@ def _hub_layout(ds: HubDataset, length: int = 0) -> Layout:
 
 
 def register_hub(name: str, hub_id: str, description: str, options: dict, layout: Callable[..., Layout],
-                 prepare: Callable[..., Splits]) -> None:
-    """Register a dataset read from the Hub: not offline, available where the Hugging Face cache holds it."""
+                 prepare: Callable[..., Splits], config: str | None = None) -> None:
+    """Register a dataset read from the Hub (its configuration `config`): not offline, available where the
+    Hugging Face cache holds it."""
     register_dataset(name, description=description, offline=False, version="1", layout=layout, options=options,
-                     hub_id=hub_id, in_local_cache=lambda: in_hf_cache(hub_id))(prepare)
+                     hub_id=hub_id, in_local_cache=lambda: in_hf_cache(hub_id, config))(prepare)
 
 
 def _register_hub(ds: HubDataset) -> None:

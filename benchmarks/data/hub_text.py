@@ -181,7 +181,7 @@ def _register(corpus: HubCorpus) -> None:
     register_hub(corpus.name, corpus.hub_id, corpus.description,
                  {"context": 128, "max_train_bytes": corpus.max_train_bytes, "revision": corpus.revision},
                  lambda context, max_train_bytes, revision: estimated_layout(corpus, context, max_train_bytes),
-                 lambda **options: prepare_corpus(corpus, **options))
+                 lambda **options: prepare_corpus(corpus, **options), corpus.config)
 
 
 for _corpus in CORPORA.values():
