@@ -91,5 +91,21 @@ def test_datasets_of_one_task_kind_say_nothing_across_modalities():
     records = (planted_records(Law(effect=ORDER), dataset="mnist1d", **DESIGN)
                + planted_records(Law(effect=REVERSED), dataset="mnist1d-shuffled", rng=1, **DESIGN))
     v = verdict(records, n_boot=20)
-    assert v.statistics["modalities"].claims == ()
+    assert v.statistics["modalities"].claims == () and "modalities" not in v.to_dict()
     assert all(s.title != "Across modalities" for s in sections(v))
+
+
+def test_the_committed_reference_states_the_cross_modality_answer_in_its_report():
+    import json
+    from html import unescape
+    from pathlib import Path
+
+    reference = Path(__file__).resolve().parent.parent / "results" / "reference" / "modalities"
+    doc = json.loads((reference / "fits.json").read_text())
+    (section,) = [s for s in doc["verdict"]["sections"] if s["title"] == "Across modalities"]
+    claims = doc["verdict"]["modalities"]["orders"]
+    assert [(o["first"], o["second"]) for o in claims] == [("mnist1d", "pydoc?context=64")]
+    assert any(line.startswith("On mnist1d (signal classification)") for line in section["headline"])
+    assert any("rank correlation" in line for line in section["headline"])
+    html = unescape((reference / "report.html").read_text())
+    assert all(line in html for line in section["headline"])

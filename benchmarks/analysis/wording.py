@@ -245,7 +245,7 @@ TEMPLATES: dict[tuple[str, str], str] = {
                                    "{number}, above 0",
     ("rank correlation", "below"): "the families rank in opposite orders on {subject} and {reference}: rank "
                                    "correlation {number}, below 0",
-    ("rank correlation", "within noise"): "the families' orders on {subject} and {reference} are not related beyond "
+    ("rank correlation", "within noise"): "the families' orders on {subject} and {reference} show no agreement beyond "
                                           "noise: rank correlation {number}, within noise of 0",
     ("rank correlation", "undecided"): "whether the families rank alike on {subject} and {reference} is undecided "
                                        "(rank correlation {number})",

@@ -84,6 +84,9 @@ class Modalities:
     claims: tuple[Claim, ...] = ()
 
     def to_dict(self) -> dict:
+        """Its entry in fits.json; none for a suite of one task kind (whose fits.json stays as it was)."""
+        if not self.modality:
+            return {}
         return {"modalities": {"datasets": self.modality, "orders": [o.to_dict() for o in self.orders]}}
 
 
