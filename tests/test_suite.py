@@ -293,3 +293,54 @@ def test_the_suites_page_states_quicks_real_sizes():
     sizes = "/".join(f"{n / 1000:g}k" for n in quick.target_params)
     assert f"{sizes} params × {min(quick.data_sizes):,}–{max(quick.data_sizes):,} examples" in row
     assert f"× {len(quick.seeds)} seeds" in row
+
+
+TWO_KINDS = """
+name = "kinds"
+datasets = ["mnist1d", "pydoc?context=16"]
+architectures = ["mlp"]
+target_params = [10_000]
+data_sizes = [100, 400]
+seeds = [0]
+[training]
+epochs = 1
+min_steps = 40
+max_steps = 400
+eval_every = 20
+[training."pydoc?context=16"]
+epochs = 2
+min_steps = 60
+batch_size = 16
+"""
+
+
+def test_a_dataset_s_own_training_table_replaces_those_keys_for_its_runs_alone(tmp_path):
+    path = tmp_path / "kinds.toml"
+    path.write_text(TWO_KINDS)
+    specs = load_suite(str(path)).run_specs()
+    assert [(s.dataset, s.data_size, s.steps, s.batch_size, s.eval_every) for s in specs] == [
+        ("mnist1d", 100, 40, 128, 20), ("mnist1d", 400, 40, 128, 20),  # [training]: one epoch, at least 40 steps
+        ("pydoc?context=16", 100, 60, 16, 20), ("pydoc?context=16", 400, 60, 16, 20),  # its own: 2 epochs of 16, >= 60
+    ]
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (('[training."pydoc?context=16"]', '[training."pydoc"]'), "[training.'pydoc']: not a dataset of this suite"),
+    (("batch_size = 16", "batch_sise = 16"), "unknown key 'batch_sise' in [training.'pydoc?context=16']"),
+    (("min_steps = 60", "min_steps = 600"), "[training] min_steps (600) is above max_steps (400)"),
+    (("batch_size = 16", "batch_size = 1.5"), "[training] batch_size must be an integer"),
+])
+def test_a_bad_dataset_training_table_fails_naming_it(tmp_path, edit, message):
+    path = tmp_path / "kinds.toml"
+    path.write_text(TWO_KINDS.replace(*edit))
+    with pytest.raises(UserError, match=re.escape(message)):
+        load_suite(str(path))
+
+
+def test_the_modalities_suite_runs_the_same_families_and_sizes_on_both_task_kinds():
+    suite = load_suite("modalities")
+    specs = suite.run_specs()
+    by = {ds: {(s.arch, s.target_params, s.data_size) for s in specs if s.dataset == ds} for ds in suite.datasets}
+    (signal, text), = [tuple(by.values())]
+    assert signal == text and len(signal) == 5 * 2 * 2 and len(suite.seeds) == 3
+    assert {s.batch_size for s in specs if s.dataset == "mnist1d"} != {s.batch_size for s in specs if s.dataset != "mnist1d"}

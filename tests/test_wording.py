@@ -14,6 +14,7 @@ from benchmarks.analysis.wording import (
     TEMPLATES,
     agrees,
     detection,
+    kept_order,
     number,
     relation,
     reversal,
@@ -64,6 +65,11 @@ def planted() -> list[Claim]:
               side="below", bound=0.25, measured_range=(0.25, 4.0), **base),
         Claim(quantity="change", estimate=30.0, lo=10.0, hi=50.0, unit="percent", null=0.0, **base),
         Claim(quantity="spread change", estimate=-18.0, lo=-22.0, hi=-14.0, unit="percent", null=0.0, **base),
+        Claim(quantity="rank correlation", estimate=0.83, lo=0.1, hi=1.0, unit="correlation", null=0.0, **base),
+        Claim(quantity="rank correlation", estimate=-0.6, lo=-1.0, hi=-0.2, unit="correlation", null=0.0, **base),
+        Claim(quantity="rank correlation", estimate=0.4, lo=-0.3, hi=0.9, unit="correlation", null=0.0, **base),
+        Claim(quantity="rank correlation", estimate=0.4, lo=0.01, hi=0.9, unit="correlation", null=0.0,
+              undecided=True, **base),
         Claim(quantity="equal exponents", estimate=0.0013, lo=NAN, hi=NAN, unit="p", null=0.05, kind="test",
               at={"axis": "parameters"}, **base),
         Claim(quantity="equal exponents", estimate=0.2, lo=NAN, hi=NAN, unit="p", null=0.05, kind="test",
@@ -188,6 +194,20 @@ def test_a_swap_of_places_is_said_exactly_where_both_gaps_exclude_zero_with_oppo
     if text:  # each side's word is the one its own interval allows
         first, second = ("above", "below") if base_lo > 0 else ("below", "above")
         assert text == f"mlp and convnet swap places: mlp {first} convnet on mnist1d, {second} it on permuted"
+
+
+@pytest.mark.parametrize(("first_lo", "first_hi", "second_lo", "second_hi"), [
+    (5, 20, 2, 30), (-20, -5, -30, -2), (5, 20, -30, -2), (-1, 20, 2, 30), (5, 20, -1, 30), (-1, 1, -1, 1)])
+def test_a_kept_order_is_said_exactly_where_both_differences_exclude_zero_with_the_same_sign(
+        first_lo, first_hi, second_lo, second_hi):
+    pair = lambda lo, hi: Claim(statistic="modalities", quantity="pair", subject="mlp", reference="convnet",
+                                estimate=(lo + hi) / 2, lo=lo, hi=hi, unit="percent", null=0.0, scope="")
+    text = kept_order(pair(first_lo, first_hi), pair(second_lo, second_hi), "mnist1d", "pydoc")
+    same = (first_lo > 0 and second_lo > 0) or (first_hi < 0 and second_hi < 0)
+    assert bool(text) == same
+    if text:
+        word = "above" if first_lo > 0 else "below"
+        assert text == f"mlp and convnet keep their order: mlp {word} convnet on mnist1d and on pydoc"
 
 
 @pytest.mark.parametrize(("verdict", "log_size"), [

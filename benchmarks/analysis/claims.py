@@ -21,7 +21,8 @@ import numpy as np
 from benchmarks.analysis.stats import Estimate
 
 UNITS = ("percent", "share", "ratio", "exponent", "factor of data", "factor of params", "factor of compute",
-         "examples", "p", "count", "points", "locality")  # points: of accuracy; locality: a difference of indices
+         "examples", "p", "count", "points", "locality", "correlation")  # points: of accuracy; locality: a
+# difference of indices; correlation: a (rank) correlation, in [-1, 1]
 KINDS = ("measured", "bounded", "extrapolated", "test")
 NAN = float("nan")
 

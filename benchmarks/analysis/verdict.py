@@ -185,7 +185,8 @@ def verdict(records: Sequence[RunRecord], *, n_boot: int = N_BOOT, rng: int = 0,
             runs = DatasetRuns.of(ok, n_boot, rng, draws, dataset=ds, fitted=fitted.get(ds), run=run)
             per[ds] = (dataset_verdict(ds, runs, len(excluded)), runs)
     bound, unmatched = bind_contrasts(contrasts, by_dataset)
-    suite = SuiteRuns({ds: runs for ds, (_, runs) in per.items()}, tuple(bound))
+    suite = SuiteRuns({ds: runs for ds, (_, runs) in per.items()}, tuple(bound),
+                      {ds: v.statistics for ds, (v, _) in per.items()})
     statistics: dict[str, Statistic] = {}
     for statistic in registered("suite"):
         statistics[statistic.name] = statistic.compute(suite, dict(statistics))

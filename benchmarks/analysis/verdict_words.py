@@ -28,6 +28,7 @@ from benchmarks.analysis.verdict_statistics.quality import QualityAxis, QualityL
 from benchmarks.analysis.wording import (
     count_of,
     join_words,
+    kept_order,
     number,
     relation,
     reversal,
@@ -41,7 +42,7 @@ from benchmarks.analysis.wording import (
 
 GROUPS = ("families", "data", "size", "compute", "checks")
 BUILT_IN = {"shares", "contrasts", "ranking", "gaps", "gap_trend", "multipliers", "frontiers", "equal_exponents",
-            "small_to_large", "scope", "peak", "dataset_contrasts", "quality"}  # placed here by name; any other
+            "small_to_large", "scope", "peak", "dataset_contrasts", "quality", "modalities"}  # placed here by name; any other
 # statistic's claims are said as bullets under the group it names
 BULLET_WORDS = 45  # about 40: a bullet longer than this is split between its claims
 HEADLINE_LINES = 5
@@ -359,6 +360,44 @@ def quality_section(axis: QualityAxis, q: QualityLevel) -> Section:
                    {g: b for g, b in bullets.items() if b}, tuple(f"{sentence(say(x))} ({x.scope})" for x in claims))
 
 
+# ---------------------------------------------------------------------------- across modalities
+
+
+def _factors_words(claims: Sequence[Claim], lead: Claim) -> str:
+    """A dataset's main factors' shares, largest first, then the lead of the first over the next."""
+    shares = sorted((c for c in claims if c.quantity == "share" and c.at["dataset"] == lead.at["dataset"]),
+                    key=lambda c: -c.estimate)
+    return "; ".join([", ".join(say(c) for c in shares), say(lead)] if shares else [say(lead)])
+
+
+def modality_section(claims: Sequence[Claim]) -> Section:
+    """Per dataset, the factor that explains the most; per pair of datasets of different modalities, whether the
+    families rank alike (the rank correlation, then the pairs that keep or swap their order on both)."""
+    head, bullets, checks = [], [], []
+    for lead in (c for c in claims if c.quantity == "share lead"):
+        head.append(sentence(f"On {lead.at['dataset']} ({lead.at['modality']}): {_factors_words(claims, lead)}"))
+    for rho in (c for c in claims if c.quantity == "rank correlation"):
+        first, second = rho.subject, rho.reference
+        on = lambda ds: {(c.subject, c.reference): c for c in claims if c.quantity == "pair" and c.at["dataset"] == ds}
+        a, b = on(first), on(second)
+        pairs = [(a[k], b[k]) for k in a if k in b]
+        kept = [s for x, y in pairs if (s := kept_order(x, y, first, second))]
+        swapped = [s for x, y in pairs if (s := reversal(x, y, first, second))]
+        head.append(sentence(say(rho).capitalize()))
+        counts = [f"{len(kept)} of the {count_of(len(pairs), 'pair')} of families keep their order beyond noise "
+                  f"on both", f"{len(swapped)} swap places", f"{len(pairs) - len(kept) - len(swapped)} are not "
+                  "separated on both"]
+        head.append(sentence("; ".join(counts)))
+        bullets += [sentence(s) for s in swapped] + [sentence(s) for s in kept]
+        checks.append(sentence(f"Orders over {count_of(rho.at['cells'], 'cell')} every family ran on both; a loss on "
+                               "one task kind is never compared with a loss on the other"))
+    if not head:
+        return Section("Across modalities", ("Nothing to compare: fewer than 3 families ran on two task kinds.",))
+    return Section("Across modalities", tuple(head[:HEADLINE_LINES]),
+                   {g: tuple(b) for g, b in (("families", bullets), ("checks", checks)) if b},
+                   tuple(f"{sentence(say(x))} ({x.scope})" for x in claims))
+
+
 # ---------------------------------------------------------------------------- lottery tickets
 
 TICKET_WORDS = {"above": "beat random masks for", "below": "lose to random masks for",
@@ -426,6 +465,8 @@ def sections(verdict: Verdict) -> list[Section]:
                     (f"Not reported: no records of {' or '.join(u.missing)}, by name or by content.",))
             for u in verdict.unmatched]
     out += [quality_section(a, q) for a in verdict.quality for q in a.levels]
+    if verdict.statistics.get("modalities") is not None and verdict.statistics["modalities"].claims:
+        out.append(modality_section(verdict.statistics["modalities"].claims))
     for s in registered("suite"):
         if s.name not in BUILT_IN and s.name in verdict.statistics and verdict.statistics[s.name].claims:
             claims = verdict.statistics[s.name].claims

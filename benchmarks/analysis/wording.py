@@ -122,12 +122,12 @@ def number(c: Claim) -> str:
         return f"{short_count(c.estimate)} [{lo}, {hi}]"
     if not c.has_interval:
         tail = " [no interval]"
-        core = {"ratio": f"×{c.estimate:.2f}", "exponent": _minus(f"{c.estimate:.2f}")}.get(
-            c.unit, f"{two_figures(c.estimate)}×")
+        core = {"ratio": f"×{c.estimate:.2f}", "exponent": _minus(f"{c.estimate:.2f}"),
+                "correlation": _minus(f"{c.estimate:.2f}")}.get(c.unit, f"{two_figures(c.estimate)}×")
         return core + tail
     if c.unit == "ratio":
         return f"×{c.estimate:.2f} [{c.lo:.2f}, {c.hi:.2f}]"
-    if c.unit == "exponent":
+    if c.unit in ("exponent", "correlation"):
         return _minus(f"{c.estimate:.2f} [{c.lo:.2f}, {c.hi:.2f}]")
     return f"{_factor_end(c, c.estimate)}× [{_factor_end(c, c.lo)}, {_factor_end(c, c.hi)}]"
 
@@ -241,6 +241,15 @@ TEMPLATES: dict[tuple[str, str], str] = {
     ("spread change", "within noise"): "the families' spread is unchanged within noise ({number})",
     ("spread change", "undecided"): "whether the families' spread changes is undecided ({number})",
     ("spread change", "no interval"): "the families' spread changes {number}",
+    ("rank correlation", "above"): "the families rank alike on {subject} and {reference}: rank correlation "
+                                   "{number}, above 0",
+    ("rank correlation", "below"): "the families rank in opposite orders on {subject} and {reference}: rank "
+                                   "correlation {number}, below 0",
+    ("rank correlation", "within noise"): "the families' orders on {subject} and {reference} show no agreement beyond "
+                                          "noise: rank correlation {number}, within noise of 0",
+    ("rank correlation", "undecided"): "whether the families rank alike on {subject} and {reference} is undecided "
+                                       "(rank correlation {number})",
+    ("rank correlation", "no interval"): "rank correlation of the families on {subject} and {reference}: {number}",
 }
 
 
@@ -466,6 +475,18 @@ def reversal(on_base: Claim, on_variant: Claim, base: str, variant: str) -> str:
         return ""
     return REVERSAL.format(subject=on_base.subject, reference=on_base.reference, first=first, second=second,
                            base=base, variant=variant)
+
+
+KEPT = "{subject} and {reference} keep their order: {subject} {first} {reference} on {base} and on {variant}"
+
+
+def kept_order(on_base: Claim, on_variant: Claim, base: str, variant: str) -> str:
+    """A pair keeps its order where its difference is beyond noise on both datasets with the same sign (the one
+    rule on each); '' where it does not."""
+    first, second = relation(on_base), relation(on_variant)
+    if first != second or first not in ("above", "below"):
+        return ""
+    return KEPT.format(subject=on_base.subject, reference=on_base.reference, first=first, base=base, variant=variant)
 
 
 # ---------------------------------------------------------------------------- what a test can see

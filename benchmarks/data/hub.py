@@ -10,6 +10,9 @@ archbench's Arrow cache):
     imdb           stanfordnlp/imdb                bytes, length 512 (option), 2 classes
     sst2           stanfordnlp/sst2                bytes, length 128 (option), 2 classes (test = its validation split)
 
+Text corpora for next-token prediction (tiny_shakespeare, wikitext2, wikitext103,
+tinystories) are read from the Hub the same way: benchmarks/data/hub_text.py.
+
 Offline, a hub dataset that is in neither cache fails at once with one line
 that says how to get it: huggingface.co is probed with a 2 s connect first
 (HF_HUB_OFFLINE=1 skips the probe), and a dataset already in the Hugging Face
@@ -53,7 +56,7 @@ import socket
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -148,12 +151,13 @@ def hub_reachable(timeout_s: float = PROBE_TIMEOUT_S) -> bool:
     return bool(answer and answer[0])
 
 
-def in_hf_cache(hub_id: str) -> bool:
-    """Whether `datasets` has prepared `hub_id` in its cache (HF_DATASETS_CACHE) already."""
+def in_hf_cache(hub_id: str, config: str | None = None) -> bool:
+    """Whether `datasets` has prepared `hub_id` (its configuration `config`, else any) in its cache
+    (HF_DATASETS_CACHE) already."""
     import datasets
 
     root = Path(datasets.config.HF_DATASETS_CACHE) / hub_id.replace("/", "___")
-    return any(p.is_dir() for p in root.glob("*/*/*"))
+    return any(p.is_dir() for p in root.glob(f"{config or '*'}/*/*"))
 
 
 @contextlib.contextmanager
@@ -182,6 +186,27 @@ def _load_dataset(path: str, **kwargs):
     datasets.disable_progress_bars()
     datasets.logging.set_verbosity_error()
     return datasets.load_dataset(path, **kwargs)
+
+
+def load_from_hub(dataset: str, hub_id: str, **kwargs):
+    """`datasets.load_dataset(hub_id, **kwargs)` for the archbench dataset `dataset`, offline as the module says: a
+    dataset in neither cache with the Hub unreachable, or a download cut, is one UserError that says how to get it."""
+    reachable = hub_reachable()
+    if not reachable and not in_hf_cache(hub_id, kwargs.get("name")):
+        host = _hub_address()[0]
+        raise UserError(
+            f"{dataset} is not in the Hugging Face cache and {host} is unreachable; run "
+            f"`archbench datasets --download {dataset}` on a machine with network "
+            f"(or set HF_DATASETS_CACHE to a cache that holds {hub_id})"
+        )
+    try:
+        with contextlib.nullcontext() if reachable else _hub_switched_off():
+            return _load_dataset(hub_id, **kwargs)
+    except Exception as e:
+        if not _is_network_error(e):
+            raise
+        raise UserError(f"{dataset}: could not download {hub_id} ({type(e).__name__}); try again, or run "
+                        f"`archbench datasets --download {dataset}` on a machine with network") from None
 
 
 # -- DatasetDict -> Splits ------------------------------------------------------------------------------------------
@@ -328,22 +353,7 @@ def prepare_hub(ds: HubDataset, *, length: int = 0, data_dir: str | None = None)
         builder = "parquet" if any(Path(data_dir).rglob("*.parquet")) else "imagefolder"
         splits = _prepare_files(builder, data_dir, length, name=ds.name, test_split=ds.test_split)
     else:
-        reachable = hub_reachable()
-        if not reachable and not in_hf_cache(ds.hub_id):
-            host = _hub_address()[0]
-            raise UserError(
-                f"{ds.name} is not in the Hugging Face cache and {host} is unreachable; run "
-                f"`archbench datasets --download {ds.name}` on a machine with network "
-                f"(or set HF_DATASETS_CACHE to a cache that holds {ds.hub_id})"
-            )
-        try:
-            with contextlib.nullcontext() if reachable else _hub_switched_off():
-                dd = _load_dataset(ds.hub_id)
-        except Exception as e:
-            if not _is_network_error(e):
-                raise
-            raise UserError(f"{ds.name}: could not download {ds.hub_id} ({type(e).__name__}); try again, or run "
-                            f"`archbench datasets --download {ds.name}` on a machine with network") from None
+        dd = load_from_hub(ds.name, ds.hub_id)
         splits = splits_from_hf(dd, name=ds.name, source=ds.hub_id, test_split=ds.test_split, length=length)
     want = (ds.num_classes, ds.image_shape or (length,))
     if (splits.task.num_classes, splits.task.input_shape) != want:
@@ -364,17 +374,17 @@ def _hub_layout(ds: HubDataset, length: int = 0) -> Layout:
     return Layout(task=task, train=ds.train_rows - n_val, val=n_val, test=ds.test_rows)
 
 
+def register_hub(name: str, hub_id: str, description: str, options: dict, layout: Callable[..., Layout],
+                 prepare: Callable[..., Splits], config: str | None = None) -> None:
+    """Register a dataset read from the Hub (its configuration `config`): not offline, available where the
+    Hugging Face cache holds it."""
+    register_dataset(name, description=description, offline=False, version="1", layout=layout, options=options,
+                     hub_id=hub_id, in_local_cache=lambda: in_hf_cache(hub_id, config))(prepare)
+
+
 def _register_hub(ds: HubDataset) -> None:
-    register_dataset(
-        ds.name,
-        description=ds.description,
-        offline=False,
-        version="1",
-        layout=lambda **options: _hub_layout(ds, **options),
-        options={"length": ds.length} if ds.input_kind == "tokens" else {},
-        hub_id=ds.hub_id,
-        in_local_cache=lambda: in_hf_cache(ds.hub_id),
-    )(lambda **options: prepare_hub(ds, **options))
+    register_hub(ds.name, ds.hub_id, ds.description, {"length": ds.length} if ds.input_kind == "tokens" else {},
+                 lambda **options: _hub_layout(ds, **options), lambda **options: prepare_hub(ds, **options))
 
 
 for _ds in HUB.values():

@@ -25,6 +25,10 @@ the file and line; `Suite.run_specs()` expands it into the sweep's RunSpecs.
     patience = 0.25                  # optional early stop: once the best validation loss is a quarter of
                                      # the planned evaluations old (0, the default: never)
 
+    [training."pydoc?context=64"]    # optional: one dataset's own budget (a dataset of `datasets`, quoted);
+    epochs = 4                       # its keys replace those of [training] for that dataset's runs, the rest
+    batch_size = 32                  # are [training]'s (a suite of two task kinds: signals and text)
+
     [lr]                             # tuned per run on the validation split:
     trials = [1e-3, 3e-3, 1e-2]      # log-spaced; the same trials for every architecture
     extend = 2                       # then 2 more for every run: outward from an edge, else refining
@@ -85,6 +89,7 @@ from benchmarks.running.suite_checks import (
     check_keys,
     check_regime,
     check_sizes,
+    check_training_types,
     line_of,
     parse_contrasts,
     parse_quality,
@@ -118,6 +123,16 @@ class Suite:
     regime: str = "finite"  # "online": every training example fresh; the training lengths are `budgets`
     budgets: tuple[int, ...] = ()  # online: steps of each run of a size (a run per budget, cosine to its length)
     tickets: TicketsPlan | None = None  # [tickets]: lottery tickets of every run (`archbench tickets`)
+    dataset_training: tuple[tuple[str, Training], ...] = ()  # [training."DATASET"]: that dataset's own budget
+
+    def training_for(self, dataset: str) -> Training:
+        """The budget of one dataset's runs: its own `[training."DATASET"]` table, else `[training]`.
+        A dataset at a quality level takes the table of the dataset as the suite names it."""
+        own = dict(self.dataset_training)
+        for ds in self.datasets:
+            if ds in own and dataset in {with_quality(ds, q) for q in self.quality or ("",)}:
+                return own[ds]
+        return self.training
 
     def resolved_architectures(self) -> list[str]:
         """The suite's architectures by canonical name; `"*"` is every family registered for it."""
@@ -137,9 +152,9 @@ class Suite:
         """Every size some architecture of the suite trains at, ascending."""
         return tuple(sorted({n for a in self.resolved_architectures() for n in self.target_params_for(a)}))
 
-    def steps_for(self, data_size: int) -> int:
-        """The steps the budget gives a training set of this size."""
-        t = self.training
+    def steps_for(self, data_size: int, dataset: str | None = None) -> int:
+        """The steps the budget gives a training set of this size (of `dataset`: its own budget, if it has one)."""
+        t = self.training if dataset is None else self.training_for(dataset)
         return protocol.steps_for(data_size, t.batch_size, t.epochs, t.min_steps, t.max_steps, t.eval_every)
 
     def run_specs(self) -> list[RunSpec]:
@@ -160,12 +175,13 @@ class Suite:
         return [
             RunSpec(
                 arch=arch, **data.spec_fields(ds), target_params=n, data_size=d, seeds=self.seeds,
-                steps=self.steps_for(d), batch_size=t.batch_size, **self.lr.spec_fields(), budget_epochs=t.epochs,
+                steps=self.steps_for(d, ds), batch_size=t.batch_size, **self.lr.spec_fields(), budget_epochs=t.epochs,
                 weight_decay=t.weight_decay, warmup_frac=t.warmup_frac, eval_every=t.eval_every,
                 param_tolerance=t.param_tolerance, precision=t.precision, scored_at=t.scored_at, patience=t.patience,
                 suite=self.name, test_curves=t.test_curves,
             )
             for ds, arch in product(self.resolved_datasets(), self.resolved_architectures())
+            for t in (self.training_for(ds),)
             for n, d in product(self.target_params_for(arch), self.data_sizes)
         ]
 
@@ -229,7 +245,10 @@ def load_suite(name_or_path: str) -> Suite:
             f"{path}:{line_of(text, 'steps')}: [training] steps: a fixed number of steps trains a larger training set "
             "for fewer epochs; state the budget as epochs = E with min_steps and max_steps"
         )
-    check_keys(raw.get("training", {}), {f.name for f in fields(Training)}, "[training]", text, str(path))
+    raw_training = raw.get("training", {})
+    own = {k: v for k, v in raw_training.items() if isinstance(v, dict)}  # [training."DATASET"] tables
+    raw["training"] = {k: v for k, v in raw_training.items() if k not in own}
+    check_keys(raw["training"], {f.name for f in fields(Training)}, "[training]", text, str(path))
     check_keys(raw.get("lr", {}), {f.name for f in fields(LrPolicy)}, "[lr]", text, str(path))
     check_keys(raw.get("logging", {}), {f.name for f in fields(Logging)}, "[logging]", text, str(path))
     wandb_mode = raw.get("logging", {}).get("wandb")
@@ -237,14 +256,8 @@ def load_suite(name_or_path: str) -> Suite:
         raise UserError(
             f"{path}:{line_of(text, 'wandb')}: [logging] wandb = {wandb_mode!r} is not a mode (accepted: {', '.join(WANDB_MODES)})"
         )
-    for f in fields(Training):  # types of the budget, by the type of each default
-        value = raw.get("training", {}).get(f.name)
-        kind = type(f.default)
-        if value is not None and not (isinstance(value, kind) or (kind is float and isinstance(value, int))) or isinstance(
-            value, bool
-        ):
-            what = {int: "an integer", float: "a number", str: "a string"}[kind]
-            raise UserError(f"{path}:{line_of(text, f.name)}: [training] {f.name} must be {what}, got {value!r}")
+    for table in [raw["training"], *own.values()]:
+        check_training_types(table, text, str(path))
     regime, budgets = check_regime(raw, text, str(path))
     for key in ("datasets", "seeds") + (("data_sizes",) if regime == "finite" else ()):
         if not raw.get(key):
@@ -260,6 +273,15 @@ def load_suite(name_or_path: str) -> Suite:
     lr_raw = raw.get("lr", {})
     data_sizes = ints("data_sizes") if regime == "finite" else ()
     check_budget(raw.get("training", {}), lr_raw, data_sizes, text, str(path))
+    dataset_training = []
+    for ds, table in own.items():
+        where = f"{path}:{line_of(text, 'training.' + ds) or line_of(text, ds)}: [training.{ds!r}]"
+        if ds not in raw.get("datasets", ()):
+            raise UserError(f"{where}: not a dataset of this suite (its datasets: {', '.join(raw.get('datasets', ()))})")
+        check_keys(table, {f.name for f in fields(Training)}, f"[training.{ds!r}]", text, str(path))
+        merged = {**raw["training"], **table}
+        check_budget(merged, {}, data_sizes, text, str(path))
+        dataset_training.append((ds, Training(**merged)))
     for ds in raw.get("datasets", ()) if isinstance(raw.get("datasets"), list) else ():
         try:
             data.info(ds)
@@ -283,6 +305,7 @@ def load_suite(name_or_path: str) -> Suite:
             lr=LrPolicy.from_table(lr_raw),
             logging=Logging(**raw.get("logging", {})),
             path=str(path),
+            dataset_training=tuple(dataset_training),
         )
         specs = suite.run_specs()  # validates every RunSpec (budgets, seeds, rates) and architecture names
     except TypeError as e:

@@ -109,6 +109,18 @@ def check_regime(raw: dict, text: str, path: str) -> tuple[str, tuple[int, ...]]
     return regime, tuple(sorted(budgets))
 
 
+def check_training_types(training: dict, text: str, path: str) -> None:
+    """Each value of a [training] table has the type of its default (an int where a number is asked is fine)."""
+    for f in fields(Training):
+        value = training.get(f.name)
+        kind = type(f.default)
+        if value is not None and not (isinstance(value, kind) or (kind is float and isinstance(value, int))) or isinstance(
+            value, bool
+        ):
+            what = {int: "an integer", float: "a number", str: "a string"}[kind]
+            raise UserError(f"{path}:{line_of(text, f.name)}: [training] {f.name} must be {what}, got {value!r}")
+
+
 def check_keys(table: dict, allowed: set[str], where: str, text: str, path: str) -> None:
     for key in table:
         if key not in allowed:

@@ -166,11 +166,12 @@ def run_effects(records: Sequence[RunRecord], seeds: Sequence[np.ndarray], run: 
 @dataclass(frozen=True)
 class SuiteRuns:
     """What a statistic over several datasets reads: every dataset's runs (each with its fitted curves, and
-    bootstrap replicates drawn so that a dataset and its twin pair up), and the contrasts the suite declares
-    between them, bound to the records' datasets."""
+    bootstrap replicates drawn so that a dataset and its twin pair up), the contrasts the suite declares
+    between them, bound to the records' datasets, and each dataset's statistics (computed once, never again)."""
 
     datasets: dict[str, DatasetRuns]  # by name, sorted
     contrasts: tuple[DatasetContrast, ...] = ()
+    statistics: dict[str, dict[str, Statistic]] = field(default_factory=dict)  # by dataset: its statistics, by name
 
 
 class Statistic(Protocol):
