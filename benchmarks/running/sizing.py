@@ -113,23 +113,28 @@ def quiet_tracer_probes() -> Iterator[None]:
             tracer._origin_msg = original
 
 
-@functools.lru_cache(maxsize=1 << 14)
-def param_shapes(arch: str, task: TaskSpec, shape: ArchShape) -> LeafShapes:
-    """Path and shape of every parameter of `arch` at `shape` (traced abstractly: no arrays are allocated)."""
-    def param_state() -> nnx.State:
-        return nnx.state(architectures.build(arch, task, shape, nnx.Rngs(0)), nnx.Param)
+@functools.lru_cache(maxsize=64)
+def abstract_model(arch: str, task: TaskSpec, shape: ArchShape) -> nnx.Module:
+    """`arch` at `shape` with every array abstract (`nnx.eval_shape`: nothing is allocated or initialised).
 
-    # jax.eval_shape of the parameter state: ~3x faster than nnx.eval_shape of the module.
+    Kept for the last shapes built, so the FLOPs of the shape the solver picks (`lowered_forward`)
+    reuse its build. (Since `quiet_tracer_probes`, as fast as `jax.eval_shape` of the parameters alone.)
+    """
     try:
         with quiet_tracer_probes():
-            state = jax.eval_shape(param_state)
+            return nnx.eval_shape(lambda: architectures.build(arch, task, shape, nnx.Rngs(0)))
     except UserError:
         raise
     except architectures.Unsupported as e:  # the family cannot take the task (not causal; too long a context)
         raise TaskUnsupported(str(e)) from None
     except Exception as e:  # the family's code, at a shape the solver chose: one line, not a traceback
         raise builder_failure(arch, task, shape, e) from e
-    leaves = jax.tree_util.tree_leaves_with_path(state)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def param_shapes(arch: str, task: TaskSpec, shape: ArchShape) -> LeafShapes:
+    """Path and shape of every parameter of `arch` at `shape` (traced abstractly: no arrays are allocated)."""
+    leaves = jax.tree_util.tree_leaves_with_path(nnx.state(abstract_model(arch, task, shape), nnx.Param))
     return tuple((jax.tree_util.keystr(path), tuple(leaf.shape)) for path, leaf in leaves)
 
 
@@ -390,17 +395,15 @@ COST_ANALYSIS_OPTIONS = {"xla_backend_optimization_level": 0}  # no LLVM optimis
 def lowered_forward(arch: str, task: TaskSpec, shape: ArchShape, batch: int = 8) -> jax.stages.Lowered:
     """The forward pass of `arch` at `shape` on a batch, lowered for the host CPU with every scan unrolled.
 
-    Lowered from abstract parameters and inputs (nothing is initialised: building the
-    model for real would compile every initializer). Always for the host CPU, whatever
+    Lowered from abstract parameters and inputs (`abstract_model`; nothing is initialised:
+    building the model for real would compile every initializer). Always for the host CPU, whatever
     the default device: the count is then the same on every machine (a GPU's compiler
     hands some matmuls to libraries whose FLOPs its cost analysis leaves out). Scans are
     unrolled: XLA's cost analysis counts one iteration of a loop, so a recurrent layer
     would count one step.
     """
     cpu = jax.sharding.SingleDeviceSharding(jax.devices("cpu")[0])
-    with quiet_tracer_probes():
-        abstract = nnx.eval_shape(lambda: architectures.build(arch, task, shape, nnx.Rngs(0)))
-    graphdef, state = nnx.split(abstract)
+    graphdef, state = nnx.split(abstract_model(arch, task, shape))
     state = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=cpu), state)
     x = jax.ShapeDtypeStruct((batch, *task.input_shape), jnp.dtype(task.input_dtype), sharding=cpu)
 
