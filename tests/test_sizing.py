@@ -65,6 +65,53 @@ def test_family_with_non_affine_dimensions_is_matched_on_measured_counts(registr
     assert sized.params == sizing.count_params("quadratic_test", task, sized.shape)
 
 
+class _Stepped(nnx.Module):
+    """A bottleneck of ceil(width / 16) units, as Mamba's dt_rank: affine in hidden, a step function of width."""
+
+    def __init__(self, width: int, hidden: int, rngs: nnx.Rngs):
+        self.embed = nnx.Linear(40, width, rngs=rngs)
+        self.up = nnx.Linear(width, hidden, rngs=rngs)
+        self.rank = nnx.Linear(hidden, -(-width // 16), rngs=rngs)
+        self.down = nnx.Linear(-(-width // 16), width, rngs=rngs)
+        self.head = nnx.Linear(width, 10, rngs=rngs)
+
+    def __call__(self, x):
+        h = self.embed(x.reshape(x.shape[0], -1))
+        return self.head(h + self.down(self.rank(self.up(h))))
+
+
+def test_family_with_a_dimension_stepping_in_width_matches_as_on_measured_counts_in_fewer_builds(registry):
+    architectures.register("stepped_test", depth_for=lambda n: 1, hidden_ratio=2.0)(
+        lambda task, shape, rngs: _Stepped(shape.width, shape.hidden, rngs))
+    family = architectures.get("stepped_test")
+    for target in (30_000, 200_000):
+        before = _builds()
+        sized = sizing.solve("stepped_test", _task("fresh-stepped"), target)
+        builds = _builds() - before
+        reference = _task(f"fresh-stepped-measured-{target}")  # the same inputs, nothing cached for it
+        measured = lambda w, h, task=reference: sizing.count_params("stepped_test", task, ArchShape(w, 1, h))
+        before = _builds()
+        expected = sizing._search(family, measured, target, 0.02, 1, sizing.MAX_WIDTH, 1, 1)
+        assert (sized.shape.width, sized.shape.hidden, sized.params) == expected
+        assert builds < (_builds() - before) / 2
+
+
+def test_a_guessed_answer_leaves_the_search_answer_unchanged_and_costs_two_counts_when_right():
+    counts = [0, 3, 3, 7, 9, 12, 12, 12, 20, 31]  # nondecreasing, with flat runs
+    asked: list[int] = []
+
+    def count(x: int) -> int:
+        asked.append(x)
+        return counts[x]
+
+    for target in (3, 8, 12, 19):
+        expected = sizing.last_at_most(count, target, 0, 9)
+        for guess in range(-1, 11):
+            assert sizing.last_at_most(count, target, 0, 9, guess) == expected
+        asked.clear()
+        assert sizing.last_at_most(count, target, 0, 9, expected) == expected and len(set(asked)) <= 2
+
+
 def test_target_below_the_smallest_model_names_the_smallest_count():
     task = TaskSpec("long-tokens", "tokens", (512,), 10, vocab_size=260)
     smallest = sizing.count_params("transformer", task, ArchShape(8, 2, 1))

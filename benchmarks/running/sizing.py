@@ -8,9 +8,12 @@ declares (`min_width`, `width_multiple`, `hidden_min`, `hidden_step`); a builder
 that raises at a shape the solver tries is a `BuilderFailed` error naming the
 family, the shape and the error. The search runs on counts predicted from three
 measured builds (parameter dimensions are affine in width and hidden) and the
-shape it picks is measured; a family the prediction misses is searched on
-measured counts. Counts are measured on the abstract module (`jax.eval_shape`),
-never estimated by formula, so every parameter counts.
+shape it picks is measured; a family the prediction misses (a dimension that
+steps with width, as Mamba's ceil(width/16)) is searched on counts measured at
+one hidden per width and predicted along hidden (`_hidden_affine_model`), and a
+family that one misses too on measured counts alone. Counts are measured on the
+abstract module (`jax.eval_shape`), never estimated by formula, so every
+parameter counts.
 
 A family registered `fixed_size` (the `linear` baseline) has no knob to solve: it is
 built at width and hidden 0 and its real count reported, whatever the target
@@ -22,6 +25,7 @@ error naming the nearest feasible target, as for any family.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import functools
 import math
@@ -109,23 +113,28 @@ def quiet_tracer_probes() -> Iterator[None]:
             tracer._origin_msg = original
 
 
-@functools.lru_cache(maxsize=1 << 14)
-def param_shapes(arch: str, task: TaskSpec, shape: ArchShape) -> LeafShapes:
-    """Path and shape of every parameter of `arch` at `shape` (traced abstractly: no arrays are allocated)."""
-    def param_state() -> nnx.State:
-        return nnx.state(architectures.build(arch, task, shape, nnx.Rngs(0)), nnx.Param)
+@functools.lru_cache(maxsize=64)
+def abstract_model(arch: str, task: TaskSpec, shape: ArchShape) -> nnx.Module:
+    """`arch` at `shape` with every array abstract (`nnx.eval_shape`: nothing is allocated or initialised).
 
-    # jax.eval_shape of the parameter state: ~3x faster than nnx.eval_shape of the module.
+    Kept for the last shapes built, so the FLOPs of the shape the solver picks (`lowered_forward`)
+    reuse its build. (Since `quiet_tracer_probes`, as fast as `jax.eval_shape` of the parameters alone.)
+    """
     try:
         with quiet_tracer_probes():
-            state = jax.eval_shape(param_state)
+            return nnx.eval_shape(lambda: architectures.build(arch, task, shape, nnx.Rngs(0)))
     except UserError:
         raise
     except architectures.Unsupported as e:  # the family cannot take the task (not causal; too long a context)
         raise TaskUnsupported(str(e)) from None
     except Exception as e:  # the family's code, at a shape the solver chose: one line, not a traceback
         raise builder_failure(arch, task, shape, e) from e
-    leaves = jax.tree_util.tree_leaves_with_path(state)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def param_shapes(arch: str, task: TaskSpec, shape: ArchShape) -> LeafShapes:
+    """Path and shape of every parameter of `arch` at `shape` (traced abstractly: no arrays are allocated)."""
+    leaves = jax.tree_util.tree_leaves_with_path(nnx.state(abstract_model(arch, task, shape), nnx.Param))
     return tuple((jax.tree_util.keystr(path), tuple(leaf.shape)) for path, leaf in leaves)
 
 
@@ -163,14 +172,23 @@ def multiples(family: architectures.Family, target_params: int) -> tuple[int, in
     return family.width_multiple, family.hidden_step
 
 
-def last_at_most(count: Callable[[int], int], target: float, lo: int, hi: int) -> int:
+def last_at_most(count: Callable[[int], int], target: float, lo: int, hi: int, guess: int | None = None) -> int:
     """Largest x in [lo, hi] with count(x) <= target, for a nondecreasing count with count(lo) <= target.
 
     Safeguarded interpolation search: each guess interpolates between the bracket's
     counts (in log-log space while the bracket spans more than a factor 2, where
     counts grow like a power of the knob; linearly inside it, where they are nearly
     affine), and a guess that fails to halve the bracket is followed by a bisection.
+    A `guess` (the answer on predicted counts) is tried first: x and x+1 alone where it
+    is right, a narrower bracket where not; the answer is the same either way.
     """
+    if guess is not None and lo < guess < hi:
+        if count(guess) > target:
+            hi = guess
+        elif count(guess + 1) > target:
+            return guess
+        else:
+            lo = guess + 1
     c_lo, c_hi = count(lo), count(hi)
     if c_hi <= target:
         return hi
@@ -198,7 +216,8 @@ MAX_HIDDEN = 1 << 20
 
 
 def _search(
-    family: architectures.Family, count: CountFn, target: int, tolerance: float, lo_k: int, hi_k: int, m: int, hm: int
+    family: architectures.Family, count: CountFn, target: int, tolerance: float, lo_k: int, hi_k: int, m: int, hm: int,
+    k_guess: int | None = None,
 ) -> tuple[int, int, int]:
     """(width, hidden, count) for `target`: coarse width at the family's hidden ratio, then hidden.
 
@@ -212,7 +231,7 @@ def _search(
     """
     by_width = lambda k: count(k * m, _default_hidden(family, k * m, hm))
     j_lo = hidden_floor(family, hm)
-    k = lo_k if by_width(lo_k) > target else last_at_most(by_width, target, lo_k, hi_k)
+    k = lo_k if by_width(lo_k) > target else last_at_most(by_width, target, lo_k, hi_k, k_guess)
     offsets = [0, 1] + [s * d for d in range(1, NEIGHBOUR_WIDTHS + 1) for s in (-1, 1) if (s, d) != (1, 1)]
     off = lambda found: abs(found[2] / target - 1)
     best: tuple[int, int, int] | None = None
@@ -248,9 +267,9 @@ def _affine_model(arch: str, task: TaskSpec, depth: int) -> CountFn | None:
     """
     family = architectures.get(arch)
     m, hs = family.width_multiple, family.hidden_step
-    w0, h0 = max(1, math.ceil(family.min_width / m)) * m, hidden_floor(family, hs) * hs
-    base, wider, deeper = (param_shapes(arch, task, ArchShape(w, depth, h))
-                           for w, h in ((w0, h0), (w0 + m, h0), (w0, h0 + hs)))
+    low, high = _probe_shape(family, depth)
+    w0, h0 = low.width, low.hidden
+    base, wider, deeper = (param_shapes(arch, task, s) for s in (low, ArchShape(w0 + m, depth, h0), high))
     if not [p for p, _ in base] == [p for p, _ in wider] == [p for p, _ in deeper]:
         return None
     if any(not len(b) == len(x) == len(y) for (_, b), (_, x), (_, y) in zip(base, wider, deeper, strict=True)):
@@ -262,6 +281,50 @@ def _affine_model(arch: str, task: TaskSpec, depth: int) -> CountFn | None:
 
     def predict(width: int, hidden: int) -> int:
         return round(sum(math.prod(a + b * (width - w0) + c * (hidden - h0) for a, b, c in leaf) for leaf in leaves))
+
+    return predict
+
+
+def _probe_shape(family: architectures.Family, depth: int) -> tuple[ArchShape, ArchShape]:
+    """The smallest shape the family declares at `depth`, and one hidden step up: `_affine_model`'s first builds."""
+    m, hs = family.width_multiple, family.hidden_step
+    w0, h0 = max(1, math.ceil(family.min_width / m)) * m, hidden_floor(family, hs) * hs
+    return ArchShape(w0, depth, h0), ArchShape(w0, depth, h0 + hs)
+
+
+@functools.lru_cache(maxsize=1024)
+def _hidden_slopes(arch: str, task: TaskSpec, depth: int) -> tuple[tuple[str, ...], tuple[tuple[float, ...], ...]] | None:
+    """Every parameter's path, and how much each of its dimensions grows per unit of hidden (None: the two
+    builds one hidden step apart differ in structure)."""
+    family = architectures.get(arch)
+    low, high = (param_shapes(arch, task, s) for s in _probe_shape(family, depth))
+    if [p for p, _ in low] != [p for p, _ in high] or any(len(a) != len(b) for (_, a), (_, b) in zip(low, high)):
+        return None
+    step = family.hidden_step
+    return tuple(p for p, _ in low), tuple(tuple((y - x) / step for x, y in zip(a, b)) for (_, a), (_, b) in zip(low, high))
+
+
+def _hidden_affine_model(arch: str, task: TaskSpec, depth: int, hm: int) -> CountFn | None:
+    """Predicted count(width, hidden) from one measured build per width, at the hidden the solver tries first there
+    (the family's ratio, in multiples of `hm`), and each dimension's slope in hidden (`_hidden_slopes`).
+
+    For a family whose dimensions are affine in hidden at every width but not affine in width (Mamba's
+    dt_rank = ceil(width/16)): the width search costs one build per width, as on measured counts, and the
+    search over hidden none. A width whose build differs in structure from the slopes' is counted as measured.
+    """
+    family = architectures.get(arch)
+    slopes = _hidden_slopes(arch, task, depth)
+    if slopes is None:
+        return None
+    paths, per_unit = slopes
+
+    def predict(width: int, hidden: int) -> int:
+        at = _default_hidden(family, width, hm)
+        built = param_shapes(arch, task, ArchShape(width, depth, at))
+        if tuple(p for p, _ in built) != paths or any(len(d) != len(c) for (_, d), c in zip(built, per_unit)):
+            return count_params(arch, task, ArchShape(width, depth, hidden))
+        return round(sum(math.prod(d + c * (hidden - at) for d, c in zip(dims, leaf))
+                         for (_, dims), leaf in zip(built, per_unit, strict=True)))
 
     return predict
 
@@ -279,31 +342,45 @@ def solve(arch: str, task: TaskSpec, target_params: int, tolerance: float = 0.02
 
     if family.fixed_size:
         return SizedArch(arch, target_params, ArchShape(0, depth, 0), measured(0, 0), fixed=True)
-    smallest = measured(lo_k * m, hidden_floor(family, hm) * hm)
-    if smallest > target_params * (1 + tolerance):
-        raise UserError(
-            f"{arch} cannot be as small as {target_params:,} parameters on {task.name} "
-            f"(depth {depth}); the nearest feasible target is {smallest:,}"
-        )
     if family.hidden_ratio == 0:  # width is the only knob: the closer of the widths either side of the target
-        by_width = lambda k: measured(k * m, 0)
-        k = lo_k if by_width(lo_k) > target_params else last_at_most(by_width, target_params, lo_k, hi_k)
-        k = min((kk for kk in (k, k + 1) if kk <= hi_k), key=lambda kk: abs(by_width(kk) / target_params - 1))
-        width, hidden, params = k * m, 0, by_width(k)
-    else:
+        def closest_width(count: CountFn) -> tuple[int, int, int]:
+            by_width = lambda k: count(k * m, 0)
+            k = lo_k if by_width(lo_k) > target_params else last_at_most(by_width, target_params, lo_k, hi_k)
+            k = min((kk for kk in (k, k + 1) if kk <= hi_k), key=lambda kk: abs(by_width(kk) / target_params - 1))
+            return k * m, 0, by_width(k)
+
         model = _affine_model(arch, task, depth)
-        found = _search(family, model, target_params, tolerance, lo_k, hi_k, m, hm) if model is not None else None
-        if found is None or measured(found[0], found[1]) != found[2]:
-            found = _search(family, measured, target_params, tolerance, lo_k, hi_k, m, hm)
+        found = closest_width(model) if model is not None else None
+        if found is None or any(measured(w, 0) != model(w, 0) for w in {found[0], min(found[0] + m, hi_k * m)}):
+            found = closest_width(measured)  # both candidates measured as predicted, or every width measured
+        width, hidden, params = found
+    else:
+        search = lambda count, lo, hi, mult, guess=None: _search(family, count, target_params, tolerance, lo, hi, mult,
+                                                                 hm, guess)
+        found = None  # each model's answer, measured: the next one starts its width search there
+        for count in (_affine_model(arch, task, depth), _hidden_affine_model(arch, task, depth, hm), measured):
+            found = search(count, lo_k, hi_k, m, found and found[0] // m) if count is not None else found
+            if found is not None and (count is measured or measured(found[0], found[1]) == found[2]):
+                break
+        assert found is not None
         width, hidden, params = found
     wide = math.lcm(m, WIDE_MULTIPLE)
     if family.hidden_ratio and target_params >= TILE_FROM_PARAMS and width >= WIDE_FROM and width % wide:
         k = max(1, round(width / wide))  # the nearest multiple of 64; only hidden is searched there
-        rounded = _search(family, measured, target_params, tolerance, k, k, wide, hm)
+        rounded = search(count, k, k, wide)  # on the counts that matched the measured ones above
+        if count is not measured and measured(rounded[0], rounded[1]) != rounded[2]:
+            rounded = search(measured, k, k, wide)
         if abs(rounded[2] / target_params - 1) <= tolerance:
             width, hidden, params = rounded
     best = SizedArch(arch, target_params, ArchShape(width, depth, hidden), measured(width, hidden))
     if abs(best.deviation) > tolerance:
+        # Only here can the smallest shape be too large (counts grow with width and hidden), so only here is it built.
+        smallest = measured(lo_k * m, hidden_floor(family, hm) * hm)
+        if smallest > target_params * (1 + tolerance):
+            raise UserError(
+                f"{arch} cannot be as small as {target_params:,} parameters on {task.name} "
+                f"(depth {depth}); the nearest feasible target is {smallest:,}"
+            )
         raise UserError(
             f"{arch} cannot match {target_params:,} parameters within {tolerance:.0%} on {task.name} "
             f"(closest: {best.params:,} at width {width}, depth {depth}, hidden {hidden}); "
@@ -312,21 +389,21 @@ def solve(arch: str, task: TaskSpec, target_params: int, tolerance: float = 0.02
     return best
 
 
-def flops_per_example(arch: str, task: TaskSpec, shape: ArchShape, batch: int = 8) -> float:
-    """Forward-pass FLOPs per example, from XLA's cost analysis of the compiled forward pass.
+COST_ANALYSIS_OPTIONS = {"xla_backend_optimization_level": 0}  # no LLVM optimisation: the HLO, and so the count, is the same
 
-    Compiled from abstract parameters and inputs (nothing is initialised: building the
-    model for real would compile every initializer) without LLVM optimisation: the
-    count comes from the optimised HLO, so it is the same as at the default level.
-    Always compiled for the host CPU, whatever the default device: the count is then
-    the same on every machine (a GPU's compiler hands some matmuls to libraries whose
-    FLOPs its cost analysis leaves out). Scans are unrolled for the count: XLA's cost
-    analysis counts one iteration of a loop, so a recurrent layer would count one step.
+
+def lowered_forward(arch: str, task: TaskSpec, shape: ArchShape, batch: int = 8) -> jax.stages.Lowered:
+    """The forward pass of `arch` at `shape` on a batch, lowered for the host CPU with every scan unrolled.
+
+    Lowered from abstract parameters and inputs (`abstract_model`; nothing is initialised:
+    building the model for real would compile every initializer). Always for the host CPU, whatever
+    the default device: the count is then the same on every machine (a GPU's compiler
+    hands some matmuls to libraries whose FLOPs its cost analysis leaves out). Scans are
+    unrolled: XLA's cost analysis counts one iteration of a loop, so a recurrent layer
+    would count one step.
     """
     cpu = jax.sharding.SingleDeviceSharding(jax.devices("cpu")[0])
-    with quiet_tracer_probes():
-        abstract = nnx.eval_shape(lambda: architectures.build(arch, task, shape, nnx.Rngs(0)))
-    graphdef, state = nnx.split(abstract)
+    graphdef, state = nnx.split(abstract_model(arch, task, shape))
     state = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=cpu), state)
     x = jax.ShapeDtypeStruct((batch, *task.input_shape), jnp.dtype(task.input_dtype), sharding=cpu)
 
@@ -335,12 +412,27 @@ def flops_per_example(arch: str, task: TaskSpec, shape: ArchShape, batch: int = 
 
     traced = jax.make_jaxpr(fwd)(state, x)
     unrolled = jax.jit(lambda *args: _with_scans_unrolled(traced.jaxpr, traced.consts, *jax.tree.leaves(args)))
-    compiled = unrolled.lower(state, x).compile(compiler_options={"xla_backend_optimization_level": 0})
-    cost = compiled.cost_analysis()
+    return unrolled.lower(state, x)
+
+
+def compiled_flops(lowered: jax.stages.Lowered, batch: int = 8) -> float:
+    """FLOPs per example of a `lowered_forward`, from XLA's cost analysis of the compiled program.
+
+    The count comes from the optimised HLO (the lowered program's own cost analysis, before
+    XLA's passes, counts up to 30% more: mamba on mnist1d), compiled without LLVM optimisation:
+    the same count as at the default level, in less time. XLA compiles without Python's lock,
+    so a thread can compile one program while another traces the next (`matched_shapes`).
+    """
+    cost = lowered.compile(compiler_options=COST_ANALYSIS_OPTIONS).cost_analysis()
     if isinstance(cost, list):  # older jax returns one dict per device program
         cost = cost[0]
     flops = float((cost or {}).get("flops", float("nan")))
     return flops / batch if np.isfinite(flops) else float("nan")
+
+
+def flops_per_example(arch: str, task: TaskSpec, shape: ArchShape, batch: int = 8) -> float:
+    """Forward-pass FLOPs per example: `compiled_flops` of `lowered_forward`."""
+    return compiled_flops(lowered_forward(arch, task, shape, batch), batch)
 
 
 _CALLS = frozenset({"jit", "pjit", "closed_call", "core_call", "remat", "checkpoint", "custom_jvp_call", "custom_vjp_call"})
@@ -406,20 +498,21 @@ def matched_shapes(task: TaskSpec, archs: list[str], targets: list[int], toleran
     feasible target) and null numbers, so the other rows still show.
     """
     out = []
-    for arch in archs:
-        for target in targets:
-            row: dict = {"arch": arch, "target_params": target, "dataset": task.name}
-            try:
-                sized = solve(arch, task, target, tolerance)
-            except BuilderFailed:
-                raise  # a builder that fails is an error of the whole command
-            except UserError as e:
-                out.append(row | {"params": None, "non_embedding_params": None, "deviation": None, "flops_per_example": None,
-                                  "shape": None, "state_size": None, "error": str(e)})
-                continue
-            flops = flops_per_example(arch, task, sized.shape)
-            out.append(row | {"params": sized.params, "deviation": sized.deviation, "flops_per_example": flops,
-                              "non_embedding_params": non_embedding_params(arch, task, sized.shape),
-                              "shape": sized.shape.as_dict(), "fixed_size": sized.fixed,
-                              "state_size": architectures.state_size(arch, task, sized.shape), "error": None})
-    return out
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as compiler:  # compiles while the next row traces
+        for arch in archs:
+            for target in targets:
+                row: dict = {"arch": arch, "target_params": target, "dataset": task.name}
+                try:
+                    sized = solve(arch, task, target, tolerance)
+                except BuilderFailed:
+                    raise  # a builder that fails is an error of the whole command
+                except UserError as e:
+                    out.append(row | {"params": None, "non_embedding_params": None, "deviation": None,
+                                      "flops_per_example": None, "shape": None, "state_size": None, "error": str(e)})
+                    continue
+                flops = compiler.submit(compiled_flops, lowered_forward(arch, task, sized.shape))
+                out.append(row | {"params": sized.params, "deviation": sized.deviation, "flops_per_example": flops,
+                                  "non_embedding_params": non_embedding_params(arch, task, sized.shape),
+                                  "shape": sized.shape.as_dict(), "fixed_size": sized.fixed,
+                                  "state_size": architectures.state_size(arch, task, sized.shape), "error": None})
+    return [r if r["error"] else r | {"flops_per_example": r["flops_per_example"].result()} for r in out]
