@@ -24,7 +24,7 @@ def planted():
     differ little, so data size explains the most there."""
     records = (planted_records(Law(effect=ORDER, sigma=0.03), dataset="mnist1d", **DESIGN)
                + planted_records(Law(effect=ORDER, sigma=0.03), dataset="digits", rng=1, **DESIGN)
-               + planted_records(Law(effect={a: e / 6 for a, e in REVERSED.items()}, sigma=0.01, B=200.0),
+               + planted_records(Law(effect={a: e / 3 for a, e in REVERSED.items()}, sigma=0.01, B=200.0),
                                  dataset=TEXT, rng=2, **DESIGN))
     return verdict(records, n_boot=100)
 
