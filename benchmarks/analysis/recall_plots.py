@@ -22,6 +22,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 
 import architectures  # noqa: E402
 from architectures.spec import ArchShape  # noqa: E402
@@ -84,8 +85,11 @@ def _draw(ax, points: list[RecallPoint], x_of, color: str, label: str, marker: s
                 markersize=4, capsize=3, label=label)
 
 
-def _axes_style(ax, xlabel: str) -> None:
+def _axes_style(ax, xlabel: str, xs: list[float]) -> None:
+    """Log x, labelled at the values drawn (widths, state sizes) as plain numbers; accuracy 0-100%."""
     ax.set_xscale("log", base=2)
+    ax.set_xticks(sorted(set(xs)), [f"{x:,.0f}" for x in sorted(set(xs))], fontsize=8)
+    ax.xaxis.set_minor_locator(ticker.NullLocator())
     ax.set_xlabel(xlabel)
     ax.set_ylim(-3, 103)
     ax.grid(True, which="major", alpha=0.35)
@@ -102,11 +106,10 @@ def width_figure(points: list[RecallPoint]) -> plt.Figure:
         for arch in sorted({p.arch for p in mine}):
             _draw(ax, [p for p in mine if p.arch == arch], lambda p: p.width, colors[arch], arch)
         ax.set_title(f"{mine[0].pairs} key-value pairs", fontsize=10)
-        _axes_style(ax, "model width")
+        _axes_style(ax, "model width (solved at matched parameters)", [p.width for p in mine])
     axes[0, 0].set_ylabel("held-out recall accuracy (%)")
     axes[0, -1].legend(frameon=False, fontsize=8, loc="lower right")
-    fig.suptitle("recall: accuracy against model width at matched parameters, a panel per number of key-value "
-                 "pairs\n(mean over seeds, 95% intervals)", fontsize=11)
+    fig.suptitle("recall: accuracy against model width\n(mean over seeds, 95% intervals)", fontsize=11)
     return fig
 
 
@@ -116,7 +119,7 @@ def state_figure(points: list[RecallPoint]) -> plt.Figure:
     archs = sorted({p.arch for p in points})
     datasets = list(dict.fromkeys(p.dataset for p in points))
     shades = plt.get_cmap("viridis")(np.linspace(0.0, 0.8, max(len(datasets), 1)))
-    fig, axes = plt.subplots(1, len(archs), figsize=(3.4 * len(archs) + 1.2, 3.8), sharey=True, sharex=True,
+    fig, axes = plt.subplots(1, len(archs), figsize=(3.4 * len(archs) + 1.2, 3.8), sharey=True,
                              squeeze=False, layout="constrained")
     for ax, arch in zip(axes[0], archs, strict=True):
         for shade, ds in zip(shades, datasets, strict=True):
@@ -125,11 +128,11 @@ def state_figure(points: list[RecallPoint]) -> plt.Figure:
                 _draw(ax, sorted(mine, key=lambda p: p.state_size), lambda p: p.state_size, shade,
                       f"{mine[0].pairs} pairs")
         ax.set_title(arch, fontsize=10)
-        _axes_style(ax, "recurrent state (floats)")
+        _axes_style(ax, "recurrent state (floats)", [p.state_size for p in points if p.arch == arch])
     axes[0, 0].set_ylabel("held-out recall accuracy (%)")
     axes[0, 0].legend(frameon=False, fontsize=8, loc="lower right")
-    fig.suptitle("recall: accuracy against the state carried between positions (attention: its keys and values; "
-                 "mean over seeds, 95% intervals)", fontsize=11)
+    fig.suptitle("recall: accuracy against the state carried between positions (attention: its keys and "
+                 "values)\n(mean over seeds, 95% intervals)", fontsize=11)
     return fig
 
 
