@@ -67,3 +67,4 @@ def test_recall_figures_are_written_under_the_first_recall_dataset_and_not_for_o
     assert write_recall_plots(_fitted(other), tmp_path / "other") == {}
     one_width = {k: v for k, v in ACCS.items() if k[2] == 16}
     assert write_recall_plots(_fitted(one_width), tmp_path / "one") == {}
+
