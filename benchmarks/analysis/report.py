@@ -3,7 +3,8 @@
 Writes under `results/SUITE/`: `fits.json` (every fit and the verdict, the declared
 contrasts between datasets included),
 `plots/SLUG-loss-vs-{params,data,compute}.png` (SLUG: the dataset's
-name made safe for a file name, `benchmarks.layout.slug`), and `report.html` with the
+name made safe for a file name, `benchmarks.layout.slug`; a suite on `recall` also
+`plots/recall-accuracy-vs-{width,state}.png`, `benchmarks.analysis.recall_plots`), and `report.html` with the
 plots embedded (base64), the fit tables, the leaderboard and the verdict, so the
 page can be mailed or archived as one file. Fits and verdict are pure functions
 of the records (`benchmarks.analysis.fits`, `benchmarks.analysis.verdict`); this module only draws
@@ -37,6 +38,7 @@ from benchmarks.analysis.leaderboard import Leaderboard, build_leaderboard  # no
 from benchmarks.analysis.leaderboard_formats import to_html  # noqa: E402
 from benchmarks.analysis.plots import write_plots  # noqa: E402
 from benchmarks.analysis.quality_plots import width_summary, write_quality_plots  # noqa: E402
+from benchmarks.analysis.recall_plots import write_recall_plots  # noqa: E402
 from benchmarks.analysis.stats import Estimate  # noqa: E402
 from benchmarks.analysis.tickets_report import findings_dict, section_html, ticket_findings  # noqa: E402
 from benchmarks.analysis.verdict import DatasetVerdict, Verdict, verdict  # noqa: E402
@@ -263,6 +265,8 @@ def write_report(results_dir: str | Path, suite: str, contrasts: Sequence[Datase
     plots = write_plots(fitted, store.dir / PLOTS_DIR, stated)
     for ds, extra in write_quality_plots(fitted, store.dir / PLOTS_DIR, stated).items():
         plots[ds] = plots.get(ds, []) + extra
+    for ds, extra in write_recall_plots(fitted, store.dir / PLOTS_DIR).items():  # recall: Zoology's figures, first
+        plots[ds] = extra + plots.get(ds, [])
     for ds, df in fitted.items():  # where compute varies apart from parameters: the frontiers' two figures
         plots[ds] = plots.get(ds, []) + frontier_plots(df, store.dir / PLOTS_DIR)
     for v in stated.datasets:  # next tokens: the loss against the position in the context

@@ -131,3 +131,21 @@ def prepare(pairs: int, queries: int, keys: int, values: int, train: int, seed: 
     x_val, y_val = generate(VAL_SIZE, split="val", **opts)
     x_test, y_test = generate(TEST_SIZE, split="test", **opts)
     return Splits(layout.task, x_train, y_train, x_val, y_val, x_test, y_test, version="")
+
+
+def shortcut_accuracy(tokens_NxL: np.ndarray, labels_NxL: np.ndarray, *, pairs: int) -> float:
+    """Expected accuracy over every answer (the language-model form) of a guess that binds no key to its value:
+    the most frequent value among the pairs not yet asked about, ties split evenly. What a model that has only
+    learnt which values are in the context, and which answers it has been shown, scores
+    (docs/recall-investigation.md)."""
+    keys_NxP, values_NxP = tokens_NxL[:, 0 : 2 * pairs : 2], tokens_NxL[:, 1 : 2 * pairs : 2]
+    queries_at = np.arange(2 * pairs + 1, tokens_NxL.shape[1], 2)
+    total = 0.0
+    for n in range(tokens_NxL.shape[0]):
+        open_N = np.ones(pairs, bool)
+        for t in queries_at:
+            values, counts = np.unique(values_NxP[n, open_N], return_counts=True)
+            best = values[counts == counts.max()]
+            total += (labels_NxL[n, t] in best) / best.size
+            open_N &= keys_NxP[n] != tokens_NxL[n, t]
+    return total / (tokens_NxL.shape[0] * queries_at.size)
