@@ -22,7 +22,9 @@ Before the planted laws, the same statements in worlds fitted to the committed r
 multipliers and predictions, the equal-exponents test's size in a world where the families share one
 shape, the pair contrasts), the user-data contrast design (2 datasets × 3 families × 3 data sizes ×
 3 seeds: "no change" for a permutation-invariant family, a planted sign flip stated as a swap, the
-changes' coverage), and `compare` (false alarms, and power at the change each family says it detects).
+changes' coverage), `compare` (false alarms, and power at the change each family says it detects), and
+(part `claims`) quick's gap trends and crossovers, the multipliers' bounds ("more than X×": right when the
+truth lies beyond), and quality's clean-data multipliers between levels, each read off the statistic's claims.
 Sizes of tests are counted where their nulls hold: the equal-exponents test in a parallel world (one shape
 for every family), the small-to-large test in a straight one (every curve against data a line in log-log).
 The page opens with every banded row against its band (`band`); a hand-written section from KEPT on is
@@ -47,7 +49,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from coverage_sim import contrast_design_rates, world_compare_rates, world_contrast_coverage  # noqa: E402
+from coverage_sim import (  # noqa: E402
+    bound_covered,
+    contrast_design_rates,
+    world_compare_rates,
+    world_contrast_coverage,
+    world_trend_coverage,
+)
 from reference_world import World, reference_world, sub_world  # noqa: E402
 from synthetic_results import QUICK, QUICK_FAMILIES, Law, planted_records  # noqa: E402
 
@@ -55,7 +63,8 @@ from benchmarks.analysis import curve_fit, fits  # noqa: E402
 from benchmarks.analysis.claims import pct  # noqa: E402
 from benchmarks.analysis.stats import SeedNoise, percentiles  # noqa: E402
 from benchmarks.analysis.verdict_statistics.equal_exponents import axis_exponents  # noqa: E402
-from benchmarks.analysis.verdict_statistics.multipliers import matching_factor  # noqa: E402
+from benchmarks.analysis.verdict_statistics.multipliers import factor_claim, matching_factor  # noqa: E402
+from benchmarks.analysis.verdict_statistics.quality import data_multipliers  # noqa: E402
 from benchmarks.analysis.verdict_statistics.small_to_large import predict_largest  # noqa: E402
 
 DESIGNS = {  # benchmarks/suites/quick.toml and standard.toml
@@ -248,7 +257,7 @@ def world_fits(world: World, n_sims: int, n_boot: int, first: int = 0) -> dict:
     return summarise(tally, n_sims)
 
 
-PARTS = ("quick", "quality", "contrast", "compare")  # what world_results counts, each runnable alone
+PARTS = ("quick", "quality", "contrast", "compare", "claims")  # what world_results counts, each runnable alone
 
 
 def world_results(n_sims: int, n_boot: int, parts: tuple[str, ...] = PARTS) -> dict:
@@ -269,10 +278,77 @@ def world_results(n_sims: int, n_boot: int, parts: tuple[str, ...] = PARTS) -> d
         out |= _contrast_results(n_sims)
         print(f"contrast design: {time.perf_counter() - t:.0f} s", flush=True)
     t = time.perf_counter()
+    if "claims" in parts:
+        out |= _claim_results(n_sims, n_boot)
+        print(f"gap trends, bounds, quality multipliers: {time.perf_counter() - t:.0f} s", flush=True)
+    t = time.perf_counter()
     if "compare" in parts:
         out |= _compare_results(n_sims)
         print(f"compare: {time.perf_counter() - t:.0f} s", flush=True)
     return out
+
+
+def tally_bounds(est: fits.DatasetFits, true: fits.DatasetFits, tally: dict, pairs=None, what: str = "multiplier") -> None:
+    """Add to `tally` each bounded claim ("more than X×") `factor_claim` makes of `est`'s multipliers, at every
+    slice and pair (or at `pairs`: (stronger, weaker, axis, slice)), covered when the truth's factor (read off
+    the noise-free curves, past the range where it lies there) is beyond the bound; and each measured claim's
+    interval against the same truth, truths past the range included."""
+    mine, truth = {(a, ax, s): f for a, ax, s, f in _curves(est)}, {(a, ax, s): f for a, ax, s, f in _curves(true)}
+    archs = list(est.archs)
+    pairs = pairs or [(a, b, ax, s) for i, a in enumerate(archs) for b in archs[i + 1:] for ax in ("data_size", "params")
+                      for s in {s for arch, x, s in truth if x == ax and arch == a}]
+    for a, b, axis, s in pairs:
+        if (a, axis, s) not in mine or (b, axis, s) not in mine:
+            continue
+        fa, fb = mine[a, axis, s], mine[b, axis, s]
+        c = factor_claim(matching_factor(fa, fb, axis, s), b, a, "")
+        if c is None:
+            continue
+        tm = matching_factor(_as_kind(truth[a, axis, s], fa.kind), _as_kind(truth[b, axis, s], fb.kind), axis, s)
+        if tm.log_k is None:
+            continue
+        if c.kind == "bounded":
+            tally[f"{what} bound (more or less than X×) / {axis}", "truth beyond the bound"].append(
+                bound_covered(c, tm.log_k.value))
+        elif np.isfinite(c.lo):
+            tally[f"{what} claim, truth past the range included / {axis}", "covered"].append(
+                bool(c.lo <= np.exp(tm.log_k.value) <= c.hi))
+
+
+def _claim_results(n_sims: int, n_boot: int) -> dict:
+    """quick's gap trends, crossovers and multiplier bounds; quality's clean-data multipliers (each level against
+    clean, per family at its largest model size, as `QualityLevel.claims` states them)."""
+    world = reference_world("quick")
+    noise_free = _noise_free(world)
+    tally: dict = defaultdict(list)
+    for k, hits in world_trend_coverage(world, noise_free, n_sims).items():
+        tally[(k,) if not k.startswith("gap trend at") else ("gap trend at", "data_size", k.removeprefix("gap trend at "))] = hits
+    true = fits.fit_dataset(noise_free, n_boot=8)
+    qworld = reference_world("quality")
+    qfree = _noise_free(qworld)
+    by_ds = lambda recs: {d: [r for r in recs if r.spec.dataset == d] for d in sorted({r.spec.dataset for r in recs})}
+    qtrue = {d: fits.fit_dataset(rs, n_boot=8) for d, rs in by_ds(qfree).items()}
+    clean = "mnist1d"
+    for i in range(n_sims):
+        tally_bounds(fits.fit_dataset(world.draw(np.random.default_rng(30_000 + i)), n_boot=n_boot), true, tally)
+        qest = {d: fits.fit_dataset(rs, n_boot=n_boot) for d, rs in by_ds(qworld.draw(np.random.default_rng(40_000 + i))).items()}
+        for level in (d for d in qest if d != clean):
+            est, tr = data_multipliers(qest[clean], qest[level]), data_multipliers(qtrue[clean], qtrue[level])
+            for arch, by in est.items():
+                n = max(by)
+                c = factor_claim(by[n], arch, "its clean curve", "", statistic="quality")
+                if c is None or arch not in tr or n not in tr[arch] or tr[arch][n].log_k is None:
+                    continue
+                t = tr[arch][n].log_k.value
+                if c.kind == "bounded":
+                    tally["quality: clean data worth more (less) than X× / bound", "truth beyond it"].append(
+                        bound_covered(c, t))
+                elif np.isfinite(c.lo):
+                    tally["quality: clean data worth k× / interval", "covered"].append(bool(c.lo <= np.exp(t) <= c.hi))
+                    tally["quality multiplier at", "data_size", f"{arch} at {level.split('?')[1]}"].append(
+                        bool(c.lo <= np.exp(t) <= c.hi))
+    return {"quick and quality: gap trends, crossovers, bounds, quality multipliers (reference worlds)":
+            summarise(tally, n_sims)}
 
 
 def _contrast_results(n_sims: int) -> dict:
@@ -342,6 +418,9 @@ BANDS = {  # how a row is read: (low, high) of its share, by the start of its na
     "mlp: no change said": (0.95, 1.0),  # a permutation-invariant family: "no change" in at least 95% (issue 26)
     "transformer: no change said": (0.95, 1.0),  # planted unchanged too
     "mlp and convnet swap stated (ConvNet 1": (0.80, 1.0),  # a planted sign flip stated as a swap
+    "multiplier bound": (0.90, 1.0),  # a one-sided bound: right when the truth is beyond it, at least 90%
+    "quality: clean data worth more": (0.90, 1.0),  # the same bound, between quality levels
+    "gap crossing stated": (0.90, 1.0),  # a stated crossing: the true gaps cross in at least 90%
 }
 NOT_BANDED = ("rejected /", "not stated", "convnet: no change said", "swap stated (ConvNet 0")  # power, or unstated
 

@@ -30,6 +30,9 @@ from benchmarks.analysis.stats import usable
 from benchmarks.analysis.verdict_statistics import DatasetRuns
 from benchmarks.analysis.verdict_statistics.contrasts import pairwise_contrasts
 from benchmarks.analysis.verdict_statistics.dataset_contrasts import ContrastEffect, contrast_effect
+from benchmarks.analysis.verdict_statistics.gap_trend import gap_trend, pair_trend
+from benchmarks.analysis.verdict_statistics.gaps import gaps_by_data_size
+from benchmarks.analysis.verdict_statistics.ranking import arch_ranking
 from benchmarks.analysis.verdict_statistics.shares import shares_of, term_name
 from benchmarks.analysis.wording import relation, reversal
 from benchmarks.spec import DatasetContrast, RunRecord
@@ -258,3 +261,50 @@ def world_compare_rates(world: World, n_sims: int, worse: float = 0.0, rng: int 
                 sizes[a].append(fam.detectable)
     return {a: {k: v / n_sims for k, v in c.items()} | {"detectable": float(np.median(sizes[a]))}
             for a, c in counts.items()}
+
+
+def _verdict_trends(runs: DatasetRuns):
+    """The verdict's gap trends of `runs`, its statistics run in their order (contrasts, ranking, gaps)."""
+    earlier: dict = {"contrasts": pairwise_contrasts(runs)}
+    earlier["ranking"] = arch_ranking(runs, earlier)
+    earlier["gaps"] = gaps_by_data_size(runs, earlier)
+    return gap_trend(runs, earlier)
+
+
+def _dataset_runs(records: list[RunRecord]) -> DatasetRuns:
+    return DatasetRuns.of(usable(records)[0], 0, 0, {}, run=run_level_of(records))
+
+
+def bound_covered(c, true_log_k: float) -> bool:
+    """A bound ("more than X×", "less than Y×") covers when the truth lies beyond it, on its side."""
+    return bool(true_log_k >= np.log(c.bound) - 1e-12 if c.side == "above" else true_log_k <= np.log(c.bound) + 1e-12)
+
+
+@one_blas_thread
+def world_trend_coverage(world: World, noise_free: list[RunRecord], n_sims: int, rng: int = 0) -> dict[str, list]:
+    """Over reruns of `world`, per gap-trend claim the verdict states: whether its interval (the Holm-step one
+    the claim shows, a ratio per tenfold data) covers the truth's slope against the rerun's leader (the same
+    statistic, `pair_trend`, on the noise-free runs); per crossover claim, whether its interval holds the truth's
+    crossover (where the true line reaches zero); and per stated crossing (`sign_change`), whether the true gaps
+    at the two ends lie on opposite sides of zero."""
+    true_runs = _dataset_runs(noise_free)
+    tally: dict[str, list] = {}
+    add = lambda k, v: tally.setdefault(k, []).append(bool(v))
+    for i in range(n_sims):
+        t = _verdict_trends(_dataset_runs(world.draw(np.random.default_rng(rng + i))))
+        for c in t.claims:
+            fit = pair_trend(true_runs, c.subject, c.reference)
+            if fit is None:
+                continue
+            pd, k_slope, k_mean, xbar, x = fit
+            slope, m = float(k_slope @ pd.diff_m), float(k_mean @ pd.diff_m)
+            if c.quantity == "gap trend":
+                add("gap trend: its interval covers the true ratio per decade", covered(np.exp(slope), c.lo, c.hi))
+                add(f"gap trend at {c.subject} against {c.reference}", covered(np.exp(slope), c.lo, c.hi))
+                if c.sign_change:
+                    ends = [float(pd.mean_weights(d) @ pd.diff_m) for d in (min(pd.data_sizes), max(pd.data_sizes))]
+                    add("gap crossing stated: the true gaps cross", ends[0] * ends[1] < 0)
+            elif c.quantity == "crossover":
+                x_star = 10 ** (xbar - m / slope) if slope != 0 else np.inf
+                add("crossover (extrapolated): its interval holds the true line's zero", covered(x_star, c.lo, c.hi))
+    return tally

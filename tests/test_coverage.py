@@ -42,3 +42,14 @@ def test_the_law_is_identified_from_the_threshold_on_and_piles_up_on_its_bounds_
     assert wide["identified"] == 1.0
     assert below["identified"] <= 0.1
     assert below["median_alpha_interval_width"] > 2 * at["median_alpha_interval_width"]
+
+
+def test_gap_trends_bounds_and_quality_multipliers_are_counted_against_the_world_truth(coverage):
+    """A few reruns of the quick and quality worlds: every family's gap trend is stated and checked in each rerun,
+    the multipliers' bounds are counted (true beyond the bound), and the quality multipliers' intervals cover."""
+    out = next(iter(coverage._claim_results(4, 100).values()))
+    trend = out["gap trend: its interval covers the true ratio per decade"]
+    assert trend["count"] == 4 * 5 and trend["share"] >= 0.8, trend
+    bound = out["multiplier bound (more or less than X×) / params / truth beyond the bound"]
+    assert bound["count"] >= 20 and bound["share"] >= 0.8, bound
+    assert out["quality: clean data worth k× / interval / covered"]["share"] >= 0.8
