@@ -43,7 +43,7 @@ from pathlib import Path
 
 from benchmarks.data import Layout
 from benchmarks.data.hub import _load_dataset, load_from_hub, register_hub
-from benchmarks.data.text import END_OF_DOCUMENT, SPLITS, text_splits, text_task
+from benchmarks.data.text import END_OF_DOCUMENT, SPLITS, split_documents, text_splits, text_task
 from benchmarks.spec import Splits, UserError
 
 DOCUMENTS = ("split", "article", "row")  # what a document is: a split's whole text, an article of lines, a row
@@ -110,22 +110,6 @@ def joined(documents: Iterable[str]) -> bytes:
     return b"".join(doc.encode() + END_OF_DOCUMENT for doc in documents)
 
 
-def halves(documents: Sequence[str]) -> tuple[list[str], list[str]]:
-    """(validation, test): in the order of the SHA-256 of each document's index, a document goes to the test split
-    while that holds at most half the bytes, else to validation (whole documents, none in both)."""
-    order = sorted(range(len(documents)), key=lambda i: hashlib.sha256(str(i).encode()).hexdigest())
-    total = sum(len(d.encode()) + 1 for d in documents)
-    val, test, held = [], [], 0
-    for i in order:
-        size = len(documents[i].encode()) + 1
-        if held + size <= total / 2:
-            test.append(documents[i])
-            held += size
-        else:
-            val.append(documents[i])
-    return val, test
-
-
 def corpus_texts(dd, corpus: HubCorpus, max_train_bytes: int) -> dict[str, bytes]:
     """The text of each split ({"train", "val", "test"} -> bytes) from the DatasetDict `dd` of the corpus."""
     need = ["train", "validation"] + (["test"] if corpus.has_test else [])
@@ -134,10 +118,13 @@ def corpus_texts(dd, corpus: HubCorpus, max_train_bytes: int) -> dict[str, bytes
         found = "; ".join(f"{s}: {' '.join(dd[s].column_names)}" for s in dd) or "none"
         raise UserError(f"{corpus.name}: needs splits {', '.join(need)} with a text column; found {found}")
     docs = {s: documents_of(dd[s]["text"], corpus.documents) for s in need}
-    val, test = (docs["validation"], docs["test"]) if corpus.has_test else halves(docs["validation"])
+    if corpus.has_test:
+        held_out = {"val": joined(docs["validation"]), "test": joined(docs["test"])}
+    else:  # the validation split cut in two by story, documents named by their index (module docstring)
+        held_out = split_documents({str(i): doc for i, doc in enumerate(docs["validation"])},
+                                   shares=(("test", 0.5),), rest="val")
     train = joined(docs["train"])
-    return {"train": train[:max_train_bytes] if max_train_bytes > 0 else train, "val": joined(val),
-            "test": joined(test)}
+    return {"train": train[:max_train_bytes] if max_train_bytes > 0 else train, **held_out}
 
 
 def pin_line(corpus: HubCorpus, revision: str, texts: Mapping[str, bytes], dd) -> str:

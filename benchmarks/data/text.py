@@ -33,7 +33,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -52,20 +52,22 @@ def bits(nats: float) -> float:
     return nats / math.log(2)
 
 
-def split_documents(documents: Mapping[str, str]) -> dict[str, bytes]:
-    """The text of each split, whole documents each (module docstring): {"train", "val", "test"} -> bytes."""
+def split_documents(documents: Mapping[str, str], shares: Sequence[tuple[str, float]] = (("test", TEST_SHARE),
+                    ("val", VAL_SHARE)), rest: str = "train") -> dict[str, bytes]:
+    """The text of each split, whole documents each (module docstring): in the order of the SHA-256 of their names,
+    a document goes to the first split of `shares` that it keeps within its share of the bytes, else to `rest`.
+    By default {"train", "val", "test"} -> bytes."""
     order = sorted(documents, key=lambda name: hashlib.sha256(name.encode()).hexdigest())
     encoded = {name: documents[name].encode() + END_OF_DOCUMENT for name in order}
     total = sum(map(len, encoded.values()))
-    parts: dict[str, list[bytes]] = {split: [] for split in SPLITS}
-    held = {"test": 0, "val": 0}
+    parts: dict[str, list[bytes]] = {split: [] for split in (rest, *(s for s, _ in shares))}
+    held = dict.fromkeys(parts, 0)
     for name in order:
         size = len(encoded[name])
-        fits = [s for s, share in (("test", TEST_SHARE), ("val", VAL_SHARE)) if held[s] + size <= share * total]
-        split = fits[0] if fits else "train"
+        fits = [s for s, share in shares if held[s] + size <= share * total]
+        split = fits[0] if fits else rest
         parts[split].append(encoded[name])
-        if split in held:
-            held[split] += size
+        held[split] += size
     return {split: b"".join(texts) for split, texts in parts.items()}
 
 
