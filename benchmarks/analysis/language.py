@@ -36,10 +36,12 @@ from benchmarks.spec import RunRecord, UserError  # noqa: E402
 
 
 @functools.lru_cache(maxsize=64)
-def _task(dataset: str):
+def task_of(dataset: str):
+    """A dataset's task, known without preparing it; None for a dataset this process cannot describe (a report
+    reads records of datasets it may not load: they are shown as classification's are)."""
     try:
         return data.task(dataset)
-    except (UserError, OSError, KeyError, ValueError):  # a dataset this process cannot describe: shown as before
+    except (UserError, OSError, KeyError, ValueError, TypeError):
         return None
 
 
@@ -47,7 +49,7 @@ def token_unit(dataset: str) -> str | None:
     """What a next-token dataset's loss is per: "byte" for a byte-level corpus (tokens over the 256 bytes of
     UTF-8 text: `pydoc`, `text:PATH`), "token" for any other; None for a classification dataset (or one that
     cannot be described here)."""
-    task = _task(dataset)
+    task = task_of(dataset)
     if task is None or not task.causal:
         return None
     return "byte" if task.input_kind == "tokens" and task.vocab_size == text.VOCAB else "token"
@@ -55,7 +57,7 @@ def token_unit(dataset: str) -> str | None:
 
 def context_length(dataset: str) -> int:
     """Tokens per window of a next-token dataset: an example of its training set is one window."""
-    task = _task(dataset)
+    task = task_of(dataset)
     return int(task.input_shape[0]) if task is not None else 0
 
 

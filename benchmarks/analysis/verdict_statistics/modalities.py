@@ -34,12 +34,11 @@ from itertools import combinations
 import numpy as np
 from scipy import stats as scipy_stats
 
-from benchmarks import data
 from benchmarks.analysis.claims import Claim, from_estimate, pct
+from benchmarks.analysis.language import task_of
 from benchmarks.analysis.stats import Estimate
 from benchmarks.analysis.verdict_statistics import DatasetRuns, SuiteRuns, Table, register_statistic
-from benchmarks.analysis.wording import number, relation
-from benchmarks.spec import UserError
+from benchmarks.analysis.wording import kept_order, number, reversal
 
 # (input kind, target) -> the modality in words
 MODALITIES = {
@@ -52,9 +51,7 @@ MODALITIES = {
 
 def modality_of(dataset: str) -> str:
     """A dataset's modality, from its task (known without preparing it); "" where the dataset cannot say now."""
-    try:
-        task = data.task(dataset)
-    except (UserError, KeyError, ValueError, TypeError):
+    if (task := task_of(dataset)) is None:
         return ""
     return MODALITIES.get((task.input_kind, task.target), f"{task.input_kind} {task.target}")
 
@@ -192,11 +189,11 @@ def modality_tables(claims: Sequence[Claim]) -> list[Table]:
 
 
 def pair_order(on_first: Claim, on_second: Claim) -> str:
-    """'kept', 'swapped' or 'not decided': a pair's order on two datasets by the one rule on each contrast."""
-    r = {relation(on_first), relation(on_second)}
-    if r == {"above", "below"}:
+    """'kept', 'swapped' or 'not decided': a pair's order on two datasets, by the rules that say it in words
+    (`wording.reversal`, `wording.kept_order`)."""
+    if reversal(on_first, on_second, "", ""):
         return "swapped"
-    return "kept" if len(r) == 1 and r <= {"above", "below"} else "not decided"
+    return "kept" if kept_order(on_first, on_second, "", "") else "not decided"
 
 
 @register_statistic("modalities", order=220, group="families", over="suite", table=modality_tables)
