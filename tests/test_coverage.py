@@ -8,7 +8,9 @@ import importlib.util
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from coverage_sim import _dataset_runs, _verdict_trends
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "coverage.py"
 
@@ -46,10 +48,39 @@ def test_the_law_is_identified_from_the_threshold_on_and_piles_up_on_its_bounds_
 
 def test_gap_trends_bounds_and_quality_multipliers_are_counted_against_the_world_truth(coverage):
     """A few reruns of the quick and quality worlds: every family's gap trend is stated and checked in each rerun,
-    the multipliers' bounds are counted (true beyond the bound), and the quality multipliers' intervals cover."""
-    out = next(iter(coverage._claim_results(4, 100).values()))
-    trend = out["gap trend: its interval covers the true ratio per decade"]
-    assert trend["count"] == 4 * 5 and trend["share"] >= 0.8, trend
+    jointly too; the multipliers' bounds are counted (true beyond the bound), and the quality multipliers'
+    intervals cover; in the planted worlds the crossing, the meeting past the data and the quality bound are
+    stated and counted."""
+    worlds = coverage._claim_results(3, 100)
+    out = next(iter(worlds.values()))
+    trend = out["gap trend: every claim (Holm-step interval)"]
+    assert trend["count"] == 3 * 5 and trend["share"] >= 0.8, trend
+    assert out["gap trend: all (Holm-step intervals)"]["count"] == 3
     bound = out["multiplier bound (more or less than X×) / params / truth beyond the bound"]
     assert bound["count"] >= 20 and bound["share"] >= 0.8, bound
     assert out["quality: clean data worth k× / interval / covered"]["share"] >= 0.8
+    cross, meet, quality = (next(v for k, v in worlds.items() if k.startswith(start))
+                            for start in ("quick, gru planted to cross", "quick, gru planted to meet", "quality, noisy"))
+    assert cross["gap crossing stated where the true gaps cross (power)"]["count"] == 3
+    assert meet["crossover (extrapolated): its interval holds the true line's zero"]["count"] >= 2
+    assert quality["quality: clean data worth more (less) than X× / bound / truth beyond it"]["count"] >= 10
+
+
+def test_a_gap_planted_to_cross_inside_the_data_is_stated_as_a_crossing_and_one_past_it_is_not(coverage):
+    """quick's world with the gru planted at the convnet's loss plus 2 in log loss per tenfold data less (crossing at
+    the middle of the data sizes): every rerun states that the two cross. The same gap reaching zero at twice the
+    largest data size: no crossing is stated, and where the line would meet is an extrapolation."""
+    world = coverage.reference_world("quick")
+    cross = coverage.crossing_world(world, "gru", "convnet", -2.0)
+    meet = coverage.crossing_world(world, "gru", "convnet", -2.0, zero_at=8_000)
+    for i in range(3):
+        said = {frozenset((c.subject, c.reference)): c for c in
+                _trends(cross.draw(np.random.default_rng(i))) if c.quantity == "gap trend"}
+        assert said[frozenset(("gru", "convnet"))].sign_change
+        claims = _trends(meet.draw(np.random.default_rng(i)))
+        assert not any(c.sign_change for c in claims)
+        assert any(c.quantity == "crossover" and c.subject == "gru" and c.kind == "extrapolated" for c in claims)
+
+
+def _trends(records):
+    return _verdict_trends(_dataset_runs(records)).claims

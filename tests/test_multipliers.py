@@ -8,9 +8,18 @@ import pytest
 from synthetic_results import QUICK, Law, planted_records
 
 from benchmarks.analysis import fits
+from benchmarks.analysis.stats import Estimate
 from benchmarks.analysis.verdict import verdict
-from benchmarks.analysis.verdict_statistics.multipliers import factor_cell, matching_factor, pair_multipliers
+from benchmarks.analysis.verdict_statistics.multipliers import (
+    NO_BOUND,
+    Multiplier,
+    factor_cell,
+    factor_claim,
+    matching_factor,
+    pair_multipliers,
+)
 from benchmarks.analysis.verdict_words import dataset_section
+from benchmarks.analysis.wording import number
 
 BETA = 0.3
 
@@ -98,3 +107,31 @@ def test_every_pair_is_in_the_verdict_with_each_axis_value_interval_and_status()
         for key in ("data_multiplier", "params_multiplier", "compute_multiplier"):
             assert {"value", "lo", "hi", "status"} <= set(p[key])
         assert set(p["data_multiplier"]["by_size"]) == {"2500", "5000", "10000"}
+
+
+def _past_the_range(lo: float, value: float, hi: float) -> Multiplier:
+    """A data factor read past a measured range of 0.1× to 10×: its estimate and interval as given."""
+    log = Estimate(np.log(value), np.log(lo), np.log(hi))
+    return Multiplier("data_size", "beyond range", at=10_000, x0=400.0, log_k=log,
+                      log_window=(-np.log(10.0), np.log(10.0)))
+
+
+def test_a_bound_past_the_range_is_never_more_than_the_interval_says():
+    """An estimate of 30× past a range of 10× whose interval starts at 4×: "more than 4×", not "more than 10×" (the
+    truth lies below 10× in more than 2.5% of reruns); an interval that starts past the range bounds at the range."""
+    loose = factor_claim(_past_the_range(4.0, 30.0, 200.0), "weak", "strong", "")
+    assert loose.kind == "bounded" and loose.bound == pytest.approx(4.0) and number(loose) == "more than 4×"
+    assert _past_the_range(4.0, 30.0, 200.0).to_dict()["more_than"] == pytest.approx(4.0)
+    tight = factor_claim(_past_the_range(15.0, 30.0, 60.0), "weak", "strong", "")
+    assert tight.bound == pytest.approx(10.0) and number(tight) == "more than 10×"
+    below = factor_claim(_past_the_range(0.01, 0.03, 0.5), "weak", "strong", "")
+    assert below.side == "below" and number(below) == "less than 0.5×"
+
+
+def test_no_bound_is_stated_where_the_interval_reaches_one():
+    """Past the range, but an interval from 0.8×: the order of the two is not known, so nothing is bounded; the
+    table says why."""
+    m = _past_the_range(0.8, 30.0, 200.0)
+    assert m.log_bound is None and m.through_one and factor_claim(m, "weak", "strong", "") is None
+    assert factor_cell(m) == NO_BOUND
+    assert "more_than" not in m.to_dict()

@@ -221,6 +221,8 @@ def dataset_section(v: DatasetVerdict) -> Section:
             bullets[s.group] += bullets_of(v.statistics[s.name].claims)
     unread = ((f"{count_of(len(m.unread), 'multiplier')} not read: the two families' ranges do not overlap.",)
               if m is not None and m.unread else ())
+    unread += ((f"{count_of(len(m.unbounded), 'multiplier')} past the measured range with an interval through 1: "
+                "no bound stated.",) if m is not None and m.unbounded else ())
     details = unread + tuple(f"[{c.statistic}] {sentence(say(c))} ({c.scope}" + (f"; {c.level}" if c.level else "")
                              + ")" for c in claims)
     return Section(f"{v.dataset}", tuple(lines[:HEADLINE_LINES]), {g: tuple(b) for g, b in bullets.items() if b},
@@ -353,9 +355,13 @@ def quality_section(axis: QualityAxis, q: QualityLevel) -> Section:
     if effect is not None:  # the level as a contrast of the clean data: its loss changes and gap changes
         head += _change_lines(effect, claims, "level")
     missing = sorted(a for a in q.data_multiplier if q.headline(a).log_k is None)
+    unbounded = sorted(a for a in q.data_multiplier if q.headline(a).through_one)
+    checks = ((f"No multiplier for {join_words(missing)} (no curve to read).",) if missing else ())
+    checks += ((f"No bound for {join_words(unbounded)}: past the measured sizes, with an interval through 1.",)
+               if unbounded else ())
     bullets = {"families": tuple(bullets_of([x for x in claims if x.quantity == "change"])),
                "data": tuple(bullets_of(factors) + bullets_of([x for x in claims if x.quantity == "gap change"])),
-               "checks": ((f"No multiplier for {join_words(missing)} (no curve to read).",) if missing else ())}
+               "checks": checks}
     return Section(f"Quality: {axis.base} at {q.level} against clean", tuple(head[:HEADLINE_LINES]) or ("Nothing to read.",),
                    {g: b for g, b in bullets.items() if b}, tuple(f"{sentence(say(x))} ({x.scope})" for x in claims))
 

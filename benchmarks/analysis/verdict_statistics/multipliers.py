@@ -6,8 +6,11 @@ At each slice (a model size for the data axis, a data size for the parameter axi
 curves (`fits.PowerLawFit`: the law where the points identify it, else the local log-log line) are read
 at x0, the smallest x both measured. The weaker one's curve is followed until it reaches the stronger
 one's loss there: k = x_match / x0. Inside the measured range that is a reading of the curves; past it
-(k above the largest measured x over x0) it is not measured: status `beyond range`, with the bound
-("more than 10×") and the extrapolation beside it, labelled as one. Every bootstrap replicate does the
+(k above the largest measured x over x0) it is not measured: status `beyond range`, with a bound
+("more than 4.2×") and the extrapolation beside it, labelled as one. The bound is the interval's end on
+its side (the lower end for "more than"), capped at the measured range's end: the estimate past the range
+says the order of the two, and only the replicates say how far it is known to reach; where the interval
+reaches 1 there is no bound (the order itself is not known). Every bootstrap replicate does the
 same, in its own direction (a replicate where the order of the two reverses gives k < 1), so the
 interval is continuous through 1. Compute is its own axis only where it varies apart from the
 parameter count; with a fixed step budget it is the parameter axis relabelled (`not measured`).
@@ -32,6 +35,7 @@ from benchmarks.analysis.verdict_statistics import DatasetRuns, Table, register_
 from benchmarks.analysis.wording import number
 
 LOG_K_CAP = 50.0  # replicates that never match (k = ∞) enter the percentiles as e^50
+NO_BOUND = "past the range, interval through 1: no bound"  # a factor past the range whose order is within noise
 UNIT = {"data_size": "factor of data", "params": "factor of params", "compute": "factor of compute"}
 
 
@@ -66,6 +70,25 @@ class Multiplier:
         return self._shown(self.log_k.hi) if self.log_k is not None else None
 
     @property
+    def log_bound(self) -> float | None:
+        """Past the range, the log of the bound (see the module): the interval's end on the estimate's side, capped
+        at the range's end; None inside the range, or where that end lies on the other side of 1."""
+        if self.status != "beyond range" or self.log_k is None:
+            return None
+        above = self.log_k.value > 0
+        lo_w, hi_w = self.log_window
+        edge = float(np.fmin(self.log_k.lo, hi_w) if above else np.fmax(self.log_k.hi, lo_w))  # NaN end: the range's
+        return edge if (edge > 1e-9 if above else edge < -1e-9) else None
+
+    @property
+    def through_one(self) -> bool:
+        """Past the range, on a side the range reaches, with an interval that reaches 1: the order is not known."""
+        if self.status != "beyond range" or self.log_k is None:
+            return False
+        above = self.log_k.value > 0
+        return self.log_bound is None and (self.log_window[1] > 1e-9 if above else self.log_window[0] < -1e-9)
+
+    @property
     def more_than(self) -> float:
         """The largest factor the weaker family's measured range can show."""
         return float(np.exp(self.log_window[1]))
@@ -76,8 +99,8 @@ class Multiplier:
             return d
         d |= {"at": self.at, "from_x": self.x0, "curves": self.kind,
               "measured_range": [float(np.exp(self.log_window[0])), self.more_than]}
-        if self.status == "beyond range":
-            d["more_than" if self.log_k.value > 0 else "less_than"] = float(np.exp(self.log_window[self.log_k.value > 0]))
+        if self.log_bound is not None:
+            d["more_than" if self.log_k.value > 0 else "less_than"] = float(np.exp(self.log_bound))
         if self.status == "beyond range" or self.lo is None or self.hi is None:
             ext = lambda v: float(np.exp(v)) if abs(v) < LOG_K_CAP else (None if np.isnan(v) else float(np.sign(v) * np.inf))
             d["extrapolation"] = {"value": ext(self.log_k.value), "lo": ext(self.log_k.lo), "hi": ext(self.log_k.hi),
@@ -145,6 +168,7 @@ class Multipliers:
     order: tuple[str, ...]  # families by mean log loss over the cells they all ran (best first)
     compute_measured: bool = True  # False: compute is the parameter count relabelled (a fixed step budget)
     unread: tuple[tuple[str, str, str], ...] = ()  # (weaker, stronger, axis): ranges that leave nothing to read
+    unbounded: tuple[tuple[str, str, str], ...] = ()  # past the range with an interval through 1: no bound
     claims: tuple[Claim, ...] = ()
 
     def to_dict(self) -> dict:
@@ -182,12 +206,10 @@ def factor_claim(m: Multiplier, weaker: str, stronger: str, scope: str, statisti
     fields = dict(statistic=statistic, quantity="factor", subject=weaker, reference=stronger, unit=UNIT[m.axis],
                   scope=scope, measured_range=(exp(lo_w), exp(hi_w)), at={"slice": m.at, "from_x": m.x0})
     if m.status == "beyond range":
-        above = m.log_k.value > 0
-        bound = exp(hi_w) if above else exp(lo_w)
-        if (above and hi_w <= 1e-9) or (not above and lo_w >= -1e-9):
+        if m.log_bound is None:
             return None  # a bound on the wrong side of 1 bounds nothing
         return Claim(estimate=float("nan"), lo=float("nan"), hi=float("nan"), null=1.0, kind="bounded",
-                     side="above" if above else "below", bound=bound, **fields)
+                     side="above" if m.log_k.value > 0 else "below", bound=exp(m.log_bound), **fields)
     if hi_w <= 1e-9 and lo_w >= -1e-9:
         return None
     return from_estimate(m.log_k, shown=exp, null=0.0, **fields)
@@ -198,11 +220,15 @@ def factor_cell(m: Multiplier) -> str:
     if m.log_k is None:
         return m.status
     c = factor_claim(m, "", "", "")
-    return number(c) if c is not None else "not read: the ranges do not overlap"
+    if c is None:
+        return NO_BOUND if m.through_one else "not read: the ranges do not overlap"
+    return number(c)
 
 
-def _claims(pairs: list[PairMultipliers], dataset: str) -> tuple[tuple[Claim, ...], tuple[tuple[str, str, str], ...]]:
-    claims, unread = [], []
+def _claims(pairs: list[PairMultipliers], dataset: str) -> tuple[tuple[Claim, ...], list, list]:
+    """The claims at each pair's headline slices; the (weaker, stronger, axis) left without one: ranges that do not
+    overlap, and factors past the range whose interval reaches 1 (no bound)."""
+    claims, unread, unbounded = [], [], []
     for p in pairs:
         for axis, m in (("data_size", p.headline(p.data, "data_size")), ("params", p.headline(p.params, "params")),
                         ("compute", p.compute)):
@@ -212,8 +238,8 @@ def _claims(pairs: list[PairMultipliers], dataset: str) -> tuple[tuple[Claim, ..
             if c is not None:
                 claims.append(c)
             elif m.log_k is not None:
-                unread.append((p.weaker, p.stronger, axis))
-    return tuple(claims), tuple(unread)
+                (unbounded if m.through_one else unread).append((p.weaker, p.stronger, axis))
+    return tuple(claims), unread, unbounded
 
 
 def multipliers_table(claims: Sequence[Claim]) -> list[Table]:
@@ -245,6 +271,6 @@ def multipliers(runs: DatasetRuns, earlier: Mapping) -> Multipliers:
                                                -sum(gap[a, b] for b in archs if b != a))))
     pairs = [pair_multipliers(fitted, *((a, b) if gap[a, b] >= 0 else (b, a)))
              for a, b in itertools.combinations(order, 2)]
-    claims, unread = _claims(pairs, runs.dataset)
-    return Multipliers(pairs=tuple(pairs), order=order, compute_measured=fitted.compute_varies, unread=unread,
-                       claims=claims)
+    claims, unread, unbounded = _claims(pairs, runs.dataset)
+    return Multipliers(pairs=tuple(pairs), order=order, compute_measured=fitted.compute_varies, unread=tuple(unread),
+                       unbounded=tuple(unbounded), claims=claims)
