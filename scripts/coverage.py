@@ -28,6 +28,8 @@ multipliers' bounds ("more than X×": right when the truth lies beyond), and qua
 between levels, each read off the statistic's claims; and the same statements in worlds planted to make them
 (the GRU crossing the ConvNet inside the data and meeting it past the data: a crossing said where the true gaps
 cross, and where they do not; quality's noisy levels made worse, so that its bounds are stated).
+Parts `modalities` and `context` (tests/coverage_lang.py): the modalities reference's ρ, pair orders and leading
+factors, also with a pair planted to swap, and the language reference's context plateaus.
 Sizes of tests are counted where their nulls hold: the equal-exponents test in a parallel world (one shape
 for every family), the small-to-large test in a straight one (every curve against data a line in log-log).
 The page opens with every banded row against its band (`band`); a hand-written section from KEPT on is
@@ -52,6 +54,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from coverage_lang import PLANTED, context_rates, context_world, modality_rates, modality_worlds, planted_reversal  # noqa: E402
 from coverage_sim import (  # noqa: E402
     bound_covered,
     contrast_design_rates,
@@ -261,7 +264,8 @@ def world_fits(world: World, n_sims: int, n_boot: int, first: int = 0) -> dict:
     return summarise(tally, n_sims)
 
 
-PARTS = ("quick", "quality", "contrast", "compare", "claims")  # what world_results counts, each runnable alone
+# what world_results counts, each runnable alone
+PARTS = ("quick", "quality", "contrast", "compare", "claims", "modalities", "context")
 
 
 def world_results(n_sims: int, n_boot: int, parts: tuple[str, ...] = PARTS) -> dict:
@@ -289,6 +293,11 @@ def world_results(n_sims: int, n_boot: int, parts: tuple[str, ...] = PARTS) -> d
     if "compare" in parts:
         out |= _compare_results(n_sims)
         print(f"compare: {time.perf_counter() - t:.0f} s", flush=True)
+    language = {"modalities": _modality_results, "context": _context_results}  # tests/coverage_lang.py
+    for part in (p for p in language if p in parts):
+        t = time.perf_counter()
+        out |= language[part](n_sims)
+        print(f"{part}: {time.perf_counter() - t:.0f} s", flush=True)
     return out
 
 
@@ -402,6 +411,25 @@ def _contrast_results(n_sims: int) -> dict:
     return {"user-data contrast (2 datasets × 3 families × 3 data sizes × 3 seeds)": contrast}
 
 
+def _shares(tally: dict, n_sims: int) -> dict:
+    """`summarise` of a tally keyed by a row's name, or by (what + " at", axis, place) for a row per place."""
+    return summarise({(k,) if isinstance(k, str) else k: v for k, v in tally.items()}, n_sims)
+
+
+def _modality_results(n_sims: int) -> dict:
+    """The modalities reference as fitted, and with a pair planted to swap places between its two datasets."""
+    worlds = modality_worlds()
+    higher, lower, gap = PLANTED
+    planted = f"modalities, {lower} planted {abs(pct(-gap)):.1f}% below {higher} on text (reference world)"
+    return {"modalities (reference world)": _shares(modality_rates(worlds, n_sims), n_sims),
+            planted: _shares(modality_rates(planted_reversal(worlds), n_sims, rng=60_000, planted=(higher, lower)),
+                             n_sims)}
+
+
+def _context_results(n_sims: int) -> dict:
+    return {"context, language (reference world)": _shares(context_rates(context_world(), n_sims), n_sims)}
+
+
 def _compare_results(n_sims: int) -> dict:
     world = reference_world("quick")
     null = world_compare_rates(world, n_sims)
@@ -464,8 +492,15 @@ BANDS = {  # how a row is read: (low, high) of its share, by the start of its na
     "gap trend: every claim": (0.90, 1.0),  # one claim's Holm-step interval: at least 90% (the joint row: 90–99%)
     "gap crossing stated where the true gaps do not cross": (0.0, 0.05),  # a false crossing: at most 5%
     "gap crossing stated: the true gaps cross": (0.90, 1.0),  # a stated crossing: the true gaps cross in at least 90%
+    "pair order stated wrong": (0.0, 0.05),  # "kept" or "swapped" said where the truth's order is the other
+    "rank correlation stated beyond noise on the wrong": (0.0, 0.05),  # ρ said above 0 where it is below, or so
+    "factor that leads named right": (0.90, 1.0),  # the truth's shares are separated in both modalities' worlds
+    "factor lead beyond noise": (0.90, 1.0),
+    "planted reversal": (0.80, 1.0),  # a planted swap stated as one, as the contrast design's sign flip
+    "context plateau: earlier octave below": (0.975, 1.0),  # each a one-sided "below beyond noise" at 95%
 }
-NOT_BANDED = ("rejected /", "not stated", "convnet: no change said", "swap stated (ConvNet 0", "(power)")  # power, or unstated
+NOT_BANDED = ("rejected /", "not stated", "convnet: no change said", "swap stated (ConvNet 0", "(power)",  # power, unstated
+              "pair order stated (kept", "said beyond noise of 0", "stated octave")  # how often said; the withdrawn plateau
 
 
 def band(key: str) -> tuple[float, float] | None:

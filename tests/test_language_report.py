@@ -125,7 +125,7 @@ def test_a_loss_that_flattens_stops_improving_at_the_first_octave_within_noise_o
     assert language.octaves(32) == [(1, 1), (2, 2), (3, 4), (5, 8), (9, 16), (17, 32)]
     assert found.octave == (9, 16) and not found.still_falling  # 5-8 still holds n = 5, above the floor
     assert relation(claim) == "within noise" and agrees(claim, say(claim))
-    assert say(claim).startswith("f's loss stops improving by tokens 9–16 of the context")
+    assert say(claim).startswith("f's loss falls no further beyond noise from tokens 9–16 of the context on")
 
 
 def test_a_loss_that_falls_to_the_end_is_said_to_still_fall():
@@ -141,7 +141,7 @@ def test_one_seed_gives_no_plateau():
 
 
 @pytest.mark.parametrize(("estimate", "lo", "hi", "undecided", "said"), [
-    (-0.4, -1.5, 0.8, False, "stops improving by tokens 9–16"), (2.0, 0.5, 3.5, False, "it is above that by"),
+    (-0.4, -1.5, 0.8, False, "falls no further beyond noise from tokens 9–16"), (2.0, 0.5, 3.5, False, "it is above that by"),
     (-6.0, -8.0, -4.0, False, "still falls at the end"), (-1.0, -2.0, -0.01, True, "is undecided")])
 def test_every_relation_of_a_plateau_claim_is_said_in_words_its_interval_allows(estimate, lo, hi, undecided, said):
     claim = Claim(statistic="context", quantity="context plateau", subject="gru", estimate=estimate, lo=lo, hi=hi,

@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 
 from benchmarks.analysis.verdict import verdict
-from benchmarks.analysis.verdict_statistics.modalities import modality_of, modality_tables, pair_order, spearman
+from benchmarks.analysis.verdict_statistics.modalities import (
+    modality_of,
+    modality_tables,
+    pair_order,
+    rho_interval,
+    spearman,
+)
 from benchmarks.analysis.verdict_words import modality_section, sections
 from benchmarks.analysis.wording import agrees, relation, say
 from tests.synthetic_results import Law, planted_records
@@ -43,6 +49,16 @@ def test_spearman_is_one_for_the_same_order_and_minus_one_for_the_reverse():
     assert spearman(x, x * 10)[0] == pytest.approx(1.0)
     assert spearman(x, -x)[0] == pytest.approx(-1.0)
     assert spearman(x, np.array([[2.0, 1.0, 3.0, 4.0]]))[0] == pytest.approx(0.8)
+
+
+def test_rho_s_interval_is_its_replicates_central_95_percent_not_re_centred():
+    """A near-tie pulls the replicates' ρ below the data's 0.8 (to 0.5 on average): the interval is where the
+    replicates lie, not moved up by their shortfall; a ρ beyond every replicate is still inside its interval."""
+    replicates = np.random.default_rng(0).choice([0.2, 0.5, 0.8], size=1000)
+    e = rho_interval(0.8, replicates)
+    assert (e.value, e.lo, e.hi) == (0.8, 0.2, 0.8)
+    assert rho_interval(1.0, replicates).hi == 1.0
+    assert np.isnan(rho_interval(0.3, np.array([np.nan])).lo)
 
 
 def test_the_same_order_is_found_alike_and_the_reversed_one_opposite(planted):

@@ -195,8 +195,8 @@ def octave_points(curve: PositionCurve) -> tuple[np.ndarray, np.ndarray]:
 def position_figure(dataset: str, curves: Sequence[PositionCurve], plateaus: dict[str, int] | None = None) -> plt.Figure:
     """Loss against tokens read: per family a thin line at every position (mean over seeds) with its 95% interval
     over seeds, and its mean over each octave of the context (the points the verdict's rule compares, joined);
-    a hollow marker at the octave where the verdict says its loss stops improving (`plateaus`: family -> the
-    octave's first token)."""
+    a hollow marker at the octave from which the verdict says its loss falls no further beyond noise
+    (`plateaus`: family -> the octave's first token)."""
     from benchmarks.analysis.plots import _colors, _style
 
     colors = _colors([c.arch for c in curves])
@@ -219,7 +219,7 @@ def position_figure(dataset: str, curves: Sequence[PositionCurve], plateaus: dic
     loss_axes(ax, dataset)
     fig.suptitle(f"{dataset}: held-out loss against position in the context (Kaplan et al. 2020, Fig. 7 right)\n"
                  "each family at its largest size and data size; thin: each position, mean over seeds, band 95% over "
-                 "seeds;\npoints: mean over each octave of positions; ringed: where its loss stops improving",
+                 "seeds;\npoints: mean over each octave of positions; ringed: from there no further fall beyond noise",
                  fontsize=10)
     fig.legend(loc="outside right center", frameon=False, title="architecture", fontsize=8)
     return fig

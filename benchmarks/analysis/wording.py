@@ -311,13 +311,14 @@ TEMPLATES |= {
                                         "random masks'",
 }
 
-# Next tokens: where a family's loss stops improving along the context (verdict_statistics/context.py). The number
-# is the change of the loss from an octave of the context ({octave}: "tokens 9–16") to its last one ({last}).
+# Next tokens: from where a family's loss falls no further beyond noise along the context
+# (verdict_statistics/context.py): never "stops improving", which no interval can show (docs/coverage.md). The
+# number is the change of the loss from an octave of the context ({octave}: "tokens 9–16") to its last ({last}).
 TEMPLATES |= {
-    ("context plateau", "within noise"): "{subject}'s loss stops improving by {octave} of the context: from there "
-                                         "to its {last} it changes {number}, within noise",
-    ("context plateau", "above"): "{subject}'s loss stops improving by {octave} of the context: on its {last} it is "
-                                  "above that by {number}",
+    ("context plateau", "within noise"): "{subject}'s loss falls no further beyond noise from {octave} of the "
+                                         "context on: to its {last} it changes {number}, within noise",
+    ("context plateau", "above"): "{subject}'s loss falls no further beyond noise from {octave} of the context on: "
+                                  "on its {last} it is above that by {number}",
     ("context plateau", "below"): "{subject}'s loss still falls at the end of the context: on its {last} it is "
                                   "below that on {octave} ({number})",
     ("context plateau", "undecided"): "whether {subject}'s loss still falls after {octave} of the context is "

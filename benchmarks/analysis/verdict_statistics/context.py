@@ -1,4 +1,5 @@
-"""Where each family's loss stops improving along the context (next-token datasets; Kaplan et al. 2020, Fig. 7 right).
+"""From where each family's loss falls no further beyond noise along the context (next-token datasets; Kaplan et al.
+2020, Fig. 7 right).
 
 The rule. Per family, its run at its largest model size and there its largest training-set size
 (`language.position_curves`, the runs the position figure draws). The context is cut into octaves of tokens
@@ -10,11 +11,17 @@ windows, so the loss at one position carries a sampling error the seeds share; p
 the log loss, mean over seeds, about a line in log position across the last octave, and an octave's mean has that
 over the root of its positions, for octave j and for the last). The half-width is Student's t times the root of the
 two variances summed, its degrees of freedom Welch–Satterthwaite's (the seeds' S − 1 and the scatter's positions
-− 2). The family's loss **stops improving at** the first octave (before the last) whose change to the end is not
-below zero beyond noise: within noise, above (the loss rises later in the context) or undecided. Where every
-octave's change is below zero beyond noise, the loss **still falls at the end of the context**, and the claim is
-the change from the octave before the last. One seed per run, or a last octave of fewer than 3 positions, gives
-no interval and no claim.
+− 2). The family's loss **falls no further beyond noise from** the first octave (before the last) whose change to
+the end is not below zero beyond noise: within noise, above (the loss rises later in the context) or undecided.
+Where every octave's change is below zero beyond noise, the loss **still falls at the end of the context**, and
+the claim is the change from the octave before the last. One seed per run, or a last octave of fewer than 3
+positions, gives no interval and no claim.
+
+What it does not say: that the loss *stops* improving there. A loss that keeps falling slowly (a power law in
+position, as the fitted curves of the language reference do) is within noise of the end from some octave on too;
+in reruns of that reference's world the octave the rule finds was at or after the truth's (the rule on the
+noise-free curve: still falling) in under 5%, while the interval of the stated change covered its true change
+and every earlier octave said to fall did fall (docs/coverage.md).
 """
 
 from __future__ import annotations
@@ -39,7 +46,8 @@ def tokens(a: int, b: int) -> str:
 
 @dataclass(frozen=True)
 class Plateau:
-    """One family's octave where its loss stops improving (or the octave before the last, where it still falls)."""
+    """One family's octave from which its loss falls no further beyond noise (or the octave before the last, where it
+    still falls)."""
 
     arch: str
     target_params: int
@@ -64,8 +72,8 @@ class ContextPlateaus:
         return {"context_plateaus": [p.to_dict() for p in self.plateaus]} if self.plateaus else {}
 
     def tokens_read(self) -> dict[str, int]:
-        """Where each family's loss stops improving, in tokens read (the first of its octave); none where it still
-        falls at the end."""
+        """From where each family's loss falls no further beyond noise, in tokens read (the first of its octave); none
+        where it still falls at the end."""
         return {p.arch: p.octave[0] for p in self.plateaus if not p.still_falling}
 
 
@@ -130,13 +138,14 @@ def plateau_table(claims: Sequence[Claim]) -> list[Table]:
                   number(c)) for c in claims if c.quantity == "context plateau")
     if not rows:
         return []
-    return [Table("Where the loss stops improving along the context",
-                  ("family", "stops improving at", "last octave", "change to the last octave"), rows,
+    return [Table("From where the loss falls no further beyond noise along the context",
+                  ("family", "no further fall beyond noise from", "last octave", "change to the last octave"), rows,
                   "Per family at its largest size and data size: the first octave of tokens read whose loss the last "
                   "octave's is not below beyond noise (change: log loss over the last octave minus over that one, "
                   "as a % change, mean over seeds; 95% interval from the seeds' noise and the test windows' "
                   "sampling noise per position); 'still falls': every octave before the last is above the last "
-                  "beyond noise, the change shown from the octave before the last.")]
+                  "beyond noise, the change shown from the octave before the last. Not where the loss stops: a loss "
+                  "that keeps falling slowly is within noise of the end from some octave on too.")]
 
 
 @register_statistic("context", order=80, group="families", table=plateau_table)
