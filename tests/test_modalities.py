@@ -89,7 +89,7 @@ def test_the_section_says_the_reversal_and_the_kept_orders_from_the_claims(plant
     section = modality_section(planted.statistics["modalities"].claims)
     assert section in sections(planted)
     text = section.text()
-    assert "the families rank alike on digits and mnist1d" in text.lower()
+    assert "the families' orders on digits and mnist1d agree beyond noise" in text.lower()
     assert "conv and transformer swap places: conv below transformer on mnist1d, above it on pydoc?context=64" in text
     assert "conv and transformer keep their order: conv below transformer on digits and on mnist1d" in text
     assert "On pydoc?context=64 (next-token prediction): data size" in text

@@ -241,8 +241,8 @@ TEMPLATES: dict[tuple[str, str], str] = {
     ("spread change", "within noise"): "the families' spread is unchanged within noise ({number})",
     ("spread change", "undecided"): "whether the families' spread changes is undecided ({number})",
     ("spread change", "no interval"): "the families' spread changes {number}",
-    ("rank correlation", "above"): "the families rank alike on {subject} and {reference}: rank correlation "
-                                   "{number}, above 0",
+    ("rank correlation", "above"): "the families' orders on {subject} and {reference} agree beyond noise: rank "
+                                   "correlation {number}, above 0",
     ("rank correlation", "below"): "the families rank in opposite orders on {subject} and {reference}: rank "
                                    "correlation {number}, below 0",
     ("rank correlation", "within noise"): "the families' orders on {subject} and {reference} show no agreement beyond "
