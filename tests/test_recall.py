@@ -34,3 +34,15 @@ def test_distinct_values_change_the_data_version_and_the_default_keeps_it():
     assert data.version("recall?distinct=1&values=64") != data.version("recall?values=64")
     with pytest.raises(UserError, match="distinct=1 needs values >= pairs"):
         data.task("recall?distinct=1&pairs=8&values=4")
+
+
+def test_hidden_answers_pad_the_token_after_each_query_and_leave_nothing_to_rule_out():
+    """answers=hidden (Zoology's form): the same labels, the pad token after each query, and the no-binding
+    guess can rule no pair out: with distinct values it is worth 1/pairs at every query."""
+    opts = {"pairs": 4, "queries": 4, "keys": 32, "values": 32, "seed": 0, "split": "test", "positions": "all",
+            "distinct": 1}
+    x, y = generate(300, **opts)
+    x_hidden, y_hidden = generate(300, answers="hidden", **opts)
+    assert (y_hidden == y).all() and (x_hidden[:, :9] == x[:, :9]).all()
+    assert (x_hidden[:, 10::2] == 0).all() and (x[:, 10::2] != 0).all()
+    assert shortcut_accuracy(x_hidden, y_hidden, pairs=4) == pytest.approx(0.25)
