@@ -27,6 +27,12 @@ included) and -1 elsewhere, and the logits are over the whole vocabulary at ever
 Options: `pairs` (default 32), `queries` (4), `keys` (128), `values` (32),
 `train` (pool size, 100,000), `seed` (0). Example: `recall?pairs=64&keys=256`.
 `positions` (`last`: the classification form; `all`: the language-model form).
+`distinct` (0: each pair's value drawn with replacement from the `values`; 1: a sequence's values drawn without
+replacement, so no two pairs share a value, as Zoology's `multiquery_ar` draws them; needs values >= pairs). With
+repeated values the most frequent one is an informative guess that binds no key (`shortcut_accuracy`); with
+distinct values that guess is worth only one over the pairs not yet asked.
+`answers` (`shown`: each query but the last followed by its value; `hidden`: by the pad token instead, as in
+Zoology's `multiquery_ar`, so that no answer rules a pair out; the labels are the same).
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ SPLIT_STREAMS = {"train": 0, "val": 1, "test": 2, "online": 3}  # online: the fr
 
 
 POSITIONS = ("last", "all")  # scored at the last query (a class) or at every query (next tokens)
+ANSWERS = ("shown", "hidden")  # each earlier query followed by its value, or by the pad token
 
 
 def _task(pairs: int, queries: int, keys: int, values: int, positions: str = "last") -> TaskSpec:
@@ -58,10 +65,14 @@ def _chunk_rows(keys: int) -> int:
     return max(1, min(CHUNK, 2**21 // keys))
 
 
-def _chunk(rng: np.random.Generator, *, pairs: int, queries: int, keys: int, values: int) -> tuple[np.ndarray, ...]:
-    n = _chunk_rows(keys)
+def _chunk(rng: np.random.Generator, *, pairs: int, queries: int, keys: int, values: int,
+           distinct: int = 0) -> tuple[np.ndarray, ...]:
+    n = _chunk_rows(max(keys, values) if distinct else keys)
     key_ids = np.argsort(rng.random((n, keys)), axis=1)[:, :pairs]  # distinct keys per sequence
-    value_ids = rng.integers(0, values, (n, pairs))
+    if distinct:
+        value_ids = np.argsort(rng.random((n, values)), axis=1)[:, :pairs]  # distinct values per sequence
+    else:
+        value_ids = rng.integers(0, values, (n, pairs))
     asked = np.argsort(rng.random((n, pairs)), axis=1)[:, :queries]  # distinct pairs to ask about
     rows = np.arange(n)[:, None]
     q_keys, q_values = key_ids[rows, asked], value_ids[rows, asked]
@@ -86,31 +97,44 @@ def answers_at_every_query(tokens_NxL: np.ndarray, label_N: np.ndarray, *, pairs
 
 
 def generate(n: int, *, pairs: int, queries: int, keys: int, values: int, seed: int,
-             split: str, positions: str = "last") -> tuple[np.ndarray, np.ndarray]:
+             split: str, positions: str = "last", distinct: int = 0,
+             answers: str = "shown") -> tuple[np.ndarray, np.ndarray]:
     """The first n examples of one split: (tokens_NxL int32, labels_N int32), or with `positions="all"` the
-    same tokens and labels_NxL (`answers_at_every_query`)."""
+    same tokens and labels_NxL (`answers_at_every_query`). With `answers="hidden"` the token after each query
+    is the pad token; the labels are those of the shown form."""
+    rows = _chunk_rows(max(keys, values) if distinct else keys)
     chunks = [
         _chunk(np.random.default_rng([seed, SPLIT_STREAMS[split], c]), pairs=pairs, queries=queries, keys=keys,
-               values=values)
-        for c in range(-(-n // _chunk_rows(keys)))
+               values=values, distinct=distinct)
+        for c in range(-(-n // rows))
     ]
     x, y = np.concatenate([x for x, _ in chunks])[:n], np.concatenate([y for _, y in chunks])[:n]
-    return (x, answers_at_every_query(x, y, pairs=pairs, keys=keys)) if positions == "all" else (x, y)
+    if positions == "all":
+        y = answers_at_every_query(x, y, pairs=pairs, keys=keys)
+    if answers == "hidden":
+        x[:, 2 * pairs + 2 :: 2] = PAD
+    return x, y
 
 
-def _layout(pairs: int, queries: int, keys: int, values: int, train: int, seed: int, positions: str) -> Layout:
+def _layout(pairs: int, queries: int, keys: int, values: int, train: int, seed: int, positions: str,
+            distinct: int = 0, answers: str = "shown") -> Layout:
     if not (1 <= queries <= pairs <= keys) or values < 2 or train < 1:
         raise UserError("recall needs 1 <= queries <= pairs <= keys, values >= 2 and train >= 1")
+    if distinct not in (0, 1) or (distinct and values < pairs):
+        raise UserError(f"recall: distinct must be 0 or 1, and distinct=1 needs values >= pairs; got distinct={distinct}, "
+                        f"values={values}, pairs={pairs}")
     if positions not in POSITIONS:
         raise UserError(f"recall: positions must be one of {', '.join(POSITIONS)}, got {positions!r}")
+    if answers not in ANSWERS:
+        raise UserError(f"recall: answers must be one of {', '.join(ANSWERS)}, got {answers!r}")
     return Layout(task=_task(pairs, queries, keys, values, positions), train=train, val=VAL_SIZE, test=TEST_SIZE)
 
 
 def online(n: int, *, pairs: int, queries: int, keys: int, values: int, seed: int,
-           positions: str) -> tuple[np.ndarray, np.ndarray]:
+           positions: str, distinct: int = 0, answers: str = "shown") -> tuple[np.ndarray, np.ndarray]:
     """The first n examples of the online stream (benchmarks/data/online.py): a split of its own."""
     return generate(n, pairs=pairs, queries=queries, keys=keys, values=values, seed=seed, split="online",
-                    positions=positions)
+                    positions=positions, distinct=distinct, answers=answers)
 
 
 @register_dataset(
@@ -120,13 +144,16 @@ def online(n: int, *, pairs: int, queries: int, keys: int, values: int, seed: in
     version="1",
     layout=_layout,
     online=online,
-    options={"pairs": 32, "queries": 4, "keys": 128, "values": 32, "train": 100_000, "seed": 0, "positions": "last"},
+    options={"pairs": 32, "queries": 4, "keys": 128, "values": 32, "train": 100_000, "seed": 0, "positions": "last",
+             "distinct": 0, "answers": "shown"},
     knobs=APPLIED_BY_LOAD,
-    later_options=("positions",),
+    later_options=("positions", "distinct", "answers"),
 )
-def prepare(pairs: int, queries: int, keys: int, values: int, train: int, seed: int, positions: str) -> Splits:
-    layout = _layout(pairs, queries, keys, values, train, seed, positions)
-    opts = {"pairs": pairs, "queries": queries, "keys": keys, "values": values, "seed": seed, "positions": positions}
+def prepare(pairs: int, queries: int, keys: int, values: int, train: int, seed: int, positions: str,
+            distinct: int, answers: str) -> Splits:
+    layout = _layout(pairs, queries, keys, values, train, seed, positions, distinct, answers)
+    opts = {"pairs": pairs, "queries": queries, "keys": keys, "values": values, "seed": seed, "positions": positions,
+            "distinct": distinct, "answers": answers}
     x_train, y_train = generate(train, split="train", **opts)
     x_val, y_val = generate(VAL_SIZE, split="val", **opts)
     x_test, y_test = generate(TEST_SIZE, split="test", **opts)
@@ -137,7 +164,9 @@ def shortcut_accuracy(tokens_NxL: np.ndarray, labels_NxL: np.ndarray, *, pairs: 
     """Expected accuracy over every answer (the language-model form) of a guess that binds no key to its value:
     the most frequent value among the pairs not yet asked about, ties split evenly. What a model that has only
     learnt which values are in the context, and which answers it has been shown, scores
-    (docs/recall-investigation.md)."""
+    (docs/recall-investigation.md). With distinct values (`distinct=1`) every open value ties, so the guess is
+    worth 1/(pairs not yet asked) at each query. A pair is ruled out only where its answer was shown: with
+    `answers="hidden"` the guess is the most frequent value in the whole context at every query."""
     keys_NxP, values_NxP = tokens_NxL[:, 0 : 2 * pairs : 2], tokens_NxL[:, 1 : 2 * pairs : 2]
     queries_at = np.arange(2 * pairs + 1, tokens_NxL.shape[1], 2)
     total = 0.0
@@ -147,5 +176,6 @@ def shortcut_accuracy(tokens_NxL: np.ndarray, labels_NxL: np.ndarray, *, pairs: 
             values, counts = np.unique(values_NxP[n, open_N], return_counts=True)
             best = values[counts == counts.max()]
             total += (labels_NxL[n, t] in best) / best.size
-            open_N &= keys_NxP[n] != tokens_NxL[n, t]
+            if t + 1 < tokens_NxL.shape[1] and tokens_NxL[n, t + 1] != PAD:
+                open_N &= keys_NxP[n] != tokens_NxL[n, t]
     return total / (tokens_NxL.shape[0] * queries_at.size)
