@@ -65,9 +65,8 @@ def _chunk_rows(keys: int) -> int:
     return max(1, min(CHUNK, 2**21 // keys))
 
 
-def _chunk(rng: np.random.Generator, *, pairs: int, queries: int, keys: int, values: int,
+def _chunk(rng: np.random.Generator, n: int, *, pairs: int, queries: int, keys: int, values: int,
            distinct: int = 0) -> tuple[np.ndarray, ...]:
-    n = _chunk_rows(max(keys, values) if distinct else keys)
     key_ids = np.argsort(rng.random((n, keys)), axis=1)[:, :pairs]  # distinct keys per sequence
     if distinct:
         value_ids = np.argsort(rng.random((n, values)), axis=1)[:, :pairs]  # distinct values per sequence
@@ -104,7 +103,7 @@ def generate(n: int, *, pairs: int, queries: int, keys: int, values: int, seed: 
     is the pad token; the labels are those of the shown form."""
     rows = _chunk_rows(max(keys, values) if distinct else keys)
     chunks = [
-        _chunk(np.random.default_rng([seed, SPLIT_STREAMS[split], c]), pairs=pairs, queries=queries, keys=keys,
+        _chunk(np.random.default_rng([seed, SPLIT_STREAMS[split], c]), rows, pairs=pairs, queries=queries, keys=keys,
                values=values, distinct=distinct)
         for c in range(-(-n // rows))
     ]
