@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 from dataclasses import dataclass
 
 import jax
@@ -243,3 +244,27 @@ def test_builder_failing_at_a_probe_shape_is_one_error_naming_family_shape_and_c
     assert "\n" not in message and isinstance(info.value, UserError)
     assert "gated_undeclared" in message and "hidden 1" in message and "ZeroDivisionError" in message
     assert "hidden_step=" in message
+
+
+def _avals(model: nnx.Module) -> list:
+    leaves = jax.tree_util.tree_leaves_with_path(nnx.state(model))
+    return [(jax.tree_util.keystr(path), leaf.shape, leaf.dtype) for path, leaf in leaves]
+
+
+@pytest.mark.parametrize("arch", architectures.names())
+def test_zero_draws_build_the_same_abstract_model(arch):
+    task = TaskSpec("zero-draws", "tokens", (16,), 10, vocab_size=12)
+    family = architectures.get(arch)
+    shape = ArchShape(0, 1, 0) if family.fixed_size else sizing._probe_shape(family, 2)[0]
+    with sizing.quiet_tracer_probes():
+        drawn = nnx.eval_shape(lambda: architectures.build(arch, task, shape, nnx.Rngs(0)))
+    assert _avals(sizing.abstract_model(arch, task, shape)) == _avals(drawn)
+
+
+def test_zero_draws_are_this_threads_only():
+    key = jax.random.key(0)
+    with sizing.zeros_for_draws(), concurrent.futures.ThreadPoolExecutor(1) as other:
+        here = jax.random.normal(key, (4,))
+        there = other.submit(jax.random.normal, key, (4,)).result()
+    assert not here.any() and there.all() and (jax.random.normal(key, (4,)) == there).all()
+
