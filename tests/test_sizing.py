@@ -261,6 +261,15 @@ def test_zero_draws_build_the_same_abstract_model(arch):
     assert _avals(sizing.abstract_model(arch, task, shape)) == _avals(drawn)
 
 
+def test_zero_draws_hand_out_a_streams_key_unstepped_in_this_thread_only():
+    rngs = nnx.Rngs(0)
+    with sizing.zeros_for_draws(), concurrent.futures.ThreadPoolExecutor(1) as other:
+        here = [jax.random.key_data(rngs.params()) for _ in range(2)]
+        there = [jax.random.key_data(k) for k in other.submit(lambda: [rngs.params(), rngs.params()]).result()]
+    assert (here[0] == here[1]).all() and not (there[0] == there[1]).all()
+    assert not (jax.random.key_data(rngs.params()) == there[1]).all()  # stepped on from where the other thread left it
+
+
 def test_zero_draws_are_this_threads_only():
     key = jax.random.key(0)
     with sizing.zeros_for_draws(), concurrent.futures.ThreadPoolExecutor(1) as other:

@@ -123,8 +123,20 @@ _SHAPES_ONLY = threading.local()  # per thread: a thread that initialises a mode
 
 @functools.cache
 def _install_zero_samplers() -> None:
-    """Wrap jax's samplers, once, so that a thread inside `zeros_for_draws` gets zeros of the draw's shape."""
+    """Wrap jax's samplers and flax NNX's key streams, once, so that a thread inside `zeros_for_draws` gets
+    zeros of the draw's shape, drawn with the stream's key as it stands."""
+    from flax.nnx import rnglib
     from jax._src.random import core as samplers
+
+    next_key = rnglib.RngStream.__call__
+
+    @functools.wraps(next_key)
+    def stream_key(stream: rnglib.RngStream) -> jax.Array:
+        if not getattr(_SHAPES_ONLY, "on", False):
+            return next_key(stream)
+        return stream.key[...]  # zeros whatever the key: no fold_in, no counter step to trace
+
+    rnglib.RngStream.__call__ = stream_key
 
     def wrap(draw: Callable) -> Callable:
         signature = inspect.signature(draw)
@@ -152,7 +164,9 @@ def zeros_for_draws() -> Iterator[None]:
     Under `jax.eval_shape` a draw's values are never computed, yet tracing a sampler (a truncated
     normal's inverse error function, a uniform's bit tricks) is most of the cost of building a model
     abstractly. Shapes and dtypes are the sampler's own, so every parameter's shape is the same
-    (`test_zero_draws_build_the_same_abstract_model`). Other threads draw as ever.
+    (`test_zero_draws_build_the_same_abstract_model`). An NNX stream hands out its key without
+    stepping its counter (a fold_in and an add per draw were a third of what was left of a build);
+    the key's shape is the same, and under `jax.eval_shape` no value is computed. Other threads draw as ever.
     """
     _install_zero_samplers()
     before = getattr(_SHAPES_ONLY, "on", False)
