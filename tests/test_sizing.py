@@ -277,3 +277,12 @@ def test_zero_draws_are_this_threads_only():
         there = other.submit(jax.random.normal, key, (4,)).result()
     assert not here.any() and there.all() and (jax.random.normal(key, (4,)) == there).all()
 
+
+
+def test_matched_shapes_compiled_concurrently_gives_each_row_the_count_of_its_own_program_in_order():
+    task = _task("fresh-concurrent")
+    cells = [(a, t) for a in ("mlp", "linear") for t in (10_000, 100_000)]
+    rows = sizing.matched_shapes(task, ["mlp", "linear"], [10_000, 100_000], 0.02)
+    alone = [sizing.flops_per_example(a, task, sizing.solve(a, task, t).shape) for a, t in cells]
+    assert [(r["arch"], r["target_params"]) for r in rows] == cells
+    assert [r["flops_per_example"] for r in rows] == alone and len(set(alone)) == 3  # linear: one size

@@ -486,7 +486,7 @@ def compiled_flops(lowered: jax.stages.Lowered, batch: int = 8) -> float:
     XLA's passes, counts up to 30% more: mamba on mnist1d), compiled without LLVM optimisation:
     the same count as at the default level, in less time. (`xla_cpu_use_fusion_emitters: False` halves
     the compile again but changes the count: mixer at 100k on pydoc, 4 FLOPs.) XLA compiles without Python's lock,
-    so a thread can compile one program while another traces the next (`matched_shapes`).
+    so threads can compile programs while another traces the next (`matched_shapes`).
     """
     cost = lowered.compile(compiler_options=COST_ANALYSIS_OPTIONS).cost_analysis()
     if isinstance(cost, list):  # older jax returns one dict per device program
@@ -563,7 +563,9 @@ def matched_shapes(task: TaskSpec, archs: list[str], targets: list[int], toleran
     feasible target) and null numbers, so the other rows still show.
     """
     out = []
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as compiler:  # compiles while the next row traces
+    # Compiles are most of the CPU (XLA's fusion emitters) and the last to finish: two threads keep both cores of
+    # a 2-core machine compiling once the rows are traced, and one while they are (the counts do not depend on it).
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as compiler:
         for arch in archs:
             for target in targets:
                 row: dict = {"arch": arch, "target_params": target, "dataset": task.name}
