@@ -6,6 +6,7 @@ import concurrent.futures
 from dataclasses import dataclass
 
 import jax
+import numpy as np
 import pytest
 from flax import nnx
 
@@ -286,3 +287,13 @@ def test_matched_shapes_compiled_concurrently_gives_each_row_the_count_of_its_ow
     alone = [sizing.flops_per_example(a, task, sizing.solve(a, task, t).shape) for a, t in cells]
     assert [(r["arch"], r["target_params"]) for r in rows] == cells
     assert [r["flops_per_example"] for r in rows] == alone and len(set(alone)) == 3  # linear: one size
+
+
+
+def test_a_jitted_draw_traced_abstractly_draws_for_real_afterwards():
+    # A family may jit a helper that draws; traced inside `zeros_for_draws`, its cache must not keep the zeros.
+    draw = jax.jit(lambda key: jax.random.normal(key, (5,)))
+    key = jax.random.key(3)
+    with sizing.zeros_for_draws():
+        assert jax.eval_shape(draw, key).shape == (5,)
+    assert (np.asarray(draw(key)) == np.asarray(jax.random.normal(key, (5,)))).all() and np.asarray(draw(key)).all()

@@ -166,13 +166,16 @@ def zeros_for_draws() -> Iterator[None]:
     abstractly. Shapes and dtypes are the sampler's own, so every parameter's shape is the same
     (`test_zero_draws_build_the_same_abstract_model`). An NNX stream hands out its key without
     stepping its counter (a fold_in and an add per draw were a third of what was left of a build);
-    the key's shape is the same, and under `jax.eval_shape` no value is computed. Other threads draw as ever.
+    the key's shape is the same, and under `jax.eval_shape` no value is computed. Jit is off inside (this
+    thread's setting), so no jitted function's cache keeps a program traced with zeros for a real call later
+    (`test_a_jitted_draw_traced_abstractly_draws_for_real_afterwards`). Other threads draw as ever.
     """
     _install_zero_samplers()
     before = getattr(_SHAPES_ONLY, "on", False)
     _SHAPES_ONLY.on = True
     try:
-        yield
+        with jax.disable_jit():  # a jitted draw traced here would be cached with its zeros for real calls later
+            yield
     finally:
         _SHAPES_ONLY.on = before
 
