@@ -184,3 +184,19 @@ def test_archs_remembers_each_row_by_the_familys_code_and_measures_again_when_it
     remembered.write_text(json.dumps(first[0] | {"flops_per_example": 1.0}))
     plugin.write_text(plugin.read_text() + "\n# edited\n")  # the family's code changed: measured again
     assert archs() == first
+
+
+def test_archs_partly_remembered_gives_every_row_in_order_as_measured_fresh(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ARCHBENCH_CACHE", str(tmp_path / "cache"))
+
+    def archs(params: str, *flags: str) -> list[dict]:
+        assert main(["archs", "--arch", "mlp,linear", "--params", params, "--json", *flags]) == 0
+        return json.loads(capsys.readouterr().out)
+
+    archs("10k")  # mlp and linear at 10k remembered; 20k missing for both, 30k then for mlp alone
+    archs("20k", "--arch", "mlp")
+    partly = archs("10k,20k,30k")
+    assert [(r["arch"], r["target_params"]) for r in partly] == [
+        (a, t) for a in ("mlp", "linear") for t in (10_000, 20_000, 30_000)
+    ]
+    assert partly == archs("10k,20k,30k", "--fresh")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 from dataclasses import dataclass
 
 import jax
+import numpy as np
 import pytest
 from flax import nnx
 
@@ -243,3 +245,55 @@ def test_builder_failing_at_a_probe_shape_is_one_error_naming_family_shape_and_c
     assert "\n" not in message and isinstance(info.value, UserError)
     assert "gated_undeclared" in message and "hidden 1" in message and "ZeroDivisionError" in message
     assert "hidden_step=" in message
+
+
+def _avals(model: nnx.Module) -> list:
+    leaves = jax.tree_util.tree_leaves_with_path(nnx.state(model))
+    return [(jax.tree_util.keystr(path), leaf.shape, leaf.dtype) for path, leaf in leaves]
+
+
+@pytest.mark.parametrize("arch", architectures.names())
+def test_zero_draws_build_the_same_abstract_model(arch):
+    task = TaskSpec("zero-draws", "tokens", (16,), 10, vocab_size=12)
+    family = architectures.get(arch)
+    shape = ArchShape(0, 1, 0) if family.fixed_size else sizing._probe_shape(family, 2)[0]
+    with sizing.quiet_tracer_probes():
+        drawn = nnx.eval_shape(lambda: architectures.build(arch, task, shape, nnx.Rngs(0)))
+    assert _avals(sizing.abstract_model(arch, task, shape)) == _avals(drawn)
+
+
+def test_zero_draws_hand_out_a_streams_key_unstepped_in_this_thread_only():
+    rngs = nnx.Rngs(0)
+    with sizing.zeros_for_draws(), concurrent.futures.ThreadPoolExecutor(1) as other:
+        here = [jax.random.key_data(rngs.params()) for _ in range(2)]
+        there = [jax.random.key_data(k) for k in other.submit(lambda: [rngs.params(), rngs.params()]).result()]
+    assert (here[0] == here[1]).all() and not (there[0] == there[1]).all()
+    assert not (jax.random.key_data(rngs.params()) == there[1]).all()  # stepped on from where the other thread left it
+
+
+def test_zero_draws_are_this_threads_only():
+    key = jax.random.key(0)
+    with sizing.zeros_for_draws(), concurrent.futures.ThreadPoolExecutor(1) as other:
+        here = jax.random.normal(key, (4,))
+        there = other.submit(jax.random.normal, key, (4,)).result()
+    assert not here.any() and there.all() and (jax.random.normal(key, (4,)) == there).all()
+
+
+
+def test_matched_shapes_compiled_concurrently_gives_each_row_the_count_of_its_own_program_in_order():
+    task = _task("fresh-concurrent")
+    cells = [(a, t) for a in ("mlp", "linear") for t in (10_000, 100_000)]
+    rows = sizing.matched_shapes(task, ["mlp", "linear"], [10_000, 100_000], 0.02)
+    alone = [sizing.flops_per_example(a, task, sizing.solve(a, task, t).shape) for a, t in cells]
+    assert [(r["arch"], r["target_params"]) for r in rows] == cells
+    assert [r["flops_per_example"] for r in rows] == alone and len(set(alone)) == 3  # linear: one size
+
+
+
+def test_a_jitted_draw_traced_abstractly_draws_for_real_afterwards():
+    # A family may jit a helper that draws; traced inside `zeros_for_draws`, its cache must not keep the zeros.
+    draw = jax.jit(lambda key: jax.random.normal(key, (5,)))
+    key = jax.random.key(3)
+    with sizing.zeros_for_draws():
+        assert jax.eval_shape(draw, key).shape == (5,)
+    assert (np.asarray(draw(key)) == np.asarray(jax.random.normal(key, (5,)))).all() and np.asarray(draw(key)).all()

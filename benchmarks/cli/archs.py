@@ -98,18 +98,22 @@ def measured_rows(task: TaskSpec, archs: list[str], targets: list[int], toleranc
 
     folder = data.cache_root() / "archs"
     rows: dict[tuple[str, int], dict] = {}
+    files: dict[tuple[str, int], Path] = {}
     for arch in archs:
-        code, files = code_version(arch), {}
+        code = code_version(arch)
         for target in targets if code is not None else ():
             key = json.dumps([arch, dataclasses.asdict(task), target, tolerance, code], sort_keys=True)
-            files[target] = folder / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
-            if files[target].is_file() and not fresh:
-                rows[arch, target] = json.loads(files[target].read_text())
-        missing = [t for t in targets if (arch, t) not in rows]
-        for row in sizing.matched_shapes(task, [arch], missing, tolerance) if missing else []:
-            rows[arch, row["target_params"]] = row
-            if row["target_params"] in files:
-                write_text(files[row["target_params"]], json.dumps(row))
+            files[arch, target] = folder / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
+            if files[arch, target].is_file() and not fresh:
+                rows[arch, target] = json.loads(files[arch, target].read_text())
+    by_missing: dict[tuple[int, ...], list[str]] = {}  # families missing the same targets: one call, one compiler
+    for arch in archs:
+        by_missing.setdefault(tuple(t for t in targets if (arch, t) not in rows), []).append(arch)
+    for missing, group in by_missing.items():
+        for row in sizing.matched_shapes(task, group, list(missing), tolerance) if missing else []:
+            rows[row["arch"], row["target_params"]] = row
+            if (row["arch"], row["target_params"]) in files:
+                write_text(files[row["arch"], row["target_params"]], json.dumps(row))
     return [rows[arch, target] for arch in archs for target in targets]
 
 

@@ -28,8 +28,10 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import functools
+import inspect
 import math
 import re
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -113,6 +115,71 @@ def quiet_tracer_probes() -> Iterator[None]:
             tracer._origin_msg = original
 
 
+# jax's jitted samplers under every public draw (`jax.random.normal`, `nnx.initializers.*`), each
+# called with the draw's canonical shape and dtype.
+_SAMPLERS = ("_normal", "_uniform", "_truncated_normal")
+_SHAPES_ONLY = threading.local()  # per thread: a thread that initialises a model for real never draws zeros
+
+
+@functools.cache
+def _install_zero_samplers() -> None:
+    """Wrap jax's samplers and flax NNX's key streams, once, so that a thread inside `zeros_for_draws` gets
+    zeros of the draw's shape, drawn with the stream's key as it stands."""
+    from flax.nnx import rnglib
+    from jax._src.random import core as samplers
+
+    next_key = rnglib.RngStream.__call__
+
+    @functools.wraps(next_key)
+    def stream_key(stream: rnglib.RngStream) -> jax.Array:
+        if not getattr(_SHAPES_ONLY, "on", False):
+            return next_key(stream)
+        return stream.key[...]  # zeros whatever the key: no fold_in, no counter step to trace
+
+    rnglib.RngStream.__call__ = stream_key
+
+    def wrap(draw: Callable) -> Callable:
+        signature = inspect.signature(draw)
+
+        @functools.wraps(draw)
+        def sample(*args, **kwargs):
+            if not getattr(_SHAPES_ONLY, "on", False):
+                return draw(*args, **kwargs)
+            given = signature.bind(*args, **kwargs).arguments
+            shape = given["shape"]
+            if shape is None:  # truncated_normal without a shape: the bounds' broadcast shape
+                shape = jnp.broadcast_shapes(np.shape(given["lower"]), np.shape(given["upper"]))
+            return jnp.zeros(shape, given["dtype"])
+
+        return sample
+
+    for name in _SAMPLERS:
+        setattr(samplers, name, wrap(getattr(samplers, name)))
+
+
+@contextlib.contextmanager
+def zeros_for_draws() -> Iterator[None]:
+    """Every random draw of this thread is zeros of its shape and dtype, as Haiku's `fast_eval_shape` does.
+
+    Under `jax.eval_shape` a draw's values are never computed, yet tracing a sampler (a truncated
+    normal's inverse error function, a uniform's bit tricks) is most of the cost of building a model
+    abstractly. Shapes and dtypes are the sampler's own, so every parameter's shape is the same
+    (`test_zero_draws_build_the_same_abstract_model`). An NNX stream hands out its key without
+    stepping its counter (a fold_in and an add per draw were a third of what was left of a build);
+    the key's shape is the same, and under `jax.eval_shape` no value is computed. Jit is off inside (this
+    thread's setting), so no jitted function's cache keeps a program traced with zeros for a real call later
+    (`test_a_jitted_draw_traced_abstractly_draws_for_real_afterwards`). Other threads draw as ever.
+    """
+    _install_zero_samplers()
+    before = getattr(_SHAPES_ONLY, "on", False)
+    _SHAPES_ONLY.on = True
+    try:
+        with jax.disable_jit():  # a jitted draw traced here would be cached with its zeros for real calls later
+            yield
+    finally:
+        _SHAPES_ONLY.on = before
+
+
 @functools.lru_cache(maxsize=64)
 def abstract_model(arch: str, task: TaskSpec, shape: ArchShape) -> nnx.Module:
     """`arch` at `shape` with every array abstract (`nnx.eval_shape`: nothing is allocated or initialised).
@@ -121,7 +188,7 @@ def abstract_model(arch: str, task: TaskSpec, shape: ArchShape) -> nnx.Module:
     reuse its build. (Since `quiet_tracer_probes`, as fast as `jax.eval_shape` of the parameters alone.)
     """
     try:
-        with quiet_tracer_probes():
+        with quiet_tracer_probes(), zeros_for_draws():
             return nnx.eval_shape(lambda: architectures.build(arch, task, shape, nnx.Rngs(0)))
     except UserError:
         raise
@@ -420,8 +487,9 @@ def compiled_flops(lowered: jax.stages.Lowered, batch: int = 8) -> float:
 
     The count comes from the optimised HLO (the lowered program's own cost analysis, before
     XLA's passes, counts up to 30% more: mamba on mnist1d), compiled without LLVM optimisation:
-    the same count as at the default level, in less time. XLA compiles without Python's lock,
-    so a thread can compile one program while another traces the next (`matched_shapes`).
+    the same count as at the default level, in less time. (`xla_cpu_use_fusion_emitters: False` halves
+    the compile again but changes the count: mixer at 100k on pydoc, 4 FLOPs.) XLA compiles without Python's lock,
+    so threads can compile programs while another traces the next (`matched_shapes`).
     """
     cost = lowered.compile(compiler_options=COST_ANALYSIS_OPTIONS).cost_analysis()
     if isinstance(cost, list):  # older jax returns one dict per device program
@@ -498,7 +566,9 @@ def matched_shapes(task: TaskSpec, archs: list[str], targets: list[int], toleran
     feasible target) and null numbers, so the other rows still show.
     """
     out = []
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as compiler:  # compiles while the next row traces
+    # Compiles are most of the CPU (XLA's fusion emitters) and the last to finish: two threads keep both cores of
+    # a 2-core machine compiling once the rows are traced, and one while they are (the counts do not depend on it).
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as compiler:
         for arch in archs:
             for target in targets:
                 row: dict = {"arch": arch, "target_params": target, "dataset": task.name}
