@@ -29,7 +29,9 @@ between levels, each read off the statistic's claims; and the same statements in
 (the GRU crossing the ConvNet inside the data and meeting it past the data: a crossing said where the true gaps
 cross, and where they do not; quality's noisy levels made worse, so that its bounds are stated).
 Parts `modalities` and `context` (tests/coverage_lang.py): the modalities reference's ρ, pair orders and leading
-factors, also with a pair planted to swap, and the language reference's context plateaus.
+factors, also with a pair planted to swap, and the language reference's context plateaus. Part `frontier`
+(tests/coverage_frontier.py): the frontier reference's compute frontiers (the leader and those not separated from
+it, each family's gaps to it at both ends of the compute, their trends and crossings, the compute factors).
 Sizes of tests are counted where their nulls hold: the equal-exponents test in a parallel world (one shape
 for every family), the small-to-large test in a straight one (every curve against data a line in log-log).
 The page opens with every banded row against its band (`band`); a hand-written section from KEPT on is
@@ -54,6 +56,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from coverage_frontier import frontier_rates  # noqa: E402
 from coverage_lang import PLANTED, context_rates, context_world, modality_rates, modality_worlds, planted_reversal  # noqa: E402
 from coverage_sim import (  # noqa: E402
     bound_covered,
@@ -265,7 +268,7 @@ def world_fits(world: World, n_sims: int, n_boot: int, first: int = 0) -> dict:
 
 
 # what world_results counts, each runnable alone
-PARTS = ("quick", "quality", "contrast", "compare", "claims", "modalities", "context")
+PARTS = ("quick", "quality", "contrast", "compare", "claims", "modalities", "context", "frontier")
 
 
 def world_results(n_sims: int, n_boot: int, parts: tuple[str, ...] = PARTS) -> dict:
@@ -293,7 +296,8 @@ def world_results(n_sims: int, n_boot: int, parts: tuple[str, ...] = PARTS) -> d
     if "compare" in parts:
         out |= _compare_results(n_sims)
         print(f"compare: {time.perf_counter() - t:.0f} s", flush=True)
-    language = {"modalities": _modality_results, "context": _context_results}  # tests/coverage_lang.py
+    language = {"modalities": _modality_results, "context": _context_results,  # tests/coverage_lang.py
+                "frontier": lambda n: _frontier_results(n, n_boot)}  # tests/coverage_frontier.py
     for part in (p for p in language if p in parts):
         t = time.perf_counter()
         out |= language[part](n_sims)
@@ -430,6 +434,12 @@ def _context_results(n_sims: int) -> dict:
     return {"context, language (reference world)": _shares(context_rates(context_world(), n_sims), n_sims)}
 
 
+def _frontier_results(n_sims: int, n_boot: int) -> dict:
+    """The frontier suite's compute-frontier statements, in its reference's world."""
+    world = reference_world("frontier")
+    return {"frontier (reference world)": _shares(frontier_rates(world, _noise_free(world), n_sims, n_boot), n_sims)}
+
+
 def _compare_results(n_sims: int) -> dict:
     world = reference_world("quick")
     null = world_compare_rates(world, n_sims)
@@ -496,11 +506,16 @@ BANDS = {  # how a row is read: (low, high) of its share, by the start of its na
     "rank correlation stated beyond noise on the wrong": (0.0, 0.05),  # ρ said above 0 where it is below, or so
     "factor that leads named right": (0.90, 1.0),  # the truth's shares are separated in both modalities' worlds
     "factor lead beyond noise": (0.90, 1.0),
+    "frontier crossing stated where the true gaps do not cross": (0.0, 0.05),  # as the data axis's crossings
+    "frontier crossing stated: the true gaps cross": (0.90, 1.0),
+    "frontier gap trend stated beyond noise on the wrong": (0.0, 0.05),  # converging said where it diverges, or so
+    "frontier leader: the truth's among": (0.90, 1.0),  # "lowest, not separated from ...": the truth's among them
     "planted reversal": (0.80, 1.0),  # a planted swap stated as one, as the contrast design's sign flip
     "context plateau: earlier octave below": (0.975, 1.0),  # each a one-sided "below beyond noise" at 95%
 }
 NOT_BANDED = ("rejected /", "not stated", "convnet: no change said", "swap stated (ConvNet 0", "(power)",  # power, unstated
-              "pair order stated (kept", "said beyond noise of 0", "stated octave")  # how often said; the withdrawn plateau
+              "pair order stated (kept", "said beyond noise of 0", "stated octave",  # how often said; the withdrawn plateau
+              "pair with the rerun's leader")  # a place picked by the rerun (its leader among tied families): given it
 
 
 def band(key: str) -> tuple[float, float] | None:

@@ -10,12 +10,20 @@ import pytest
 from benchmarks.analysis.compute_optimal import (
     MIN_BRACKETED,
     FlopsModel,
+    envelope,
     envelope_frontier,
     family_frontier,
+    init_share,
     isoflop_vertex,
+    within_noise_at,
 )
 from benchmarks.analysis.fits import fit_dataset
 from benchmarks.analysis.stats import SeedNoise
+from benchmarks.analysis.verdict import DatasetVerdict
+from benchmarks.analysis.verdict_statistics.frontiers import FrontierVerdict
+from benchmarks.analysis.verdict_words import _frontier_lead
+from benchmarks.analysis.wording import short_count
+from tests.reference_world import reference_world
 from tests.synthetic_results import Law, planted_online_records, true_frontier
 
 LAWS = {
@@ -157,3 +165,48 @@ def test_the_leader_is_not_a_family_whose_local_line_is_read_far_past_its_runs()
     assert fr.families["mlp"].status == "slope" and fr.families["mlp"].log_c_range[1] < top[0] - np.log(10)
     assert fr.families["mlp"].log_loss_RxK(top)[0, 0] < fr.families["conv"].log_loss_RxK(top)[0, 0]
     assert fr.leader == "conv" and all(t.leader == "conv" for t in fr.convergence)
+
+
+def test_the_leader_is_not_separated_from_a_family_planted_on_its_frontier():
+    """Two families planted from one law, at the same FLOPs per parameter, share one true frontier: whichever
+    leads, the other's frontier at the top is within noise of its, and the verdict names it beside the leader; a
+    family planted from a law with a floor twice as high is separated from it."""
+    twin = dataclasses.replace(LAWS["conv"], sigma=0.03)
+    laws = {"conv": twin, "twin": twin, "high": dataclasses.replace(twin, E=0.6)}
+    fr = fit_dataset(planted_online_records(laws, dict.fromkeys(laws, 40.0), rng=5), n_boot=40).frontiers
+    other = {"conv": "twin", "twin": "conv"}[fr.leader]
+    assert fr.tied == (other,) and fr.to_dict()["tied"] == [other]
+    top = fr.log_levels[-1]
+    assert within_noise_at(fr.families[other], fr.families[fr.leader], top)
+    assert not within_noise_at(fr.families["high"], fr.families[fr.leader], top)
+    v = DatasetVerdict("synthetic", 75, 0, list(laws), [], [], 3.0, True, {"frontiers": FrontierVerdict(fr)})
+    (line,) = _frontier_lead(v)
+    assert f"{fr.leader}'s is lowest at {short_count(float(np.exp(top)))} FLOPs" in line
+    assert line.endswith(f", not separated from {other}'s.")
+
+
+def test_the_envelope_replicates_move_a_sizes_runs_together_by_their_init_share():
+    """A size's initial weights depend on its seed alone, so one init trains at every length of that size. With
+    all of the seed variance in the init (shared 1, no run noise) a replicate moves every run of one size by one
+    draw, and its envelope by the same amount at every level; with none shared its runs move apart. Each run's
+    variance is the same either way."""
+    runs = planted_online_records({"conv": LAWS["conv"]}, FLOPS_PER_PARAM, sizes=(4_000,))
+    noise = SeedNoise(0.05, float("inf"))
+    levels = np.linspace(*np.log([runs[0].train_flops, runs[-1].train_flops]), 5)
+    moved = {}
+    for shared in (0.0, 1.0):
+        loss_RxK, _, _ = envelope(runs, noise, 400, np.random.default_rng(0), levels, shared)
+        moved[shared] = loss_RxK[1:] - loss_RxK[:1]
+    assert np.ptp(moved[1.0], axis=1).max() < 1e-9 < np.ptp(moved[0.0], axis=1).min()
+    assert np.std(moved[1.0][:, 0]) == pytest.approx(0.05 / np.sqrt(3), rel=0.15)
+
+
+def test_the_init_share_is_read_off_the_runs_split_plot():
+    """The frontier reference's world plants mingru's init at half of its seed variance and the convnet's at 2%:
+    the share read off one rerun of their runs is near each."""
+    world = reference_world("frontier")
+    drawn = world.draw(np.random.default_rng(0))
+    share = {a: init_share([r for r in drawn if r.spec.arch == a]) for a in ("convnet", "mingru")}
+    planted = {a: world.noise[a].tau**2 / (world.noise[a].tau**2 + world.noise[a].sigma**2) for a in share}
+    assert planted["mingru"] == pytest.approx(0.5, abs=0.05) and planted["convnet"] < 0.05
+    assert share["mingru"] == pytest.approx(planted["mingru"], abs=0.25) and share["convnet"] < 0.2

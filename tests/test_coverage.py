@@ -5,12 +5,17 @@ of cases, and the threshold study shows the law identified at the threshold and 
 from __future__ import annotations
 
 import importlib.util
+import json
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from coverage_frontier import frontier_tally
 from coverage_sim import _dataset_runs, _verdict_trends
+from reference_world import REFERENCE
+
+from benchmarks.analysis import fits
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "coverage.py"
 
@@ -80,6 +85,24 @@ def test_a_gap_planted_to_cross_inside_the_data_is_stated_as_a_crossing_and_one_
         claims = _trends(meet.draw(np.random.default_rng(i)))
         assert not any(c.sign_change for c in claims)
         assert any(c.quantity == "crossover" and c.subject == "gru" and c.kind == "extrapolated" for c in claims)
+
+
+def test_the_frontier_world_keeps_the_references_frontiers_and_a_rerun_counts_each_printed_statement(coverage):
+    """The frontier reference's world (part `frontier`; three of its families, to be quick): its noise-free
+    frontiers are local lines through envelopes, as the reference's, led by gru as its verdict says. One rerun,
+    fitted as the report fits it, counts each other family's gap at both ends, its trend and its compute factor
+    once, and the leader once."""
+    world = coverage.sub_world(coverage.reference_world("frontier"), lambda r: r.spec.arch in ("convnet", "gru", "mlp"))
+    true = fits.fit_dataset(coverage._noise_free(world), n_boot=8).frontiers
+    (said,) = json.loads((REFERENCE / "frontier" / "fits.json").read_text())["verdict"]["datasets"]
+    assert {f.status for f in true.families.values()} == {"slope"} and true.leader == said["frontier_leader"] == "gru"
+    tally: dict = {}
+    frontier_tally(fits.fit_dataset(world.draw(np.random.default_rng(0)), n_boot=20).frontiers, true, tally)
+    count = lambda start: sum(len(v) for k, v in tally.items() if isinstance(k, str) and k.startswith(start))
+    assert count("frontier of a family read as the truth's kind") == 3
+    assert count("frontier gap at the low end") == count("frontier gap at the high end") == 2
+    assert count("frontier gap trend per decade") == count("frontier compute factor") == 2
+    assert len(tally["frontier leader: the truth's among those not separated from it"]) == 1
 
 
 def _trends(records):

@@ -25,6 +25,8 @@ Between families (over the union of their measured compute, levels `LEVELS` log-
 - `leader`: the family whose frontier is lowest at the top of the measured compute; a local line (no law)
   competes only where its runs reach within `MIN_OVERLAP_DECADES` of it (a line through an envelope is not
   read further past its runs to lead; an identified law is, and says so);
+- `tied`: the other families that compete there whose frontier at the top is within noise of the leader's
+  (the 95% interval of their gap over the replicates holds 0): the leader is not separated from them;
 - `convergence`: each family's frontier gap to the leader's (log loss above it) at the two ends of the
   compute both measured, and its trend per decade of compute: converging when the trend's interval lies
   below 0, diverging above, else not shown. Where the ranges do not overlap by `MIN_OVERLAP_DECADES`,
@@ -43,6 +45,7 @@ import numpy as np
 
 from benchmarks.analysis.frontier import FrontierPoint, compute_frontier, training_flops
 from benchmarks.analysis.joint_fit import JointFit
+from benchmarks.analysis.seed_noise import SplitPlotNoise
 from benchmarks.analysis.stats import Estimate, SeedNoise, keyed_rng, percentile_mc_error, percentiles, run_log_losses
 from benchmarks.spec import TRAIN_FLOPS_PER_FORWARD, RunRecord
 
@@ -180,15 +183,31 @@ def _est(rows: np.ndarray) -> Estimate:
     return Estimate.bootstrap(rows[0], rows[1:])
 
 
+def init_share(runs: Sequence[RunRecord]) -> float:
+    """The share of a seed's variance its init carries, τ²/(τ² + σ²) (`seed_noise.SplitPlotNoise`, plots: size ×
+    seed): a size's initial weights depend on its seed alone, so one init trains at every length of that size."""
+    y, cells, plots = [], [], []
+    for r in runs:
+        ok = [s.seed for s in r.seeds if s.test_loss is not None and np.isfinite(s.test_loss) and s.test_loss > 0]
+        y += list(run_log_losses(r))
+        cells += [r.run_id] * len(ok)
+        plots += [(r.spec.target_params, seed) for seed in ok]
+    sp = SplitPlotNoise.of(np.array(y), cells, plots)
+    return float(sp.tau2 / sp.seed_var) if sp.seed_var > 0 else 0.0
+
+
 def envelope(runs: Sequence[RunRecord], noise: SeedNoise, n_boot: int, rng: np.random.Generator,
-             log_levels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+             log_levels: np.ndarray, shared: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(R, K) log L*, log N* and whether N* is bracketed, of the envelope at each level: each size's runs joined
     by straight lines on log-log axes, the lowest of them at each compute or less (N*: `isoflop_vertex`); rows:
     the observed run means, then the same with the noise of a run's mean drawn afresh (`SeedNoise.draw`, as the
-    fits' bootstrap does)."""
+    fits' bootstrap does), the `shared` part of its seed variance (the inits: `init_share`) drawn once for all the
+    runs of a size."""
     seeds = [run_log_losses(r) for r in runs]
     means = np.array([s.mean() for s in seeds])
-    eps = noise.draw(np.array([s.size for s in seeds], float), n_boot, rng) if noise.known else np.zeros((0, len(runs)))
+    eps = (noise.draw(np.array([s.size for s in seeds], float), n_boot, rng,
+                      groups_P=[r.spec.target_params for r in runs], shared=shared)
+           if noise.known else np.zeros((0, len(runs))))
     y_RxP = np.concatenate([means[None], means[None] + eps])
     log_c = np.log([training_flops(r) for r in runs])
     curves, log_n = [], []
@@ -244,7 +263,7 @@ def envelope_frontier(arch: str, runs: Sequence[RunRecord], noise: SeedNoise, *,
     base = _base(runs)
     why = why + "; the local log-log slope of the envelope of its runs instead" if why else ""
     log_levels = np.linspace(*base["log_c_range"], LEVELS)
-    loss_RxK, log_n_RxK, bracketed_RxK = envelope(runs, noise, n_boot, rng, log_levels)
+    loss_RxK, log_n_RxK, bracketed_RxK = envelope(runs, noise, n_boot, rng, log_levels, init_share(runs))
     ok = np.isfinite(loss_RxK[0])
     if ok.sum() < 3:
         return FamilyFrontier(arch, "no frontier", why + "; too few compute levels for a line", **base)
@@ -350,6 +369,7 @@ class ComputeFrontiers:
     multipliers: list[ComputeMultiplier]
     convergence: list[GapTrend]
     leader: str  # the lowest frontier at the top of the measured compute (local lines only if they reach near it)
+    tied: tuple[str, ...] = ()  # competitors whose frontier at the top is within noise of the leader's
 
     @property
     def fitted(self) -> dict[str, FamilyFrontier]:
@@ -361,7 +381,7 @@ class ComputeFrontiers:
                      "L*(C) = E + G*C^-gamma, N*(C) proportional to C^a; intervals: its bootstrap replicates",
             "families": {a: f.to_dict(self.log_levels) for a, f in self.families.items()},
             "levels": [float(np.exp(x)) for x in self.log_levels],
-            "holders": self.holders, "leader": self.leader,
+            "holders": self.holders, "leader": self.leader, "tied": list(self.tied),
             "multipliers": [m.to_dict() for m in self.multipliers],
             "convergence": [g.to_dict() for g in self.convergence],
         }
@@ -415,6 +435,14 @@ def gap_trend(other: FamilyFrontier, leader: FamilyFrontier) -> GapTrend:
                     (_est(gap_Rx2[:, 0]), _est(gap_Rx2[:, 1])), _est(slope_R), measured)
 
 
+def within_noise_at(other: FamilyFrontier, leader: FamilyFrontier, log_c: float) -> bool:
+    """Whether the 95% interval of `other`'s frontier gap to `leader`'s at `log_c`, over their replicates, holds 0."""
+    r = _rows([other, leader])
+    at = np.array([log_c])
+    gap = _est(other.log_loss_RxK(at)[:r, 0] - leader.log_loss_RxK(at)[:r, 0])
+    return bool(gap.lo <= 0 <= gap.hi)
+
+
 def compare_frontiers(families: Mapping[str, FamilyFrontier]) -> ComputeFrontiers:
     """Holders, pairwise multipliers and the convergence of the families' frontiers."""
     fitted = {a: f for a, f in families.items() if f.ok}
@@ -428,6 +456,7 @@ def compare_frontiers(families: Mapping[str, FamilyFrontier]) -> ComputeFrontier
     near = [a for a, f in fitted.items() if f.status == "ok" or f.log_c_range[1] >= top[0] - MIN_OVERLAP_DECADES * LN10 - 1e-9]
     near = near or list(fitted)
     leader = min(near, key=lambda a: fitted[a].log_loss_RxK(top)[0, 0])
+    tied = tuple(a for a in sorted(near) if a != leader and within_noise_at(fitted[a], fitted[leader], top[0]))
     mults = []
     for a, b in itertools.combinations(sorted(fitted), 2):
         lo, hi, _ = _common(fitted[a], fitted[b])
@@ -435,7 +464,7 @@ def compare_frontiers(families: Mapping[str, FamilyFrontier]) -> ComputeFrontier
         stronger, weaker = (a, b) if fitted[a].log_loss_RxK(at)[0, 0] <= fitted[b].log_loss_RxK(at)[0, 0] else (b, a)
         mults.append(multiplier(fitted[weaker], fitted[stronger], hi))
     trends = [gap_trend(fitted[a], fitted[leader]) for a in sorted(fitted) if a != leader]
-    return ComputeFrontiers(dict(families), log_levels, _holders(fitted, log_levels), mults, trends, leader)
+    return ComputeFrontiers(dict(families), log_levels, _holders(fitted, log_levels), mults, trends, leader, tied)
 
 
 def compute_frontiers(runs: Sequence[RunRecord], joints: Mapping[str, JointFit], noise: Mapping[str, SeedNoise], *,

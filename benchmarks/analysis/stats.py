@@ -236,10 +236,19 @@ class SeedNoise:
         """Standard deviation of the mean log loss of runs of `n_seeds` seeds."""
         return np.sqrt(self.sd**2 / np.asarray(n_seeds, dtype=float) + self.run_sd**2)
 
-    def draw(self, n_seeds_P: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-        """(B, P) noise of P run means: Gaussian with a noise level drawn per replicate."""
+    def draw(self, n_seeds_P: np.ndarray, n_boot: int, rng: np.random.Generator, groups_P: Sequence | None = None,
+             shared: float = 0.0) -> np.ndarray:
+        """(B, P) noise of P run means: Gaussian with a noise level drawn per replicate. `shared`: the share of a
+        seed's variance that the runs of one group (`groups_P`: runs that train the same inits) have in common,
+        drawn once per group and replicate; each run's variance stays sd²/m + run_sd²."""
         scale_B = np.sqrt(self.df / rng.chisquare(self.df, size=n_boot)) if np.isfinite(self.df) else np.ones(n_boot)
-        return scale_B[:, None] * self.mean_sd(n_seeds_P)[None, :] * rng.standard_normal((n_boot, len(n_seeds_P)))
+        if groups_P is None or shared <= 0:
+            return scale_B[:, None] * self.mean_sd(n_seeds_P)[None, :] * rng.standard_normal((n_boot, len(n_seeds_P)))
+        m = np.asarray(n_seeds_P, dtype=float)
+        group = np.unique(np.asarray(groups_P), return_inverse=True)[1]
+        own = np.sqrt((1 - shared) * self.sd**2 / m + self.run_sd**2)[None, :] * rng.standard_normal((n_boot, m.size))
+        common = np.sqrt(shared * self.sd**2 / m)[None, :] * rng.standard_normal((n_boot, int(group.max()) + 1))[:, group]
+        return scale_B[:, None] * (own + common)
 
     def to_dict(self) -> dict:
         return {"seed_sd": self.sd, "run_sd": self.run_sd, "df": self.df}

@@ -247,7 +247,8 @@ def _gap_ends(gaps: Sequence[Claim]) -> list[str]:
 
 
 def _frontier_lead(v: DatasetVerdict) -> list[str]:
-    """Which family's compute frontier is lowest at the top of the compute, and whether that is read past its runs."""
+    """Which family's compute frontier is lowest at the top of the compute, whether that is read past its runs, and
+    the families it is not separated from there (`ComputeFrontiers.tied`)."""
     fv = v.statistics.get("frontiers")
     f = fv.frontiers if fv is not None else None
     if f is None or not f.fitted or f.leader not in f.fitted:
@@ -255,8 +256,9 @@ def _frontier_lead(v: DatasetVerdict) -> list[str]:
     top, reach = f.log_levels[-1], f.fitted[f.leader].log_c_range[1]
     past = (f" (extrapolated there: {f.leader}'s runs reach {short_count(float(math.exp(reach)))} FLOPs)"
             if reach < top - 1e-9 else "")
+    tied = ", not separated from " + join_words([f"{a}'s" for a in f.tied]) if f.tied else ""
     return [f"Compute frontiers (lowest held-out loss at each training compute): {f.leader}'s is lowest at "
-            f"{short_count(float(math.exp(top)))} FLOPs{past}."]
+            f"{short_count(float(math.exp(top)))} FLOPs{past}{tied}."]
 
 
 def _listed(labels: Sequence[str], limit: int = 3) -> str:

@@ -3,7 +3,8 @@
 Where training compute varies apart from the parameter count (several training lengths per size), each
 family's frontier is `benchmarks.analysis.compute_optimal`'s: from its law L(N, D) where identified, else
 the local line through the envelope of its runs. The verdict names the family whose frontier is lowest at
-the top of the measured compute, then for each other family its frontier's gap to that leader (log loss
+the top of the measured compute, and the families whose frontier there is within noise of its (not separated
+from it: `ComputeFrontiers.tied`), then for each other family its frontier's gap to that leader (log loss
 above it) at the two ends of the compute both measured and the gap's trend per decade of compute, with
 95% intervals: converging where the trend's interval lies below 0, diverging where above, crossing where
 the gap changes sign between the two ends, else no trend beyond noise (words: `benchmarks.analysis.wording`).
@@ -30,7 +31,8 @@ class FrontierVerdict:
         if self.frontiers is None:
             return {}
         f = self.frontiers
-        return {"frontier_leader": f.leader, "frontier_convergence": [g.to_dict() for g in f.convergence]}
+        return {"frontier_leader": f.leader, "frontier_tied": list(f.tied),
+                "frontier_convergence": [g.to_dict() for g in f.convergence]}
 
 
 def frontier_claims(f: ComputeFrontiers, dataset: str) -> tuple[Claim, ...]:
