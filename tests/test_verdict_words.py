@@ -10,7 +10,7 @@ import pytest
 
 from benchmarks.analysis.stats import Estimate
 from benchmarks.analysis.verdict_statistics.dataset_contrasts import ContrastEffect, GapChange
-from benchmarks.analysis.verdict_words import BULLET_WORDS, HEADLINE_LINES, contrast_section
+from benchmarks.analysis.verdict_words import BULLET_WORDS, HEADLINE_LINES, contrast_section, past_its_runs
 from benchmarks.analysis.wording import share as fmt_share
 from benchmarks.analysis.wording import words_in
 from benchmarks.spec import DatasetContrast
@@ -65,3 +65,12 @@ def test_the_lottery_tickets_read_in_a_headline_and_short_bullets_from_their_cla
     assert 1 <= len(words["headline"]) <= HEADLINE_LINES
     assert all(words_in(b) <= 50 for bs in words["bullets"].values() for b in bs)
     assert len(words["details"]) == len(doc["claims"])  # every claim said, one a line
+
+
+def test_a_frontier_read_past_its_runs_says_so_only_where_the_printed_counts_differ():
+    import math
+
+    top = math.log(1.6e11)
+    assert past_its_runs("gru", top, math.log(8.5e10)) == " (extrapolated there: gru's runs reach 85G FLOPs)"
+    assert past_its_runs("gru", top, top - 1e-3) == ""  # 0.1% short: "runs reach 160G" at "160G" would contradict
+    assert past_its_runs("gru", top, top) == ""

@@ -246,6 +246,14 @@ def _gap_ends(gaps: Sequence[Claim]) -> list[str]:
     return [b for d in ends for b in bullets_of([c for c in gaps if c.at["data_size"] == d], f"at {d:,} examples, ")]
 
 
+def past_its_runs(leader: str, log_top: float, log_reach: float) -> str:
+    """" (extrapolated there: LEADER's runs reach X FLOPs)" where the leader's runs stop short of the top of the
+    compute by more than the printed precision; "" where they reach it, or fall short of it by less than a rounding
+    of the printed count (the two numbers would read the same)."""
+    top, reach = short_count(float(math.exp(log_top))), short_count(float(math.exp(log_reach)))
+    return f" (extrapolated there: {leader}'s runs reach {reach} FLOPs)" if log_reach < log_top and reach != top else ""
+
+
 def _frontier_lead(v: DatasetVerdict) -> list[str]:
     """Which family's compute frontier is lowest at the top of the compute, whether that is read past its runs, and
     the families it is not separated from there (`ComputeFrontiers.tied`)."""
@@ -254,8 +262,7 @@ def _frontier_lead(v: DatasetVerdict) -> list[str]:
     if f is None or not f.fitted or f.leader not in f.fitted:
         return []
     top, reach = f.log_levels[-1], f.fitted[f.leader].log_c_range[1]
-    past = (f" (extrapolated there: {f.leader}'s runs reach {short_count(float(math.exp(reach)))} FLOPs)"
-            if reach < top - 1e-9 else "")
+    past = past_its_runs(f.leader, top, reach)
     tied = ", not separated from " + join_words([f"{a}'s" for a in f.tied]) if f.tied else ""
     return [f"Compute frontiers (lowest held-out loss at each training compute): {f.leader}'s is lowest at "
             f"{short_count(float(math.exp(top)))} FLOPs{past}{tied}."]
