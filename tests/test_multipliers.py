@@ -135,3 +135,11 @@ def test_no_bound_is_stated_where_the_interval_reaches_one():
     assert m.log_bound is None and m.through_one and factor_claim(m, "weak", "strong", "") is None
     assert factor_cell(m) == NO_BOUND
     assert "more_than" not in m.to_dict()
+
+
+def test_no_bound_is_stated_where_the_interval_ends_within_half_a_percent_of_one():
+    """An interval from 1.004× would print "more than 1×", which bounds nothing: no bound, as through 1; from 1.01×
+    the bound is stated (the recall-scaling reference's lru against gru once said "more than 1×")."""
+    near = _past_the_range(1.004, 3.0, 9.0)
+    assert near.log_bound is None and near.through_one and factor_claim(near, "weak", "strong", "") is None
+    assert number(factor_claim(_past_the_range(1.01, 3.0, 9.0), "weak", "strong", "")) == "more than 1.01×"

@@ -36,6 +36,7 @@ from benchmarks.analysis.wording import number
 
 LOG_K_CAP = 50.0  # replicates that never match (k = ∞) enter the percentiles as e^50
 NO_BOUND = "past the range, interval through 1: no bound"  # a factor past the range whose order is within noise
+LOG_MIN_BOUND = float(np.log(1.005))  # a bound nearer 1 than half a percent reads "more than 1×": it bounds nothing
 UNIT = {"data_size": "factor of data", "params": "factor of params", "compute": "factor of compute"}
 
 
@@ -72,13 +73,14 @@ class Multiplier:
     @property
     def log_bound(self) -> float | None:
         """Past the range, the log of the bound (see the module): the interval's end on the estimate's side, capped
-        at the range's end; None inside the range, or where that end lies on the other side of 1."""
+        at the range's end; None inside the range, or where that end lies on the other side of 1 or within half a
+        percent of it (`LOG_MIN_BOUND`: it would print as 1×)."""
         if self.status != "beyond range" or self.log_k is None:
             return None
         above = self.log_k.value > 0
         lo_w, hi_w = self.log_window
         edge = float(np.fmin(self.log_k.lo, hi_w) if above else np.fmax(self.log_k.hi, lo_w))  # NaN end: the range's
-        return edge if (edge > 1e-9 if above else edge < -1e-9) else None
+        return edge if (edge >= LOG_MIN_BOUND if above else edge <= -LOG_MIN_BOUND) else None
 
     @property
     def through_one(self) -> bool:
