@@ -512,6 +512,9 @@ BANDS = {  # how a row is read: (low, high) of its share, by the start of its na
     "frontier leader: the truth's among": (0.90, 1.0),  # "lowest, not separated from ...": the truth's among them
     "planted reversal": (0.80, 1.0),  # a planted swap stated as one, as the contrast design's sign flip
     "context plateau: earlier octave below": (0.975, 1.0),  # each a one-sided "below beyond noise" at 95%
+    # Spearman's ρ of 5 families takes 21 values (steps of 0.1): a percentile interval whose ends are such values
+    # tends to hold the truth more often than its level (replicates pile on an end); no ceiling at 99%
+    "rank correlation: its interval covers": (0.90, 1.0),
 }
 NOT_BANDED = ("rejected /", "not stated", "convnet: no change said", "swap stated (ConvNet 0", "(power)",  # power, unstated
               "pair order stated (kept", "said beyond noise of 0", "stated octave",  # how often said; the withdrawn plateau
