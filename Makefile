@@ -61,8 +61,8 @@ check-arch: $(STAMP) ## run the architecture test matrix on a plugin: make check
 	@test -n "$(PLUGIN)$(ARCH)" || { echo "usage: make check-arch PLUGIN=<file.py or module> [ARCH=<family>]"; exit 2; }
 	$(BIN)/archbench check-arch $(if $(PLUGIN),--plugin $(PLUGIN)) $(if $(ARCH),--arch $(ARCH)) $(ARGS)
 
-test: $(STAMP) ## run the test suite, one pytest worker per core (TEST_WORKERS=0: all in one process)
-	$(BIN)/python -m pytest -q --durations=15 -n $(TEST_WORKERS) $(ARGS)
+test: $(STAMP) ## run the test suite, one pytest worker per core, idle workers taking queued tests (TEST_WORKERS=0: all in one process)
+	$(BIN)/python -m pytest -q --durations=15 -n $(TEST_WORKERS) --dist worksteal $(ARGS)
 
 lint: $(STAMP) ## ruff
 	$(BIN)/ruff check architectures benchmarks tests
