@@ -565,10 +565,12 @@ def matched_shapes(task: TaskSpec, archs: list[str], targets: list[int], toleran
     A target a family cannot reach gives a row with `error` (naming the nearest
     feasible target) and null numbers, so the other rows still show.
     """
+    from benchmarks.running.workers import cores  # workers imports the runner, which imports this module
+
     out = []
-    # Compiles are most of the CPU (XLA's fusion emitters) and the last to finish: two threads keep both cores of
-    # a 2-core machine compiling once the rows are traced, and one while they are (the counts do not depend on it).
-    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as compiler:
+    # Compiles are most of the CPU (XLA's fusion emitters) and the last to finish: a thread per core keeps every
+    # core compiling once the rows are traced, and all but one while they are (the counts do not depend on it).
+    with concurrent.futures.ThreadPoolExecutor(max_workers=cores()) as compiler:
         for arch in archs:
             for target in targets:
                 row: dict = {"arch": arch, "target_params": target, "dataset": task.name}
